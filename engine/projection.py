@@ -1,0 +1,112 @@
+"""The human-task projection: one row per user task, kept in step with the instance state.
+
+Task lists are queries on ``human_task``; nothing here deserialises other instances.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import WorkflowFailed
+from engine.models import AuditRecord, HumanTask, ProcessInstance
+from engine.org import DepartmentDirectory
+from engine.registry import properties_of
+
+TO_SIGN, IN_PROGRESS, COMPLETED, CANCELLED = "to_sign", "in_progress", "completed", "cancelled"
+OPEN_STATUSES = (TO_SIGN, IN_PROGRESS)
+STATUS_LABELS = {TO_SIGN: "待签收", IN_PROGRESS: "办理中", COMPLETED: "已完成", CANCELLED: "已取消"}
+
+
+def lookup(data: dict, path: str):
+    """Value at a dotted path (``assignment.department``) in task data, or None."""
+    value = data
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def ready_user_tasks(workflow: BpmnWorkflow):
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def task_department(task, directory: DepartmentDirectory):
+    props = properties_of(task.task_spec)
+    if "department_from" in props:
+        name = lookup(task.data, props["department_from"])
+    elif "department" in props:
+        name = props["department"]
+    else:
+        name = task.task_spec.lane
+    ref = directory.find(name) if isinstance(name, str) else None
+    if ref is None:
+        raise WorkflowFailed(
+            f"任务「{task.task_spec.bpmn_name or task.task_spec.bpmn_id}」（{task.task_spec.bpmn_id}）"
+            f"的承办部门「{name}」无法识别", task=task.task_spec.bpmn_id)
+    return ref
+
+
+def current_data(workflow: BpmnWorkflow) -> dict:
+    """The data a reader of the instance cares about: the newest ready task's, else the last task's."""
+    if not workflow.is_completed():
+        ready = ready_user_tasks(workflow)
+        if ready:
+            return ready[-1].data
+    last = workflow.last_task
+    return last.data if last is not None else workflow.data
+
+
+def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+         directory: DepartmentDirectory, now: datetime, actor: str | None,
+         completed: HumanTask | None = None, completed_by_id: int | None = None) -> list[HumanTask]:
+    """Bring the instance's projection rows in line with its ready user tasks.
+
+    Rows whose task is no longer ready become completed (the one the user just finished) or
+    cancelled (the engine took the token elsewhere). Returns the newly created rows.
+    """
+    open_rows = {
+        row.spiff_task_id: row
+        for row in session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.status.in_(OPEN_STATUSES)))
+    }
+    ready = {str(t.id): t for t in ready_user_tasks(workflow)}
+    for spiff_id, row in open_rows.items():
+        if spiff_id in ready:
+            continue
+        row.completed_at = now
+        if completed is not None and row.id == completed.id:
+            row.status = COMPLETED
+            row.completed_by_id = completed_by_id
+            row.assignee_id = row.assignee_id or completed_by_id
+        else:
+            row.status = CANCELLED
+            session.add(AuditRecord(instance_id=instance.id, task_id=row.id, action="task_cancelled",
+                                    actor=actor, at=now, task_name=row.name))
+    created = []
+    for spiff_id, task in ready.items():
+        if spiff_id in open_rows:
+            continue
+        spec = task.task_spec
+        props = properties_of(spec)
+        dep = task_department(task, directory)
+        row = HumanTask(
+            instance_id=instance.id, spiff_task_id=spiff_id, bpmn_id=spec.bpmn_id,
+            name=spec.bpmn_name or spec.bpmn_id, stage=props.get("stage"),
+            department_id=dep.id, roles=props.get("roles", ""),
+            form=props.get("formJsonSchemaFilename"),
+            status=TO_SIGN if props.get("stage") == "sign" else IN_PROGRESS,
+            created_at=now,
+        )
+        session.add(row)
+        created.append(row)
+    session.flush()
+    for row in created:
+        session.add(AuditRecord(instance_id=instance.id, task_id=row.id, action="task_created",
+                                actor=actor, at=now, task_name=row.name,
+                                data={"department": directory.name_of(row.department_id)}))
+    return created

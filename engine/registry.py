@@ -1,0 +1,256 @@
+"""Process registry: deploying BPMN/DMN files as immutable, numbered versions.
+
+A version stores the parsed spec once (serialized, with its content hash), the source files and
+the JSON Schema forms its user tasks reference. Instances store only their own state.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.errors import DeploymentError, ProcessNotFound
+from engine.forms import check_schema
+from engine.models import ProcessDefinition, ProcessVersion
+from engine.org import ROLES, DepartmentDirectory
+from engine.serialization import serializer
+from engine.xmlsafe import UnsafeXml, parse_xml
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+)
+
+
+@dataclass
+class DeployResult:
+    key: str
+    name: str
+    version: int
+    version_id: int
+    created: bool  # False when identical content was already the latest version
+
+    def to_dict(self) -> dict:
+        return {"process": self.key, "name": self.name, "version": self.version, "created": self.created}
+
+
+def _problem(message: str, *, file: str | None = None, element: str | None = None,
+             name: str | None = None, line: int | None = None) -> dict:
+    where = []
+    if file:
+        where.append(f"文件 {file}")
+    if line:
+        where.append(f"第 {line} 行")
+    if element:
+        where.append(f"元素 {element}" + (f"（{name}）" if name else ""))
+    text = ("，".join(where) + "：" if where else "") + message
+    return {"message": text, "file": file, "element": element, "element_name": name, "line": line}
+
+
+def _from_validation(exc: ValidationException, file: str | None) -> dict:
+    return _problem(f"BPMN 校验失败：{exc.msg if hasattr(exc, 'msg') else exc}",
+                    file=getattr(exc, "file_name", None) or file, element=getattr(exc, "id", None),
+                    name=getattr(exc, "name", None), line=getattr(exc, "line_number", None) or None)
+
+
+def all_task_specs(spec, subprocess_specs: dict):
+    yield from spec.task_specs.values()
+    for sub in subprocess_specs.values():
+        yield from sub.task_specs.values()
+
+
+def properties_of(task_spec) -> dict:
+    return (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
+
+
+def is_user_task(task_spec) -> bool:
+    return isinstance(task_spec, UserTask)
+
+
+def _has_script(task_spec) -> bool:
+    if isinstance(task_spec, ScriptEngineTask) and getattr(task_spec, "script", None):
+        return True
+    return bool(getattr(task_spec, "prescript", None) or getattr(task_spec, "postscript", None))
+
+
+class Registry:
+    def __init__(self, forms_dir: Path, trusted_dir: Path):
+        self.forms_dir = forms_dir
+        self.trusted_dir = trusted_dir.resolve()
+
+    # -- parsing ---------------------------------------------------------------------------
+    def _parse(self, files: dict[str, bytes]):
+        parser = SpiffBpmnParser(validator=VALIDATOR)
+        problems: list[dict] = []
+        for filename, content in files.items():
+            try:
+                root = parse_xml(content)
+            except UnsafeXml as exc:
+                problems.append(_problem(exc.message, file=filename, line=exc.line))
+                continue
+            namespace = root.tag.partition("}")[0].lstrip("{")
+            try:
+                if namespace == BPMN_NS:
+                    parser.add_bpmn_xml(root, filename=filename)
+                elif namespace in DMN_NAMESPACES:
+                    parser.add_dmn_xml(root, filename=filename)
+                else:
+                    problems.append(_problem("不是 BPMN 或 DMN 文件", file=filename))
+            except ValidationException as exc:
+                problems.append(_from_validation(exc, filename))
+            except Exception as exc:  # the library raises raw errors on some invalid files
+                problems.append(_problem(f"无法解析：{type(exc).__name__}: {exc}", file=filename))
+        return parser, problems
+
+    def _forms_for(self, spec, subs, files: dict[str, bytes], problems: list[dict]) -> dict:
+        forms: dict[str, dict] = {}
+        for ts in all_task_specs(spec, subs):
+            ref = properties_of(ts).get("formJsonSchemaFilename")
+            if not ref or ref in forms:
+                continue
+            raw = files.get(ref)
+            if raw is None:
+                path = (self.forms_dir / ref).resolve()
+                if path.parent == self.forms_dir.resolve() and path.is_file():
+                    raw = path.read_bytes()
+            if raw is None:
+                problems.append(_problem(f"引用的表单文件 {ref} 不存在", element=ts.bpmn_id, name=ts.bpmn_name))
+                continue
+            try:
+                schema = json.loads(raw)
+            except ValueError as exc:
+                problems.append(_problem(f"表单文件 {ref} 不是有效的 JSON：{exc}", element=ts.bpmn_id,
+                                         name=ts.bpmn_name))
+                continue
+            error = check_schema(schema)
+            if error:
+                problems.append(_problem(f"{ref}：{error}", element=ts.bpmn_id, name=ts.bpmn_name))
+                continue
+            forms[ref] = schema
+        return forms
+
+    def _check_tasks(self, spec, subs, directory: DepartmentDirectory, trusted: bool,
+                     problems: list[dict]) -> None:
+        for ts in all_task_specs(spec, subs):
+            props = properties_of(ts)
+            if not trusted and _has_script(ts):
+                problems.append(_problem(
+                    "含有脚本；脚本沙箱上线前，只允许部署 processes/ 目录中本系统自带的流程脚本",
+                    element=ts.bpmn_id, name=ts.bpmn_name))
+            if not is_user_task(ts):
+                continue
+            if "department" in props and directory.find(props["department"]) is None:
+                problems.append(_problem(f"属性 department 指定的部门「{props['department']}」不存在",
+                                         element=ts.bpmn_id, name=ts.bpmn_name))
+            elif "department" not in props and "department_from" not in props:
+                lane = getattr(ts, "lane", None)
+                if not lane or directory.find(lane) is None:
+                    problems.append(_problem(
+                        f"用户任务所在泳道「{lane or '无'}」不对应任何部门，且未设置 department 或 department_from 属性",
+                        element=ts.bpmn_id, name=ts.bpmn_name))
+            unknown = {r.strip() for r in props.get("roles", "").split(",") if r.strip()} - set(ROLES)
+            if unknown:
+                problems.append(_problem(f"属性 roles 含未知角色：{'、'.join(sorted(unknown))}",
+                                         element=ts.bpmn_id, name=ts.bpmn_name))
+
+    # -- deploying -------------------------------------------------------------------------
+    def deploy(self, session: Session, files: dict[str, bytes], *, deployed_by: str | None = None,
+               note: str | None = None, trusted: bool = False) -> list[DeployResult]:
+        """Deploy every executable process found in ``files`` (filename → content).
+
+        Raises DeploymentError with every problem found; nothing is written then.
+        """
+        parser, problems = self._parse(files)
+        if problems:
+            raise DeploymentError(problems)
+        process_ids = parser.get_process_ids()
+        if not process_ids:
+            raise DeploymentError([_problem("文件中没有可执行的流程（isExecutable=\"true\"）")])
+        directory = DepartmentDirectory(session)
+        prepared = []
+        for pid in process_ids:
+            try:
+                spec = parser.get_spec(pid)
+                subs = parser.get_subprocess_specs(pid)
+            except ValidationException as exc:
+                problems.append(_from_validation(exc, None))
+                continue
+            except Exception as exc:
+                problems.append(_problem(f"无法构建流程：{type(exc).__name__}: {exc}", element=pid))
+                continue
+            forms = self._forms_for(spec, subs, files, problems)
+            self._check_tasks(spec, subs, directory, trusted, problems)
+            prepared.append((pid, spec, subs, forms))
+        if problems:
+            raise DeploymentError(problems)
+        results = []
+        sources = {name: (c.decode("utf-8") if isinstance(c, bytes) else c) for name, c in files.items()
+                   if name.endswith((".bpmn", ".dmn", ".xml"))}
+        for pid, spec, subs, forms in prepared:
+            spec_json = json.dumps({
+                "spec": serializer.to_dict(spec),
+                "subprocess_specs": {k: serializer.to_dict(v) for k, v in subs.items()},
+            }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            digest = hashlib.sha256(
+                (spec_json + json.dumps(forms, sort_keys=True, ensure_ascii=False)).encode("utf-8")
+            ).hexdigest()
+            results.append(self._store(session, pid, spec.description or pid, spec_json, digest,
+                                       sources, forms, deployed_by, note))
+        return results
+
+    def _store(self, session, key, name, spec_json, digest, sources, forms, deployed_by, note):
+        definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key))
+        if definition is None:
+            definition = ProcessDefinition(key=key, name=name)
+            session.add(definition)
+            session.flush()
+        latest = self.latest(session, key, required=False)
+        if latest is not None and latest.content_hash == digest:
+            return DeployResult(key, definition.name, latest.version, latest.id, created=False)
+        definition.name = name
+        number = (latest.version if latest else 0) + 1
+        version = ProcessVersion(definition_id=definition.id, version=number, content_hash=digest,
+                                 spec_json=spec_json, sources=sources, forms=forms,
+                                 deployed_by=deployed_by, note=note)
+        session.add(version)
+        session.flush()
+        return DeployResult(key, name, number, version.id, created=True)
+
+    def deploy_paths(self, session: Session, paths: list[Path], **kwargs) -> list[DeployResult]:
+        """Deploy files from disk; they are trusted only when they sit in our processes/ folder."""
+        files = {}
+        trusted = True
+        for path in paths:
+            path = Path(path).resolve()
+            if self.trusted_dir not in path.parents:
+                trusted = False
+            files[path.name] = path.read_bytes()
+        return self.deploy(session, files, trusted=trusted, **kwargs)
+
+    @staticmethod
+    def latest(session: Session, key: str, required: bool = True) -> ProcessVersion | None:
+        version = session.scalar(
+            select(ProcessVersion).join(ProcessDefinition)
+            .where(ProcessDefinition.key == key)
+            .order_by(ProcessVersion.version.desc()).limit(1))
+        if version is None and required:
+            raise ProcessNotFound(key)
+        return version
+
+    @staticmethod
+    def versions(session: Session) -> list[dict]:
+        rows = session.execute(
+            select(ProcessDefinition.key, ProcessDefinition.name, func.max(ProcessVersion.version))
+            .join(ProcessVersion).group_by(ProcessDefinition.key, ProcessDefinition.name)
+            .order_by(ProcessDefinition.key))
+        return [{"process": k, "name": n, "latest_version": v} for k, n, v in rows]

@@ -1,0 +1,327 @@
+"""The service layer: start instances, complete tasks, list tasks, show instances.
+
+Every state change runs in one transaction: the instance state (with its optimistic revision
+check), the task projection rows and the audit records commit together or not at all.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import authz, forms, projection
+from engine.errors import (
+    Conflict,
+    EngineError,
+    InstanceNotFound,
+    TaskNotFound,
+    TaskNotOpen,
+    ValidationFailed,
+    WorkflowFailed,
+)
+from engine.models import (
+    AuditRecord,
+    Department,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    User,
+    utcnow,
+)
+from engine.org import DepartmentDirectory
+from engine.registry import Registry, properties_of
+from engine.serialization import FORMAT_VERSION, dump_state, load_state, new_workflow
+
+RUNNING, COMPLETED, ERROR = "running", "completed", "error"
+
+
+def _workflow_error(exc: SpiffWorkflowException) -> WorkflowFailed:
+    task = getattr(exc, "task", None)
+    where = ""
+    if task is not None:
+        spec = task.task_spec
+        where = f"任务「{spec.bpmn_name or spec.bpmn_id}」（{spec.bpmn_id}）"
+    line = getattr(exc, "line_number", None)
+    if line:
+        where += f"第 {line} 行"
+    return WorkflowFailed(f"流程执行出错：{where}{'：' if where else ''}{exc}",
+                          task=task.task_spec.bpmn_id if task is not None else None)
+
+
+class WorkflowService:
+    def __init__(self, db, registry: Registry, script_engine_factory: Callable,
+                 timezone: str = "Asia/Shanghai", clock: Callable[[], datetime] = utcnow):
+        self.db = db
+        self.registry = registry
+        self.script_engine = script_engine_factory()
+        self.tz = ZoneInfo(timezone)
+        self.clock = clock
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _form_context(self, session: Session, directory: DepartmentDirectory) -> forms.FormContext:
+        def resolve(name):
+            ref = directory.find(name)
+            return ref.name if ref else None
+
+        def item_exists(key):
+            return session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == key)) is not None
+
+        return forms.FormContext(resolve, item_exists, self.clock().astimezone(self.tz).date())
+
+    def _clean(self, session, directory, version: ProcessVersion, form_ref: str | None, data) -> dict:
+        if form_ref is None:
+            if data:
+                raise ValidationFailed({"表单": "该步骤没有表单，不接受提交数据"})
+            return {}
+        return forms.validate(version.forms[form_ref], data, self._form_context(session, directory))
+
+    def _run(self, work: Callable[[Session], dict]) -> dict:
+        """Run one unit of work; translate concurrency failures into Conflict."""
+        try:
+            with self.db.write() as session:
+                return work(session)
+        except StaleDataError:
+            raise Conflict("该事项已被他人同时办理，本次提交未保存，请刷新后重试") from None
+        except OperationalError as exc:
+            if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
+                raise Conflict("数据库繁忙，本次提交未保存，请稍后重试") from None
+            raise
+
+    @staticmethod
+    def _steps(workflow) -> None:
+        try:
+            workflow.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            raise _workflow_error(exc) from None
+        errored = workflow.get_tasks(state=TaskState.ERROR)
+        if errored:
+            spec = errored[0].task_spec
+            raise WorkflowFailed(f"流程执行出错：任务「{spec.bpmn_name or spec.bpmn_id}」（{spec.bpmn_id}）失败",
+                                 task=spec.bpmn_id)
+
+    def _save(self, instance: ProcessInstance, workflow, now: datetime) -> None:
+        instance.state_json = dump_state(workflow)
+        instance.serializer_version = FORMAT_VERSION
+        instance.updated_at = now
+        instance.item_status = projection.current_data(workflow).get("item_status", instance.item_status)
+        if workflow.is_completed():
+            instance.status = COMPLETED
+            instance.completed_at = now
+
+    # -- commands --------------------------------------------------------------------------
+    def start(self, process_key: str, data: dict | None, actor: str | None = None,
+              business_key: str | None = None) -> dict:
+        """Start the latest version of ``process_key`` with ``data`` (checked against its start form)."""
+        def work(session: Session) -> dict:
+            who = authz.actor_for(session, actor)
+            version = self.registry.latest(session, process_key)
+            workflow = new_workflow(version.spec_json, self.script_engine)
+            props = next((properties_of(ts) for ts in workflow.spec.task_specs.values()
+                          if isinstance(ts, StartEvent)), {})
+            authz.check_can_start(who, {r.strip() for r in props.get("roles", "").split(",") if r.strip()},
+                                  version.definition.name)
+            directory = DepartmentDirectory(session)
+            cleaned = self._clean(session, directory, version, props.get("formJsonSchemaFilename"), data or {})
+            if business_key is not None and session.scalar(
+                    select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)):
+                raise ValidationFailed({"business_key": f"编号「{business_key}」已被使用"})
+            now = self.clock()
+            title = self._title(version, props, cleaned)
+            workflow.task_tree.data.update(cleaned)
+            self._steps(workflow)
+            instance = ProcessInstance(
+                version_id=version.id, business_key=business_key or f"tmp-{uuid4()}", title=title,
+                status=RUNNING, state_json="{}", serializer_version=FORMAT_VERSION,
+                started_by=who.username, started_at=now, updated_at=now)
+            session.add(instance)
+            session.flush()
+            if business_key is None:
+                instance.business_key = f"ZJTX-{now.astimezone(self.tz):%Y}-{instance.id:05d}"
+            self._save(instance, workflow, now)
+            session.add(AuditRecord(instance_id=instance.id, action="start", actor=who.username, at=now,
+                                    data=cleaned))
+            projection.sync(session, instance, workflow, directory, now, who.username)
+            if instance.status == COMPLETED:
+                session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
+                                        actor=who.username, at=now))
+            session.flush()
+            return self._instance_summary(session, instance)
+        return self._run(work)
+
+    @staticmethod
+    def _title(version: ProcessVersion, props: dict, data: dict) -> str:
+        form = version.forms.get(props.get("formJsonSchemaFilename") or "", {})
+        template = form.get("x-title")
+        if template:
+            try:
+                return template.format(**{k: ("" if v is None else v) for k, v in data.items()})[:200]
+            except (KeyError, IndexError, ValueError):
+                pass
+        return version.definition.name
+
+    def complete(self, task_id: int, data: dict | None, actor: str | None) -> dict:
+        """Complete an open task with ``data`` checked against the task's form."""
+        def work(session: Session) -> dict:
+            who = authz.actor_for(session, actor)
+            task = session.get(HumanTask, task_id)
+            if task is None:
+                raise TaskNotFound(task_id)
+            authz.check_can_act(who, task)
+            if task.status not in projection.OPEN_STATUSES:
+                raise TaskNotOpen(f"任务 {task.id}「{task.name}」已{projection.STATUS_LABELS[task.status]}，不能再次办理",
+                                  task_id=task.id)
+            instance = task.instance
+            version = instance.version
+            directory = DepartmentDirectory(session)
+            cleaned = self._clean(session, directory, version, task.form, data or {})
+            workflow = load_state(instance.state_json, instance.serializer_version, version.spec_json,
+                                  self.script_engine)
+            spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
+            if spiff_task is None or spiff_task.state != TaskState.READY:
+                raise Conflict(f"任务 {task.id} 当前不可办理，请刷新后重试", task_id=task.id)
+            now = self.clock()
+            spiff_task.data.update(cleaned)
+            try:
+                spiff_task.run()
+            except SpiffWorkflowException as exc:
+                raise _workflow_error(exc) from None
+            self._steps(workflow)
+            self._save(instance, workflow, now)
+            session.flush()  # the revision check happens here, before anything else is written
+            session.add(AuditRecord(instance_id=instance.id, task_id=task.id, action="complete",
+                                    actor=who.username, at=now, task_name=task.name, data=cleaned))
+            projection.sync(session, instance, workflow, directory, now, who.username,
+                            completed=task, completed_by_id=who.user_id)
+            if instance.status == COMPLETED:
+                session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
+                                        actor=who.username, at=now))
+            session.flush()
+            return {"task": self._task_dict(session, task, directory),
+                    "instance": self._instance_summary(session, instance)}
+        return self._run(work)
+
+    # -- queries ---------------------------------------------------------------------------
+    def tasks(self, *, actor: str | None = None, department: str | None = None, status: str = "open",
+              instance_id: int | None = None, limit: int = 200, offset: int = 0) -> list[dict]:
+        """Task list from the projection table; never deserialises instances."""
+        with self.db.read() as session:
+            who = authz.actor_for(session, actor)
+            directory = DepartmentDirectory(session)
+            query = select(HumanTask).join(ProcessInstance)
+            if status == "open":
+                query = query.where(HumanTask.status.in_(projection.OPEN_STATUSES))
+            elif status != "all":
+                if status not in projection.STATUS_LABELS:
+                    raise EngineError(f"未知的任务状态「{status}」，可选：open、all、"
+                                      + "、".join(projection.STATUS_LABELS))
+                query = query.where(HumanTask.status == status)
+            if department:
+                query = query.where(HumanTask.department_id == directory.get(department).id)
+            if instance_id is not None:
+                query = query.where(HumanTask.instance_id == instance_id)
+            visible = authz.visible_task_filter(who)
+            if visible is not None:
+                query = query.where(visible)
+            query = query.order_by(HumanTask.created_at, HumanTask.id).limit(limit).offset(offset)
+            return [self._task_dict(session, t, directory) for t in session.scalars(query)]
+
+    def _task_dict(self, session: Session, task: HumanTask, directory: DepartmentDirectory) -> dict:
+        instance = task.instance
+        return {
+            "id": task.id,
+            "instance_id": task.instance_id,
+            "business_key": instance.business_key,
+            "title": instance.title,
+            "process": instance.version.definition.key,
+            "task": task.bpmn_id,
+            "name": task.name,
+            "stage": task.stage,
+            "department": directory.name_of(task.department_id),
+            "roles": sorted(authz.task_roles(task)),
+            "status": task.status,
+            "status_label": projection.STATUS_LABELS[task.status],
+            "form": task.form,
+            "created_at": task.created_at.isoformat(),
+            "due_at": task.due_at.isoformat() if task.due_at else None,
+            "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+            "assignee": task.assignee.username if task.assignee else None,
+            "completed_by": task.completed_by.username if task.completed_by else None,
+        }
+
+    def _instance_summary(self, session: Session, instance: ProcessInstance) -> dict:
+        directory = DepartmentDirectory(session)
+        open_tasks = session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                    HumanTask.status.in_(projection.OPEN_STATUSES))
+            .order_by(HumanTask.id))
+        return {
+            "id": instance.id,
+            "business_key": instance.business_key,
+            "title": instance.title,
+            "process": instance.version.definition.key,
+            "version": instance.version.version,
+            "status": instance.status,
+            "item_status": instance.item_status,
+            "started_at": instance.started_at.isoformat(),
+            "started_by": instance.started_by,
+            "completed_at": instance.completed_at.isoformat() if instance.completed_at else None,
+            "open_tasks": [self._task_dict(session, t, directory) for t in open_tasks],
+        }
+
+    def _find_instance(self, session: Session, ref) -> ProcessInstance:
+        instance = None
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            instance = session.get(ProcessInstance, int(ref))
+        if instance is None and isinstance(ref, str):
+            instance = session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == ref))
+        if instance is None:
+            raise InstanceNotFound(ref)
+        return instance
+
+    def show(self, ref, actor: str | None = None) -> dict:
+        """An instance with its current data, open tasks and history (id or business key)."""
+        with self.db.read() as session:
+            who = authz.actor_for(session, actor)
+            instance = self._find_instance(session, ref)
+            if not who.sees_all:
+                mine = session.scalar(select(func.count(HumanTask.id)).where(
+                    HumanTask.instance_id == instance.id, HumanTask.department_id == who.department_id))
+                if not mine:
+                    raise InstanceNotFound(ref)
+            workflow = load_state(instance.state_json, instance.serializer_version,
+                                  instance.version.spec_json, self.script_engine)
+            out = self._instance_summary(session, instance)
+            out["data"] = json.loads(json.dumps(projection.current_data(workflow), default=str))
+            users = dict(session.execute(select(User.username, User.display_name)).all())
+            out["history"] = [
+                {"at": a.at.isoformat(), "actor": a.actor, "actor_name": users.get(a.actor, a.actor),
+                 "action": a.action, "task_id": a.task_id, "task": a.task_name, "data": a.data}
+                for a in session.scalars(select(AuditRecord).where(AuditRecord.instance_id == instance.id)
+                                         .order_by(AuditRecord.id))
+            ]
+            return out
+
+    def counts(self) -> dict:
+        """Aggregate figures for the status page."""
+        with self.db.read() as session:
+            open_by_dep = session.execute(
+                select(Department.name, func.count(HumanTask.id))
+                .join(HumanTask, HumanTask.department_id == Department.id)
+                .where(HumanTask.status.in_(projection.OPEN_STATUSES))
+                .group_by(Department.name).order_by(func.count(HumanTask.id).desc())).all()
+            by_status = dict(session.execute(
+                select(ProcessInstance.status, func.count(ProcessInstance.id)).group_by(ProcessInstance.status)).all())
+            processes = session.scalar(select(func.count(ProcessDefinition.id)))
+            return {"instances": by_status, "open_tasks_by_department": [list(r) for r in open_by_dep],
+                    "processes": processes}

@@ -1,0 +1,23 @@
+"""The one place where the script engine for diagrams is made.
+
+Until the sandbox lands (designer issue), only diagrams from our own ``processes/`` folder may
+contain scripts: :mod:`engine.registry` refuses scripts in any other file. Replacing this
+factory's return value is all a sandbox needs to do; callers never build engines themselves.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+# Helpers visible to scripts and expressions of our own diagrams.
+SCRIPT_GLOBALS = {
+    "date": date,
+    "datetime": datetime,
+    "timedelta": timedelta,
+    "timezone": timezone,
+}
+
+
+def create_script_engine() -> PythonScriptEngine:
+    return PythonScriptEngine(environment=TaskDataEnvironment(dict(SCRIPT_GLOBALS)))
