@@ -117,7 +117,10 @@ def seed_measures(session: Session) -> int:
 
 
 def create_user(session: Session, username: str, display_name: str, department: str,
-                roles: list[str], password: str, email: str | None = None) -> User:
+                roles: list[str], password: str | None = None, email: str | None = None,
+                password_hash: str | None = None) -> User:
+    if not password and not password_hash:
+        raise EngineError("必须为用户设置密码")
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise EngineError(f"未知角色：{'、'.join(sorted(unknown))}")
@@ -125,7 +128,7 @@ def create_user(session: Session, username: str, display_name: str, department: 
         raise EngineError(f"用户名「{username}」已存在")
     dep = DepartmentDirectory(session).get(department)
     user = User(username=username, display_name=display_name, department_id=dep.id,
-                password_hash=generate_password_hash(password), email=email,
+                password_hash=password_hash or generate_password_hash(password), email=email,
                 roles=[UserRole(role=r) for r in roles])
     session.add(user)
     session.flush()
@@ -135,6 +138,8 @@ def create_user(session: Session, username: str, display_name: str, department: 
 def seed_demo_users(session: Session, password: str = DEMO_PASSWORD) -> int:
     """A liaison and a head for every department, plus the central roles. Idempotent."""
     existing = set(session.scalars(select(User.username)))
+    # Demo accounts share one password: hash it once (scrypt is deliberately slow).
+    shared_hash = generate_password_hash(password)
     created = 0
     central = [
         ("dispatcher", "区经济信息委交办员", DISPATCHER_DEPARTMENT, ["dispatcher"]),
@@ -149,7 +154,7 @@ def seed_demo_users(session: Session, password: str = DEMO_PASSWORD) -> int:
     for username, display, department, roles in central:
         if username in existing:
             continue
-        create_user(session, username, display, department, roles, password,
+        create_user(session, username, display, department, roles, password_hash=shared_hash,
                     email=f"{username}@zjtx.qianjiang.example")
         created += 1
     return created

@@ -1,0 +1,69 @@
+"""Fixtures. Storage-facing tests run on SQLite and on PostgreSQL (TEST_DATABASE_URL).
+
+Each PostgreSQL test gets its own schema, dropped afterwards, so tests never see each other's rows.
+Outside CI the PostgreSQL variants skip when TEST_DATABASE_URL is unset; in CI they must run.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from engine.bootstrap import bootstrap
+from engine.config import PROCESSES_DIR, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI 必须设置 TEST_DATABASE_URL 以运行 PostgreSQL 测试")
+        pytest.skip("未设置 TEST_DATABASE_URL，跳过 PostgreSQL 测试（CI 中会运行）")
+    return url
+
+
+@pytest.fixture
+def database_url(request, tmp_path):
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'zjtx.sqlite3'}"
+        return
+    base = make_url(_pg_url())
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conninfo = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def pytest_generate_tests(metafunc):
+    # Every test that asks for `database_url` (directly or through `zjtx`) runs on both backends.
+    if "database_url" in metafunc.fixturenames and "backend" not in metafunc.fixturenames:
+        marks = metafunc.definition.get_closest_marker("sqlite_only")
+        params = ["sqlite"] if marks else BACKENDS
+        metafunc.parametrize("database_url", params, indirect=True)
+
+
+def make_engine(url: str, clock=None):
+    engine = bootstrap(Settings(database_url=url, processes_dir=PROCESSES_DIR), clock=clock)
+    engine.init_db()
+    engine.seed()
+    engine.deploy_bundled(deployed_by="admin")
+    return engine
+
+
+@pytest.fixture
+def zjtx(database_url):
+    """An engine on a fresh database with the organisation, demo users and our processes."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.close()
