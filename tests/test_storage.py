@@ -1,0 +1,127 @@
+"""Storage on SQLite and PostgreSQL: the migrated schema, optimistic concurrency, no half-writes."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import event, func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.errors import Conflict, ValidationFailed, WorkflowFailed
+from engine.models import AuditRecord, Base, HumanTask, ProcessInstance
+from tests.helpers import Item, liaison
+
+LEAD = "区科技局"
+
+
+def test_migrations_create_exactly_the_models_schema(zjtx):
+    with zjtx.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_migrating_twice_changes_nothing(zjtx):
+    zjtx.init_db()
+    zjtx.seed()
+    with zjtx.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(HumanTask)) == 0
+
+
+def _counts(zjtx, instance_id):
+    with zjtx.db.read() as session:
+        return (
+            session.scalar(select(func.count(HumanTask.id)).where(HumanTask.instance_id == instance_id)),
+            session.scalar(select(func.count(AuditRecord.id)).where(AuditRecord.instance_id == instance_id)),
+            session.scalar(select(ProcessInstance.revision).where(ProcessInstance.id == instance_id)),
+        )
+
+
+def test_two_users_completing_the_same_task_at_once_one_wins(zjtx):
+    item = Item(zjtx)
+    item.accept()
+    item.dispatch(LEAD)
+    sign = item.task("sign")
+    before = _counts(zjtx, item.id)
+    # Hold both transactions just before commit so they really overlap. On SQLite the second
+    # writer cannot begin until the first commits (BEGIN IMMEDIATE): the barrier then times out
+    # for the first and the second sees the task already done.
+    barrier = threading.Barrier(2, timeout=3)
+
+    def hold(_session):
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+
+    event.listen(zjtx.db._write, "before_commit", hold)
+    outcomes: list = []
+
+    def sign_as(user, decision):
+        try:
+            zjtx.workflows.complete(sign["id"], decision, user)
+            outcomes.append(("ok", user))
+        except Conflict as exc:
+            outcomes.append(("conflict", exc.message))
+
+    threads = [
+        threading.Thread(target=sign_as, args=(liaison(LEAD), {"sign_decision": "sign"})),
+        threading.Thread(target=sign_as, args=(f"{liaison(LEAD)[:-8]}_head",
+                                               {"sign_decision": "return", "return_reason": "非本单位职责"})),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    event.remove(zjtx.db._write, "before_commit", hold)
+    assert sorted(o[0] for o in outcomes) == ["conflict", "ok"], outcomes
+    winner = next(o[1] for o in outcomes if o[0] == "ok")
+    tasks, audits, revision = _counts(zjtx, item.id)
+    # Exactly one step's worth of rows was written: one new task, one completion, one creation record.
+    assert (tasks, audits, revision) == (before[0] + 1, before[1] + 2, before[2] + 1)
+    expected_next = "handle" if winner == liaison(LEAD) else "redispatch"
+    assert [t["task"] for t in item.open_tasks()] == [expected_next]
+
+
+def test_a_stale_instance_revision_is_refused(zjtx):
+    item = Item(zjtx)
+    with zjtx.db.read() as session:
+        stale = session.get(ProcessInstance, item.id)
+        session.expunge(stale)  # what a slow request read before someone else moved on
+    item.accept()
+    with pytest.raises(StaleDataError), zjtx.db.write() as session:
+        session.add(stale)
+        stale.state_json = "{}"
+        session.flush()
+    assert [t["task"] for t in item.open_tasks()] == ["dispatch"]
+
+
+def test_a_refused_step_writes_nothing(zjtx):
+    item = Item(zjtx)
+    triage = item.task("triage")
+    before = _counts(zjtx, item.id)
+    with pytest.raises(ValidationFailed):
+        zjtx.workflows.complete(triage["id"], {"triage_decision": "accept", "extra": 1}, "dispatcher")
+    assert _counts(zjtx, item.id) == before
+
+
+def test_a_script_failing_mid_step_writes_nothing(zjtx):
+    from tests.test_registry import MINIMAL, USER_TASK
+
+    broken = MINIMAL.format(lane="区科技局", task=USER_TASK).replace(
+        '<bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="e"/>',
+        '<bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="boom"/>'
+        '<bpmn:scriptTask id="boom" name="出错的脚本"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
+        '<bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask>'
+        '<bpmn:sequenceFlow id="f3" sourceRef="boom" targetRef="e"/>').replace(
+        '<bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>', '<bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>')
+    with zjtx.db.write() as session:
+        zjtx.registry.deploy(session, {"broken.bpmn": broken.encode()}, trusted=True)
+    started = zjtx.workflows.start("tiny", {}, actor="admin")
+    before = _counts(zjtx, started["id"])
+    with pytest.raises(WorkflowFailed) as caught:
+        zjtx.workflows.complete(started["open_tasks"][0]["id"], {}, "admin")
+    assert "出错的脚本" in caught.value.message and "boom" in caught.value.message
+    assert _counts(zjtx, started["id"]) == before
+    assert [t["status"] for t in zjtx.workflows.tasks(instance_id=started["id"])] == ["in_progress"]
