@@ -90,6 +90,17 @@ def seed(ctx, no_demo_users):
 
 
 @main.command()
+@click.pass_context
+def demo(ctx):
+    """写入几件演示用的企业问题（数据库中已有事项时不做任何事）。"""
+    from engine.demo import load_demo
+
+    engine = _engine(ctx)
+    n = load_demo(engine.workflows, engine.db)
+    click.echo(f"已写入 {n} 件演示事项" if n else "数据库中已有事项，未写入演示数据")
+
+
+@main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--note", help="变更说明")
 @click.option("--as", "actor", help="部署人用户名")

@@ -1,0 +1,39 @@
+# 黔江区“专精特新”企业培育流程引擎
+#   make run   — create .venv, install dependencies, create the SQLite database with demo data, serve on :5000
+#   make test  — lint and the whole test suite (PostgreSQL tests run when TEST_DATABASE_URL is set)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ZJTX := $(BIN)/zjtx
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test lint clean-db
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更高版本")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; fi
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(ZJTX) init-db
+	$(ZJTX) seed
+	$(ZJTX) deploy processes/*.bpmn
+	$(ZJTX) demo
+	$(ZJTX) serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean-db:
+	rm -f instance/zjtx.sqlite3 instance/zjtx.sqlite3-wal instance/zjtx.sqlite3-shm
