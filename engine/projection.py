@@ -101,6 +101,8 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
             form=props.get("formJsonSchemaFilename"),
             status=TO_SIGN if props.get("stage") == "sign" else IN_PROGRESS,
             created_at=now,
+            # Whoever signed for or handled the previous step of their department carries on with it.
+            assignee_id=completed_by_id if completed is not None and completed.department_id == dep.id else None,
         )
         session.add(row)
         created.append(row)

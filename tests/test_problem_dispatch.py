@@ -217,6 +217,9 @@ def test_a_liaison_acts_on_their_own_department_only(zjtx):
         zjtx.workflows.complete(foreign["id"], {"sign_decision": "sign"}, "dispatcher")
     triage_done = zjtx.workflows.tasks(instance_id=item.id, status="completed")[0]
     assert triage_done["completed_by"] == "dispatcher"
+    item.sign(LEAD)  # the liaison who signs for it carries on with the handling
+    assert item.task("handle", LEAD)["assignee"] == liaison(LEAD)
+    assert item.task("sign", CO1)["assignee"] is None
 
 
 def test_a_finished_task_cannot_be_finished_again(zjtx):

@@ -1,0 +1,114 @@
+"""The `zjtx` command walked end to end, as the README tells a new administrator to."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+
+pytestmark = pytest.mark.sqlite_only
+ROOT = Path(__file__).resolve().parents[1]
+BPMN = ROOT / "processes" / "problem_dispatch.bpmn"
+
+
+@pytest.fixture
+def zjtx_cli(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def run(*args, ok=True):
+        result = runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    def run_json(*args):
+        return json.loads(run(*args, "--json").stdout)
+
+    run.json = run_json
+    return run
+
+
+def test_one_problem_from_registration_to_close(zjtx_cli):
+    run = zjtx_cli
+    assert "数据库已就绪" in run("init-db").stdout
+    assert "部门 23 个，措施 30 项" in run("seed").stdout
+    assert run.json("deploy", BPMN)[0] == {
+        "process": "problem_dispatch", "name": "企业问题交办", "version": 1, "created": True}
+    item = run.json("start", "problem_dispatch", "--as", "dispatcher", "--data", json.dumps({
+        "enterprise_name": "黔江某新材料科技有限公司", "category": "用工", "source": "联席会议",
+        "description": "新产线投产需招聘熟练技工约60人。"}, ensure_ascii=False))
+    key = item["business_key"]
+    [triage] = item["open_tasks"]
+
+    def done(task_id, user, data):
+        return run.json("complete", task_id, "--as", user, "--data", json.dumps(data, ensure_ascii=False))
+
+    done(triage["id"], "dispatcher", {"triage_decision": "accept"})
+    [dispatch] = run.json("tasks", "--department", "区经济信息委")
+    done(dispatch["id"], "dispatcher", {"lead_department": "区人力社保局", "lead_due_working_days": 10})
+    [sign] = run.json("tasks", "--department", "区人力社保局")
+    assert (sign["task"], sign["status_label"], sign["business_key"]) == ("sign", "待签收", key)
+    assert run.json("tasks", "--as", "economy_info_commission_liaison") == []
+    done(sign["id"], "human_resources_social_security_bureau_liaison", {"sign_decision": "sign"})
+    [handle] = run.json("tasks", "--department", "区人力社保局")
+    done(handle["id"], "human_resources_social_security_bureau_head",
+         {"handle_action": "answer", "answer": "已组织专场招聘会，企业招到技工58人。"})
+    [review] = run.json("tasks")
+    done(review["id"], "dispatcher", {"review_decision": "accept"})
+    [rating] = run.json("tasks")
+    result = done(rating["id"], "officer", {"rating_value": "满意"})
+    assert result["instance"]["status"] == "completed" and result["instance"]["item_status"] == "已办结"
+    shown = run.json("show", key)
+    assert shown["status"] == "completed" and shown["open_tasks"] == []
+    assert [h["action"] for h in shown["history"]].count("complete") == 6
+    human = run("show", key).stdout
+    assert "已办结" in human and "办理记录" in human
+
+
+def test_reference_data_commands(zjtx_cli):
+    run = zjtx_cli
+    run("init-db")
+    run("seed", "--no-demo-users")
+    measures = run.json("measures")
+    assert [m["no"] for m in measures] == list(range(1, 31))
+    assert {"no", "title", "lead", "responsible"} <= set(measures[0])
+    assert measures[24]["lead"] == [] and measures[24]["responsible"] == ["区经济信息委", "区商务委", "正阳工业园区管委会"]
+    assert measures[28]["responsible"] == ["区税务局"]  # as the policy writes it
+    departments = run.json("departments")
+    tax = next(d for d in departments if d["name"] == "黔江区税务局")
+    assert tax["aliases"] == ["区税务局"] and tax["leading_group_member"] is True
+    assert "牵头：区科技局" in run("measures").stdout
+
+
+def test_mistakes_get_a_chinese_message_and_a_non_zero_exit(zjtx_cli):
+    run = zjtx_cli
+    run("init-db")
+    run("seed")
+    run("deploy", BPMN)
+    bad_json = run("start", "problem_dispatch", "--data", "{oops", ok=False)
+    assert bad_json.exit_code == 2 and "不是有效的 JSON" in bad_json.stderr
+    invalid = run("start", "problem_dispatch", "--data", '{"category": "用地"}', ok=False)
+    assert invalid.exit_code == 1 and "「企业名称」为必填项" in invalid.stderr
+    missing = run("complete", "999", "--as", "dispatcher", "--data", "{}", ok=False)
+    assert missing.exit_code == 1 and "任务 999 不存在" in missing.stderr
+    nobody = run("tasks", "--as", "nobody", ok=False)
+    assert nobody.exit_code == 1 and "用户「nobody」不存在" in nobody.stderr
+    unknown_dep = run("tasks", "--department", "区不存在局", ok=False)
+    assert "部门「区不存在局」不存在" in unknown_dep.stderr
+    not_bpmn = run("deploy", ROOT / "setup.cfg", ok=False)
+    assert not_bpmn.exit_code == 1 and "setup.cfg" in not_bpmn.stderr and "XML 格式错误" in not_bpmn.stderr
+
+
+def test_demo_items_are_loaded_once(zjtx_cli):
+    run = zjtx_cli
+    run("init-db")
+    run("seed")
+    run("deploy", BPMN)
+    assert "已写入 4 件演示事项" in run("demo").stdout
+    assert "未写入演示数据" in run("demo").stdout
+    statuses = sorted(t["task"] for t in run.json("tasks"))
+    assert statuses == ["handle", "sign", "sign", "triage"]
