@@ -140,8 +140,9 @@ class ProcessVersion(Base):
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
-    spec_json: Mapped[str] = mapped_column(Text)
-    sources: Mapped[dict] = mapped_column(JSONType)
+    # Large columns are loaded only when used (running an instance, showing the diagram).
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
+    sources: Mapped[dict] = mapped_column(JSONType, deferred=True)
     forms: Mapped[dict] = mapped_column(JSONType)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

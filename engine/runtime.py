@@ -16,7 +16,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import authz, forms, projection
@@ -207,7 +207,8 @@ class WorkflowService:
                 session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
                                         actor=who.username, at=now))
             session.flush()
-            return {"task": self._task_dict(session, task, directory),
+            [task_row] = self._task_rows(session, directory, [HumanTask.id == task.id])
+            return {"task": task_row,
                     "instance": self._instance_summary(session, instance)}
         return self._run(work)
 
@@ -218,53 +219,70 @@ class WorkflowService:
         with self.db.read() as session:
             who = authz.actor_for(session, actor)
             directory = DepartmentDirectory(session)
-            query = select(HumanTask).join(ProcessInstance)
+            conditions = []
             if status == "open":
-                query = query.where(HumanTask.status.in_(projection.OPEN_STATUSES))
+                conditions.append(HumanTask.status.in_(projection.OPEN_STATUSES))
             elif status != "all":
                 if status not in projection.STATUS_LABELS:
                     raise EngineError(f"未知的任务状态「{status}」，可选：open、all、"
                                       + "、".join(projection.STATUS_LABELS))
-                query = query.where(HumanTask.status == status)
+                conditions.append(HumanTask.status == status)
             if department:
-                query = query.where(HumanTask.department_id == directory.get(department).id)
+                conditions.append(HumanTask.department_id == directory.get(department).id)
             if instance_id is not None:
-                query = query.where(HumanTask.instance_id == instance_id)
+                conditions.append(HumanTask.instance_id == instance_id)
             visible = authz.visible_task_filter(who)
             if visible is not None:
-                query = query.where(visible)
-            query = query.order_by(HumanTask.created_at, HumanTask.id).limit(limit).offset(offset)
-            return [self._task_dict(session, t, directory) for t in session.scalars(query)]
+                conditions.append(visible)
+            return self._task_rows(session, directory, conditions, limit=limit, offset=offset)
 
-    def _task_dict(self, session: Session, task: HumanTask, directory: DepartmentDirectory) -> dict:
-        instance = task.instance
-        return {
-            "id": task.id,
-            "instance_id": task.instance_id,
-            "business_key": instance.business_key,
-            "title": instance.title,
-            "process": instance.version.definition.key,
-            "task": task.bpmn_id,
-            "name": task.name,
-            "stage": task.stage,
-            "department": directory.name_of(task.department_id),
-            "roles": sorted(authz.task_roles(task)),
-            "status": task.status,
-            "status_label": projection.STATUS_LABELS[task.status],
-            "form": task.form,
-            "created_at": task.created_at.isoformat(),
-            "due_at": task.due_at.isoformat() if task.due_at else None,
-            "completed_at": task.completed_at.isoformat() if task.completed_at else None,
-            "assignee": task.assignee.username if task.assignee else None,
-            "completed_by": task.completed_by.username if task.completed_by else None,
-        }
+    @staticmethod
+    def _task_rows(session: Session, directory: DepartmentDirectory, conditions: list,
+                   limit: int | None = None, offset: int = 0) -> list[dict]:
+        """One joined query for a page of tasks (no per-row lazy loads)."""
+        assignee, completer = aliased(User), aliased(User)
+        query = (
+            select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, ProcessDefinition.key,
+                   assignee.username, completer.username)
+            .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+            .join(ProcessVersion, ProcessInstance.version_id == ProcessVersion.id)
+            .join(ProcessDefinition, ProcessVersion.definition_id == ProcessDefinition.id)
+            .outerjoin(assignee, HumanTask.assignee_id == assignee.id)
+            .outerjoin(completer, HumanTask.completed_by_id == completer.id)
+            .where(*conditions)
+            .order_by(HumanTask.created_at, HumanTask.id)
+            .offset(offset)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [
+            {
+                "id": task.id,
+                "instance_id": task.instance_id,
+                "business_key": key,
+                "title": title,
+                "process": process,
+                "task": task.bpmn_id,
+                "name": task.name,
+                "stage": task.stage,
+                "department": directory.name_of(task.department_id),
+                "roles": sorted(authz.task_roles(task)),
+                "status": task.status,
+                "status_label": projection.STATUS_LABELS[task.status],
+                "form": task.form,
+                "created_at": task.created_at.isoformat(),
+                "due_at": task.due_at.isoformat() if task.due_at else None,
+                "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+                "assignee": assignee_name,
+                "completed_by": completer_name,
+            }
+            for task, key, title, process, assignee_name, completer_name in session.execute(query)
+        ]
 
     def _instance_summary(self, session: Session, instance: ProcessInstance) -> dict:
         directory = DepartmentDirectory(session)
-        open_tasks = session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                    HumanTask.status.in_(projection.OPEN_STATUSES))
-            .order_by(HumanTask.id))
+        open_tasks = self._task_rows(session, directory, [
+            HumanTask.instance_id == instance.id, HumanTask.status.in_(projection.OPEN_STATUSES)])
         return {
             "id": instance.id,
             "business_key": instance.business_key,
@@ -276,7 +294,7 @@ class WorkflowService:
             "started_at": instance.started_at.isoformat(),
             "started_by": instance.started_by,
             "completed_at": instance.completed_at.isoformat() if instance.completed_at else None,
-            "open_tasks": [self._task_dict(session, t, directory) for t in open_tasks],
+            "open_tasks": open_tasks,
         }
 
     def _find_instance(self, session: Session, ref) -> ProcessInstance:
