@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
 from engine.bootstrap import Engine, bootstrap
 from engine.errors import DeploymentError, EngineError, ValidationFailed
+
+ACTION_LABELS = {"start": "发起", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
+                 "instance_completed": "办结归档"}
 
 
 def _engine(ctx: click.Context) -> Engine:
@@ -194,8 +199,11 @@ def show(ctx, instance, actor, as_json):
     click.echo(f"  状态：{result['item_status'] or ''}（{result['status']}）")
     _echo_open_tasks(result["open_tasks"])
     click.echo("  办理记录：")
+    tz = ZoneInfo(_engine(ctx).settings.timezone)
     for h in result["history"]:
-        click.echo(f"    {h['at'][:19]} {h['actor_name'] or ''} {h['action']} {h['task'] or ''}")
+        at = datetime.fromisoformat(h["at"]).astimezone(tz)
+        action = ACTION_LABELS.get(h["action"], h["action"])
+        click.echo(f"    {at:%Y-%m-%d %H:%M:%S} {h['actor_name'] or ''} {action} {h['task'] or ''}")
 
 
 @main.command()
