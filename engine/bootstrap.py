@@ -7,13 +7,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from engine import org, schema
 from engine.config import Settings
 from engine.db import Database
+from engine.deadlines import Planner
+from engine.escalation import EscalationService
+from engine.models import utcnow
 from engine.registry import DeployResult, Registry
 from engine.runtime import WorkflowService
+from engine.schedules import ScheduleService
 from engine.scripting import create_script_engine
+from notifications.channels import EmailChannel, WebhookChannel
+from notifications.delivery import Deliverer
+from notifications.outbox import Notifier
 
 
 @dataclass
@@ -22,6 +30,10 @@ class Engine:
     db: Database
     registry: Registry
     workflows: WorkflowService
+    escalations: EscalationService
+    schedules: ScheduleService
+    deliverer: Deliverer
+    notifier: Notifier
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -50,8 +62,26 @@ class Engine:
 
 def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
     settings = settings or Settings.from_env()
+    clock = clock or utcnow
+    tz = ZoneInfo(settings.timezone)
     db = Database(settings.database_url)
     registry = Registry(forms_dir=settings.processes_dir / "forms", trusted_dir=settings.processes_dir)
-    kwargs = {"clock": clock} if clock is not None else {}
-    workflows = WorkflowService(db, registry, create_script_engine, timezone=settings.timezone, **kwargs)
-    return Engine(settings=settings, db=db, registry=registry, workflows=workflows)
+    workflows = WorkflowService(db, registry, create_script_engine, settings, clock=clock)
+
+    def planner(session) -> Planner:
+        return Planner(session, tz, settings.warn_before_working_days, settings.supervise_after_working_days,
+                       settings.warn_hour)
+
+    notifier = Notifier(email_enabled=bool(settings.smtp_host))
+    channels: dict = {"webhook": WebhookChannel(timeout=settings.webhook_timeout)}
+    if settings.smtp_host:
+        channels["email"] = EmailChannel(settings.smtp_host, settings.smtp_port, settings.smtp_security,
+                                         settings.mail_sender, settings.smtp_user, settings.smtp_password,
+                                         settings.smtp_timeout)
+    deliverer = Deliverer(db, channels, clock, max_attempts=settings.delivery_max_attempts,
+                          backoff_seconds=settings.delivery_backoff_seconds,
+                          lease_seconds=settings.delivery_lease_seconds)
+    escalations = EscalationService(db, notifier, planner, clock, tz, settings.base_url)
+    schedules = ScheduleService(db, workflows, planner, clock, tz)
+    return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
+                  schedules=schedules, deliverer=deliverer, notifier=notifier)

@@ -16,6 +16,25 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     processes_dir: Path = PROCESSES_DIR
     secret_key: str = field(default="dev-only-secret", repr=False)
+    # Escalation defaults (a task's BPMN properties override them).
+    warn_before_working_days: int = 1
+    supervise_after_working_days: int = 3
+    warn_hour: int = 9  # 预警 goes out at this local hour of its working day
+    # Scheduler and delivery
+    tick_seconds: float = 1.0
+    delivery_max_attempts: int = 6
+    delivery_backoff_seconds: float = 30.0
+    delivery_lease_seconds: float = 120.0
+    # Email (SMTP)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none | starttls | ssl
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    mail_sender: str = "zjtx@qianjiang.example"
+    smtp_timeout: float = 10.0
+    webhook_timeout: float = 10.0
+    base_url: str = "http://127.0.0.1:5000"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -25,4 +44,17 @@ class Settings:
             timezone=env.get("ZJTX_TIMEZONE") or cls.timezone,
             processes_dir=Path(env.get("ZJTX_PROCESSES_DIR") or PROCESSES_DIR),
             secret_key=env.get("ZJTX_SECRET_KEY") or cls.secret_key,
+            warn_before_working_days=int(env.get("ZJTX_WARN_BEFORE_WORKING_DAYS") or cls.warn_before_working_days),
+            supervise_after_working_days=int(env.get("ZJTX_SUPERVISE_AFTER_WORKING_DAYS")
+                                             or cls.supervise_after_working_days),
+            tick_seconds=float(env.get("ZJTX_TICK_SECONDS") or cls.tick_seconds),
+            delivery_max_attempts=int(env.get("ZJTX_DELIVERY_MAX_ATTEMPTS") or cls.delivery_max_attempts),
+            delivery_backoff_seconds=float(env.get("ZJTX_DELIVERY_BACKOFF_SECONDS") or cls.delivery_backoff_seconds),
+            smtp_host=env.get("ZJTX_SMTP_HOST") or None,
+            smtp_port=int(env.get("ZJTX_SMTP_PORT") or cls.smtp_port),
+            smtp_security=env.get("ZJTX_SMTP_SECURITY") or cls.smtp_security,
+            smtp_user=env.get("ZJTX_SMTP_USER") or None,
+            smtp_password=env.get("ZJTX_SMTP_PASSWORD") or None,
+            mail_sender=env.get("ZJTX_MAIL_SENDER") or cls.mail_sender,
+            base_url=env.get("ZJTX_BASE_URL") or cls.base_url,
         )

@@ -1,11 +1,12 @@
 """Database tables. The schema itself is created by Alembic (``engine/migrations``)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -166,6 +167,9 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Earliest moment a BPMN timer of this instance falls due (from waiting_events()); the
+    # scheduler loads only instances whose moment has come.
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     version: Mapped[ProcessVersion] = relationship()
 
     # Optimistic concurrency: every UPDATE checks and bumps the revision.
@@ -173,34 +177,172 @@ class ProcessInstance(Base):
 
 
 class HumanTask(Base):
-    """Projection of one user task, written in the same transaction as the instance state."""
+    """Projection of one user task, written in the same transaction as the instance state.
+
+    ``kind`` is ``bpmn`` for a SpiffWorkflow user task, ``supervision`` for a 督办 item that the
+    escalation ladder opens for the leading-group office (no Spiff task behind it).
+    """
 
     __tablename__ = "human_task"
     __table_args__ = (
         Index("ix_human_task_department_status", "department_id", "status", "created_at"),
         Index("ix_human_task_status_due", "status", "due_at"),
         Index("ix_human_task_instance_status", "instance_id", "status"),
+        Index("ix_human_task_next_escalation", "next_escalation_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
-    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="bpmn")
+    spiff_task_id: Mapped[str | None] = mapped_column(String(36), unique=True, nullable=True)
     bpmn_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     roles: Mapped[str] = mapped_column(String(200))  # comma separated
     form: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    status: Mapped[str] = mapped_column(String(16))  # see engine.tasks.TaskStatus
+    status: Mapped[str] = mapped_column(String(16))  # see engine.projection
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deadline_confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The same step of the same department keeps its escalation state across re-created Spiff
+    # tasks (e.g. a refused extension request) as long as the deadline stays the same.
+    deadline_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    warn_before_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    supervise_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    related_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), nullable=True)
     instance: Mapped[ProcessInstance] = relationship()
     department: Mapped[Department] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+
+
+class Escalation(Base):
+    """One firing of the ladder (1 预警, 2 催办, 3 督办). Unique per step, deadline and level."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        UniqueConstraint("deadline_key", "due_at", "level", name="uq_escalation_once"),
+        Index("ix_escalation_fired_at", "fired_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    deadline_key: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    level: Mapped[int] = mapped_column(Integer)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recipients: Mapped[list] = mapped_column(JSONType)
+    supervision_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), nullable=True)
+
+
+class CalendarDay(Base):
+    """An administrator's or an imported notice's day: a holiday, or a make-up working day."""
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class CalendarYear(Base):
+    """A year whose State Council arrangement was imported: its results are confirmed."""
+
+    __tablename__ = "calendar_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ProcessSchedule(Base):
+    """A periodic process start (circulars, measure reports). ``next_run_at`` is what the tick queries."""
+
+    __tablename__ = "process_schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    process_key: Mapped[str] = mapped_column(String(128))
+    # "cron:<5 fields>" or "workday:<N>[:<months>][@HH:MM]" (the N-th working day of the month)
+    rule: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_instance_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class InboxMessage(Base):
+    """The in-app channel: a message in a user's inbox."""
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (Index("ix_inbox_user_read", "user_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OutboxMessage(Base):
+    """A message for an external channel (email, webhook), written with the change that caused it."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # idempotency key
+    channel: Mapped[str] = mapped_column(String(16))  # email | webhook
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    address: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class NotificationPreference(Base):
+    __tablename__ = "notification_preference"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)  # inbox | email | webhook
+    enabled: Mapped[bool] = mapped_column(Boolean)
+
+
+class WebhookEndpoint(Base):
+    """A group robot or system that receives a department's notices (all departments when unset)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    format: Mapped[str] = mapped_column(String(16), default="json")  # json | wecom | dingtalk
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class AuditRecord(Base):

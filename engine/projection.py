@@ -11,6 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.deadlines import Planner
 from engine.errors import WorkflowFailed
 from engine.models import AuditRecord, HumanTask, ProcessInstance
 from engine.org import DepartmentDirectory
@@ -63,7 +64,8 @@ def current_data(workflow: BpmnWorkflow) -> dict:
 
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
          directory: DepartmentDirectory, now: datetime, actor: str | None,
-         completed: HumanTask | None = None, completed_by_id: int | None = None) -> list[HumanTask]:
+         completed: HumanTask | None = None, completed_by_id: int | None = None,
+         planner: Planner | None = None) -> list[HumanTask]:
     """Bring the instance's projection rows in line with its ready user tasks.
 
     Rows whose task is no longer ready become completed (the one the user just finished) or
@@ -72,13 +74,14 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
     open_rows = {
         row.spiff_task_id: row
         for row in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.status.in_(OPEN_STATUSES)))
+            HumanTask.instance_id == instance.id, HumanTask.kind == "bpmn", HumanTask.status.in_(OPEN_STATUSES)))
     }
     ready = {str(t.id): t for t in ready_user_tasks(workflow)}
     for spiff_id, row in open_rows.items():
         if spiff_id in ready:
             continue
         row.completed_at = now
+        row.next_escalation_at = None
         if completed is not None and row.id == completed.id:
             row.status = COMPLETED
             row.completed_by_id = completed_by_id
@@ -103,7 +106,18 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
             created_at=now,
             # Whoever signed for or handled the previous step of their department carries on with it.
             assignee_id=completed_by_id if completed is not None and completed.department_id == dep.id else None,
+            kind="bpmn",
+            deadline_key=f"{instance.id}:{spec.bpmn_id}:{dep.id}",
+            escalation_level=0,
         )
+        if planner is not None:
+            deadline = planner.deadline(props, task.data, now, row.name)
+            previous = None
+            if deadline is not None:
+                previous = session.scalar(
+                    select(HumanTask).where(HumanTask.deadline_key == row.deadline_key)
+                    .order_by(HumanTask.id.desc()).limit(1))
+            planner.apply(row, deadline, previous)
         session.add(row)
         created.append(row)
     session.flush()

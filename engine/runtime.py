@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -20,6 +22,8 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import authz, forms, projection
+from engine.config import Settings
+from engine.deadlines import Planner
 from engine.errors import (
     Conflict,
     EngineError,
@@ -41,9 +45,15 @@ from engine.models import (
 )
 from engine.org import DepartmentDirectory
 from engine.registry import Registry, properties_of
-from engine.serialization import FORMAT_VERSION, dump_state, load_state, new_workflow
+from engine.serialization import FORMAT_VERSION, dump_state, load_state, new_workflow, next_timer
 
 RUNNING, COMPLETED, ERROR = "running", "completed", "error"
+SUPERVISION_FORM = Path(__file__).resolve().parent.parent / "processes" / "forms" / "supervision.schema.json"
+
+
+@lru_cache(maxsize=1)
+def supervision_form() -> dict:
+    return json.loads(SUPERVISION_FORM.read_text(encoding="utf-8"))
 
 
 def _workflow_error(exc: SpiffWorkflowException) -> WorkflowFailed:
@@ -60,13 +70,39 @@ def _workflow_error(exc: SpiffWorkflowException) -> WorkflowFailed:
 
 
 class WorkflowService:
-    def __init__(self, db, registry: Registry, script_engine_factory: Callable,
-                 timezone: str = "Asia/Shanghai", clock: Callable[[], datetime] = utcnow):
+    def __init__(self, db, registry: Registry, script_engine_factory: Callable, settings: Settings,
+                 clock: Callable[[], datetime] = utcnow):
         self.db = db
         self.registry = registry
-        self.script_engine = script_engine_factory()
-        self.tz = ZoneInfo(timezone)
+        self.script_engine_factory = script_engine_factory
+        self.settings = settings
+        self.tz = ZoneInfo(settings.timezone)
         self.clock = clock
+        # For reading instances (no scripts run): one engine is enough.
+        self.script_engine = script_engine_factory()
+
+    def _planner(self, session: Session) -> Planner:
+        return Planner(session, self.tz, self.settings.warn_before_working_days,
+                       self.settings.supervise_after_working_days, self.settings.warn_hour)
+
+    def _script_engine(self, planner: Planner):
+        """A script engine whose working-day helpers use this transaction's calendar."""
+        tz, clock = self.tz, self.clock
+
+        def today() -> str:
+            return clock().astimezone(tz).date().isoformat()
+
+        def add_working_days(start: str, n: int) -> str:
+            return planner.calendar.add_working_days(date.fromisoformat(str(start)), int(n)).isoformat()
+
+        def add_natural_days(start: str, n: int) -> str:
+            return planner.calendar.add_natural_days(date.fromisoformat(str(start)), int(n)).isoformat()
+
+        def is_workday(day: str) -> bool:
+            return planner.calendar.is_workday(date.fromisoformat(str(day)))
+
+        return self.script_engine_factory({"today": today, "add_working_days": add_working_days,
+                                           "add_natural_days": add_natural_days, "is_workday": is_workday})
 
     # -- helpers ---------------------------------------------------------------------------
     def _form_context(self, session: Session, directory: DepartmentDirectory) -> forms.FormContext:
@@ -111,6 +147,7 @@ class WorkflowService:
                                  task=spec.bpmn_id)
 
     def _save(self, instance: ProcessInstance, workflow, now: datetime) -> None:
+        instance.next_timer_at = next_timer(workflow)
         instance.state_json = dump_state(workflow)
         instance.serializer_version = FORMAT_VERSION
         instance.updated_at = now
@@ -118,46 +155,54 @@ class WorkflowService:
         if workflow.is_completed():
             instance.status = COMPLETED
             instance.completed_at = now
+            instance.next_timer_at = None
 
     # -- commands --------------------------------------------------------------------------
     def start(self, process_key: str, data: dict | None, actor: str | None = None,
               business_key: str | None = None) -> dict:
         """Start the latest version of ``process_key`` with ``data`` (checked against its start form)."""
         def work(session: Session) -> dict:
-            who = authz.actor_for(session, actor)
-            version = self.registry.latest(session, process_key)
-            workflow = new_workflow(version.spec_json, self.script_engine)
-            props = next((properties_of(ts) for ts in workflow.spec.task_specs.values()
-                          if isinstance(ts, StartEvent)), {})
-            authz.check_can_start(who, {r.strip() for r in props.get("roles", "").split(",") if r.strip()},
-                                  version.definition.name)
-            directory = DepartmentDirectory(session)
-            cleaned = self._clean(session, directory, version, props.get("formJsonSchemaFilename"), data or {})
-            if business_key is not None and session.scalar(
-                    select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)):
-                raise ValidationFailed({"business_key": f"编号「{business_key}」已被使用"})
-            now = self.clock()
-            title = self._title(version, props, cleaned)
-            workflow.task_tree.data.update(cleaned)
-            self._steps(workflow)
-            instance = ProcessInstance(
-                version_id=version.id, business_key=business_key or f"tmp-{uuid4()}", title=title,
-                status=RUNNING, state_json="{}", serializer_version=FORMAT_VERSION,
-                started_by=who.username, started_at=now, updated_at=now)
-            session.add(instance)
-            session.flush()
-            if business_key is None:
-                instance.business_key = f"ZJTX-{now.astimezone(self.tz):%Y}-{instance.id:05d}"
-            self._save(instance, workflow, now)
-            session.add(AuditRecord(instance_id=instance.id, action="start", actor=who.username, at=now,
-                                    data=cleaned))
-            projection.sync(session, instance, workflow, directory, now, who.username)
-            if instance.status == COMPLETED:
-                session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
-                                        actor=who.username, at=now))
-            session.flush()
+            instance = self.start_in(session, process_key, data, actor, business_key)
             return self._instance_summary(session, instance)
         return self._run(work)
+
+    def start_in(self, session: Session, process_key: str, data: dict | None, actor: str | None,
+                 business_key: str | None = None) -> ProcessInstance:
+        """Start an instance inside the caller's transaction (used by scheduled starts too)."""
+        who = authz.actor_for(session, actor)
+        version = self.registry.latest(session, process_key)
+        planner = self._planner(session)
+        workflow = new_workflow(version.spec_json, self._script_engine(planner))
+        props = next((properties_of(ts) for ts in workflow.spec.task_specs.values()
+                      if isinstance(ts, StartEvent)), {})
+        authz.check_can_start(who, {r.strip() for r in props.get("roles", "").split(",") if r.strip()},
+                              version.definition.name)
+        directory = DepartmentDirectory(session)
+        cleaned = self._clean(session, directory, version, props.get("formJsonSchemaFilename"), data or {})
+        if business_key is not None and session.scalar(
+                select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)):
+            raise ValidationFailed({"business_key": f"编号「{business_key}」已被使用"})
+        now = self.clock()
+        title = self._title(version, props, cleaned)
+        workflow.task_tree.data.update(cleaned)
+        self._steps(workflow)
+        instance = ProcessInstance(
+            version_id=version.id, business_key=business_key or f"tmp-{uuid4()}", title=title,
+            status=RUNNING, state_json="{}", serializer_version=FORMAT_VERSION,
+            started_by=who.username, started_at=now, updated_at=now)
+        session.add(instance)
+        session.flush()
+        if business_key is None:
+            instance.business_key = f"ZJTX-{now.astimezone(self.tz):%Y}-{instance.id:05d}"
+        self._save(instance, workflow, now)
+        session.add(AuditRecord(instance_id=instance.id, action="start", actor=who.username, at=now,
+                                data=cleaned))
+        projection.sync(session, instance, workflow, directory, now, who.username, planner=planner)
+        if instance.status == COMPLETED:
+            session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
+                                    actor=who.username, at=now))
+        session.flush()
+        return instance
 
     @staticmethod
     def _title(version: ProcessVersion, props: dict, data: dict) -> str:
@@ -181,12 +226,15 @@ class WorkflowService:
             if task.status not in projection.OPEN_STATUSES:
                 raise TaskNotOpen(f"任务 {task.id}「{task.name}」已{projection.STATUS_LABELS[task.status]}，不能再次办理",
                                   task_id=task.id)
+            directory = DepartmentDirectory(session)
+            if task.kind == "supervision":
+                return self._close_supervision(session, who, task, directory, data or {})
             instance = task.instance
             version = instance.version
-            directory = DepartmentDirectory(session)
             cleaned = self._clean(session, directory, version, task.form, data or {})
+            planner = self._planner(session)
             workflow = load_state(instance.state_json, instance.serializer_version, version.spec_json,
-                                  self.script_engine)
+                                  self._script_engine(planner))
             spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise Conflict(f"任务 {task.id} 当前不可办理，请刷新后重试", task_id=task.id)
@@ -202,7 +250,7 @@ class WorkflowService:
             session.add(AuditRecord(instance_id=instance.id, task_id=task.id, action="complete",
                                     actor=who.username, at=now, task_name=task.name, data=cleaned))
             projection.sync(session, instance, workflow, directory, now, who.username,
-                            completed=task, completed_by_id=who.user_id)
+                            completed=task, completed_by_id=who.user_id, planner=planner)
             if instance.status == COMPLETED:
                 session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
                                         actor=who.username, at=now))
@@ -210,6 +258,50 @@ class WorkflowService:
             [task_row] = self._task_rows(session, directory, [HumanTask.id == task.id])
             return {"task": task_row,
                     "instance": self._instance_summary(session, instance)}
+        return self._run(work)
+
+    def _close_supervision(self, session: Session, who, task: HumanTask, directory, data: dict) -> dict:
+        """The leading-group office records how a 督办 item was dealt with."""
+        cleaned = forms.validate(supervision_form(), data, self._form_context(session, directory))
+        now = self.clock()
+        task.status = projection.COMPLETED
+        task.completed_at = now
+        task.completed_by_id = who.user_id
+        task.next_escalation_at = None
+        session.add(AuditRecord(instance_id=task.instance_id, task_id=task.id, action="complete",
+                                actor=who.username, at=now, task_name=task.name, data=cleaned))
+        session.flush()
+        [task_row] = self._task_rows(session, directory, [HumanTask.id == task.id])
+        return {"task": task_row, "instance": self._instance_summary(session, task.instance)}
+
+    def fire_due_timers(self, limit: int = 20) -> int:
+        """Run the BPMN timers that have fallen due. Only instances whose stored earliest timer
+        moment has passed are loaded; each is claimed with a row lock (SKIP LOCKED on PostgreSQL)."""
+        def work(session: Session) -> int:
+            now = self.clock()
+            due = list(session.scalars(
+                select(ProcessInstance)
+                .where(ProcessInstance.next_timer_at <= now, ProcessInstance.status == RUNNING)
+                .order_by(ProcessInstance.next_timer_at).limit(limit)
+                .with_for_update(skip_locked=True)))
+            directory = DepartmentDirectory(session) if due else None
+            for instance in due:
+                planner = self._planner(session)
+                workflow = load_state(instance.state_json, instance.serializer_version,
+                                      instance.version.spec_json, self._script_engine(planner))
+                before = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
+                workflow.refresh_timers()
+                self._steps(workflow)
+                fired = before - {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
+                self._save(instance, workflow, now)
+                session.add(AuditRecord(instance_id=instance.id, action="timer_fired", actor="system", at=now,
+                                        data={"waiting_before": len(before), "resolved": len(fired)}))
+                projection.sync(session, instance, workflow, directory, now, "system", planner=planner)
+                if instance.status == COMPLETED:
+                    session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
+                                            actor="system", at=now))
+            session.flush()
+            return len(due)
         return self._run(work)
 
     # -- queries ---------------------------------------------------------------------------

@@ -19,5 +19,6 @@ SCRIPT_GLOBALS = {
 }
 
 
-def create_script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=TaskDataEnvironment(dict(SCRIPT_GLOBALS)))
+def create_script_engine(helpers: dict | None = None) -> PythonScriptEngine:
+    """``helpers``: functions bound to the caller's transaction (working-day calendar, today)."""
+    return PythonScriptEngine(environment=TaskDataEnvironment({**SCRIPT_GLOBALS, **(helpers or {})}))

@@ -43,3 +43,24 @@ def new_workflow(spec_json: str, script_engine) -> BpmnWorkflow:
     spec = serializer.from_dict(specs["spec"])
     subs = {k: serializer.from_dict(v) for k, v in specs["subprocess_specs"].items()}
     return BpmnWorkflow(spec, subs, script_engine=script_engine)
+
+
+TIMER_EVENTS = ("TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition")
+
+
+def next_timer(workflow: BpmnWorkflow):
+    """The earliest moment one of the workflow's waiting timers falls due (aware UTC), or None."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    moments = []
+    for event in workflow.waiting_events():
+        if event.event_type not in TIMER_EVENTS or not event.value:
+            continue
+        try:
+            moment = TimerEventDefinition.get_datetime(event.value)
+        except (TypeError, ValueError):
+            continue
+        if moment.tzinfo is None:
+            continue
+        moments.append(moment)
+    return min(moments) if moments else None

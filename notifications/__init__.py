@@ -1,4 +1,6 @@
-"""Notifications: outbox and channels (in-app, email, webhook).
+"""Notifications: the outbox and its channels (in-app inbox, email over SMTP, webhook).
 
-Filled in by the deadlines-and-notifications issue; the package exists so the layout is fixed.
+A state change writes inbox messages and outbox rows in its own transaction (:mod:`.outbox`);
+the scheduler's delivery job sends outbox rows and marks them (:mod:`.delivery`), retrying with
+exponential backoff and parking them as dead letters after the last try.
 """

@@ -181,6 +181,9 @@ def test_extension_request_moves_the_deadline_only_when_approved(zjtx):
     item.accept()
     item.dispatch(LEAD, days=5)
     item.sign(LEAD)
+    original = item.data()["assignment"]["due_date"]
+    original_due_at = item.task("handle", LEAD)["due_at"]
+    assert original_due_at.startswith(original)  # end of that day in Beijing time is 15:59:59 UTC
     with pytest.raises(ValidationFailed) as caught:
         item.do("handle", {"handle_action": "request_extension", "extension_reason": "需上报市级部门",
                            "extension_due_date": "2020-01-01"}, liaison(LEAD), LEAD)
@@ -194,13 +197,15 @@ def test_extension_request_moves_the_deadline_only_when_approved(zjtx):
         item.do("decide_extension", {"extension_approved": False}, "dispatcher")
     item.do("decide_extension", {"extension_approved": False, "extension_comment": "理由不充分"}, "dispatcher")
     assignment = item.data()["assignment"]
-    assert "due_date" not in assignment and assignment["extensions"][0]["approved"] is False
+    assert assignment["due_date"] == original and assignment["extensions"][0]["approved"] is False
+    assert item.task("handle", LEAD)["due_at"] == original_due_at
     item.do("handle", request, liaison(LEAD), LEAD)
     item.do("decide_extension", {"extension_approved": True}, "dispatcher")
     assignment = item.data()["assignment"]
     assert assignment["due_date"] == "2099-01-15"
     assert [e["approved"] for e in assignment["extensions"]] == [False, True]
-    assert item.task("handle", LEAD)["status"] == "in_progress"
+    handle = item.task("handle", LEAD)
+    assert handle["status"] == "in_progress" and handle["due_at"] == "2099-01-15T15:59:59+00:00"
 
 
 def test_a_liaison_acts_on_their_own_department_only(zjtx):

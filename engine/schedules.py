@@ -1,0 +1,150 @@
+"""Periodic process starts (circulars, measure progress reports) from schedules in the database.
+
+Rules:
+- ``cron:M H DOM MON DOW`` — a crontab line in local time (APScheduler's CronTrigger computes it);
+- ``workday:N[:MONTHS][@HH:MM]`` — the N-th working day of the month (of the listed months,
+  e.g. ``workday:5:1,4,7,10@09:00`` for the 5th working day after each quarter ends), at HH:MM.
+
+A due schedule is claimed with a conditional UPDATE on its ``next_run_at`` (only one of several
+schedulers can move it on) and the instance starts in the same transaction.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select, update
+
+from engine.errors import EngineError
+from engine.models import AuditRecord, ProcessSchedule
+from engine.workcalendar import WorkCalendar
+
+_WORKDAY = re.compile(r"^workday:(\d{1,2})(?::([\d,]+))?(?:@(\d{1,2}):(\d{2}))?$")
+
+
+class ScheduleRuleError(EngineError, ValueError):
+    code = "schedule_rule_invalid"
+
+
+def check_rule(rule: str, tz: ZoneInfo) -> None:
+    if rule.startswith("cron:"):
+        try:
+            CronTrigger.from_crontab(rule[5:].strip(), timezone=tz)
+        except ValueError as exc:
+            raise ScheduleRuleError(f"周期规则「{rule}」不是有效的 crontab：{exc}") from None
+        return
+    match = _WORKDAY.match(rule)
+    if not match:
+        raise ScheduleRuleError(f"周期规则「{rule}」无效：应为 cron:分 时 日 月 周，或 workday:N[:月份][@时:分]")
+    n, months, hour, minute = match.groups()
+    if not 1 <= int(n) <= 23:
+        raise ScheduleRuleError(f"周期规则「{rule}」无效：每月第 N 个工作日的 N 应在 1 到 23 之间")
+    if months and not all(1 <= int(m) <= 12 for m in months.split(",") if m):
+        raise ScheduleRuleError(f"周期规则「{rule}」无效：月份应在 1 到 12 之间")
+    if hour is not None and not (0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
+        raise ScheduleRuleError(f"周期规则「{rule}」无效：时刻应为 HH:MM")
+
+
+def nth_workday(calendar: WorkCalendar, year: int, month: int, n: int) -> date:
+    first = date(year, month, 1)
+    day = first if calendar.is_workday(first) else calendar.add_working_days(first, 1)
+    return calendar.add_working_days(day, n - 1) if n > 1 else day
+
+
+def next_run(rule: str, after: datetime, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
+    """The first moment strictly after ``after`` that the rule names (aware UTC)."""
+    check_rule(rule, tz)
+    if rule.startswith("cron:"):
+        trigger = CronTrigger.from_crontab(rule[5:].strip(), timezone=tz)
+        return trigger.get_next_fire_time(None, after.astimezone(tz)).astimezone(after.tzinfo)
+    n, months, hour, minute = _WORKDAY.match(rule).groups()
+    allowed = {int(m) for m in months.split(",") if m} if months else set(range(1, 13))
+    at = time(int(hour), int(minute)) if hour is not None else time(9, 0)
+    local = after.astimezone(tz)
+    year, month = local.year, local.month
+    for _ in range(25):
+        if month in allowed:
+            moment = datetime.combine(nth_workday(calendar, year, month, int(n)), at, tz)
+            if moment > local:
+                return moment.astimezone(after.tzinfo)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    raise ScheduleRuleError(f"周期规则「{rule}」在两年内没有下一次运行时间")
+
+
+class ScheduleService:
+    def __init__(self, db, workflows, planner_factory: Callable, clock: Callable[[], datetime], tz: ZoneInfo):
+        self.db = db
+        self.workflows = workflows
+        self.planner_factory = planner_factory
+        self.clock = clock
+        self.tz = tz
+
+    def save(self, name: str, process_key: str, rule: str, data: dict | None = None,
+             enabled: bool = True) -> dict:
+        with self.db.write() as session:
+            self.workflows.registry.latest(session, process_key)  # refuses an undeployed process
+            calendar = self.planner_factory(session).calendar
+            schedule = session.scalar(select(ProcessSchedule).where(ProcessSchedule.name == name))
+            if schedule is None:
+                schedule = ProcessSchedule(name=name)
+                session.add(schedule)
+            schedule.process_key, schedule.rule, schedule.data, schedule.enabled = process_key, rule, data or {}, enabled
+            schedule.next_run_at = next_run(rule, self.clock(), calendar, self.tz) if enabled else None
+            session.flush()
+            return self._as_dict(schedule)
+
+    def list(self) -> list[dict]:
+        with self.db.read() as session:
+            return [self._as_dict(s) for s in session.scalars(select(ProcessSchedule).order_by(ProcessSchedule.name))]
+
+    @staticmethod
+    def _as_dict(s: ProcessSchedule) -> dict:
+        return {"name": s.name, "process": s.process_key, "rule": s.rule, "enabled": s.enabled, "data": s.data,
+                "next_run_at": s.next_run_at.isoformat() if s.next_run_at else None,
+                "last_run_at": s.last_run_at.isoformat() if s.last_run_at else None,
+                "last_instance_id": s.last_instance_id, "last_error": s.last_error}
+
+    def run_due(self, limit: int = 10) -> int:
+        """Start the processes whose schedules have come; returns how many started."""
+        started = 0
+        now = self.clock()
+        with self.db.read() as session:
+            due = list(session.execute(
+                select(ProcessSchedule.id, ProcessSchedule.next_run_at)
+                .where(ProcessSchedule.enabled.is_(True), ProcessSchedule.next_run_at <= now)
+                .order_by(ProcessSchedule.next_run_at).limit(limit)))
+        for schedule_id, planned in due:
+            started += self._run_one(schedule_id, planned, now)
+        return started
+
+    def _run_one(self, schedule_id: int, planned: datetime, now: datetime) -> int:
+        try:
+            with self.db.write() as session:
+                schedule = session.get(ProcessSchedule, schedule_id)
+                calendar = self.planner_factory(session).calendar
+                following = next_run(schedule.rule, max(now, planned), calendar, self.tz)
+                claimed = session.execute(
+                    update(ProcessSchedule)
+                    .where(ProcessSchedule.id == schedule_id, ProcessSchedule.next_run_at == planned)
+                    .values(next_run_at=following, last_run_at=now, last_error=None)
+                    .execution_options(synchronize_session=False))
+                if claimed.rowcount != 1:
+                    return 0  # another scheduler took it
+                instance = self.workflows.start_in(session, schedule.process_key, dict(schedule.data or {}), None)
+                session.execute(update(ProcessSchedule).where(ProcessSchedule.id == schedule_id)
+                                .values(last_instance_id=instance.id).execution_options(synchronize_session=False))
+                session.add(AuditRecord(instance_id=instance.id, action="scheduled_start", actor="system", at=now,
+                                        data={"schedule": schedule.name, "planned": planned.isoformat()}))
+                return 1
+        except EngineError as exc:
+            # Keep the schedule moving and say why this run failed; the admin sees it in the list.
+            with self.db.write() as session:
+                schedule = session.get(ProcessSchedule, schedule_id)
+                if schedule.next_run_at == planned:
+                    schedule.next_run_at = next_run(schedule.rule, max(now, planned),
+                                                    self.planner_factory(session).calendar, self.tz)
+                schedule.last_error = exc.message
+            return 0

@@ -1,0 +1,93 @@
+"""Sending outbox rows: claim with a lease, send outside the transaction, mark sent or retry.
+
+A crash between claiming and marking leaves the row ``sending`` with an expired lease; the next
+run takes it again (at-least-once; the idempotency key travels with the message). Failures back
+off exponentially and become dead letters after ``max_attempts``; an admin can retry them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from engine.models import OutboxMessage
+from notifications.channels import DeliveryError
+
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+STATUS_LABELS = {PENDING: "待发送", SENDING: "发送中", SENT: "已发送", DEAD: "发送失败（死信）"}
+
+
+class Deliverer:
+    def __init__(self, db, channels: dict, clock: Callable[[], datetime], max_attempts: int = 6,
+                 backoff_seconds: float = 30.0, lease_seconds: float = 120.0):
+        self.db = db
+        self.channels = channels
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.backoff = backoff_seconds
+        self.lease = lease_seconds
+
+    def _claim(self, limit: int) -> list[OutboxMessage]:
+        now = self.clock()
+        with self.db.write() as session:
+            due = (select(OutboxMessage)
+                   .where(or_(and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+                              and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until <= now)),
+                          OutboxMessage.channel.in_(list(self.channels)))
+                   .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                   .limit(limit)
+                   .with_for_update(skip_locked=True))
+            rows = list(session.scalars(due))
+            for row in rows:
+                row.status = SENDING
+                row.lease_until = now + timedelta(seconds=self.lease)
+            session.flush()
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def deliver_due(self, limit: int = 50) -> int:
+        """Send what is due; returns how many were sent successfully."""
+        sent = 0
+        for message in self._claim(limit):
+            try:
+                self.channels[message.channel].send(message)
+            except DeliveryError as exc:
+                self._failed(message, str(exc))
+            else:
+                self._finish(message.id, {"status": SENT, "sent_at": self.clock(), "lease_until": None,
+                                          "attempts": message.attempts + 1, "last_error": None})
+                sent += 1
+        return sent
+
+    def _failed(self, message: OutboxMessage, error: str) -> None:
+        attempts = message.attempts + 1
+        if attempts >= self.max_attempts:
+            values = {"status": DEAD, "attempts": attempts, "last_error": error, "lease_until": None}
+        else:
+            delay = timedelta(seconds=self.backoff * (2 ** (attempts - 1)))
+            values = {"status": PENDING, "attempts": attempts, "last_error": error, "lease_until": None,
+                      "next_attempt_at": self.clock() + delay}
+        self._finish(message.id, values)
+
+    def _finish(self, message_id: int, values: dict) -> None:
+        with self.db.write() as session:
+            session.execute(update(OutboxMessage)
+                            .where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING)
+                            .values(**values))
+
+    def retry(self, message_id: int) -> bool:
+        """Put a dead letter back in the queue (by hand). Returns False if it was not dead."""
+        with self.db.write() as session:
+            result = session.execute(update(OutboxMessage)
+                                     .where(OutboxMessage.id == message_id, OutboxMessage.status == DEAD)
+                                     .values(status=PENDING, attempts=0, next_attempt_at=self.clock(),
+                                             last_error=None))
+            return result.rowcount == 1
+
+    def next_due(self) -> datetime | None:
+        with self.db.read() as session:
+            return session.scalar(select(OutboxMessage.next_attempt_at)
+                                  .where(OutboxMessage.status == PENDING)
+                                  .order_by(OutboxMessage.next_attempt_at).limit(1))
