@@ -244,16 +244,208 @@ def departments(ctx, as_json):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="在网页服务进程内运行调度器（预警、催办、督办、定时器、通知发送）")
 @click.pass_context
-def serve(ctx, host, port):
+def serve(ctx, host, port, scheduler):
     """启动网页服务（开发与单机使用）。"""
     from werkzeug.serving import run_simple
 
+    from engine.scheduler import Scheduler
     from web import create_app
 
-    app = create_app(engine=_engine(ctx))
+    engine = _engine(ctx)
+    app = create_app(engine=engine)
+    if scheduler:
+        Scheduler(engine).start_background()
+        click.echo("调度器已在本进程内启动")
     click.echo(f"服务地址：http://{host}:{port}/")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command("scheduler")
+@click.option("--until-idle", is_flag=True, help="把当前到期的工作全部做完后退出（运维与测试用）")
+@click.pass_context
+def scheduler_command(ctx, until_idle):
+    """单独运行调度器进程：预警/催办/督办、BPMN 定时器、周期流程、通知发送。"""
+    from engine.scheduler import Scheduler
+
+    runner = Scheduler(_engine(ctx))
+    if until_idle:
+        counts = runner.run_until_idle()
+        click.echo(json.dumps(counts, ensure_ascii=False))
+        return
+    click.echo(f"调度器运行中（每 {_engine(ctx).settings.tick_seconds} 秒检查一次），按 Ctrl+C 停止")
+    runner.run_forever()
+
+
+def _iso_date(value: str, param: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"「{value}」不是日期，格式应为 YYYY-MM-DD", param_hint=param) from None
+
+
+@main.group()
+def calendar():
+    """工作日历：法定节假日与调休上班。"""
+
+
+@calendar.command("add-working-days")
+@click.argument("day")
+@click.argument("n", type=click.IntRange(1, 1000))
+@click.pass_context
+def calendar_add(ctx, day, n):
+    """DAY 之后第 N 个工作日（次日起算；即 DAY 创建的 N 个工作日期限的到期日）。"""
+    from engine.calendar_store import load_calendar
+
+    start = _iso_date(day, "DAY")
+    with _engine(ctx).db.read() as session:
+        cal = load_calendar(session)
+    result = cal.add_working_days(start, n)
+    click.echo(result.isoformat())
+    unconfirmed = sorted({y for y in range(start.year, result.year + 1) if not cal.is_confirmed(y)})
+    if unconfirmed:
+        click.echo(f"注意：{'、'.join(map(str, unconfirmed))} 年的节假日安排尚未确认，结果按周末和法定节日推算", err=True)
+
+
+@calendar.command("is-workday")
+@click.argument("day")
+@click.pass_context
+def calendar_is_workday(ctx, day):
+    """DAY 是否为工作日：输出 true 或 false。"""
+    from engine.calendar_store import load_calendar
+
+    d = _iso_date(day, "DAY")
+    with _engine(ctx).db.read() as session:
+        info = load_calendar(session).day(d)
+    click.echo("true" if info.workday else "false")
+    if not info.confirmed:
+        click.echo(f"注意：{d.year} 年的节假日安排尚未确认，结果按周末和法定节日推算", err=True)
+
+
+@calendar.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", help="导入人用户名")
+@click.pass_context
+def calendar_import(ctx, file, actor):
+    """导入一年的国务院节假日安排（JSON 文件，格式见 README）。"""
+    from engine.calendar_store import import_arrangement
+    from engine.workcalendar import ArrangementError, parse_arrangement
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise click.BadParameter(f"不是有效的 JSON：{exc}", param_hint="FILE") from None
+    try:
+        arrangement = parse_arrangement(data)
+    except ArrangementError as exc:
+        click.echo("错误：节假日安排文件有误", err=True)
+        for line in exc.errors:
+            click.echo(f"  - {line}", err=True)
+        sys.exit(1)
+    source = (data.get("source") if isinstance(data, dict) else None) or file.name
+    with _engine(ctx).db.write() as session:
+        count = import_arrangement(session, arrangement, source, actor)
+    click.echo(f"已导入 {arrangement.year} 年节假日安排：{count} 天（放假 {len(arrangement.holidays)} 天，"
+               f"调休上班 {len(arrangement.workdays)} 天）")
+
+
+@calendar.command("status")
+@click.pass_context
+def calendar_status(ctx):
+    """今年和明年的节假日安排是否已确认。"""
+    from engine.calendar_store import load_calendar
+
+    engine = _engine(ctx)
+    today = datetime.now(ZoneInfo(engine.settings.timezone)).date()
+    with engine.db.read() as session:
+        cal = load_calendar(session)
+    missing = cal.unconfirmed_years(today, ahead=1)
+    for year in (today.year, today.year + 1):
+        state = "未确认（请导入国务院节假日安排）" if year in missing else "已确认"
+        click.echo(f"{year} 年：{state}")
+
+
+@main.group()
+def outbox():
+    """通知发件箱：查看待发送与发送失败的邮件、Webhook 消息，手动重发。"""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead"]), help="只看某一状态")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def outbox_list(ctx, status, limit, as_json):
+    from sqlalchemy import select
+
+    from engine.models import OutboxMessage
+    from notifications.delivery import STATUS_LABELS
+
+    with _engine(ctx).db.read() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        rows = [{"id": m.id, "channel": m.channel, "to": m.address, "subject": m.subject, "status": m.status,
+                 "status_label": STATUS_LABELS[m.status], "attempts": m.attempts, "last_error": m.last_error,
+                 "created_at": m.created_at.isoformat(), "sent_at": m.sent_at.isoformat() if m.sent_at else None}
+                for m in session.scalars(query)]
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("发件箱为空")
+    for r in rows:
+        error = f"  错误：{r['last_error']}" if r["last_error"] else ""
+        click.echo(f"#{r['id']:<5} {r['status_label']:<10} {r['channel']:<7} 第{r['attempts']}次 {r['to']}  "
+                   f"{r['subject']}{error}")
+
+
+@outbox.command("retry")
+@click.argument("message_id", type=int)
+@click.pass_context
+def outbox_retry(ctx, message_id):
+    """把一条发送失败（死信）的消息重新放回发送队列。"""
+    if not _engine(ctx).deliverer.retry(message_id):
+        click.echo(f"错误：消息 {message_id} 不存在或不是发送失败状态", err=True)
+        sys.exit(1)
+    click.echo(f"消息 {message_id} 已重新排队发送")
+
+
+@main.group()
+def schedule():
+    """周期流程：按计划自动发起（如月度通报、季度措施进展报告）。"""
+
+
+@schedule.command("set")
+@click.argument("name")
+@click.argument("process")
+@click.argument("rule")
+@click.option("--data", help="发起时的数据（JSON 对象）")
+@click.option("--disable", is_flag=True)
+@click.pass_context
+def schedule_set(ctx, name, process, rule, data, disable):
+    """新建或修改计划。RULE：cron:分 时 日 月 周，或 workday:N[:月份][@时:分]（每月第 N 个工作日）。"""
+    result = _engine(ctx).schedules.save(name, process, rule, _parse_data(data), enabled=not disable)
+    click.echo(f"计划「{name}」：{process}，规则 {rule}，下次运行 {result['next_run_at'] or '（已停用）'}")
+
+
+@schedule.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def schedule_list(ctx, as_json):
+    rows = _engine(ctx).schedules.list()
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("没有周期计划")
+    for r in rows:
+        click.echo(f"{r['name']}：{r['process']} {r['rule']} 下次 {r['next_run_at'] or '停用'}"
+                   + (f"  上次错误：{r['last_error']}" if r["last_error"] else ""))
 
 
 if __name__ == "__main__":

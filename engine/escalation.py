@@ -106,6 +106,8 @@ class EscalationService:
         """Who handles the task (its department's users holding one of its roles, and its
         assignee), the department's heads, and the leading-group office."""
         roles = [r.strip() for r in (task.roles or "").split(",") if r.strip()]
+        # Heads may act on their department's tasks, but they hear of them from 催办 on, as copies.
+        roles = [r for r in roles if r != "department_head"] or roles
 
         def users(*conditions) -> list[User]:
             return list(session.scalars(select(User).join(UserRole).where(User.active.is_(True), *conditions)

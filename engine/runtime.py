@@ -239,6 +239,7 @@ class WorkflowService:
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise Conflict(f"任务 {task.id} 当前不可办理，请刷新后重试", task_id=task.id)
             now = self.clock()
+            self._check_deadline_rules(task, properties_of(spiff_task.task_spec), cleaned, now)
             spiff_task.data.update(cleaned)
             try:
                 spiff_task.run()
@@ -259,6 +260,17 @@ class WorkflowService:
             return {"task": task_row,
                     "instance": self._instance_summary(session, instance)}
         return self._run(work)
+
+    def _check_deadline_rules(self, task: HumanTask, props: dict, cleaned: dict, now: datetime) -> None:
+        """``before_deadline_only="field=value"``: that choice (an extension request) is refused once
+        the task's deadline has passed."""
+        rule = props.get("before_deadline_only")
+        if not rule or task.due_at is None or now <= task.due_at:
+            return
+        field, _, value = rule.partition("=")
+        if str(cleaned.get(field.strip())) == value.strip():
+            due = task.due_at.astimezone(self.tz)
+            raise ValidationFailed({field.strip(): f"已超过办理期限（{due:%Y年%m月%d日}），不能再申请延期；请尽快办理答复"})
 
     def _close_supervision(self, session: Session, who, task: HumanTask, directory, data: dict) -> dict:
         """The leading-group office records how a 督办 item was dealt with."""

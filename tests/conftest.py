@@ -53,8 +53,8 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("database_url", params, indirect=True)
 
 
-def make_engine(url: str, clock=None):
-    engine = bootstrap(Settings(database_url=url, processes_dir=PROCESSES_DIR), clock=clock)
+def make_engine(url: str, clock=None, **settings):
+    engine = bootstrap(Settings(database_url=url, processes_dir=PROCESSES_DIR, **settings), clock=clock)
     engine.init_db()
     engine.seed()
     engine.deploy_bundled(deployed_by="admin")
@@ -65,5 +65,64 @@ def make_engine(url: str, clock=None):
 def zjtx(database_url):
     """An engine on a fresh database with the organisation, demo users and our processes."""
     engine = make_engine(database_url)
+    yield engine
+    engine.close()
+
+
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                import email
+                from email import policy
+
+                message = email.message_from_bytes(envelope.content, policy=policy.default)
+                sink.messages.append((list(envelope.rcpt_tos), message))
+                return "250 OK"
+
+        self.port = _free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+    def subjects_to(self, address: str) -> list[str]:
+        return [m["Subject"] for rcpts, m in self.messages if address in rcpts]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    try:
+        sink.stop()
+    except Exception:
+        pass
+
+
+@pytest.fixture
+def mailing_zjtx(database_url, smtp):
+    """An engine that sends email to the loopback SMTP server."""
+    engine = make_engine(database_url, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                         delivery_backoff_seconds=60, delivery_max_attempts=4)
     yield engine
     engine.close()
