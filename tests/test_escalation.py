@@ -162,7 +162,7 @@ def test_each_level_fires_once_across_many_ticks(zjtx):
                 scheduler.tick()
     assert [level for level, _ in escalations(zjtx)] == [1, 2, 3]
     with zjtx.db.read() as session:
-        handle = session.scalar(select(HumanTask).where(HumanTask.bpmn_id == "handle"))
+        handle = session.scalar(select(HumanTask).where(HumanTask.bpmn_id == "handle", HumanTask.kind == "bpmn"))
         assert (handle.escalation_level, handle.next_escalation_at) == (3, None)
         assert session.scalar(select(func.count(InboxMessage.id))) > 0
         assert session.scalar(select(func.count(OutboxMessage.id))) == 0  # no SMTP configured, no webhooks
