@@ -61,11 +61,12 @@ class Database:
 
     @contextmanager
     def read(self):
-        """A session for queries; rolled back at the end."""
+        """A session for queries; rolled back at the end. Loaded objects stay readable afterwards."""
         with self._read() as session:
             try:
                 yield session
             finally:
+                session.expunge_all()
                 session.rollback()
 
     @contextmanager

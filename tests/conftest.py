@@ -88,13 +88,18 @@ class SmtpSink:
                 return "250 OK"
 
         self.port = _free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._make = lambda: Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = None
 
     def start(self):
+        # A stopped controller cannot start again: a restart is a new server on the same port.
+        self.controller = self._make()
         self.controller.start()
 
     def stop(self):
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
     def subjects_to(self, address: str) -> list[str]:
         return [m["Subject"] for rcpts, m in self.messages if address in rcpts]
@@ -113,10 +118,7 @@ def smtp():
     sink = SmtpSink()
     sink.start()
     yield sink
-    try:
-        sink.stop()
-    except Exception:
-        pass
+    sink.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,189 @@
+"""Notifications are never lost: outbox in the same transaction, retries, dead letters, webhooks."""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from engine.models import InboxMessage, OutboxMessage, WebhookEndpoint
+from engine.org import DepartmentDirectory, get_user
+from notifications.outbox import Notice, set_preference
+
+pytestmark = pytest.mark.sqlite_only
+CONTEXT = {"title": "某公司：用地问题", "business_key": "ZJTX-2026-00001", "task_name": "办理答复",
+           "department": "区科技局", "due_local": "2026年10月09日", "days_left": 1, "overdue_days": 0}
+
+
+def notify(zjtx, key: str, usernames: list[str], department: str | None = "区科技局") -> list[dict]:
+    with zjtx.db.write() as session:
+        users = [get_user(session, u) for u in usernames]
+        dep = DepartmentDirectory(session).get(department).id if department else None
+        return zjtx.notifier.notify(session, Notice(key=key, template="escalation_2", context=CONTEXT,
+                                                    link="http://127.0.0.1:5000/tasks/1", data={"level": 2}),
+                                    users, dep, datetime.now(UTC))
+
+
+def outbox(zjtx) -> list[OutboxMessage]:
+    with zjtx.db.read() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_smtp_down_then_back_every_message_is_delivered_once(mailing_zjtx, smtp):
+    zjtx = mailing_zjtx
+    smtp.stop()
+    users = ["science_tech_bureau_liaison", "science_tech_bureau_head", "office"]
+    with time_machine.travel(datetime(2026, 10, 10, 1, 0, tzinfo=UTC), tick=False) as clock:
+        notify(zjtx, "esc:a", users)
+        notify(zjtx, "esc:b", users[:1])
+        assert zjtx.deliverer.deliver_due() == 0
+        rows = outbox(zjtx)
+        assert [(m.status, m.attempts) for m in rows] == [("pending", 1)] * 4
+        assert "邮件发送失败" in rows[0].last_error
+        clock.shift(timedelta(seconds=30))
+        assert zjtx.deliverer.deliver_due() == 0  # still backing off (60 s after the first failure)
+        smtp.start()
+        clock.shift(timedelta(seconds=31))
+        assert zjtx.deliverer.deliver_due() == 4
+        clock.shift(timedelta(hours=1))
+        assert zjtx.deliverer.deliver_due() == 0
+    keys = sorted(m["X-ZJTX-Key"] for _, m in smtp.messages)
+    assert keys == sorted(f"esc:{k}:email:{u}" for k, u in
+                          [("a", _id(zjtx, users[0])), ("a", _id(zjtx, users[1])), ("a", _id(zjtx, users[2])),
+                           ("b", _id(zjtx, users[0]))])
+    [(rcpts, message)] = [(r, m) for r, m in smtp.messages if m["X-ZJTX-Key"].startswith("esc:b")]
+    assert rcpts == ["science_tech_bureau_liaison@zjtx.qianjiang.example"]
+    assert message["Subject"].startswith("【催办】某公司：用地问题")
+    assert "请立即办理" in message.get_content()
+
+
+def _id(zjtx, username: str) -> int:
+    with zjtx.db.read() as session:
+        return get_user(session, username).id
+
+
+def test_failed_deliveries_back_off_then_become_dead_letters_an_admin_can_retry(mailing_zjtx, smtp):
+    zjtx = mailing_zjtx  # four tries at most, 60 s doubling
+    smtp.stop()
+    notify(zjtx, "esc:dead", ["office"])
+    with time_machine.travel(datetime(2026, 10, 10, 1, 0, tzinfo=UTC), tick=False) as clock:
+        waits = []
+        for _ in range(4):
+            [row] = outbox(zjtx)
+            waits.append(row.next_attempt_at)
+            clock.move_to(row.next_attempt_at + timedelta(seconds=1))
+            zjtx.deliverer.deliver_due()
+        gaps = [(b - a).total_seconds() for a, b in zip(waits[1:], waits[2:], strict=False)]
+        assert gaps[0] == pytest.approx(120 + 1, abs=2) and gaps[1] == pytest.approx(240 + 1, abs=2)
+        [row] = outbox(zjtx)
+        assert (row.status, row.attempts) == ("dead", 4)
+        clock.shift(timedelta(days=1))
+        assert zjtx.deliverer.deliver_due() == 0
+        smtp.start()
+        assert zjtx.deliverer.retry(row.id) is True
+        assert zjtx.deliverer.retry(row.id) is False  # it is no longer dead
+        assert zjtx.deliverer.deliver_due() == 1
+    assert len(smtp.messages) == 1 and outbox(zjtx)[0].status == "sent"
+
+
+def test_a_crash_after_claiming_is_delivered_after_the_lease(mailing_zjtx, smtp):
+    zjtx = mailing_zjtx
+    notify(zjtx, "esc:crash", ["office"])
+    with time_machine.travel(datetime.now(UTC), tick=False) as clock:
+        claimed = zjtx.deliverer._claim(10)  # the process dies here, before sending
+        assert len(claimed) == 1 and outbox(zjtx)[0].status == "sending"
+        assert zjtx.deliverer.deliver_due() == 0  # leased to the dead process
+        clock.shift(timedelta(seconds=121))
+        assert zjtx.deliverer.deliver_due() == 1
+    assert [m["X-ZJTX-Key"] for _, m in smtp.messages] == [f"esc:crash:email:{_id(zjtx, 'office')}"]
+
+
+def test_preferences_choose_the_channels(mailing_zjtx, smtp):
+    zjtx = mailing_zjtx
+    with zjtx.db.write() as session:
+        set_preference(session, get_user(session, "office").id, "email", False)
+    recipients = notify(zjtx, "esc:pref", ["office", "dispatcher"])
+    assert {"channel": "email", "to": "office@zjtx.qianjiang.example"} not in recipients
+    assert {"channel": "inbox", "to": "office"} in recipients
+    assert [m.address for m in outbox(zjtx)] == ["dispatcher@zjtx.qianjiang.example"]
+    with zjtx.db.read() as session:
+        assert session.scalar(select(InboxMessage.title).where(InboxMessage.key.like("esc:pref:inbox:%"))) \
+            .startswith("【催办】")
+
+
+class Receiver:
+    """A real HTTP server on loopback that records JSON posts and answers with a chosen status."""
+
+    def __init__(self):
+        self.posts: list[tuple[dict, dict]] = []
+        self.status = 200
+        self.answer = b'{"errcode": 0}'
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append((dict(self.headers), json.loads(body)))
+                self.send_response(receiver.status)
+                self.end_headers()
+                self.wfile.write(receiver.answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_webhooks_get_json_and_group_robot_text(zjtx, receiver):
+    with zjtx.db.write() as session:
+        directory = DepartmentDirectory(session)
+        session.add(WebhookEndpoint(name="科技局工作群", url=receiver.url + "?robot", format="wecom",
+                                    department_id=directory.get("区科技局").id))
+        session.add(WebhookEndpoint(name="督办系统", url=receiver.url, format="json"))
+        session.add(WebhookEndpoint(name="财政局工作群", url=receiver.url + "?other", format="wecom",
+                                    department_id=directory.get("区财政局").id))
+    notify(zjtx, "esc:hook", ["office"])
+    assert zjtx.deliverer.deliver_due() == 2
+    by_format = {("msgtype" in body): (headers, body) for headers, body in receiver.posts}
+    headers, robot = by_format[True]
+    assert robot["msgtype"] == "text" and robot["text"]["content"].startswith("【催办】某公司：用地问题")
+    headers, plain = by_format[False]
+    assert plain["data"] == {"level": 2} and plain["link"] == "http://127.0.0.1:5000/tasks/1"
+    assert headers["Idempotency-Key"] == plain["key"]
+
+
+def test_a_failing_webhook_is_retried(zjtx, receiver):
+    with zjtx.db.write() as session:
+        session.add(WebhookEndpoint(name="群", url=receiver.url, format="dingtalk"))
+    notify(zjtx, "esc:retry", [], department=None)
+    receiver.answer = b'{"errcode": 310000, "errmsg": "keywords not in content"}'
+    assert zjtx.deliverer.deliver_due() == 0
+    [row] = outbox(zjtx)
+    assert row.status == "pending" and "310000" in row.last_error
+    receiver.answer = b'{"errcode": 0}'
+    receiver.status = 500
+    with time_machine.travel(row.next_attempt_at + timedelta(seconds=1), tick=False):
+        assert zjtx.deliverer.deliver_due() == 0
+        assert "HTTP 500" in outbox(zjtx)[0].last_error
+    receiver.status = 200
+    with time_machine.travel(outbox(zjtx)[0].next_attempt_at + timedelta(seconds=1), tick=False):
+        assert zjtx.deliverer.deliver_due() == 1
+    assert len(receiver.posts) == 3
