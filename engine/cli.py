@@ -416,6 +416,63 @@ def outbox_retry(ctx, message_id):
 
 
 @main.group()
+def webhook():
+    """Webhook 接收端（部门工作群机器人等）。"""
+
+
+@webhook.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["json", "wecom", "dingtalk"]), default="json", show_default=True,
+              help="json：完整 JSON；wecom/dingtalk：企业微信/钉钉群机器人文本消息")
+@click.option("--department", help="只接收该部门的通知（缺省接收全部）")
+@click.pass_context
+def webhook_add(ctx, name, url, fmt, department):
+    from engine.models import WebhookEndpoint
+    from engine.org import DepartmentDirectory
+
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter("地址必须以 http:// 或 https:// 开头", param_hint="URL")
+    with _engine(ctx).db.write() as session:
+        dep = DepartmentDirectory(session).get(department).id if department else None
+        session.add(WebhookEndpoint(name=name, url=url, format=fmt, department_id=dep, enabled=True))
+    click.echo(f"已添加 Webhook「{name}」（{fmt}）{'，部门：' + department if department else '，接收全部通知'}")
+
+
+@webhook.command("list")
+@click.pass_context
+def webhook_list(ctx):
+    from sqlalchemy import select
+
+    from engine.models import WebhookEndpoint
+    from engine.org import DepartmentDirectory
+
+    with _engine(ctx).db.read() as session:
+        directory = DepartmentDirectory(session)
+        rows = list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+        names = {r.id: directory.name_of(r.department_id) if r.department_id else "全部" for r in rows}
+    if not rows:
+        click.echo("没有 Webhook")
+    for r in rows:
+        click.echo(f"#{r.id} {r.name} {r.format} {names[r.id]} {'启用' if r.enabled else '停用'} {r.url}")
+
+
+@main.command("notify-pref")
+@click.argument("username")
+@click.argument("channel", type=click.Choice(["inbox", "email", "webhook"]))
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.pass_context
+def notify_pref(ctx, username, channel, state):
+    """设置用户接收某一渠道的通知（on/off）。"""
+    from engine.org import get_user
+    from notifications.outbox import CHANNEL_LABELS, set_preference
+
+    with _engine(ctx).db.write() as session:
+        set_preference(session, get_user(session, username).id, channel, state == "on")
+    click.echo(f"{username}：{CHANNEL_LABELS[channel]}{'开启' if state == 'on' else '关闭'}")
+
+
+@main.group()
 def schedule():
     """周期流程：按计划自动发起（如月度通报、季度措施进展报告）。"""
 

@@ -35,8 +35,11 @@ class EscalationService:
 
     def fire_due(self, limit: int = 20) -> int:
         """Fire the levels that have fallen due for up to ``limit`` tasks; returns firings made."""
+        now = self.clock()
+        with self.db.read() as session:  # the common case, nothing due, takes no write lock
+            if session.scalar(select(HumanTask.id).where(HumanTask.next_escalation_at <= now).limit(1)) is None:
+                return 0
         with self.db.write() as session:
-            now = self.clock()
             tasks = list(session.scalars(
                 select(HumanTask)
                 .where(HumanTask.next_escalation_at <= now, HumanTask.status.in_(OPEN_STATUSES))

@@ -289,6 +289,11 @@ class WorkflowService:
     def fire_due_timers(self, limit: int = 20) -> int:
         """Run the BPMN timers that have fallen due. Only instances whose stored earliest timer
         moment has passed are loaded; each is claimed with a row lock (SKIP LOCKED on PostgreSQL)."""
+        with self.db.read() as session:  # nothing due is the common case: no write lock for it
+            if session.scalar(select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= self.clock())
+                              .limit(1)) is None:
+                return 0
+
         def work(session: Session) -> int:
             now = self.clock()
             due = list(session.scalars(

@@ -30,11 +30,14 @@ class Deliverer:
 
     def _claim(self, limit: int) -> list[OutboxMessage]:
         now = self.clock()
+        is_due = and_(or_(and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+                          and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until <= now)),
+                      OutboxMessage.channel.in_(list(self.channels)))
+        with self.db.read() as session:  # nothing due is the common case: no write lock for it
+            if session.scalar(select(OutboxMessage.id).where(is_due).limit(1)) is None:
+                return []
         with self.db.write() as session:
-            due = (select(OutboxMessage)
-                   .where(or_(and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
-                              and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until <= now)),
-                          OutboxMessage.channel.in_(list(self.channels)))
+            due = (select(OutboxMessage).where(is_due)
                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                    .limit(limit)
                    .with_for_update(skip_locked=True))

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from engine.org import DEMO_PASSWORD
 from tests.helpers import Item, liaison
@@ -27,10 +29,12 @@ def test_status_page_shows_counts_in_chinese(client, zjtx):
     item = Item(zjtx)
     item.accept()
     item.dispatch("区科技局", co={"区财政局": 3})
-    page = client.get("/")
+    with time_machine.travel(datetime(2026, 11, 28, 12, 0, tzinfo=UTC)):
+        page = client.get("/")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "流程引擎运行状态" in text and "区科技局" in text and "办理中事项 1 件" in text
+    assert "2027 年的国务院节假日安排尚未导入" in text  # today is in 2026; 2027's notice is not in
     assert "Content-Security-Policy" in page.headers
     assert client.get("/healthz").get_json() == {"status": "ok"}
 

@@ -35,7 +35,16 @@ def _unauthorized():
 
 @bp.get("/")
 def index():
-    return render_template("status.html", counts=_engine().workflows.counts())
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from engine.calendar_store import load_calendar
+
+    engine = _engine()
+    today = datetime.now(ZoneInfo(engine.settings.timezone)).date()
+    with engine.db.read() as session:
+        unconfirmed = load_calendar(session).unconfirmed_years(today, ahead=1)
+    return render_template("status.html", counts=engine.workflows.counts(), unconfirmed=unconfirmed)
 
 
 @bp.get("/healthz")
