@@ -353,6 +353,21 @@ def calendar_import(ctx, file, actor):
                f"调休上班 {len(arrangement.workdays)} 天）")
 
 
+@calendar.command("set")
+@click.argument("day")
+@click.argument("kind", type=click.Choice(["workday", "holiday"]))
+@click.option("--name", help="名称，如“春节调休上班”")
+@click.pass_context
+def calendar_set(ctx, day, kind, name):
+    """管理员修改某一天：workday（上班）或 holiday（放假）。"""
+    from engine.calendar_store import set_day
+
+    d = _iso_date(day, "DAY")
+    with _engine(ctx).db.write() as session:
+        set_day(session, d, kind == "workday", name)
+    click.echo(f"{d.isoformat()} 已设为{'工作日' if kind == 'workday' else '休息日'}")
+
+
 @calendar.command("status")
 @click.pass_context
 def calendar_status(ctx):

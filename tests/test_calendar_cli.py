@@ -73,6 +73,14 @@ def test_importing_a_notice_confirms_the_year(cli, tmp_path):
     cli("calendar", "import", notice)  # importing again replaces, not duplicates
 
 
+def test_an_administrator_overrides_a_single_day(cli):
+    assert cli("calendar", "is-workday", "2026-12-31").stdout.strip() == "true"
+    cli("calendar", "set", "2026-12-31", "holiday", "--name", "临时调整")
+    assert cli("calendar", "is-workday", "2026-12-31").stdout.strip() == "false"
+    assert cli("calendar", "add-working-days", "2026-12-30", 1).stdout.strip() == "2027-01-04"
+    cli("calendar", "set", "2026-12-31", "weekday", code=2)
+
+
 def test_a_bad_notice_is_refused_with_every_problem_named(cli, tmp_path):
     bad = dict(NOTICE_2027, workdays=[{"date": "2027-02-10"}, {"date": "2027-13-01"}])
     notice = tmp_path / "bad.json"

@@ -66,6 +66,8 @@ def test_a_three_day_task_before_national_day_is_warned_urged_and_supervised_on_
         clock.move_to(at("2026-10-08 09:00:01"))
         scheduler.run_until_idle()
         assert escalations(zjtx) == [(1, "10-08 09:00")]
+        listed = item.task("handle", LEAD)
+        assert listed["escalation_level"] == 1 and listed["next_escalation_at"] == listed["due_at"]
         assert smtp.subjects_to(email_of(liaison(LEAD))) == [
             f"【预警】{handle['title']}：「办理答复」将于 2026年10月09日 到期"]
         assert smtp.subjects_to(email_of(head(LEAD))) == []  # the warning goes to the handler only
