@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from engine.datapath import lookup
 from engine.errors import WorkflowFailed
 from engine.workcalendar import WorkCalendar
 
@@ -30,15 +31,6 @@ class Deadline:
     confirmed: bool
     warn_before: int
     supervise_after: int
-
-
-def _lookup(data: dict, path: str):
-    value = data
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 def _int(value, what: str, task_name: str) -> int:
@@ -56,8 +48,8 @@ def task_deadline(props: dict, data: dict, created_at: datetime, calendar: WorkC
     """The deadline a new task gets, or None when its diagram sets none."""
     created_day = created_at.astimezone(tz).date()
     due_day: date | None = None
-    if props.get("due_date_from") and _lookup(data, props["due_date_from"]):
-        raw = _lookup(data, props["due_date_from"])
+    if props.get("due_date_from") and lookup(data, props["due_date_from"]):
+        raw = lookup(data, props["due_date_from"])
         try:
             due_day = date.fromisoformat(str(raw))
         except ValueError:
@@ -65,7 +57,7 @@ def task_deadline(props: dict, data: dict, created_at: datetime, calendar: WorkC
     if due_day is None:
         days = props.get("due_working_days")
         if days is None and props.get("due_working_days_from"):
-            days = _lookup(data, props["due_working_days_from"])
+            days = lookup(data, props["due_working_days_from"])
         if days is not None:
             n = _int(days, "due_working_days", task_name)
             due_day = calendar.add_working_days(created_day, n) if n > 0 else created_day

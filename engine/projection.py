@@ -11,6 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.datapath import lookup
 from engine.deadlines import Planner
 from engine.errors import WorkflowFailed
 from engine.models import AuditRecord, HumanTask, ProcessInstance
@@ -20,16 +21,6 @@ from engine.registry import properties_of
 TO_SIGN, IN_PROGRESS, COMPLETED, CANCELLED = "to_sign", "in_progress", "completed", "cancelled"
 OPEN_STATUSES = (TO_SIGN, IN_PROGRESS)
 STATUS_LABELS = {TO_SIGN: "待签收", IN_PROGRESS: "办理中", COMPLETED: "已完成", CANCELLED: "已取消"}
-
-
-def lookup(data: dict, path: str):
-    """Value at a dotted path (``assignment.department``) in task data, or None."""
-    value = data
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 def ready_user_tasks(workflow: BpmnWorkflow):

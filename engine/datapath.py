@@ -1,0 +1,12 @@
+"""Reading task data by the dotted paths that diagram properties name (``assignment.department``)."""
+from __future__ import annotations
+
+
+def lookup(data: dict, path: str):
+    """Value at a dotted path in task data, or None."""
+    value = data
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
