@@ -14,7 +14,9 @@ from engine.config import Settings
 from engine.db import Database
 from engine.deadlines import Planner
 from engine.escalation import EscalationService
+from engine.items import ItemService
 from engine.models import utcnow
+from engine.queries import Queries
 from engine.registry import DeployResult, Registry
 from engine.runtime import WorkflowService
 from engine.schedules import ScheduleService
@@ -34,6 +36,8 @@ class Engine:
     schedules: ScheduleService
     deliverer: Deliverer
     notifier: Notifier
+    queries: Queries
+    items: ItemService
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -84,4 +88,5 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
     escalations = EscalationService(db, notifier, planner, clock, tz, settings.base_url)
     schedules = ScheduleService(db, workflows, planner, clock, tz)
     return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
-                  schedules=schedules, deliverer=deliverer, notifier=notifier)
+                  schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),
+                  items=ItemService(db, settings.attachment_dir, clock))

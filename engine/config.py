@@ -35,6 +35,8 @@ class Settings:
     smtp_timeout: float = 10.0
     webhook_timeout: float = 10.0
     base_url: str = "http://127.0.0.1:5000"
+    attachment_dir: Path = PROJECT_ROOT / "instance" / "attachments"
+    session_minutes: int = 30
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -57,4 +59,6 @@ class Settings:
             smtp_password=env.get("ZJTX_SMTP_PASSWORD") or None,
             mail_sender=env.get("ZJTX_MAIL_SENDER") or cls.mail_sender,
             base_url=env.get("ZJTX_BASE_URL") or cls.base_url,
+            attachment_dir=Path(env.get("ZJTX_ATTACHMENT_DIR") or cls.attachment_dir),
+            session_minutes=int(env.get("ZJTX_SESSION_MINUTES") or cls.session_minutes),
         )

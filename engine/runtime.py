@@ -69,6 +69,10 @@ def _workflow_error(exc: SpiffWorkflowException) -> WorkflowFailed:
                           task=task.task_spec.bpmn_id if task is not None else None)
 
 
+def _text(value, limit: int) -> str | None:
+    return str(value)[:limit] if value not in (None, "") else None
+
+
 class WorkflowService:
     def __init__(self, db, registry: Registry, script_engine_factory: Callable, settings: Settings,
                  clock: Callable[[], datetime] = utcnow):
@@ -186,8 +190,11 @@ class WorkflowService:
         title = self._title(version, props, cleaned)
         workflow.task_tree.data.update(cleaned)
         self._steps(workflow)
+        start_form = version.forms.get(props.get("formJsonSchemaFilename") or "", {})
         instance = ProcessInstance(
             version_id=version.id, business_key=business_key or f"tmp-{uuid4()}", title=title,
+            subject=_text(cleaned.get(start_form.get("x-subject") or ""), 200),
+            category=_text(cleaned.get(start_form.get("x-category") or ""), 32),
             status=RUNNING, state_json="{}", serializer_version=FORMAT_VERSION,
             started_by=who.username, started_at=now, updated_at=now)
         session.add(instance)

@@ -1,0 +1,234 @@
+"""Read models for the pages: the inbox with its tabs, a task with its item, the dashboard.
+
+Every query here is on indexed projection columns and is limited to what the actor may see.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine import authz
+from engine.calendar_store import load_calendar
+from engine.deadlines import LEVEL_LABELS
+from engine.errors import TaskNotFound
+from engine.models import (
+    Attachment,
+    AuditRecord,
+    Comment,
+    Department,
+    Escalation,
+    HumanTask,
+    ProcessInstance,
+    User,
+)
+from engine.org import GLOBAL_ROLES
+from engine.projection import COMPLETED, IN_PROGRESS, OPEN_STATUSES, STATUS_LABELS, TO_SIGN
+
+TABS = {"to_sign": "待签收", "in_progress": "办理中", "due_soon": "即将到期", "overdue": "已逾期", "completed": "已办结"}
+DUE_SOON_WORKING_DAYS = 2
+ACTION_LABELS = {"start": "登记", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
+                 "instance_completed": "办结归档", "timer_fired": "定时器触发", "scheduled_start": "按计划发起",
+                 "escalation_1": "预警", "escalation_2": "催办", "escalation_3": "督办", "comment": "留言",
+                 "attachment": "上传附件"}
+
+
+@dataclass
+class InboxFilter:
+    tab: str = "in_progress"
+    enterprise: str | None = None
+    category: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+def actionable(actor: authz.Actor):
+    """Tasks the actor may act on: their department's for department roles, any for central roles."""
+    if actor.is_admin:
+        return None
+    local = [r for r in actor.roles if r not in GLOBAL_ROLES]
+    central = [r for r in actor.roles if r in GLOBAL_ROLES]
+    clauses = []
+    if local:
+        clauses.append(and_(HumanTask.department_id == actor.department_id,
+                            or_(*[HumanTask.roles.like(f"%{r}%") for r in local])))
+    if central:
+        clauses.append(or_(*[HumanTask.roles.like(f"%{r}%") for r in central]))
+    return or_(*clauses) if clauses else HumanTask.id < 0
+
+
+class Queries:
+    def __init__(self, db, tz: ZoneInfo, clock):
+        self.db = db
+        self.tz = tz
+        self.clock = clock
+
+    def _local_day_start(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self.tz)
+
+    def inbox(self, actor: authz.Actor, f: InboxFilter) -> dict:
+        now = self.clock()
+        with self.db.read() as session:
+            calendar = load_calendar(session)
+            today = now.astimezone(self.tz).date()
+            soon = calendar.end_of_day(calendar.add_working_days(today, DUE_SOON_WORKING_DAYS), self.tz)
+            base = [c for c in [actionable(actor)] if c is not None]
+            tab_conditions = {
+                "to_sign": [HumanTask.status == TO_SIGN],
+                "in_progress": [HumanTask.status == IN_PROGRESS],
+                "due_soon": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at >= now, HumanTask.due_at <= soon],
+                "overdue": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now],
+                "completed": [HumanTask.status == COMPLETED],
+            }
+            filters = []
+            if f.enterprise:
+                filters.append(ProcessInstance.subject.contains(f.enterprise.strip()))
+            if f.category:
+                filters.append(ProcessInstance.category == f.category)
+            if f.date_from:
+                filters.append(HumanTask.created_at >= self._local_day_start(f.date_from))
+            if f.date_to:
+                filters.append(HumanTask.created_at < self._local_day_start(f.date_to + timedelta(days=1)))
+            counts = {}
+            for tab, conditions in tab_conditions.items():
+                counts[tab] = session.scalar(
+                    select(func.count(HumanTask.id)).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                    .where(*base, *conditions, *filters))
+            tab = f.tab if f.tab in TABS else "in_progress"
+            order = HumanTask.completed_at.desc() if tab == "completed" else HumanTask.due_at.asc().nulls_last()
+            rows = session.execute(
+                select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, ProcessInstance.subject,
+                       ProcessInstance.category, Department.name)
+                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                .join(Department, HumanTask.department_id == Department.id)
+                .where(*base, *tab_conditions[tab], *filters)
+                .order_by(order, HumanTask.id)
+                .limit(f.per_page).offset((max(f.page, 1) - 1) * f.per_page)).all()
+            items = []
+            for task, key, title, subject, category, department in rows:
+                items.append({
+                    "id": task.id, "instance_id": task.instance_id, "business_key": key, "title": title,
+                    "enterprise": subject, "category": category, "name": task.name, "department": department,
+                    "status": task.status, "status_label": STATUS_LABELS[task.status], "stage": task.stage,
+                    "created_at": task.created_at, "due_at": task.due_at,
+                    "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
+                    "working_days_left": self._days_left(calendar, today, task.due_at),
+                    "overdue": task.due_at is not None and task.due_at < now and task.status in OPEN_STATUSES,
+                    "escalation_level": task.escalation_level,
+                    "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
+                    "deadline_confirmed": task.deadline_confirmed,
+                })
+            return {"tab": tab, "counts": counts, "items": items, "page": max(f.page, 1), "per_page": f.per_page,
+                    "total": counts[tab]}
+
+    def _days_left(self, calendar, today: date, due_at: datetime | None) -> int | None:
+        if due_at is None:
+            return None
+        return calendar.working_days_between(today, due_at.astimezone(self.tz).date())
+
+    def task_detail(self, actor: authz.Actor, task_id: int) -> dict:
+        """A task with its item's facts, history, comments and attachments (404 for what one may not see)."""
+        with self.db.read() as session:
+            task = session.get(HumanTask, task_id)
+            if task is None or not self._may_see_instance(session, actor, task.instance_id):
+                raise TaskNotFound(task_id)
+            instance = task.instance
+            return {
+                "task": task, "instance": instance,
+                "department": session.get(Department, task.department_id).name,
+                "status_label": STATUS_LABELS[task.status],
+                "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
+                "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
+                "working_days_left": self._days_left(load_calendar(session), self.clock().astimezone(self.tz).date(),
+                                                     task.due_at),
+                "can_act": task.status in OPEN_STATUSES and self._may_act(actor, task),
+                **self._item_parts(session, instance.id),
+            }
+
+    def _may_act(self, actor, task) -> bool:
+        try:
+            authz.check_can_act(actor, task)
+        except Exception:
+            return False
+        return True
+
+    def _may_see_instance(self, session: Session, actor: authz.Actor, instance_id: int) -> bool:
+        if actor.sees_all:
+            return True
+        return bool(session.scalar(select(func.count(HumanTask.id)).where(
+            HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)))
+
+    def _item_parts(self, session: Session, instance_id: int) -> dict:
+        users = {u.username: u.display_name for u in session.scalars(select(User))}
+        names = {u.id: u.display_name for u in session.scalars(select(User))}
+        history = [{"at": a.at.astimezone(self.tz), "actor": users.get(a.actor, a.actor or "系统"),
+                    "action": ACTION_LABELS.get(a.action, a.action), "code": a.action, "task": a.task_name,
+                    "data": a.data or {}}
+                   for a in session.scalars(select(AuditRecord).where(AuditRecord.instance_id == instance_id)
+                                            .order_by(AuditRecord.id))]
+        comments = [{"at": c.at.astimezone(self.tz), "user": names.get(c.user_id, ""), "text": c.text}
+                    for c in session.scalars(select(Comment).where(Comment.instance_id == instance_id)
+                                             .order_by(Comment.id))]
+        attachments = [{"id": a.id, "filename": a.filename, "size": a.size, "user": names.get(a.user_id, ""),
+                        "at": a.at.astimezone(self.tz)}
+                       for a in session.scalars(select(Attachment).where(Attachment.instance_id == instance_id)
+                                                .order_by(Attachment.id))]
+        tasks = session.execute(
+            select(HumanTask, Department.name).join(Department, HumanTask.department_id == Department.id)
+            .where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)).all()
+        return {"history": history, "comments": comments, "attachments": attachments,
+                "tasks": [{"id": t.id, "name": t.name, "department": d, "status": t.status,
+                           "status_label": STATUS_LABELS[t.status], "bpmn_id": t.bpmn_id, "kind": t.kind,
+                           "due_local": t.due_at.astimezone(self.tz) if t.due_at else None,
+                           "escalation_level": t.escalation_level,
+                           "overdue": t.due_at is not None and t.status in OPEN_STATUSES and t.due_at < self.clock()}
+                          for t, d in tasks]}
+
+    def instance_detail(self, actor: authz.Actor, instance_id: int) -> dict | None:
+        with self.db.read() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None or not self._may_see_instance(session, actor, instance_id):
+                return None
+            version = instance.version
+            source = next(iter((version.sources or {}).values()), None)
+            return {"instance": instance, "process": version.definition.key, "version": version.version,
+                    "bpmn": source, **self._item_parts(session, instance_id)}
+
+    def dashboard(self, month_start: datetime | None = None) -> dict:
+        """Per department: open, overdue, closed department steps (签收/办理), on-time closure, escalations
+        this month. A department's step closes on time when it completes by its deadline."""
+        now = self.clock()
+        local = now.astimezone(self.tz)
+        month_start = month_start or datetime(local.year, local.month, 1, tzinfo=self.tz)
+        steps = HumanTask.stage.in_(("sign", "handle"))
+        with self.db.read() as session:
+            rows = session.execute(
+                select(Department.name,
+                       func.sum(case((HumanTask.status.in_(OPEN_STATUSES), 1), else_=0)),
+                       func.sum(case((and_(HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now), 1), else_=0)),
+                       func.sum(case((HumanTask.status == COMPLETED, 1), else_=0)),
+                       func.sum(case((and_(HumanTask.status == COMPLETED, HumanTask.due_at.is_not(None),
+                                           HumanTask.completed_at <= HumanTask.due_at), 1), else_=0)),
+                       func.sum(case((and_(HumanTask.status == COMPLETED, HumanTask.due_at.is_not(None)), 1),
+                                     else_=0)))
+                .join(HumanTask, HumanTask.department_id == Department.id)
+                .where(steps).group_by(Department.name, Department.sort_order).order_by(Department.sort_order)).all()
+            escalations = dict(session.execute(
+                select(Escalation.level, func.count(Escalation.id)).where(Escalation.fired_at >= month_start)
+                .group_by(Escalation.level)).all())
+            by_department = dict(session.execute(
+                select(Department.name, func.count(Escalation.id)).join(Escalation, Escalation.department_id == Department.id)
+                .where(Escalation.fired_at >= month_start).group_by(Department.name)).all())
+        table = []
+        for name, open_, overdue, closed, on_time, closed_with_due in rows:
+            rate = round(100.0 * on_time / closed_with_due, 1) if closed_with_due else None
+            table.append({"department": name, "open": int(open_ or 0), "overdue": int(overdue or 0),
+                          "closed": int(closed or 0), "on_time_rate": rate,
+                          "escalations": by_department.get(name, 0)})
+        return {"table": table, "escalations": {LEVEL_LABELS[k]: v for k, v in sorted(escalations.items())},
+                "month": f"{local.year}年{local.month}月"}
