@@ -29,20 +29,39 @@ def _actor(user: User) -> Actor:
 
 
 def authenticate(session: Session, username: str, password: str, ip: str, now: datetime) -> Actor:
-    """Check a login. Too many recent failures for the name or the address refuse even a right password."""
+    """Check a login and record the attempt; raises LoginRefused only after the session commits
+    the record (call :func:`login` for that), so failures are always counted."""
+    actor, error = check_login(session, username, password, ip, now)
+    if error:
+        raise LoginRefused(error)
+    return actor
+
+
+def login(db, username: str, password: str, ip: str, now: datetime) -> Actor:
+    """A login in its own transaction: the attempt is recorded whether it succeeds or not."""
+    with db.write() as session:
+        actor, error = check_login(session, username, password, ip, now)
+    if error:
+        raise LoginRefused(error)
+    return actor
+
+
+def check_login(session: Session, username: str, password: str, ip: str, now: datetime
+                ) -> tuple[Actor | None, str | None]:
+    """Too many recent failures for the name or the address refuse even a right password."""
     since = now - FAILURE_WINDOW
     failures = session.scalar(select(func.count(LoginAttempt.id)).where(
         LoginAttempt.username == username, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
     from_ip = session.scalar(select(func.count(LoginAttempt.id)).where(
         LoginAttempt.ip == ip, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
     if failures >= MAX_FAILURES or from_ip >= 4 * MAX_FAILURES:
-        raise LoginRefused("登录失败次数过多，请 15 分钟后再试")
+        return None, "登录失败次数过多，请 15 分钟后再试"
     user = session.scalar(select(User).where(User.username == username))
     ok = user is not None and user.active and verify_password(user, password)
     session.add(LoginAttempt(username=username[:64], ip=ip[:64], at=now, success=ok))
     if not ok:
-        raise LoginRefused("用户名或密码错误")
-    return _actor(user)
+        return None, "用户名或密码错误"
+    return _actor(user), None
 
 
 def change_password(session: Session, user_id: int, old: str, new: str, confirm: str) -> None:
@@ -132,3 +151,10 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
             raise ValidationFailed({"password": f"新密码至少 {MIN_PASSWORD} 位"})
         user.password_hash = generate_password_hash(data["password"])
     return user.id
+
+
+def display_of(session: Session, user_id: int) -> dict:
+    """What the page header shows about the signed-in user."""
+    user = session.get(User, user_id)
+    return {"username": user.username, "display_name": user.display_name, "department": user.department.name,
+            "roles": [ROLES[r] for r in sorted(user.role_names)]}

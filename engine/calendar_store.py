@@ -52,3 +52,8 @@ def set_day(session: Session, day: date, workday: bool, name: str | None) -> Non
     else:
         row.workday, row.name, row.source = workday, name, "admin"
     session.flush()
+
+
+def list_days(session: Session, limit: int = 200) -> list[CalendarDay]:
+    """The stored days (imports and overrides), newest first."""
+    return list(session.scalars(select(CalendarDay).order_by(CalendarDay.day.desc()).limit(limit)))

@@ -75,6 +75,11 @@ class Database:
         with self._write() as session, session.begin():
             yield session
 
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (health checks)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def session(self) -> Session:
         return self._write()
 

@@ -126,6 +126,27 @@ class Queries:
             return {"tab": tab, "counts": counts, "items": items, "page": max(f.page, 1), "per_page": f.per_page,
                     "total": counts[tab]}
 
+    def overdue(self, actor: authz.Actor, limit: int = 200) -> list[dict]:
+        """Every overdue open task the actor may see (all departments for central roles)."""
+        now = self.clock()
+        with self.db.read() as session:
+            calendar = load_calendar(session)
+            today = now.astimezone(self.tz).date()
+            visible = authz.visible_task_filter(actor)
+            rows = session.execute(
+                select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, Department.name)
+                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                .join(Department, HumanTask.department_id == Department.id)
+                .where(HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now,
+                       *([visible] if visible is not None else []))
+                .order_by(HumanTask.due_at).limit(limit)).all()
+            return [{"id": t.id, "instance_id": t.instance_id, "business_key": key, "title": title, "name": t.name,
+                     "department": dep, "due_local": t.due_at.astimezone(self.tz),
+                     "overdue_days": -self._days_left(calendar, today, t.due_at),
+                     "escalation_level": t.escalation_level,
+                     "escalation_label": LEVEL_LABELS.get(t.escalation_level, "")}
+                    for t, key, title, dep in rows]
+
     def _days_left(self, calendar, today: date, due_at: datetime | None) -> int | None:
         if due_at is None:
             return None
@@ -138,15 +159,24 @@ class Queries:
             if task is None or not self._may_see_instance(session, actor, task.instance_id):
                 raise TaskNotFound(task_id)
             instance = task.instance
+            can_act = task.status in OPEN_STATUSES and self._may_act(actor, task)
+            schema = None
+            if can_act and task.form:
+                if task.kind == "supervision":
+                    from engine.runtime import supervision_form
+
+                    schema = supervision_form()
+                else:
+                    schema = instance.version.forms.get(task.form)
             return {
-                "task": task, "instance": instance,
+                "task": task, "instance": instance, "schema": schema,
                 "department": session.get(Department, task.department_id).name,
                 "status_label": STATUS_LABELS[task.status],
                 "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
                 "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
                 "working_days_left": self._days_left(load_calendar(session), self.clock().astimezone(self.tz).date(),
                                                      task.due_at),
-                "can_act": task.status in OPEN_STATUSES and self._may_act(actor, task),
+                "can_act": can_act,
                 **self._item_parts(session, instance.id),
             }
 

@@ -1,13 +1,36 @@
-"""Flask app factory. Until the web UI issue this serves a status page and the open-task JSON.
+"""Flask app factory: pages for liaisons, dispatchers, the office and admins, plus the JSON API.
 
-Blueprints hold no SQL: they call the engine's service layer.
+Blueprints hold no SQL: they call the engine's services and read models.
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, g, jsonify, render_template, request, send_from_directory
+from werkzeug.exceptions import HTTPException, NotFound
 
 from engine.bootstrap import Engine, bootstrap
 from engine.errors import EngineError
+
+NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+# Only the built files of the front-end packages we use are served, from our own server.
+VENDOR_PREFIXES = ("bpmn-js/dist/", "echarts/dist/")
+STATUS_BY_CODE = {"validation_failed": 400, "permission_denied": 403, "conflict": 409, "task_not_open": 409,
+                  "unauthorized": 401}
+NAV = [  # (endpoint, label, roles allowed or None for everyone)
+    ("pages.inbox", "我的待办", None),
+    ("pages.console", "交办台", {"dispatcher", "service_officer", "admin"}),
+    ("dashboard.dashboard", "统计", {"dispatcher", "leading_group_office", "department_head", "admin"}),
+    ("pages.notifications", "消息", None),
+    ("admin.index", "系统管理", {"admin"}),
+]
+
+
+def _status_for(exc: EngineError) -> int:
+    if exc.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[exc.code]
+    return 404 if exc.code.endswith("not_found") else 400
 
 
 def create_app(engine: Engine | None = None, config: dict | None = None) -> Flask:
@@ -15,46 +38,87 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Flas
     engine = engine or bootstrap()
     app.config.update(
         SECRET_KEY=engine.settings.secret_key,
-        JSON_AS_ASCII=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=engine.settings.base_url.startswith("https://"),
+        # The cookie outlives the idle limit so that the server can say "登录已超时"; idle is checked per request.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=11 * 1024 * 1024,
     )
     app.config.update(config or {})
     app.extensions["zjtx"] = engine
     app.json.ensure_ascii = False
 
-    from web import status
+    from web import admin, api, auth, dashboard, pages, security, status
 
-    app.register_blueprint(status.bp)
+    app.before_request(security.load_actor)
+    app.before_request(security.check_csrf)
+    for blueprint in (auth.bp, pages.bp, dashboard.bp, admin.bp, api.bp, status.bp):
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def _globals():
+        from notifications.inbox import unread_count
+
+        actor = g.get("actor")
+        nav = [(e, label) for e, label, roles in NAV
+               if actor is not None and (roles is None or actor.is_admin or actor.roles & roles)]
+        return {"csrf_token": security.csrf_token, "actor": actor, "nav": nav,
+                "unread": unread_count(engine.db, actor.user_id) if actor and actor.user_id else 0,
+                "me": _me(engine, actor)}
+
+    @app.get("/vendor/<path:filename>")
+    def vendor(filename: str):
+        if not filename.startswith(VENDOR_PREFIXES) or ".." in filename:
+            raise NotFound()
+        return send_from_directory(NODE_MODULES, filename, max_age=86400)
 
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
-        codes = {"not_found": 404, "permission_denied": 403, "conflict": 409, "validation_failed": 400}
-        status_code = next((v for k, v in codes.items() if exc.code.endswith(k) or exc.code == k), 400)
-        if exc.code in ("task_not_found", "instance_not_found", "process_not_found", "user_not_found"):
-            status_code = 404
-        if exc.code == "task_not_open":
-            status_code = 409
-        return jsonify(exc.to_dict()), status_code
+        status = _status_for(exc)
+        if request.path.startswith("/api/"):
+            return jsonify(exc.to_dict()), status
+        return render_template("error.html", code=status, message=exc.message), status
 
-    @app.errorhandler(404)
-    def _not_found(_exc):
-        return jsonify({"code": "not_found", "message": "页面不存在"}), 404
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        messages = {400: "请求有误", 401: "请先登录", 403: "没有权限访问该页面", 404: "页面不存在，或您无权查看",
+                    405: "不支持该请求方法", 413: "上传的文件太大", 429: "请求过于频繁"}
+        message = messages.get(exc.code, "请求无法处理")
+        if exc.code == 400 and exc.description and "CSRF" in exc.description:
+            message = exc.description
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return jsonify({"code": exc.name.lower().replace(" ", "_"), "message": message}), exc.code
+        return render_template("error.html", code=exc.code, message=message), exc.code
 
-    @app.errorhandler(405)
-    def _not_allowed(_exc):
-        return jsonify({"code": "method_not_allowed", "message": "不支持该请求方法"}), 405
-
-    @app.errorhandler(500)
-    def _server_error(_exc):
-        return jsonify({"code": "server_error", "message": "服务器内部错误，已记录，请联系管理员"}), 500
+    @app.errorhandler(Exception)
+    def _server_error(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        message = "服务器内部错误，已记录，请联系管理员"
+        if request.path.startswith("/api/"):
+            return jsonify({"code": "server_error", "message": message}), 500
+        return render_template("error.html", code=500, message=message), 500
 
     @app.after_request
     def _headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
+        if g.get("actor") is not None:
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     return app
+
+
+def _me(engine: Engine, actor) -> dict | None:
+    if actor is None or actor.user_id is None:
+        return None
+    from engine.accounts import display_of
+
+    with engine.db.read() as session:
+        return display_of(session, actor.user_id)

@@ -1,0 +1,115 @@
+"""JSON API ``/api/v1``: session (with X-CSRF-Token) or Bearer token; errors are {code, message}."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, g, jsonify, request
+
+from engine.calendar_store import load_calendar
+from engine.errors import ValidationFailed
+from engine.queries import TABS, InboxFilter
+from notifications import inbox as messages
+from web.openapi import document
+from web.security import engine, login_required
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed({"body": "请求体必须是 JSON 对象"})
+    return body
+
+
+def _serial(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+@bp.get("/tasks")
+@login_required
+def tasks():
+    tab = request.args.get("tab")
+    if tab:
+        if tab not in TABS:
+            raise ValidationFailed({"tab": "可选：" + "、".join(TABS)})
+        result = engine().queries.inbox(g.actor, InboxFilter(
+            tab=tab, enterprise=request.args.get("enterprise"), category=request.args.get("category"),
+            page=request.args.get("page", 1, type=int), per_page=min(request.args.get("per_page", 20, type=int), 100)))
+        items = [{k: _serial(v) for k, v in row.items()} for row in result["items"]]
+        return jsonify({"tab": tab, "counts": result["counts"], "total": result["total"], "tasks": items})
+    rows = engine().workflows.tasks(actor=g.actor.username, department=request.args.get("department") or None,
+                                    status=request.args.get("status", "open"),
+                                    limit=min(request.args.get("limit", 100, type=int), 500),
+                                    offset=max(request.args.get("offset", 0, type=int), 0))
+    return jsonify({"tasks": rows})
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def task(task_id: int):
+    d = engine().queries.task_detail(g.actor, task_id)
+    t = d["task"]
+    return jsonify({"id": t.id, "instance_id": t.instance_id, "name": t.name, "task": t.bpmn_id,
+                    "department": d["department"], "status": t.status, "status_label": d["status_label"],
+                    "due_at": _serial(t.due_at), "escalation_level": t.escalation_level, "can_act": d["can_act"],
+                    "form": t.form, "history": [{k: _serial(v) for k, v in h.items()} for h in d["history"]]})
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@login_required
+def complete(task_id: int):
+    return jsonify(engine().workflows.complete(task_id, _json_body(), g.actor.username))
+
+
+@bp.post("/items")
+@login_required
+def register():
+    result = engine().workflows.start("problem_dispatch", _json_body(), actor=g.actor.username)
+    return jsonify(result), 201
+
+
+@bp.get("/instances/<ref>")
+@login_required
+def instance(ref: str):
+    return jsonify(engine().workflows.show(ref, actor=g.actor.username))
+
+
+@bp.get("/calendar/add-working-days")
+@login_required
+def add_working_days():
+    try:
+        start = date.fromisoformat(request.args.get("start") or engine().workflows.clock().date().isoformat())
+        days = int(request.args.get("days", ""))
+        if not 1 <= days <= 365:
+            raise ValueError
+    except ValueError:
+        raise ValidationFailed({"days": "「期限」应为 1 到 365 之间的工作日数；start 应为 YYYY-MM-DD"}) from None
+    with engine().db.read() as session:
+        cal = load_calendar(session)
+    due = cal.add_working_days(start, days)
+    return jsonify({"start": start.isoformat(), "days": days, "due": due.isoformat(),
+                    "confirmed": cal.is_confirmed(due.year)})
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    rows = messages.messages(engine().db, g.actor.user_id)
+    return jsonify({"unread": messages.unread_count(engine().db, g.actor.user_id),
+                    "messages": [{"id": m.id, "title": m.title, "body": m.body, "link": m.link,
+                                  "created_at": _serial(m.created_at), "read": m.read_at is not None} for m in rows]})
+
+
+@bp.post("/notifications/<int:message_id>/read")
+@login_required
+def notification_read(message_id: int):
+    changed = messages.mark_read(engine().db, g.actor.user_id, engine().workflows.clock(), message_id)
+    return jsonify({"marked": changed})

@@ -1,0 +1,59 @@
+"""Login, logout and password change."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from engine import accounts
+from engine.errors import ValidationFailed
+from web.security import engine, login_required, sign_in
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: never an absolute URL an attacker chose.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.inbox")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        try:
+            actor = accounts.login(engine().db, username, password, request.remote_addr or "-",
+                                   engine().workflows.clock())
+        except accounts.LoginRefused as exc:
+            flash(exc.message, "error")
+            return render_template("login.html", username=username), 401
+        sign_in(actor)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", username="")
+
+
+@bp.post("/logout")
+def logout():
+    from flask import session
+
+    session.clear()
+    flash("已退出登录", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    errors = {}
+    if request.method == "POST":
+        try:
+            with engine().db.write() as session:
+                accounts.change_password(session, g.actor.user_id, request.form.get("old_password", ""),
+                                         request.form.get("new_password", ""), request.form.get("confirm_password", ""))
+        except ValidationFailed as exc:
+            errors = exc.errors
+        else:
+            flash("密码已修改", "info")
+            return redirect(url_for("pages.inbox"))
+    return render_template("password.html", errors=errors), (400 if errors else 200)

@@ -1,0 +1,21 @@
+"""Dashboard: open, overdue and closed department steps, on-time closure and escalations."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+
+from web.security import engine, roles_required
+
+bp = Blueprint("dashboard", __name__)
+VIEWERS = ("dispatcher", "leading_group_office", "department_head", "admin")
+
+
+@bp.get("/dashboard")
+@roles_required(*VIEWERS)
+def dashboard():
+    return render_template("dashboard.html", d=engine().queries.dashboard())
+
+
+@bp.get("/dashboard/data.json")
+@roles_required(*VIEWERS)
+def dashboard_data():
+    return jsonify(engine().queries.dashboard())

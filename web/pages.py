@@ -1,0 +1,173 @@
+"""The pages users work in: inbox, task, item (instance), dispatcher console, notifications."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+
+from engine.errors import EngineError, NotFound, ValidationFailed
+from engine.org import departments_as_data
+from engine.queries import TABS, InboxFilter
+from notifications import inbox as messages
+from web import formfields
+from web.security import engine, login_required, roles_required
+
+bp = Blueprint("pages", __name__)
+CATEGORIES = ["用地", "用工", "用能", "配套", "融资", "人才", "其他"]
+
+
+def _departments() -> list[str]:
+    with engine().db.read() as session:
+        return [d["name"] for d in departments_as_data(session)]
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+@login_required
+def inbox():
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    f = InboxFilter(tab=request.args.get("tab", "in_progress"), enterprise=request.args.get("enterprise") or None,
+                    category=request.args.get("category") or None, date_from=_date(request.args.get("from")),
+                    date_to=_date(request.args.get("to")), page=page)
+    result = engine().queries.inbox(g.actor, f)
+    return render_template("inbox.html", result=result, tabs=TABS, f=f, categories=CATEGORIES)
+
+
+def _task_form(detail: dict):
+    schema = detail["schema"]
+    return schema, formfields.describe(schema, _departments()) if schema else None
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: int):
+    try:
+        detail = engine().queries.task_detail(g.actor, task_id)
+    except NotFound:
+        abort(404)
+    schema, fields = _task_form(detail)
+    errors, values, status = {}, {}, 200
+    if request.method == "POST":
+        if schema is None:
+            abort(403)
+        values = formfields.parse(schema, request.form)
+        try:
+            engine().workflows.complete(task_id, values, g.actor.username)
+        except ValidationFailed as exc:
+            errors, status = exc.errors, 400
+        except EngineError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("pages.task", task_id=task_id))
+        else:
+            flash(f"「{detail['task'].name}」已提交", "info")
+            return redirect(url_for("pages.inbox"))
+    return render_template("task.html", d=detail, fields=fields, errors=errors, values=values), status
+
+
+@bp.post("/items/<int:instance_id>/comments")
+@login_required
+def comment(instance_id: int):
+    try:
+        engine().items.add_comment(g.actor, instance_id, request.form.get("text", ""),
+                                   request.form.get("task_id", type=int))
+    except ValidationFailed as exc:
+        flash(next(iter(exc.errors.values())), "error")
+    except NotFound:
+        abort(404)
+    return redirect(request.referrer or url_for("pages.inbox"))
+
+
+@bp.post("/items/<int:instance_id>/attachments")
+@login_required
+def attach(instance_id: int):
+    upload = request.files.get("file")
+    try:
+        engine().items.add_attachment(g.actor, instance_id, upload.filename if upload else "",
+                                      upload.read() if upload else b"", request.form.get("task_id", type=int))
+    except ValidationFailed as exc:
+        flash(next(iter(exc.errors.values())), "error")
+    except NotFound:
+        abort(404)
+    else:
+        flash("附件已上传", "info")
+    return redirect(request.referrer or url_for("pages.inbox"))
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    try:
+        filename, content_type, content = engine().items.read_attachment(g.actor, attachment_id)
+    except NotFound:
+        abort(404)
+    from urllib.parse import quote
+
+    return Response(content, content_type=content_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+        "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/items/<int:instance_id>")
+@login_required
+def instance(instance_id: int):
+    detail = engine().queries.instance_detail(g.actor, instance_id)
+    if detail is None:
+        abort(404)
+    data = engine().workflows.show(instance_id, actor=g.actor.username)["data"]
+    return render_template("instance.html", d=detail, data=data)
+
+
+@bp.get("/items/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(instance_id: int):
+    detail = engine().queries.instance_detail(g.actor, instance_id)
+    if detail is None or not detail["bpmn"]:
+        abort(404)
+    return Response(detail["bpmn"], content_type="application/xml; charset=utf-8")
+
+
+@bp.route("/console", methods=["GET", "POST"])
+@roles_required("dispatcher", "service_officer")
+def console():
+    with engine().db.read() as session:
+        version = engine().registry.latest(session, "problem_dispatch", required=False)
+        schema = version.forms.get("register.schema.json") if version else None
+    fields = formfields.describe(schema, _departments()) if schema else []
+    errors, values, status = {}, {}, 200
+    if request.method == "POST" and schema:
+        values = formfields.parse(schema, request.form)
+        try:
+            started = engine().workflows.start("problem_dispatch", values, actor=g.actor.username)
+        except ValidationFailed as exc:
+            errors, status = exc.errors, 400
+        else:
+            flash(f"已登记 {started['business_key']}：{started['title']}", "info")
+            first = started["open_tasks"][0]["id"] if started["open_tasks"] else None
+            return redirect(url_for("pages.task", task_id=first) if first else url_for("pages.console"))
+    mine = engine().queries.inbox(g.actor, InboxFilter(tab="in_progress", per_page=50))
+    late = engine().queries.overdue(g.actor)
+    return render_template("console.html", fields=fields, errors=errors, values=values, mine=mine,
+                           late=late), status
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    return render_template("notifications.html", messages=messages.messages(engine().db, g.actor.user_id))
+
+
+@bp.post("/notifications/read")
+@login_required
+def notifications_read():
+    message_id = request.form.get("id", type=int)
+    messages.mark_read(engine().db, g.actor.user_id, engine().workflows.clock(), message_id)
+    return redirect(url_for("pages.notifications"))

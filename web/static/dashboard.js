@@ -1,0 +1,29 @@
+// Dashboard charts (ECharts, served by our own server).
+(function () {
+  "use strict";
+  var byDep = document.getElementById("by-department");
+  if (!byDep || !window.echarts) { return; }
+  fetch(byDep.dataset.src, {credentials: "same-origin"})
+    .then(function (r) { return r.json(); })
+    .then(function (d) {
+      var names = d.table.map(function (r) { return r.department; });
+      echarts.init(byDep).setOption({
+        tooltip: {trigger: "axis"}, legend: {data: ["在办", "逾期", "已办结"]},
+        grid: {left: 140, right: 20, top: 30, bottom: 20},
+        xAxis: {type: "value"}, yAxis: {type: "category", data: names},
+        series: [
+          {name: "在办", type: "bar", stack: "a", data: d.table.map(function (r) { return r.open - r.overdue; })},
+          {name: "逾期", type: "bar", stack: "a", itemStyle: {color: "#c9302c"}, data: d.table.map(function (r) { return r.overdue; })},
+          {name: "已办结", type: "bar", itemStyle: {color: "#2e9d4e"}, data: d.table.map(function (r) { return r.closed; })}
+        ]
+      });
+      var levels = Object.keys(d.escalations);
+      echarts.init(document.getElementById("escalations")).setOption({
+        tooltip: {}, xAxis: {type: "category", data: levels.length ? levels : ["预警", "催办", "督办"]},
+        yAxis: {type: "value", minInterval: 1},
+        series: [{type: "bar", data: levels.map(function (k) { return d.escalations[k]; }),
+                  itemStyle: {color: "#d89a00"}}]
+      });
+      byDep.setAttribute("data-rendered", "true");
+    });
+})();
