@@ -10,9 +10,9 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint clean-db
+.PHONY: install run test lint clean-db browser
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml package.json package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更高版本")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -32,7 +32,13 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 
-test: lint
+# Browser tests use Debian's chromium (never a downloaded browser) and CJK fonts for the screenshots.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	    echo "installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 clean-db:

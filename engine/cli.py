@@ -472,6 +472,20 @@ def webhook_list(ctx):
         click.echo(f"#{r.id} {r.name} {r.format} {names[r.id]} {'启用' if r.enabled else '停用'} {r.url}")
 
 
+@main.command("token")
+@click.argument("username")
+@click.argument("name")
+@click.pass_context
+def token(ctx, username, name):
+    """为用户签发 JSON API 令牌（只显示一次）。"""
+    from engine.accounts import issue_token
+    from engine.org import get_user
+
+    with _engine(ctx).db.write() as session:
+        value = issue_token(session, get_user(session, username).id, name)
+    click.echo(value)
+
+
 @main.command("notify-pref")
 @click.argument("username")
 @click.argument("channel", type=click.Choice(["inbox", "email", "webhook"]))

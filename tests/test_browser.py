@@ -1,0 +1,149 @@
+"""The UI in a real headless Chromium (Debian's), served by our real server on loopback.
+
+One enterprise problem goes from registration to close through the pages; every page is
+screenshotted under test-output/browser/, and no page may request anything but our server.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from engine.org import DEMO_PASSWORD
+from tests.helpers import liaison
+from web import create_app
+
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.browser]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "browser"
+LEAD, CO = "区人力社保局", "正阳工业园区管委会"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def server(zjtx):
+    app = create_app(engine=zjtx)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+
+
+@pytest.fixture
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("CI 需要 Debian 的 chromium（make test 会安装）")
+        pytest.skip("没有安装 chromium（make test 会用 apt-get 安装）")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class User:
+    """One person's browser window; records every request the pages make."""
+
+    def __init__(self, chromium, base: str, username: str):
+        self.base = base
+        self.context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{base}/login")
+        self.page.fill("input[name=username]", username)
+        self.page.fill("input[name=password]", DEMO_PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(f"{base}/")
+        self.name = username
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def open_task(self, tab: str, step: str) -> None:
+        self.page.goto(f"{self.base}/?tab={tab}")
+        self.page.click(f"table.tasks tr:has(td:text-is('{step}')) a")
+        self.page.wait_for_selector("form.task-form")
+
+    def submit(self) -> None:
+        self.page.click("form.task-form button[type=submit]")
+        self.page.wait_for_load_state()
+
+    def foreign_requests(self) -> list[str]:
+        return [u for u in self.requests if not (u.startswith(self.base) or u.startswith("data:"))]
+
+
+def test_one_problem_from_registration_to_close_in_the_browser(chromium, server, zjtx):
+    dispatcher = User(chromium, server, "dispatcher")
+    page = dispatcher.page
+    page.goto(f"{server}/console")
+    page.fill("input[name=enterprise_name]", "黔江某新材料科技有限公司")
+    page.check("input[name=category][value=用工]")
+    page.fill("textarea[name=description]", "新产线投产需招聘熟练技工约60人，本地招聘困难。")
+    page.check("input[name=source][value=联席会议]")
+    dispatcher.shot("01-console-register")
+    page.click("button:text-is('登记')")
+    page.wait_for_selector("form.task-form")
+    page.check("input[name=triage_decision][value=accept]")
+    dispatcher.shot("02-triage")
+    dispatcher.submit()
+    dispatcher.open_task("in_progress", "交办")
+    page.select_option("select[name=lead_department]", LEAD)
+    page.fill("input[name=lead_due_working_days]", "10")
+    page.wait_for_selector(".due-preview:has-text('到期日')")
+    page.select_option("select[name='co_handlers-0-department']", CO)
+    page.fill("input[name='co_handlers-0-due_working_days']", "5")
+    dispatcher.shot("03-dispatch")
+    dispatcher.submit()
+    assert "「交办」已提交" in page.content()
+
+    for department, answer in ((LEAD, "已组织专场招聘会，企业招到技工58人。"), (CO, "园区已在招聘平台发布岗位。")):
+        handler = User(chromium, server, liaison(department))
+        handler.page.goto(f"{server}/?tab=to_sign")
+        assert handler.page.locator("table.tasks tbody tr").count() == 1  # their own department's task only
+        handler.shot(f"04-inbox-{handler.name}")
+        handler.open_task("to_sign", "签收")
+        handler.page.check("input[name=sign_decision][value=sign]")
+        handler.submit()
+        handler.open_task("in_progress", "办理答复")
+        handler.page.check("input[name=handle_action][value=answer]")
+        handler.page.fill("textarea[name=answer]", answer)
+        handler.shot(f"05-answer-{handler.name}")
+        handler.submit()
+        assert not handler.foreign_requests(), handler.foreign_requests()
+        assert not handler.errors, handler.errors
+
+    dispatcher.open_task("in_progress", "审核答复")
+    assert "已组织专场招聘会" in page.content()
+    page.check("input[name=review_decision][value=accept]")
+    dispatcher.submit()
+    dispatcher.open_task("in_progress", "回访评价")
+    page.check("input[name=rating_value][value=满意]")
+    dispatcher.submit()
+    [instance] = zjtx.workflows.tasks(status="all", limit=1)
+    shown = zjtx.workflows.show(instance["instance_id"])
+    assert (shown["status"], shown["item_status"]) == ("completed", "已办结")
+
+    page.goto(f"{server}/items/{instance['instance_id']}")
+    page.wait_for_selector("#diagram[data-rendered=true]", timeout=15000)
+    assert page.locator(".djs-element.zjtx-done").count() >= 4  # the path taken is highlighted
+    assert page.locator("text=办结归档").count() >= 1
+    dispatcher.shot("06-instance-diagram")
+    page.goto(f"{server}/dashboard")
+    page.wait_for_selector("#by-department[data-rendered=true]", timeout=15000)
+    dispatcher.shot("07-dashboard")
+    page.goto(f"{server}/notifications")
+    dispatcher.shot("08-notifications")
+    assert not dispatcher.foreign_requests(), dispatcher.foreign_requests()
+    assert not dispatcher.errors, dispatcher.errors
