@@ -196,9 +196,14 @@ class Queries:
     def _item_parts(self, session: Session, instance_id: int) -> dict:
         users = {u.username: u.display_name for u in session.scalars(select(User))}
         names = {u.id: u.display_name for u in session.scalars(select(User))}
+        forms = session.get(ProcessInstance, instance_id).version.forms or {}
+        task_forms = dict(session.execute(select(HumanTask.id, HumanTask.form)
+                                          .where(HumanTask.instance_id == instance_id)).all())
         history = [{"at": a.at.astimezone(self.tz), "actor": users.get(a.actor, a.actor or "系统"),
                     "action": ACTION_LABELS.get(a.action, a.action), "code": a.action, "task": a.task_name,
-                    "data": a.data or {}}
+                    "data": a.data or {},
+                    "fields": _readable(forms.get(task_forms.get(a.task_id) or ""), a.data)
+                    if a.action in ("complete", "start") else []}
                    for a in session.scalars(select(AuditRecord).where(AuditRecord.instance_id == instance_id)
                                             .order_by(AuditRecord.id))]
         comments = [{"at": c.at.astimezone(self.tz), "user": names.get(c.user_id, ""), "text": c.text}
@@ -262,3 +267,24 @@ class Queries:
                           "escalations": by_department.get(name, 0)})
         return {"table": table, "escalations": {LEVEL_LABELS[k]: v for k, v in sorted(escalations.items())},
                 "month": f"{local.year}年{local.month}月"}
+
+
+def _readable(schema: dict | None, data: dict | None) -> list[tuple[str, str]]:
+    """Submitted data as (field title, shown value) pairs, in the form's order, for the timeline."""
+    if not schema or not data:
+        return []
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        value = data.get(name)
+        if value in (None, "", []):
+            continue
+        if isinstance(value, bool):
+            shown = "是" if value else "否"
+        elif isinstance(value, list):
+            columns = prop.get("items", {}).get("properties", {})
+            shown = "；".join("，".join(f"{columns.get(k, {}).get('title', k)} {v}" for k, v in row.items())
+                             if isinstance(row, dict) else str(row) for row in value)
+        else:
+            shown = str(prop.get("x-labels", {}).get(value, value))
+        out.append((prop.get("title", name), shown))
+    return out

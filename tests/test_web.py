@@ -143,6 +143,8 @@ def test_a_liaison_signs_and_answers_on_the_task_page(browser, zjtx):
     missing = b.post(f"/tasks/{sign['id']}", {"sign_decision": "return"})
     assert missing.status_code == 400 and "「退回理由」为必填项" in missing.get_data(as_text=True)
     assert b.post(f"/tasks/{sign['id']}", {"sign_decision": "sign"}).status_code == 302
+    timeline = b.get(f"/items/{item.id}").get_data(as_text=True)
+    assert "签收或退回：签收" in timeline and "主办单位：区科技局" in timeline
     handle = item.task("handle", LEAD)
     b.get(f"/tasks/{handle['id']}")
     assert b.post(f"/tasks/{handle['id']}", {"handle_action": "answer", "answer": "已协调解决"}).status_code == 302
