@@ -145,7 +145,9 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
     user.email = data.get("email") or None
     user.department_id = directory.get(data["department"]).id
     user.active = bool(data.get("active", True))
-    user.roles = [UserRole(role=r) for r in roles]
+    # Change only what changed: dropping and re-adding a role would re-insert the same key.
+    keep = [r for r in user.roles if r.role in roles]
+    user.roles = keep + [UserRole(role=r) for r in roles if r not in {k.role for k in keep}]
     if data.get("password"):
         if len(data["password"]) < MIN_PASSWORD:
             raise ValidationFailed({"password": f"新密码至少 {MIN_PASSWORD} 位"})

@@ -326,3 +326,73 @@ def test_errors_are_chinese_pages_not_tracebacks(browser):
     assert missing.status_code == 404 and "页面不存在，或您无权查看" in missing.get_data(as_text=True)
     assert b.get("/no/such/page").status_code == 404
     assert b.client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_every_route_refuses_anonymous_users(app):
+    client = app.test_client()
+    public = {"/login", "/healthz", "/api/v1/openapi.json"}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.rule in public or rule.endpoint in ("static", "vendor"):
+            continue
+        url = re.sub(r"<(?:int:)?\w+>", "1", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            # Pages send anonymous users to the login page; state changes without a token stop at CSRF.
+            assert response.status_code in (302, 400, 401), (method, url, response.status_code)
+            if response.status_code == 302:
+                assert "/login" in response.headers["Location"], url
+            checked += 1
+    assert checked > 20
+
+
+def test_admin_edits_a_user_and_a_liaison_cannot(browser, zjtx):
+    from engine.accounts import list_users
+
+    with zjtx.db.read() as session:
+        target = next(u for u in list_users(session) if u["username"] == liaison(CO))
+    b = browser("admin")
+    b.get(f"/admin/users/{target['id']}")
+    saved = b.post(f"/admin/users/{target['id']}", {"display_name": "财政局联络员（新）", "department": CO,
+                                                    "roles": ["liaison", "department_head"], "active": "on"})
+    assert saved.status_code == 302
+    with zjtx.db.read() as session:
+        edited = next(u for u in list_users(session) if u["username"] == liaison(CO))
+    assert edited["display_name"] == "财政局联络员（新）" and edited["roles"] == ["department_head", "liaison"]
+    intruder = browser(liaison(LEAD))
+    assert intruder.get(f"/admin/users/{target['id']}").status_code == 403
+    assert intruder.post(f"/admin/users/{target['id']}", {"display_name": "x"}).status_code == 403
+
+
+def test_foreign_departments_cannot_comment_or_upload(browser, zjtx):
+    import io
+
+    item = dispatched(zjtx)
+    outsider = browser(liaison("区商务委"))
+    outsider.get("/")
+    assert outsider.post(f"/items/{item.id}/comments", {"text": "不该出现"}).status_code == 404
+    upload = outsider.post(f"/items/{item.id}/attachments", {"file": (io.BytesIO(b"%PDF-1"), "a.pdf")},
+                           content_type="multipart/form-data")
+    assert upload.status_code == 404
+    assert "不该出现" not in browser("dispatcher").get(f"/items/{item.id}").get_data(as_text=True)
+
+
+def test_notification_api_reads_and_marks_only_ones_own(app, zjtx):
+    from engine.accounts import issue_token
+    from engine.org import get_user
+    from engine.scheduler import Scheduler
+
+    with time_machine.travel(datetime(2026, 9, 1, 2, 0, tzinfo=UTC), tick=False):
+        dispatched(zjtx)
+    Scheduler(zjtx).run_until_idle()
+    with zjtx.db.write() as session:
+        mine = issue_token(session, get_user(session, liaison(LEAD)).id, "t")
+        theirs = issue_token(session, get_user(session, liaison(CO)).id, "t")
+    client = app.test_client()
+    listed = client.get("/api/v1/notifications", headers={"Authorization": f"Bearer {mine}"}).get_json()
+    assert listed["unread"] >= 1
+    first = listed["messages"][0]["id"]
+    other = client.post(f"/api/v1/notifications/{first}/read", headers={"Authorization": f"Bearer {theirs}"})
+    assert other.get_json() == {"marked": 0}
+    own = client.post(f"/api/v1/notifications/{first}/read", headers={"Authorization": f"Bearer {mine}"})
+    assert own.get_json() == {"marked": 1}
