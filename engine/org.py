@@ -196,3 +196,43 @@ def departments_as_data(session: Session) -> list[dict]:
             "leading_group_member": d.leading_group_member,
         })
     return out
+
+
+def save_department(session: Session, name: str, aliases: list[str], leading_group_member: bool,
+                    short_code: str | None = None, original: str | None = None) -> None:
+    """Create a department or update one (its aliases and leading-group membership).
+
+    Names and aliases must stay unique across all departments; errors are per field, in Chinese.
+    """
+    from engine.errors import ValidationFailed
+
+    name = (name or "").strip()
+    aliases = [a.strip() for a in aliases if a and a.strip()]
+    errors = {}
+    if not name:
+        errors["name"] = "「部门名称」为必填项"
+    directory = DepartmentDirectory(session)
+    current = directory.find(original) if original else None
+    for label, value in [("name", name)] + [("aliases", a) for a in aliases]:
+        other = directory.find(value)
+        if other is not None and (current is None or other.id != current.id):
+            errors[label] = f"「{value}」已是「{other.name}」的名称或别名"
+    if current is None:
+        code = (short_code or "").strip()
+        if not code or not code.replace("_", "").isalnum() or not code.isascii():
+            errors["short_code"] = "「英文代码」只能由字母、数字和下划线组成"
+        elif session.scalar(select(Department.id).where(Department.short_code == code)):
+            errors["short_code"] = f"英文代码「{code}」已被使用"
+    if errors:
+        raise ValidationFailed(errors)
+    if current is None:
+        order = (session.scalar(select(Department.sort_order).order_by(Department.sort_order.desc()).limit(1)) or 0) + 1
+        dep = Department(name=name, short_code=short_code.strip(), sort_order=order)
+        session.add(dep)
+    else:
+        dep = session.get(Department, current.id)
+        dep.name = name
+    dep.leading_group_member = leading_group_member
+    keep = [a for a in dep.aliases if a.alias in aliases]
+    dep.aliases = keep + [DepartmentAlias(alias=a) for a in aliases if a not in {k.alias for k in keep}]
+    session.flush()

@@ -396,3 +396,21 @@ def test_notification_api_reads_and_marks_only_ones_own(app, zjtx):
     assert other.get_json() == {"marked": 0}
     own = client.post(f"/api/v1/notifications/{first}/read", headers={"Authorization": f"Bearer {mine}"})
     assert own.get_json() == {"marked": 1}
+
+
+def test_admin_edits_departments_and_aliases(browser, zjtx):
+    b = browser("admin")
+    b.get("/admin/departments/new")
+    clash = b.post("/admin/departments/new", {"name": "区税务局", "short_code": "x"})
+    assert clash.status_code == 400 and "已是「黔江区税务局」的名称或别名" in clash.get_data(as_text=True)
+    assert b.post("/admin/departments/new", {"name": "区医保局", "short_code": "medical_security_bureau",
+                                             "aliases": "黔江区医保局"}).status_code == 302
+    b.get("/admin/departments/区医保局")
+    assert b.post("/admin/departments/区医保局", {"name": "区医保局", "aliases": "黔江区医保局、区医疗保障局",
+                                                 "leading_group_member": "on"}).status_code == 302
+    from engine.org import DepartmentDirectory
+
+    with zjtx.db.read() as session:
+        directory = DepartmentDirectory(session)
+        assert directory.get("区医疗保障局") == directory.get("区医保局")
+    assert browser("dispatcher").get("/admin/departments/区医保局").status_code == 403

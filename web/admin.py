@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from engine import accounts
 from engine.calendar_store import import_arrangement, list_days, load_calendar, set_day
 from engine.errors import ValidationFailed
-from engine.org import ROLES, departments_as_data
+from engine.org import ROLES, departments_as_data, save_department
 from engine.workcalendar import ArrangementError, parse_arrangement
 from notifications import inbox as messages
 from web.security import engine, roles_required
@@ -52,6 +52,32 @@ def user(user_id: int | None = None):
             return redirect(url_for("admin.index"))
     return render_template("admin/user.html", user_id=user_id, values=values, errors=errors,
                            departments=departments, roles=ROLES), (400 if errors else 200)
+
+
+@bp.route("/departments/new", methods=["GET", "POST"])
+@bp.route("/departments/<path:name>", methods=["GET", "POST"])
+@roles_required("admin")
+def department(name: str | None = None):
+    with engine().db.read() as session:
+        existing = next((d for d in departments_as_data(session) if d["name"] == name), None)
+    if name is not None and existing is None:
+        abort(404)
+    values = existing or {"name": "", "aliases": [], "leading_group_member": False, "short_code": ""}
+    errors = {}
+    if request.method == "POST":
+        values = {"name": request.form.get("name", ""), "short_code": request.form.get("short_code", ""),
+                  "aliases": request.form.get("aliases", "").replace("，", ",").replace("、", ",").split(","),
+                  "leading_group_member": request.form.get("leading_group_member") == "on"}
+        try:
+            with engine().db.write() as session:
+                save_department(session, values["name"], values["aliases"], values["leading_group_member"],
+                                values["short_code"], original=name)
+        except ValidationFailed as exc:
+            errors = exc.errors
+        else:
+            flash("部门已保存", "info")
+            return redirect(url_for("admin.index"))
+    return render_template("admin/department.html", name=name, values=values, errors=errors), (400 if errors else 200)
 
 
 @bp.route("/calendar", methods=["GET", "POST"])
