@@ -472,6 +472,32 @@ def webhook_list(ctx):
         click.echo(f"#{r.id} {r.name} {r.format} {names[r.id]} {'启用' if r.enabled else '停用'} {r.url}")
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def eligibility(ctx, file, as_json):
+    """按行动计划的培育条件（DMN 决策表）判定一家企业能否入库，并逐项说明。"""
+    from engine.eligibility import Decisions, decide, parse_inputs
+    from engine.scripting import create_script_engine
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise click.BadParameter(f"不是有效的 JSON：{exc}", param_hint="FILE") from None
+    decisions = Decisions(_engine(ctx).settings.processes_dir, create_script_engine())
+    result = decide(parse_inputs(data), decisions)
+    if as_json:
+        _print_json({"eligible": result["eligible"], "sme_class": result["sme_class"],
+                     "criteria": [{k: c[k] for k in ("id", "passed", "value", "threshold", "message")}
+                                  for c in result["criteria"]]})
+        return
+    click.echo(f"结论：{result['summary']}（依据 {result['last_year']} 年数据）")
+    for c in result["criteria"]:
+        mark = {True: "✓", False: "✗", None: "?"}[c["passed"]]
+        click.echo(f"  {mark} {'[必备] ' if c['mandatory'] else '[任二] '}{c['message']}")
+
+
 @main.command("token")
 @click.argument("username")
 @click.argument("name")
