@@ -13,6 +13,7 @@ from engine import org, schema
 from engine.config import Settings
 from engine.db import Database
 from engine.deadlines import Planner
+from engine.enterprises import EnterpriseService
 from engine.escalation import EscalationService
 from engine.items import ItemService
 from engine.models import utcnow
@@ -38,6 +39,7 @@ class Engine:
     notifier: Notifier
     queries: Queries
     items: ItemService
+    enterprises: EnterpriseService
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -89,4 +91,4 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
     schedules = ScheduleService(db, workflows, planner, clock, tz)
     return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
                   schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),
-                  items=ItemService(db, settings.attachment_dir, clock))
+                  items=ItemService(db, settings.attachment_dir, clock), enterprises=EnterpriseService(db, clock))

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -418,3 +419,58 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Enterprise(Base):
+    """An enterprise in the registry (企业库), the candidate pool and the cultivation pool."""
+
+    __tablename__ = "enterprise"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    registered_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    in_district: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    independent_legal_person: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    industry: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    employees: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tier: Mapped[str] = mapped_column(String(20), default="none", index=True)
+    tier_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    tier_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    in_pool: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    pool_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    pool_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    service_officer_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    years: Mapped[list[EnterpriseYear]] = relationship(cascade="all, delete-orphan", order_by="EnterpriseYear.year",
+                                                      lazy="selectin")
+
+
+class EnterpriseYear(Base):
+    """One year's figures, in yuan."""
+
+    __tablename__ = "enterprise_year"
+    __table_args__ = (UniqueConstraint("enterprise_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rd_expense: Mapped[float | None] = mapped_column(Float, nullable=True)
+    net_profit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    total_assets: Mapped[float | None] = mapped_column(Float, nullable=True)
+    total_liabilities: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class EnterpriseChange(Base):
+    """Who changed what in an enterprise's record, field by field."""
+
+    __tablename__ = "enterprise_change"
+    __table_args__ = (Index("ix_enterprise_change_enterprise", "enterprise_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str] = mapped_column(String(32))  # form | import | admission
+    changes: Mapped[dict] = mapped_column(JSONType)
