@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from engine import org, schema
+from engine.admission import make_completion_handler
 from engine.config import Settings
 from engine.db import Database
 from engine.deadlines import Planner
@@ -88,6 +89,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
                           backoff_seconds=settings.delivery_backoff_seconds,
                           lease_seconds=settings.delivery_lease_seconds)
     escalations = EscalationService(db, notifier, planner, clock, tz, settings.base_url)
+    workflows.completion_handlers["pool_admission"] = make_completion_handler(notifier, tz, settings.base_url)
     schedules = ScheduleService(db, workflows, planner, clock, tz)
     return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
                   schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),

@@ -25,10 +25,12 @@ class FormContext:
     """What validation needs from outside: department names, item keys, today's date."""
 
     def __init__(self, resolve_department: Callable[[str], str | None],
-                 item_exists: Callable[[str], bool], today: date):
+                 item_exists: Callable[[str], bool], today: date,
+                 enterprise_exists: Callable[[str], bool] | None = None):
         self.resolve_department = resolve_department
         self.item_exists = item_exists
         self.today = today
+        self.enterprise_exists = enterprise_exists or (lambda _code: False)
 
 
 def check_schema(schema: dict) -> str | None:
@@ -99,6 +101,8 @@ def _message(error, schema: dict) -> tuple[str, str]:
         value = error.instance
         if fmt == "department":
             return path, f"「{title}」中的部门「{value}」不存在"
+        if fmt == "enterprise":
+            return path, f"「{title}」{value} 不在企业库中，请先在企业库登记该企业"
         if fmt == "item-key":
             return path, f"「{title}」中的问题编号「{value}」不存在"
         if fmt == "date":
@@ -129,6 +133,10 @@ def _format_checker(ctx: FormContext) -> FormatChecker:
     @checker.checks("department")
     def _department(value):
         return not isinstance(value, str) or ctx.resolve_department(value) is not None
+
+    @checker.checks("enterprise")
+    def _enterprise(value):
+        return not isinstance(value, str) or ctx.enterprise_exists(value)
 
     @checker.checks("item-key")
     def _item(value):

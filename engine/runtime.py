@@ -84,6 +84,8 @@ class WorkflowService:
         self.clock = clock
         # For reading instances (no scripts run): one engine is enough.
         self.script_engine = script_engine_factory()
+        # process key → callable(session, instance, final data, now): outcomes a process applies on completion
+        self.completion_handlers: dict[str, Callable] = {}
 
     def _planner(self, session: Session) -> Planner:
         return Planner(session, self.tz, self.settings.warn_before_working_days,
@@ -105,8 +107,27 @@ class WorkflowService:
         def is_workday(day: str) -> bool:
             return planner.calendar.is_workday(date.fromisoformat(str(day)))
 
+        def end_of_working_days(n: int) -> str:
+            """The deadline moment (ISO, with zone) of n working days counted from tomorrow."""
+            day = planner.calendar.add_working_days(clock().astimezone(tz).date(), int(n))
+            return planner.calendar.end_of_day(day, tz).astimezone(tz).isoformat()
+
+        def assess_eligibility(code: str) -> dict:
+            from engine.admission import assess
+
+            return assess(planner.session, self._decisions(), str(code), clock().astimezone(tz).date())
+
         return self.script_engine_factory({"today": today, "add_working_days": add_working_days,
-                                           "add_natural_days": add_natural_days, "is_workday": is_workday})
+                                           "add_natural_days": add_natural_days, "is_workday": is_workday,
+                                           "end_of_working_days": end_of_working_days,
+                                           "assess_eligibility": assess_eligibility})
+
+    def _decisions(self):
+        if getattr(self, "_decision_tables", None) is None:
+            from engine.eligibility import Decisions
+
+            self._decision_tables = Decisions(self.settings.processes_dir, self.script_engine)
+        return self._decision_tables
 
     # -- helpers ---------------------------------------------------------------------------
     def _form_context(self, session: Session, directory: DepartmentDirectory) -> forms.FormContext:
@@ -117,7 +138,12 @@ class WorkflowService:
         def item_exists(key):
             return session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == key)) is not None
 
-        return forms.FormContext(resolve, item_exists, self.clock().astimezone(self.tz).date())
+        def enterprise_exists(code):
+            from engine.models import Enterprise
+
+            return session.scalar(select(Enterprise.id).where(Enterprise.uscc == code.strip().upper())) is not None
+
+        return forms.FormContext(resolve, item_exists, self.clock().astimezone(self.tz).date(), enterprise_exists)
 
     def _clean(self, session, directory, version: ProcessVersion, form_ref: str | None, data) -> dict:
         if form_ref is None:
@@ -206,8 +232,7 @@ class WorkflowService:
                                 data=cleaned))
         projection.sync(session, instance, workflow, directory, now, who.username, planner=planner)
         if instance.status == COMPLETED:
-            session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
-                                    actor=who.username, at=now))
+            self._completed(session, instance, workflow, who.username, now)
         session.flush()
         return instance
 
@@ -260,13 +285,19 @@ class WorkflowService:
             projection.sync(session, instance, workflow, directory, now, who.username,
                             completed=task, completed_by_id=who.user_id, planner=planner)
             if instance.status == COMPLETED:
-                session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
-                                        actor=who.username, at=now))
+                self._completed(session, instance, workflow, who.username, now)
             session.flush()
             [task_row] = self._task_rows(session, directory, [HumanTask.id == task.id])
             return {"task": task_row,
                     "instance": self._instance_summary(session, instance)}
         return self._run(work)
+
+    def _completed(self, session: Session, instance: ProcessInstance, workflow, actor: str, now: datetime) -> None:
+        """An instance ended: record it, and let its process apply its outcome (same transaction)."""
+        session.add(AuditRecord(instance_id=instance.id, action="instance_completed", actor=actor, at=now))
+        handler = self.completion_handlers.get(instance.version.definition.key)
+        if handler is not None:
+            handler(session, instance, projection.current_data(workflow), now)
 
     def _check_deadline_rules(self, task: HumanTask, props: dict, cleaned: dict, now: datetime) -> None:
         """``before_deadline_only="field=value"``: that choice (an extension request) is refused once
@@ -322,8 +353,7 @@ class WorkflowService:
                                         data={"waiting_before": len(before), "resolved": len(fired)}))
                 projection.sync(session, instance, workflow, directory, now, "system", planner=planner)
                 if instance.status == COMPLETED:
-                    session.add(AuditRecord(instance_id=instance.id, action="instance_completed",
-                                            actor="system", at=now))
+                    self._completed(session, instance, workflow, "system", now)
             session.flush()
             return len(due)
         return self._run(work)

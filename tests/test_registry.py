@@ -45,10 +45,11 @@ def problems_of(zjtx, files, trusted=False) -> list[dict]:
 
 
 def test_identical_content_is_not_deployed_twice(zjtx):
-    [again] = zjtx.deploy_bundled()
-    assert (again.key, again.version, again.created) == ("problem_dispatch", 1, False)
+    again = {r.key: r for r in zjtx.deploy_bundled()}
+    assert (again["problem_dispatch"].version, again["problem_dispatch"].created) == (1, False)
+    assert (again["pool_admission"].version, again["pool_admission"].created) == (1, False)
     with zjtx.db.read() as session:
-        assert len(session.scalars(select(ProcessVersion)).all()) == 1
+        assert len(session.scalars(select(ProcessVersion)).all()) == 2
 
 
 def test_a_changed_diagram_becomes_a_new_version_and_running_instances_keep_theirs(zjtx):
