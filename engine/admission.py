@@ -90,3 +90,27 @@ def make_completion_handler(notifier, tz, base_url: str):
 
 def _iso(value):
     return value.isoformat() if value else None
+
+
+def make_removal_handler(notifier, base_url: str):
+    """pool_data_update: an enterprise that missed its yearly update may be removed from the pool."""
+    from notifications.outbox import Notice
+
+    def on_completed(session: Session, instance: ProcessInstance, data: dict, now: datetime) -> None:
+        if not data.get("removed_from_pool"):
+            return
+        enterprise = _enterprise(session, data["enterprise_uscc"])
+        if enterprise.in_pool:
+            enterprise.in_pool = False
+            session.add(EnterpriseChange(enterprise_id=enterprise.id, at=now, actor="system", source="removal",
+                                         changes={"in_pool": [True, False],
+                                                  "reason": [None, data.get("removal_reason")],
+                                                  "instance": [None, instance.business_key]}))
+        officer = session.get(User, enterprise.service_officer_id) if enterprise.service_officer_id else None
+        context = {"enterprise": enterprise.name, "business_key": instance.business_key, "result": "removed",
+                   "valid_until": "", "reasons": [data.get("removal_reason") or "逾期未更新年度数据"]}
+        notifier.notify(session, Notice(key=f"removal:{instance.id}", template="admission_result", context=context,
+                                        link=f"{base_url.rstrip('/')}/items/{instance.id}"),
+                        [officer] if officer else [], None, now)
+
+    return on_completed

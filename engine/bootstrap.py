@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from engine import org, schema
-from engine.admission import make_completion_handler
+from engine.admission import make_completion_handler, make_removal_handler
 from engine.config import Settings
 from engine.db import Database
 from engine.deadlines import Planner
@@ -26,6 +26,8 @@ from engine.scripting import create_script_engine
 from notifications.channels import EmailChannel, WebhookChannel
 from notifications.delivery import Deliverer
 from notifications.outbox import Notifier
+
+DATA_UPDATE_SCHEDULE = "培育库年度数据更新"
 
 
 @dataclass
@@ -61,7 +63,12 @@ class Engine:
         """Deploy every diagram shipped in processes/ (no-op for unchanged ones)."""
         paths = sorted(self.settings.processes_dir.glob("*.bpmn")) + sorted(
             self.settings.processes_dir.glob("*.dmn"))
-        return self.deploy(paths, deployed_by=deployed_by, note="随系统发布的流程")
+        results = self.deploy(paths, deployed_by=deployed_by, note="随系统发布的流程")
+        if not any(s["name"] == DATA_UPDATE_SCHEDULE for s in self.schedules.list()):
+            # Every 1 March: the yearly data update for each enterprise in the pool (due 30 April).
+            self.schedules.save(DATA_UPDATE_SCHEDULE, "pool_data_update", "cron:0 9 1 3 *",
+                                {"for_each": "pool_enterprise"})
+        return results
 
     def close(self) -> None:
         self.db.dispose()
@@ -90,6 +97,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
                           lease_seconds=settings.delivery_lease_seconds)
     escalations = EscalationService(db, notifier, planner, clock, tz, settings.base_url)
     workflows.completion_handlers["pool_admission"] = make_completion_handler(notifier, tz, settings.base_url)
+    workflows.completion_handlers["pool_data_update"] = make_removal_handler(notifier, settings.base_url)
     schedules = ScheduleService(db, workflows, planner, clock, tz)
     return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
                   schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),

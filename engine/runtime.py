@@ -112,6 +112,10 @@ class WorkflowService:
             day = planner.calendar.add_working_days(clock().astimezone(tz).date(), int(n))
             return planner.calendar.end_of_day(day, tz).astimezone(tz).isoformat()
 
+        def end_of_day(day: str) -> str:
+            """The deadline moment (ISO, with zone) at the end of an ISO date."""
+            return planner.calendar.end_of_day(date.fromisoformat(str(day)), tz).astimezone(tz).isoformat()
+
         def assess_eligibility(code: str) -> dict:
             from engine.admission import assess
 
@@ -119,7 +123,7 @@ class WorkflowService:
 
         return self.script_engine_factory({"today": today, "add_working_days": add_working_days,
                                            "add_natural_days": add_natural_days, "is_workday": is_workday,
-                                           "end_of_working_days": end_of_working_days,
+                                           "end_of_working_days": end_of_working_days, "end_of_day": end_of_day,
                                            "assess_eligibility": assess_eligibility})
 
     def _decisions(self):

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from engine.errors import EngineError
 from engine.models import AuditRecord, ProcessSchedule
@@ -107,6 +108,18 @@ class ScheduleService:
                 "last_run_at": s.last_run_at.isoformat() if s.last_run_at else None,
                 "last_instance_id": s.last_instance_id, "last_error": s.last_error}
 
+    def _instances_data(self, session: Session, schedule: ProcessSchedule, planned: datetime) -> list[dict]:
+        """One start, or with ``{"for_each": "pool_enterprise"}`` one per enterprise in the pool
+        (``enterprise_uscc`` and ``update_year`` filled in)."""
+        data = dict(schedule.data or {})
+        if data.pop("for_each", None) != "pool_enterprise":
+            return [data]
+        from engine.models import Enterprise
+
+        year = planned.astimezone(self.tz).year
+        codes = session.scalars(select(Enterprise.uscc).where(Enterprise.in_pool.is_(True)).order_by(Enterprise.id))
+        return [{**data, "enterprise_uscc": code, "update_year": year} for code in codes]
+
     def run_due(self, limit: int = 10) -> int:
         """Start the processes whose schedules have come; returns how many started."""
         started = 0
@@ -133,12 +146,16 @@ class ScheduleService:
                     .execution_options(synchronize_session=False))
                 if claimed.rowcount != 1:
                     return 0  # another scheduler took it
-                instance = self.workflows.start_in(session, schedule.process_key, dict(schedule.data or {}), None)
-                session.execute(update(ProcessSchedule).where(ProcessSchedule.id == schedule_id)
-                                .values(last_instance_id=instance.id).execution_options(synchronize_session=False))
-                session.add(AuditRecord(instance_id=instance.id, action="scheduled_start", actor="system", at=now,
-                                        data={"schedule": schedule.name, "planned": planned.isoformat()}))
-                return 1
+                started = []
+                for data in self._instances_data(session, schedule, planned):
+                    started.append(self.workflows.start_in(session, schedule.process_key, data, None))
+                    session.add(AuditRecord(instance_id=started[-1].id, action="scheduled_start", actor="system",
+                                            at=now, data={"schedule": schedule.name, "planned": planned.isoformat()}))
+                if started:
+                    session.execute(update(ProcessSchedule).where(ProcessSchedule.id == schedule_id)
+                                    .values(last_instance_id=started[-1].id)
+                                    .execution_options(synchronize_session=False))
+                return len(started)
         except EngineError as exc:
             # Keep the schedule moving and say why this run failed; the admin sees it in the list.
             with self.db.write() as session:

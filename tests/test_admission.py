@@ -165,3 +165,44 @@ def test_an_unknown_enterprise_cannot_apply(zjtx):
     with pytest.raises(ValidationFailed) as caught:
         apply(zjtx)
     assert "不在企业库中" in caught.value.errors["enterprise_uscc"]
+
+
+def admit_directly(zjtx):
+    """Put the registered enterprise in the pool as an admission would."""
+    from engine.models import Enterprise
+
+    with zjtx.db.write() as session:
+        enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == GOOD))
+        enterprise.in_pool = True
+
+
+def test_the_yearly_data_update_goes_to_every_pool_enterprise_by_30_april(zjtx):
+    register(zjtx)
+    admit_directly(zjtx)
+    scheduler = Scheduler(zjtx)
+    with time_machine.travel(at("2027-02-27 10:00"), tick=False) as clock:
+        zjtx.deploy_bundled()  # the default schedule: 1 March, 09:00
+        clock.move_to(at("2027-03-01 09:00:01"))
+        assert scheduler.run_until_idle()["schedules"] == 1
+        [task] = [t for t in zjtx.workflows.tasks() if t["task"] == "update_data"]
+        assert task["due_at"] == at("2027-04-30 23:59:59").astimezone(ZoneInfo("UTC")).isoformat()
+        zjtx.workflows.complete(task["id"], {"data_updated": True}, "officer")
+        assert zjtx.workflows.show(task["instance_id"])["item_status"] == "已更新"
+
+
+def test_missing_the_yearly_update_leads_to_a_removal_review(zjtx):
+    register(zjtx)
+    admit_directly(zjtx)
+    with time_machine.travel(at("2027-03-01 10:00"), tick=False) as clock:
+        started = zjtx.workflows.start("pool_data_update", {"enterprise_uscc": GOOD, "update_year": 2027},
+                                       actor="dispatcher")
+        clock.move_to(at("2027-05-01 00:00:01"))
+        Scheduler(zjtx).run_until_idle()
+        review = open_task(zjtx, started["id"], "removal_review")
+        assert zjtx.workflows.show(started["id"])["item_status"] == "逾期未更新，待移出审查"
+        zjtx.workflows.complete(review["id"], {"remove_from_pool": True,
+                                               "removal_reason": "逾期未更新2026年度数据，经催告仍未报送"}, "dispatcher")
+    enterprise = zjtx.enterprises.list(actor_for_admin(zjtx))[0][0]
+    assert enterprise["in_pool"] is False
+    assert zjtx.enterprises.get(enterprise["id"])["history"][0]["source"] == "removal"
+    assert any("已移出培育库" in t for t in officer_inbox(zjtx))
