@@ -155,10 +155,23 @@ class EnterpriseService:
         if not (actor.is_admin or actor.roles & EDIT_ROLES):
             raise PermissionDenied("只有区经济信息委、服务专员和管理员可以修改企业信息")
 
+    @staticmethod
+    def visible_industries(session: Session, actor: Actor) -> set[str] | None:
+        """None: every enterprise; else the sectors the actor's department reviews."""
+        if actor.sees_all:
+            return None
+        from engine.org import DepartmentDirectory
+
+        mine = DepartmentDirectory(session).name_of(actor.department_id) if actor.department_id else None
+        return {i["name"] for i in industries() if i["department"] == mine}
+
     def list(self, actor: Actor, q: str | None = None, industry: str | None = None, tier: str | None = None,
              in_pool: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
         with self.db.read() as session:
             conditions = []
+            visible = self.visible_industries(session, actor)
+            if visible is not None:
+                conditions.append(Enterprise.industry.in_(sorted(visible)))
             if q:
                 conditions.append(or_(Enterprise.name.contains(q.strip()), Enterprise.uscc == q.strip().upper()))
             if industry:
@@ -185,10 +198,11 @@ class EnterpriseService:
             "years": {y.year: {k: getattr(y, k) for k in FIGURES} for y in e.years},
         }
 
-    def get(self, enterprise_id: int) -> dict:
+    def get(self, enterprise_id: int, actor: Actor | None = None) -> dict:
         with self.db.read() as session:
             e = session.get(Enterprise, enterprise_id)
-            if e is None:
+            visible = self.visible_industries(session, actor) if actor is not None else None
+            if e is None or (visible is not None and e.industry not in visible):
                 raise NotFound(f"企业 {enterprise_id} 不存在")
             out = self._as_dict(session, e)
             out["history"] = [{"at": c.at, "actor": c.actor, "source": c.source, "changes": c.changes}
@@ -370,3 +384,24 @@ def _yes(value):
 
 def _plain(value):
     return value.isoformat() if isinstance(value, date) else value
+
+
+def goals(db, today: date) -> list[dict]:
+    """The policy's goals (section 一) against the registry."""
+    with db.read() as session:
+        count = {tier: session.scalar(select(func.count(Enterprise.id)).where(Enterprise.tier == tier)) or 0
+                 for tier in TIERS}
+        in_pool = session.scalar(select(func.count(Enterprise.id)).where(Enterprise.in_pool.is_(True))) or 0
+        new_2022 = session.scalar(select(func.count(Enterprise.id)).where(
+            Enterprise.tier.in_(["innovative", "specialized", "little_giant"]),
+            Enterprise.tier_since >= date(2022, 1, 1), Enterprise.tier_since <= date(2022, 12, 31))) or 0
+    tiered = count["innovative"] + count["specialized"] + count["little_giant"]
+    return [
+        {"goal": "到2022年底新培育“专精特新”企业10家以上", "target": 10, "actual": new_2022, "deadline": "2022-12-31"},
+        {"goal": "到2025年市级“专精特新”中小企业50家以上", "target": 50, "actual": count["specialized"],
+         "deadline": "2025-12-31"},
+        {"goal": "到2025年国家专精特新“小巨人”企业1—2家", "target": 1, "actual": count["little_giant"],
+         "deadline": "2025-12-31"},
+        {"goal": "梯度培育企业（创新型、专精特新、小巨人）合计", "target": None, "actual": tiered, "deadline": None},
+        {"goal": "培育库在库企业", "target": None, "actual": in_pool, "deadline": None},
+    ]

@@ -119,14 +119,14 @@ class WorkflowService:
         def assess_eligibility(code: str) -> dict:
             from engine.admission import assess
 
-            return assess(planner.session, self._decisions(), str(code), clock().astimezone(tz).date())
+            return assess(planner.session, self.decisions(), str(code), clock().astimezone(tz).date())
 
         return self.script_engine_factory({"today": today, "add_working_days": add_working_days,
                                            "add_natural_days": add_natural_days, "is_workday": is_workday,
                                            "end_of_working_days": end_of_working_days, "end_of_day": end_of_day,
                                            "assess_eligibility": assess_eligibility})
 
-    def _decisions(self):
+    def decisions(self):
         if getattr(self, "_decision_tables", None) is None:
             from engine.eligibility import Decisions
 

@@ -22,6 +22,8 @@ NAV = [  # (endpoint, label, roles allowed or None for everyone)
     ("pages.inbox", "我的待办", None),
     ("pages.console", "交办台", {"dispatcher", "service_officer", "admin"}),
     ("dashboard.dashboard", "统计", {"dispatcher", "leading_group_office", "department_head", "admin"}),
+    ("enterprises.index", "企业库", {"dispatcher", "service_officer", "leading_group_office", "admin", "liaison",
+                                    "department_head"}),
     ("pages.notifications", "消息", None),
     ("admin.index", "系统管理", {"admin"}),
 ]
@@ -49,11 +51,11 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Flas
     app.extensions["zjtx"] = engine
     app.json.ensure_ascii = False
 
-    from web import admin, api, auth, dashboard, pages, security, status
+    from web import admin, api, auth, dashboard, enterprises, pages, security, status
 
     app.before_request(security.load_actor)
     app.before_request(security.check_csrf)
-    for blueprint in (auth.bp, pages.bp, dashboard.bp, admin.bp, api.bp, status.bp):
+    for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, admin.bp, api.bp, status.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
