@@ -498,6 +498,42 @@ def eligibility(ctx, file, as_json):
         click.echo(f"  {mark} {'[必备] ' if c['mandatory'] else '[任二] '}{c['message']}")
 
 
+@main.group()
+def enterprises():
+    """企业库：Excel 导入与导出。"""
+
+
+@enterprises.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", default="admin", show_default=True, help="操作人用户名")
+@click.pass_context
+def enterprises_import(ctx, file, actor):
+    """导入企业库 Excel（模板即导出的文件）：任何一行有误则不导入，并逐行列出错误。"""
+    from engine.authz import actor_for
+    from engine.enterprises import ImportFailed
+
+    engine = _engine(ctx)
+    with engine.db.read() as session:
+        who = actor_for(session, actor)
+    try:
+        result = engine.enterprises.import_workbook(who, file.read_bytes())
+    except ImportFailed as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem['message']}", err=True)
+        sys.exit(1)
+    click.echo(f"导入完成：新增 {result['created']} 家，更新 {result['updated']} 家，年度数据 {result['years']} 条")
+
+
+@enterprises.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def enterprises_export(ctx, file):
+    """导出企业库到 Excel（可作为导入模板）。"""
+    file.write_bytes(_engine(ctx).enterprises.export_workbook())
+    click.echo(f"已导出到 {file}")
+
+
 @main.command("token")
 @click.argument("username")
 @click.argument("name")

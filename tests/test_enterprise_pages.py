@@ -83,3 +83,29 @@ def test_applying_from_the_enterprise_page_starts_the_admission(browser, zjtx):
     assert started.status_code == 302 and "/items/" in started.headers["Location"]
     [review] = [t for t in zjtx.workflows.tasks() if t["task"] == "industry_review"]
     assert review["department"] == "区商务委"
+
+
+def test_enterprise_excel_from_the_command_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    runner = CliRunner()
+    for args in (["init-db"], ["seed"]):
+        assert runner.invoke(main, args).exit_code == 0
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(workbook([[*ROW_A[:1], "123", *ROW_A[2:]]], []))
+    refused = runner.invoke(main, ["enterprises", "import", str(bad)])
+    assert refused.exit_code == 1 and "第 2 行「统一社会信用代码」" in refused.stderr
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(workbook([ROW_A], []))
+    assert "新增 1 家" in runner.invoke(main, ["enterprises", "import", str(good)]).stdout
+    out = tmp_path / "out.xlsx"
+    assert runner.invoke(main, ["enterprises", "export", str(out)]).exit_code == 0
+    assert out.read_bytes()[:2] == b"PK"
+
+
+def test_the_dashboard_shows_the_goals(browser, zjtx):
+    page = browser("office").get("/dashboard").get_data(as_text=True)
+    assert "行动计划目标" in page and "国家专精特新“小巨人”企业1—2家" in page

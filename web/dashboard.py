@@ -12,7 +12,10 @@ VIEWERS = ("dispatcher", "leading_group_office", "department_head", "admin")
 @bp.get("/dashboard")
 @roles_required(*VIEWERS)
 def dashboard():
-    return render_template("dashboard.html", d=engine().queries.dashboard())
+    from engine.enterprises import goals
+
+    return render_template("dashboard.html", d=engine().queries.dashboard(),
+                           goals=goals(engine().db, engine().workflows.clock().date()))
 
 
 @bp.get("/dashboard/data.json")
