@@ -4,6 +4,7 @@ Every query here is on indexed projection columns and is limited to what the act
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -230,7 +231,11 @@ class Queries:
             if instance is None or not self._may_see_instance(session, actor, instance_id):
                 return None
             version = instance.version
-            source = next(iter((version.sources or {}).values()), None)
+            key = version.definition.key
+            # A deployment may hold several files: show the one that defines this process.
+            pattern = re.compile(r"<(?:\w+:)?process\b[^>]*\bid=[\"']" + re.escape(key) + r"[\"']")
+            source = next((text for name, text in sorted((version.sources or {}).items())
+                           if name.endswith(".bpmn") and pattern.search(text)), None)
             return {"instance": instance, "process": version.definition.key, "version": version.version,
                     "bpmn": source, **self._item_parts(session, instance_id)}
 

@@ -414,3 +414,9 @@ def test_admin_edits_departments_and_aliases(browser, zjtx):
         directory = DepartmentDirectory(session)
         assert directory.get("区医疗保障局") == directory.get("区医保局")
     assert browser("dispatcher").get("/admin/departments/区医保局").status_code == 403
+
+
+def test_the_instance_diagram_is_the_instances_own_process(browser, zjtx):
+    item = dispatched(zjtx)
+    xml = browser("dispatcher").client.get(f"/items/{item.id}/diagram.bpmn").get_data(as_text=True)
+    assert 'id="problem_dispatch"' in xml and "BPMNDiagram" in xml and 'id="pool_admission"' not in xml
