@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from engine import org, schema
 from engine.admission import make_completion_handler, make_removal_handler
+from engine.circulars import CircularService
 from engine.config import Settings
 from engine.db import Database
 from engine.deadlines import Planner
@@ -28,6 +29,7 @@ from notifications.delivery import Deliverer
 from notifications.outbox import Notifier
 
 DATA_UPDATE_SCHEDULE = "培育库年度数据更新"
+CIRCULAR_SCHEDULE = "月度通报"
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Engine:
     queries: Queries
     items: ItemService
     enterprises: EnterpriseService
+    circulars: CircularService
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -64,10 +67,14 @@ class Engine:
         paths = sorted(self.settings.processes_dir.glob("*.bpmn")) + sorted(
             self.settings.processes_dir.glob("*.dmn"))
         results = self.deploy(paths, deployed_by=deployed_by, note="随系统发布的流程")
-        if not any(s["name"] == DATA_UPDATE_SCHEDULE for s in self.schedules.list()):
+        existing = {s["name"] for s in self.schedules.list()}
+        if DATA_UPDATE_SCHEDULE not in existing:
             # Every 1 March: the yearly data update for each enterprise in the pool (due 30 April).
             self.schedules.save(DATA_UPDATE_SCHEDULE, "pool_data_update", "cron:0 9 1 3 *",
                                 {"for_each": "pool_enterprise"})
+        if CIRCULAR_SCHEDULE not in existing:
+            # The 5th working day of every month: the circular on the month before.
+            self.schedules.save(CIRCULAR_SCHEDULE, "evaluation_circular", "workday:5@09:00", {"period": "month"})
         return results
 
     def close(self) -> None:
@@ -99,6 +106,9 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
     workflows.completion_handlers["pool_admission"] = make_completion_handler(notifier, tz, settings.base_url)
     workflows.completion_handlers["pool_data_update"] = make_removal_handler(notifier, settings.base_url)
     schedules = ScheduleService(db, workflows, planner, clock, tz)
+    circulars = CircularService(db, tz, clock, notifier, settings.base_url)
+    workflows.circulars = circulars
     return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
                   schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),
-                  items=ItemService(db, settings.attachment_dir, clock), enterprises=EnterpriseService(db, clock))
+                  items=ItemService(db, settings.attachment_dir, clock), enterprises=EnterpriseService(db, clock),
+                  circulars=circulars)

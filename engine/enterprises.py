@@ -389,12 +389,17 @@ def _plain(value):
 def goals(db, today: date) -> list[dict]:
     """The policy's goals (section 一) against the registry."""
     with db.read() as session:
-        count = {tier: session.scalar(select(func.count(Enterprise.id)).where(Enterprise.tier == tier)) or 0
-                 for tier in TIERS}
-        in_pool = session.scalar(select(func.count(Enterprise.id)).where(Enterprise.in_pool.is_(True))) or 0
-        new_2022 = session.scalar(select(func.count(Enterprise.id)).where(
-            Enterprise.tier.in_(["innovative", "specialized", "little_giant"]),
-            Enterprise.tier_since >= date(2022, 1, 1), Enterprise.tier_since <= date(2022, 12, 31))) or 0
+        return goals_in(session)
+
+
+def goals_in(session: Session) -> list[dict]:
+    """The goals against the registry, read in the caller's transaction."""
+    count = {tier: session.scalar(select(func.count(Enterprise.id)).where(Enterprise.tier == tier)) or 0
+             for tier in TIERS}
+    in_pool = session.scalar(select(func.count(Enterprise.id)).where(Enterprise.in_pool.is_(True))) or 0
+    new_2022 = session.scalar(select(func.count(Enterprise.id)).where(
+        Enterprise.tier.in_(["innovative", "specialized", "little_giant"]),
+        Enterprise.tier_since >= date(2022, 1, 1), Enterprise.tier_since <= date(2022, 12, 31))) or 0
     tiered = count["innovative"] + count["specialized"] + count["little_giant"]
     return [
         {"goal": "到2022年底新培育“专精特新”企业10家以上", "target": 10, "actual": new_2022, "deadline": "2022-12-31"},

@@ -162,6 +162,8 @@ class ProcessInstance(Base):
     # Filterable facts named by the start form (x-subject / x-category): the enterprise, the category.
     subject: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     category: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # The department answerable for the item (a dispatch's lead unit), for the circular's figures.
+    lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # running | completed | error
     item_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
     state_json: Mapped[str] = mapped_column(Text)
@@ -474,3 +476,25 @@ class EnterpriseChange(Base):
     actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source: Mapped[str] = mapped_column(String(32))  # form | import | admission
     changes: Mapped[dict] = mapped_column(JSONType)
+
+
+class Circular(Base):
+    """A circular (通报). Once published it is never changed: figures and text are kept as issued."""
+
+    __tablename__ = "circular"
+    __table_args__ = (UniqueConstraint("year", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)  # draft | published
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    figures: Mapped[dict] = mapped_column(JSONType)
+    text: Mapped[str] = mapped_column(Text)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -86,13 +86,14 @@ class WorkflowService:
         self.script_engine = script_engine_factory()
         # process key → callable(session, instance, final data, now): outcomes a process applies on completion
         self.completion_handlers: dict[str, Callable] = {}
+        self.circulars = None  # set by bootstrap (engine.circulars.CircularService)
 
     def _planner(self, session: Session) -> Planner:
         return Planner(session, self.tz, self.settings.warn_before_working_days,
                        self.settings.supervise_after_working_days, self.settings.warn_hour)
 
-    def _script_engine(self, planner: Planner):
-        """A script engine whose working-day helpers use this transaction's calendar."""
+    def _script_engine(self, planner: Planner, actor: str | None = None):
+        """A script engine whose helpers (working days, decisions, circulars) use this transaction."""
         tz, clock = self.tz, self.clock
 
         def today() -> str:
@@ -121,7 +122,41 @@ class WorkflowService:
 
             return assess(planner.session, self.decisions(), str(code), clock().astimezone(tz).date())
 
-        return self.script_engine_factory({"today": today, "add_working_days": add_working_days,
+        circulars = self.circulars
+
+        def previous_period(kind: str) -> list[str]:
+            from engine.circulars import previous_month, previous_quarter
+
+            local = clock().astimezone(tz).date()
+            start, end = (previous_quarter if kind == "quarter" else previous_month)(local)
+            return [start.isoformat(), end.isoformat()]
+
+        def draft_circular(start: str, end: str) -> int:
+            return circulars.draft_in(planner.session, date.fromisoformat(str(start)),
+                                      date.fromisoformat(str(end))).id
+
+        def circular_draft_text(circular_id: int) -> str:
+            from engine.models import Circular
+
+            return planner.session.get(Circular, int(circular_id)).text
+
+        def save_circular_text(circular_id: int, text: str) -> None:
+            circulars.save_text_in(planner.session, int(circular_id), str(text))
+
+        def publish_circular(circular_id: int) -> str:
+            return circulars.publish_in(planner.session, int(circular_id), actor)
+
+        def criticized_departments(circular_id: int) -> list[str]:
+            from engine.models import Circular
+
+            return list(planner.session.get(Circular, int(circular_id)).figures.get("named_for_criticism", []))
+
+        return self.script_engine_factory({"previous_period": previous_period, "draft_circular": draft_circular,
+                                           "circular_draft_text": circular_draft_text,
+                                           "save_circular_text": save_circular_text,
+                                           "publish_circular": publish_circular,
+                                           "criticized_departments": criticized_departments,
+                                           "today": today, "add_working_days": add_working_days,
                                            "add_natural_days": add_natural_days, "is_workday": is_workday,
                                            "end_of_working_days": end_of_working_days, "end_of_day": end_of_day,
                                            "assess_eligibility": assess_eligibility})
@@ -185,7 +220,14 @@ class WorkflowService:
         instance.state_json = dump_state(workflow)
         instance.serializer_version = FORMAT_VERSION
         instance.updated_at = now
-        instance.item_status = projection.current_data(workflow).get("item_status", instance.item_status)
+        data = projection.current_data(workflow)
+        instance.item_status = data.get("item_status", instance.item_status)
+        lead = data.get("lead_department")
+        if isinstance(lead, str):
+            from sqlalchemy.orm import object_session
+
+            ref = DepartmentDirectory(object_session(instance)).find(lead)
+            instance.lead_department_id = ref.id if ref else instance.lead_department_id
         if workflow.is_completed():
             instance.status = COMPLETED
             instance.completed_at = now
@@ -206,7 +248,7 @@ class WorkflowService:
         who = authz.actor_for(session, actor)
         version = self.registry.latest(session, process_key)
         planner = self._planner(session)
-        workflow = new_workflow(version.spec_json, self._script_engine(planner))
+        workflow = new_workflow(version.spec_json, self._script_engine(planner, who.username))
         props = next((properties_of(ts) for ts in workflow.spec.task_specs.values()
                       if isinstance(ts, StartEvent)), {})
         authz.check_can_start(who, {r.strip() for r in props.get("roles", "").split(",") if r.strip()},
@@ -270,7 +312,7 @@ class WorkflowService:
             cleaned = self._clean(session, directory, version, task.form, data or {})
             planner = self._planner(session)
             workflow = load_state(instance.state_json, instance.serializer_version, version.spec_json,
-                                  self._script_engine(planner))
+                                  self._script_engine(planner, who.username))
             spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise Conflict(f"任务 {task.id} 当前不可办理，请刷新后重试", task_id=task.id)

@@ -183,7 +183,7 @@ def test_the_yearly_data_update_goes_to_every_pool_enterprise_by_30_april(zjtx):
     with time_machine.travel(at("2027-02-27 10:00"), tick=False) as clock:
         zjtx.deploy_bundled()  # the default schedule: 1 March, 09:00
         clock.move_to(at("2027-03-01 09:00:01"))
-        assert scheduler.run_until_idle()["schedules"] == 1
+        assert scheduler.run_until_idle()["schedules"] >= 1  # the monthly circular may fall due too
         [task] = [t for t in zjtx.workflows.tasks() if t["task"] == "update_data"]
         assert task["due_at"] == at("2027-04-30 23:59:59").astimezone(ZoneInfo("UTC")).isoformat()
         zjtx.workflows.complete(task["id"], {"data_updated": True}, "officer")

@@ -70,7 +70,7 @@ def test_a_boundary_timer_fires_when_due_and_only_then(zjtx):
 def test_a_scheduled_process_starts_on_the_nth_working_day(zjtx):
     deploy_timed(zjtx)
     with time_machine.travel(datetime(2026, 9, 25, 12, 0, tzinfo=BJ), tick=False) as clock:
-        schedule = zjtx.schedules.save("月度通报", "timed", "workday:5@09:00")
+        schedule = zjtx.schedules.save("测试月度计划", "timed", "workday:5@09:00")
         # October 2026: 10-01..07 off; working days 10-08, 10-09, 10-10 (make-up Saturday), 10-12, 10-13.
         assert schedule["next_run_at"] == datetime(2026, 10, 13, 1, 0, tzinfo=UTC).isoformat()
         clock.move_to(datetime(2026, 10, 13, 8, 59, tzinfo=BJ))
@@ -78,7 +78,7 @@ def test_a_scheduled_process_starts_on_the_nth_working_day(zjtx):
         clock.move_to(datetime(2026, 10, 13, 9, 0, 1, tzinfo=BJ))
         assert Scheduler(zjtx).run_until_idle()["schedules"] == 1
         assert zjtx.schedules.run_due() == 0
-        [row] = [s for s in zjtx.schedules.list() if s["name"] == "月度通报"]
+        [row] = [s for s in zjtx.schedules.list() if s["name"] == "测试月度计划"]
         assert row["last_instance_id"] is not None
         assert row["next_run_at"] == datetime(2026, 11, 6, 1, 0, tzinfo=UTC).isoformat()
     quarterly = zjtx.schedules.save("季度措施进展", "timed", "workday:5:1,4,7,10@09:00")

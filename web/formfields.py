@@ -37,7 +37,7 @@ def describe(schema: dict, departments: list[str]) -> list[dict]:
             field.update(widget="rows", rows=ROWS_FOR_LISTS,
                          columns=describe(prop["items"], departments))
         elif prop.get("maxLength", 0) > 200:
-            field.update(widget="textarea")
+            field.update(widget="textarea", rows=24 if prop.get("maxLength", 0) > 5000 else 4)
         else:
             field.update(widget="text")
         fields.append(field)

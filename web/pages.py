@@ -56,6 +56,11 @@ def task(task_id: int):
         abort(404)
     schema, fields = _task_form(detail)
     errors, values, status = {}, {}, 200
+    prefill = [n for n, p in (schema or {}).get("properties", {}).items() if p.get("x-prefill")]
+    if prefill and request.method == "GET":
+        # Fields the diagram prepared (e.g. a generated circular draft) start filled in.
+        data = engine().workflows.show(detail["task"].instance_id, actor=g.actor.username)["data"]
+        values = {n: data.get(n) for n in prefill if data.get(n) is not None}
     if request.method == "POST":
         if schema is None:
             abort(403)

@@ -1,0 +1,140 @@
+"""Evaluation figures on a crafted month whose right answers are known, and the circular's cycle."""
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from docx import Document
+from sqlalchemy import select
+
+from engine.errors import Conflict
+from engine.figures import compute
+from engine.models import Circular, InboxMessage
+from engine.org import get_user
+from engine.scheduler import Scheduler
+from tests.helpers import Item, liaison
+
+BJ = ZoneInfo("Asia/Shanghai")
+LEAD, CO, WRONG = "区科技局", "区财政局", "区商务委"
+
+
+def at(text):
+    return datetime.fromisoformat(text).replace(tzinfo=BJ)
+
+
+def crafted_october(zjtx):
+    """Four items in October 2026 (figures worked out by hand in the test below)."""
+    with time_machine.travel(at("2026-10-09 10:00"), tick=False) as clock:
+        a = Item(zjtx)                                       # A: answered exactly at its deadline
+        a.accept()
+        a.dispatch(LEAD, days=3)                              # due 10-13 (10-10 is a make-up Saturday)
+        a.sign(LEAD)
+        clock.move_to(at("2026-10-13 23:59:59"))
+        a.answer(LEAD, "已解决")
+        a.do("review", {"review_decision": "accept"}, "dispatcher")
+        a.do("rating", {"rating_value": "满意"}, "officer")
+
+        clock.move_to(at("2026-10-12 10:00"))
+        b = Item(zjtx)                                       # B: approved extension, sent back once
+        b.accept()
+        b.dispatch(LEAD, days=2)                              # due 10-14
+        b.sign(LEAD)
+        b.do("handle", {"handle_action": "request_extension", "extension_reason": "需市级审批",
+                        "extension_due_date": "2026-10-20"}, liaison(LEAD), LEAD)
+        b.do("decide_extension", {"extension_approved": True}, "dispatcher")
+        c = Item(zjtx)                                       # C: returned, re-dispatched, answered late
+        c.accept()
+        c.dispatch(WRONG, days=2)
+        c.do("sign", {"sign_decision": "return", "return_reason": "不属本单位职责"}, liaison(WRONG), WRONG)
+        c.do("redispatch", {"new_department": CO, "new_due_working_days": 2}, "dispatcher")  # due 10-14
+        c.sign(CO)
+        clock.move_to(at("2026-10-16 11:00"))
+        c.answer(CO, "已办理")
+        c.do("review", {"review_decision": "accept"}, "dispatcher")
+        c.do("rating", {"rating_value": "满意"}, "officer")
+        clock.move_to(at("2026-10-19 15:00"))
+        b.answer(LEAD, "已协调")
+        b.do("review", {"review_decision": "send_back", "review_reason": "请补充时间表"}, "dispatcher")
+        b.do("rework", {"rework_answer": "已补充"}, liaison(LEAD))
+        b.do("review", {"review_decision": "accept"}, "dispatcher")
+        b.do("rating", {"rating_value": "基本满意"}, "officer")
+
+        clock.move_to(at("2026-10-20 10:00"))
+        d = Item(zjtx)                                       # D: never signed: urged and supervised
+        d.accept()
+        d.dispatch(CO, days=5)
+        clock.move_to(at("2026-10-27 10:00"))
+        Scheduler(zjtx).run_until_idle()
+
+
+def test_the_figures_of_a_crafted_month(zjtx):
+    crafted_october(zjtx)
+    from datetime import date
+
+    with zjtx.db.read() as session:
+        figures = compute(session, date(2026, 10, 1), date(2026, 10, 31), BJ)
+    rows = {r["department"]: r for r in figures["table"]}
+    lead = {k: rows[LEAD][k] for k in ("received", "returns", "extension_requests", "due", "closed", "closed_on_time",
+                                       "on_time_rate", "overdue_now", "first_time_rate", "satisfaction_rate",
+                                       "warned", "urged", "supervised", "rank")}
+    assert lead == {"received": 2, "returns": 0, "extension_requests": 1, "due": 2, "closed": 2, "closed_on_time": 2,
+                    "on_time_rate": 100.0, "overdue_now": 0, "first_time_rate": 50.0, "satisfaction_rate": 100.0,
+                    "warned": 0, "urged": 0, "supervised": 0, "rank": 1}
+    co = rows[CO]
+    assert (co["received"], co["due"], co["closed"], co["closed_on_time"], co["on_time_rate"]) == (2, 1, 1, 0, 0.0)
+    assert (co["overdue_now"], co["first_time_rate"], co["urged"], co["supervised"], co["rank"]) == (1, 100.0, 1, 1, 2)
+    assert (rows[WRONG]["received"], rows[WRONG]["returns"], rows[WRONG]["rank"]) == (1, 1, 3)
+    assert figures["named_for_criticism"] == [CO]
+    # Reproducible: computed again later, as of the same period end, the figures are the same.
+    with time_machine.travel(at("2026-12-15 10:00"), tick=False), zjtx.db.read() as session:
+        assert compute(session, date(2026, 10, 1), date(2026, 10, 31), BJ) == figures
+
+
+def inbox(zjtx, username):
+    with zjtx.db.read() as session:
+        user = get_user(session, username)
+        return list(session.scalars(select(InboxMessage.title).where(InboxMessage.user_id == user.id)))
+
+
+@pytest.mark.sqlite_only
+def test_the_monthly_circular_is_drafted_sent_back_approved_numbered_and_published(zjtx):
+    crafted_october(zjtx)
+    with time_machine.travel(at("2026-11-01 10:00"), tick=False) as clock:
+        # The default schedule (set up with the bundled processes): 5th working day, the month before.
+        [schedule] = [s for s in zjtx.schedules.list() if s["name"] == "月度通报"]
+        zjtx.schedules.save(schedule["name"], schedule["process"], schedule["rule"], schedule["data"])
+        clock.move_to(at("2026-11-06 09:00:01"))
+        Scheduler(zjtx).run_until_idle()
+        [draft] = [t for t in zjtx.workflows.tasks() if t["task"] == "draft"]
+        data = zjtx.workflows.show(draft["instance_id"])["data"]
+        assert "2026-10-01至2026-10-31" in data["circular_text"] and "区财政局有事项经督办" in data["circular_text"]
+        text = data["circular_text"] + "\n（经区经济信息委核定）"
+        zjtx.workflows.complete(draft["id"], {"circular_text": text}, "dispatcher")
+        [approve] = [t for t in zjtx.workflows.tasks() if t["task"] == "approve"]
+        zjtx.workflows.complete(approve["id"], {"circular_approved": False, "approval_comment": "请补充目标进展"}, "office")
+        [again] = [t for t in zjtx.workflows.tasks() if t["task"] == "draft"]
+        zjtx.workflows.complete(again["id"], {"circular_text": text + "\n目标进展见第五部分。"}, "dispatcher")
+        [approve] = [t for t in zjtx.workflows.tasks() if t["task"] == "approve"]
+        zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
+    shown = zjtx.workflows.show(approve["instance_id"])
+    assert shown["data"]["circular_number"] == "黔江专精特新通报〔2026〕1号" and shown["item_status"] == "已发布"
+    [rectify] = [t for t in zjtx.workflows.tasks() if t["task"] == "rectify"]
+    assert rectify["department"] == CO
+    assert any(t.startswith("【通报】黔江专精特新通报〔2026〕1号") for t in inbox(zjtx, liaison(CO)))
+    assert any(t.startswith("【通报】") for t in inbox(zjtx, liaison("区统计局")))  # every member unit
+    with zjtx.db.read() as session:
+        circular = session.scalar(select(Circular))
+    assert circular.status == "published" and circular.text.endswith("目标进展见第五部分。")
+    document = Document(io.BytesIO(zjtx.circulars.docx(circular)))
+    paragraphs = [p.text for p in document.paragraphs]
+    assert paragraphs[0] == "黔江专精特新通报〔2026〕1号" and "2026年10月" in paragraphs[1]
+    table = document.tables[0]
+    assert [c.text for c in table.rows[0].cells][:4] == ["名次", "单位", "收到交办", "应办结"]
+    assert [c.text for c in table.rows[1].cells][:2] == ["1", LEAD]
+    with zjtx.db.write() as session, pytest.raises(Conflict):
+        zjtx.circulars.save_text_in(session, circular.id, "改动")
+    with zjtx.db.write() as session, pytest.raises(Conflict):
+        zjtx.circulars.publish_in(session, circular.id, "office")
