@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import authz
@@ -21,7 +21,6 @@ from engine.models import (
     AuditRecord,
     Comment,
     Department,
-    Escalation,
     HumanTask,
     ProcessInstance,
     User,
@@ -239,39 +238,18 @@ class Queries:
             return {"instance": instance, "process": version.definition.key, "version": version.version,
                     "bpmn": source, **self._item_parts(session, instance_id)}
 
-    def dashboard(self, month_start: datetime | None = None) -> dict:
-        """Per department: open, overdue, closed department steps (签收/办理), on-time closure, escalations
-        this month. A department's step closes on time when it completes by its deadline."""
-        now = self.clock()
-        local = now.astimezone(self.tz)
-        month_start = month_start or datetime(local.year, local.month, 1, tzinfo=self.tz)
-        steps = HumanTask.stage.in_(("sign", "handle"))
+    def dashboard(self) -> dict:
+        """This month so far, with the circular's figure definitions (engine.figures)."""
+        from engine.figures import compute
+
+        today = self.clock().astimezone(self.tz).date()
         with self.db.read() as session:
-            rows = session.execute(
-                select(Department.name,
-                       func.sum(case((HumanTask.status.in_(OPEN_STATUSES), 1), else_=0)),
-                       func.sum(case((and_(HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now), 1), else_=0)),
-                       func.sum(case((HumanTask.status == COMPLETED, 1), else_=0)),
-                       func.sum(case((and_(HumanTask.status == COMPLETED, HumanTask.due_at.is_not(None),
-                                           HumanTask.completed_at <= HumanTask.due_at), 1), else_=0)),
-                       func.sum(case((and_(HumanTask.status == COMPLETED, HumanTask.due_at.is_not(None)), 1),
-                                     else_=0)))
-                .join(HumanTask, HumanTask.department_id == Department.id)
-                .where(steps).group_by(Department.name, Department.sort_order).order_by(Department.sort_order)).all()
-            escalations = dict(session.execute(
-                select(Escalation.level, func.count(Escalation.id)).where(Escalation.fired_at >= month_start)
-                .group_by(Escalation.level)).all())
-            by_department = dict(session.execute(
-                select(Department.name, func.count(Escalation.id)).join(Escalation, Escalation.department_id == Department.id)
-                .where(Escalation.fired_at >= month_start).group_by(Department.name)).all())
-        table = []
-        for name, open_, overdue, closed, on_time, closed_with_due in rows:
-            rate = round(100.0 * on_time / closed_with_due, 1) if closed_with_due else None
-            table.append({"department": name, "open": int(open_ or 0), "overdue": int(overdue or 0),
-                          "closed": int(closed or 0), "on_time_rate": rate,
-                          "escalations": by_department.get(name, 0)})
-        return {"table": table, "escalations": {LEVEL_LABELS[k]: v for k, v in sorted(escalations.items())},
-                "month": f"{local.year}年{local.month}月"}
+            figures = compute(session, today.replace(day=1), today, self.tz)
+        escalations = {"预警": sum(r["warned"] for r in figures["table"]),
+                       "催办": sum(r["urged"] for r in figures["table"]),
+                       "督办": sum(r["supervised"] for r in figures["table"])}
+        return {"table": figures["table"], "definitions": figures["definitions"], "escalations": escalations,
+                "month": f"{today.year}年{today.month}月"}
 
 
 def _readable(schema: dict | None, data: dict | None) -> list[tuple[str, str]]:

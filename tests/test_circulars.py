@@ -138,3 +138,37 @@ def test_the_monthly_circular_is_drafted_sent_back_approved_numbered_and_publish
         zjtx.circulars.save_text_in(session, circular.id, "改动")
     with zjtx.db.write() as session, pytest.raises(Conflict):
         zjtx.circulars.publish_in(session, circular.id, "office")
+
+
+@pytest.mark.sqlite_only
+def test_the_archive_the_printable_page_and_the_word_document(zjtx):
+    from tests.test_web import Browser
+    from web import create_app
+
+    crafted_october(zjtx)
+    with time_machine.travel(at("2026-11-06 10:00"), tick=False):
+        started = zjtx.workflows.start("evaluation_circular", {"period_start": "2026-10-01",
+                                                               "period_end": "2026-10-31"}, actor="dispatcher")
+    app = create_app(engine=zjtx, config={"TESTING": True})
+    member = Browser(app)
+    member.login(liaison(CO))
+    assert "2026年10月" not in member.get("/circulars/").get_data(as_text=True)  # drafts are not public
+    office = Browser(app)
+    office.login("office")
+    listing = office.get("/circulars/").get_data(as_text=True)
+    assert "草稿" in listing and "关于2026年10月" in listing
+    [draft] = [t for t in zjtx.workflows.tasks() if t["task"] == "draft"]
+    dispatcher = Browser(app)
+    dispatcher.login("dispatcher")
+    form = dispatcher.get(f"/tasks/{draft['id']}").get_data(as_text=True)
+    assert "一、总体情况" in form  # the generated draft fills the text box
+    with time_machine.travel(at("2026-11-06 11:00"), tick=False):
+        zjtx.workflows.complete(draft["id"], {"circular_text": zjtx.workflows.show(started["id"])["data"]
+                                              ["circular_text"]}, "dispatcher")
+        [approve] = [t for t in zjtx.workflows.tasks() if t["task"] == "approve"]
+        zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
+    circular_id = zjtx.workflows.show(started["id"])["data"]["circular_id"]
+    page = member.get(f"/circulars/{circular_id}").get_data(as_text=True)
+    assert "黔江专精特新通报〔2026〕1号" in page and "附表：各单位办理情况" in page and "print.css" in page
+    word = member.client.get(f"/circulars/{circular_id}.docx")
+    assert word.status_code == 200 and Document(io.BytesIO(word.data)).paragraphs[0].text.startswith("黔江专精特新通报")

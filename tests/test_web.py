@@ -253,7 +253,8 @@ def test_dashboard_and_status_pages(browser, zjtx):
     assert "按期办结率" in page and "/vendor/echarts/dist/echarts.min.js" in page
     data = b.get("/dashboard/data.json").get_json()
     row = next(r for r in data["table"] if r["department"] == LEAD)
-    assert (row["open"], row["closed"], row["on_time_rate"]) == (1, 1, 100.0)
+    assert (row["received"], row["closed"], row["overdue_now"]) == (1, 0, 0)
+    assert [f["id"] for f in data["definitions"]][:2] == ["received", "returns"]
     assert "流程引擎运行状态" in b.get("/status").get_data(as_text=True)
     assert b.get("/vendor/echarts/dist/echarts.min.js").status_code == 200
     assert b.get("/vendor/../package.json").status_code == 404

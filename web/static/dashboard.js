@@ -12,8 +12,8 @@
         grid: {left: 140, right: 20, top: 30, bottom: 20},
         xAxis: {type: "value"}, yAxis: {type: "category", data: names},
         series: [
-          {name: "在办", type: "bar", stack: "a", data: d.table.map(function (r) { return r.open - r.overdue; })},
-          {name: "逾期", type: "bar", stack: "a", itemStyle: {color: "#c9302c"}, data: d.table.map(function (r) { return r.overdue; })},
+          {name: "在办", type: "bar", stack: "a", data: d.table.map(function (r) { return Math.max(r.received - r.closed - r.returns, 0); })},
+          {name: "逾期", type: "bar", stack: "a", itemStyle: {color: "#c9302c"}, data: d.table.map(function (r) { return r.overdue_now; })},
           {name: "已办结", type: "bar", itemStyle: {color: "#2e9d4e"}, data: d.table.map(function (r) { return r.closed; })}
         ]
       });
