@@ -72,6 +72,9 @@ class DepartmentDirectory:
     def name_of(self, department_id: int) -> str:
         return self._by_id[department_id].name
 
+    def by_id(self, department_id: int) -> DepartmentRef:
+        return self._by_id[department_id]
+
 
 def seed_departments(session: Session) -> int:
     """Insert or update the policy's departments and aliases. Returns the number of departments."""
