@@ -30,6 +30,7 @@ from notifications.outbox import Notifier
 
 DATA_UPDATE_SCHEDULE = "培育库年度数据更新"
 CIRCULAR_SCHEDULE = "月度通报"
+MEASURE_SCHEDULE = "措施进展季度报告"
 
 
 @dataclass
@@ -72,6 +73,11 @@ class Engine:
             # Every 1 March: the yearly data update for each enterprise in the pool (due 30 April).
             self.schedules.save(DATA_UPDATE_SCHEDULE, "pool_data_update", "cron:0 9 1 3 *",
                                 {"for_each": "pool_enterprise"})
+        if MEASURE_SCHEDULE not in existing:
+            # The 1st working day of each quarter: a report per measure on the quarter before,
+            # due on its 5th working day.
+            self.schedules.save(MEASURE_SCHEDULE, "measure_supervision", "workday:1:1,4,7,10@09:00",
+                                {"for_each": "measure", "period": "quarter"})
         if CIRCULAR_SCHEDULE not in existing:
             # The 5th working day of every month: the circular on the month before.
             self.schedules.save(CIRCULAR_SCHEDULE, "evaluation_circular", "workday:5@09:00", {"period": "month"})

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine.enterprises import goals_in
 from engine.errors import Conflict, NotFound
 from engine.figures import LABELS, compute, overdue_items
+from engine.measures import ASSESSMENTS, latest_status
 from engine.models import Circular, Department, User, UserRole
 
 NUMBER_FORMAT = "黔江专精特新通报〔{year}〕{seq}号"
@@ -69,7 +70,15 @@ def draft_text(title: str, figures: dict) -> str:
                      "请于 10 个工作日内书面报告整改情况。")
     else:
         lines.append("本期无。")
-    lines += ["", "五、培育目标进展"]
+    measures = figures.get("measures")
+    if measures:
+        c = measures["counts"]
+        lines += ["", "五、30 项措施推进情况",
+                  f"已完成 {c['已完成']} 项，推进中 {c['推进中']} 项，滞后 {c['滞后']} 项，"
+                  f"尚无报告 {measures['unreported']} 项。"]
+        lines += [f"滞后：第 {m['no']} 项（{m['lead']}{'' if m['lead_is_written'] else '，未列牵头单位，由其汇总'}）"
+                  f"{m['comment'] or ''}" for m in measures["lagging"]]
+    lines += ["", "六、培育目标进展" if measures else "五、培育目标进展"]
     lines += [f"{g['goal']}：现有 {g['actual']}" + (f"（目标 {g['target']}）" if g["target"] else "")
               for g in figures["goals"]]
     lines += ["", "黔江区“专精特新”企业培育发展工作领导小组办公室"]
@@ -89,6 +98,12 @@ class CircularService:
         figures = compute(session, start, end, self.tz)
         figures["overdue_items"] = overdue_items(session, start, end, self.tz)
         figures["goals"] = goals_in(session)
+        status = latest_status(session, end)
+        figures["measures"] = {
+            "counts": {a: sum(1 for v in status.values() if v["assessment"] == a) for a in ASSESSMENTS},
+            "unreported": 30 - len(status),
+            "lagging": [{"no": no, **v} for no, v in sorted(status.items()) if v["assessment"] == "滞后"],
+        }
         title = _title(start, end)
         circular = Circular(period_start=start, period_end=end, title=title, status="draft", figures=figures,
                             text=draft_text(title, figures), instance_id=instance_id, created_at=self.clock())

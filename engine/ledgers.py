@@ -103,14 +103,20 @@ def _returned(sign: HumanTask, all_tasks: list[HumanTask]) -> bool:
 
 
 def measure_ledger(session: Session, department_name: str | None) -> bytes:
+    from engine.measures import latest_status
+
+    status = latest_status(session, date.max)
     rows = []
     for m in measures_as_data(session):
         units = m["lead"] + m["responsible"]
         if department_name and not any(_same(department_name, u, session) for u in units):
             continue
+        latest = status.get(m["no"], {})
         rows.append([m["no"], m["title"], "、".join(m["lead"]) or "（未列牵头单位）", "、".join(m["responsible"]),
-                     m["text"]])
-    return _book("措施台账", ["序号", "措施", "牵头单位", "责任单位", "措施内容"], rows)
+                     m["text"], latest.get("period_end", ""), latest.get("assessment") or "尚无报告",
+                     latest.get("comment") or ""])
+    return _book("措施台账", ["序号", "措施", "牵头单位", "责任单位", "措施内容", "最近报告期止", "评定", "评定意见"],
+                 rows)
 
 
 def _same(name: str, written: str, session: Session) -> bool:

@@ -498,3 +498,24 @@ class Circular(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     published_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class MeasureReport(Base):
+    """A measure's progress report and 区经济信息委's assessment for one period."""
+
+    __tablename__ = "measure_report"
+    __table_args__ = (UniqueConstraint("measure_no", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_no: Mapped[int] = mapped_column(ForeignKey("measure.no"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date, index=True)
+    lead_department: Mapped[str] = mapped_column(String(100))
+    lead_is_written: Mapped[bool] = mapped_column(Boolean, default=True)
+    report: Mapped[str | None] = mapped_column(Text, nullable=True)
+    contributions: Mapped[list] = mapped_column(JSONType, default=list)
+    assessment: Mapped[str | None] = mapped_column(String(16), nullable=True)  # 已完成 | 推进中 | 滞后
+    assessment_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    follow_up: Mapped[str | None] = mapped_column(Text, nullable=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

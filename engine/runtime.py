@@ -151,7 +151,22 @@ class WorkflowService:
 
             return list(planner.session.get(Circular, int(circular_id)).figures.get("named_for_criticism", []))
 
-        return self.script_engine_factory({"previous_period": previous_period, "draft_circular": draft_circular,
+        def measure_info(no: int) -> dict:
+            from engine.measures import measure_info as info
+
+            return info(planner.session, int(no))
+
+        def record_measure_report(no, start, end, lead, lead_is_written, report, contributions, assessment,
+                                  comment, follow_up) -> None:
+            from engine.measures import record_report
+
+            record_report(planner.session, int(no), date.fromisoformat(str(start)), date.fromisoformat(str(end)),
+                          lead, bool(lead_is_written), report, contributions, assessment, comment, follow_up,
+                          clock())
+
+        return self.script_engine_factory({"measure_info": measure_info,
+                                           "record_measure_report": record_measure_report,
+                                           "previous_period": previous_period, "draft_circular": draft_circular,
                                            "circular_draft_text": circular_draft_text,
                                            "save_circular_text": save_circular_text,
                                            "publish_circular": publish_circular,

@@ -109,10 +109,22 @@ class ScheduleService:
                 "last_instance_id": s.last_instance_id, "last_error": s.last_error}
 
     def _instances_data(self, session: Session, schedule: ProcessSchedule, planned: datetime) -> list[dict]:
-        """One start, or with ``{"for_each": "pool_enterprise"}`` one per enterprise in the pool
-        (``enterprise_uscc`` and ``update_year`` filled in)."""
+        """One start; or with ``{"for_each": "pool_enterprise"}`` one per enterprise in the pool
+        (``enterprise_uscc``, ``update_year``); or with ``{"for_each": "measure"}`` one per measure
+        (``measure_no`` and the period that just ended)."""
         data = dict(schedule.data or {})
-        if data.pop("for_each", None) != "pool_enterprise":
+        for_each = data.pop("for_each", None)
+        if for_each == "measure":
+            # One report per measure, on the quarter (or month) that just ended.
+            from engine.circulars import previous_month, previous_quarter
+            from engine.models import Measure
+
+            kind = data.pop("period", "quarter")
+            start, end = (previous_month if kind == "month" else previous_quarter)(planned.astimezone(self.tz).date())
+            numbers = session.scalars(select(Measure.no).order_by(Measure.no))
+            return [{**data, "measure_no": no, "period_start": start.isoformat(), "period_end": end.isoformat()}
+                    for no in numbers]
+        if for_each != "pool_enterprise":
             return [data]
         from engine.models import Enterprise
 

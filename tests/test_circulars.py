@@ -111,6 +111,7 @@ def test_the_monthly_circular_is_drafted_sent_back_approved_numbered_and_publish
         [draft] = [t for t in zjtx.workflows.tasks() if t["task"] == "draft"]
         data = zjtx.workflows.show(draft["instance_id"])["data"]
         assert "2026-10-01至2026-10-31" in data["circular_text"] and "区财政局有事项经督办" in data["circular_text"]
+        assert "五、30 项措施推进情况" in data["circular_text"] and "尚无报告 30 项" in data["circular_text"]
         text = data["circular_text"] + "\n（经区经济信息委核定）"
         zjtx.workflows.complete(draft["id"], {"circular_text": text}, "dispatcher")
         [approve] = [t for t in zjtx.workflows.tasks() if t["task"] == "approve"]

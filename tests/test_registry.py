@@ -50,7 +50,7 @@ def test_identical_content_is_not_deployed_twice(zjtx):
     assert (again["pool_admission"].version, again["pool_admission"].created) == (1, False)
     assert (again["pool_data_update"].version, again["pool_data_update"].created) == (1, False)
     with zjtx.db.read() as session:
-        assert len(session.scalars(select(ProcessVersion)).all()) == 4
+        assert len(session.scalars(select(ProcessVersion)).all()) == len(again) >= 5
 
 
 def test_a_changed_diagram_becomes_a_new_version_and_running_instances_keep_theirs(zjtx):
