@@ -1,14 +1,12 @@
-"""The one place where the script engine for diagrams is made.
-
-Until the sandbox lands (designer issue), only diagrams from our own ``processes/`` folder may
-contain scripts: :mod:`engine.registry` refuses scripts in any other file. Replacing this
-factory's return value is all a sandbox needs to do; callers never build engines themselves.
-"""
+"""The one place where the script engine for diagrams is made: every script, condition, timer and
+DMN entry runs in the sandbox (:mod:`engine.sandbox`), whoever wrote the diagram."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+
+from engine.sandbox import SandboxedEnvironment
 
 # Helpers visible to scripts and expressions of our own diagrams.
 SCRIPT_GLOBALS = {
@@ -21,4 +19,4 @@ SCRIPT_GLOBALS = {
 
 def create_script_engine(helpers: dict | None = None) -> PythonScriptEngine:
     """``helpers``: functions bound to the caller's transaction (working-day calendar, today)."""
-    return PythonScriptEngine(environment=TaskDataEnvironment({**SCRIPT_GLOBALS, **(helpers or {})}))
+    return PythonScriptEngine(environment=SandboxedEnvironment({**SCRIPT_GLOBALS, **(helpers or {})}))
