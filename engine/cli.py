@@ -123,6 +123,27 @@ def deploy(ctx, files, note, actor, as_json):
 
 
 @main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def validate(ctx, files, as_json):
+    """校验 BPMN/DMN 文件（与部署前的校验相同）；有问题时逐项列出并以非零状态退出。"""
+    engine = _engine(ctx)
+    with engine.db.read() as session:
+        problems = engine.registry.validate(session, {f.name: f.read_bytes() for f in files})
+    if as_json:
+        _print_json({"ok": not problems, "problems": problems})
+    elif problems:
+        click.echo(f"发现 {len(problems)} 个问题：", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem['message']}", err=True)
+    else:
+        click.echo("校验通过，可以部署")
+    if problems:
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("process")
 @click.option("--data", help="JSON 对象，或 @文件名")
 @click.option("--as", "actor", help="发起人用户名（缺省为系统）")

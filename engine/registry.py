@@ -22,9 +22,11 @@ from engine.forms import check_schema
 from engine.models import ProcessDefinition, ProcessVersion
 from engine.org import ROLES, DepartmentDirectory
 from engine.serialization import serializer
+from engine.validation import dmn_problems, task_problems, translate
 from engine.xmlsafe import UnsafeXml, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 DMN_NAMESPACES = (
     "https://www.omg.org/spec/DMN/20191111/MODEL/",
     "http://www.omg.org/spec/DMN/20180521/MODEL/",
@@ -58,7 +60,7 @@ def _problem(message: str, *, file: str | None = None, element: str | None = Non
 
 
 def _from_validation(exc: ValidationException, file: str | None) -> dict:
-    return _problem(f"BPMN 校验失败：{exc.msg if hasattr(exc, 'msg') else exc}",
+    return _problem(f"BPMN 校验失败：{translate(exc.msg if hasattr(exc, 'msg') else exc)}",
                     file=getattr(exc, "file_name", None) or file, element=getattr(exc, "id", None),
                     name=getattr(exc, "name", None), line=getattr(exc, "line_number", None) or None)
 
@@ -92,12 +94,21 @@ class Registry:
     def _parse(self, files: dict[str, bytes]):
         parser = SpiffBpmnParser(validator=VALIDATOR)
         problems: list[dict] = []
+        self._lines: dict[str, tuple[str, int]] = {}
+        self._process_properties: dict[str, dict] = {}
         for filename, content in files.items():
             try:
                 root = parse_xml(content)
             except UnsafeXml as exc:
                 problems.append(_problem(exc.message, file=filename, line=exc.line))
                 continue
+            for element in root.iter():
+                element_id = element.get("id") if isinstance(element.tag, str) else None
+                if element_id:
+                    self._lines.setdefault(element_id, (filename, element.sourceline))
+            for process in root.findall(f"{{{BPMN_NS}}}process"):
+                props = process.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property")
+                self._process_properties[process.get("id")] = {p.get("name"): p.get("value") for p in props}
             namespace = root.tag.partition("}")[0].lstrip("{")
             try:
                 if namespace == BPMN_NS:
@@ -110,6 +121,10 @@ class Registry:
                 problems.append(_from_validation(exc, filename))
             except Exception as exc:  # the library raises raw errors on some invalid files
                 problems.append(_problem(f"无法解析：{type(exc).__name__}: {exc}", file=filename))
+        if not problems:
+            for p in dmn_problems(parser):
+                file, line = self._lines.get(p["element"], (None, None))
+                problems.append(_problem(p["message"], file=file, element=p["element"], line=line))
         return parser, problems
 
     def _forms_for(self, spec, subs, files: dict[str, bytes], problems: list[dict]) -> dict:
@@ -139,10 +154,13 @@ class Registry:
             forms[ref] = schema
         return forms
 
-    def _check_tasks(self, spec, subs, directory: DepartmentDirectory, trusted: bool,
+    def _check_tasks(self, spec, subs, directory: DepartmentDirectory, require_deadlines: bool,
                      problems: list[dict]) -> None:
         for ts in all_task_specs(spec, subs):
             props = properties_of(ts)
+            file, line = self._lines.get(ts.bpmn_id, (None, None))
+            for message in task_problems(ts, props, is_user_task(ts) and require_deadlines):
+                problems.append(_problem(message, file=file, element=ts.bpmn_id, name=ts.bpmn_name, line=line))
             if not is_user_task(ts):
                 continue
             if "department" in props and directory.find(props["department"]) is None:
@@ -159,9 +177,18 @@ class Registry:
                 problems.append(_problem(f"属性 roles 含未知角色：{'、'.join(sorted(unknown))}",
                                          element=ts.bpmn_id, name=ts.bpmn_name))
 
+    # -- checking --------------------------------------------------------------------------
+    def validate(self, session: Session, files: dict[str, bytes]) -> list[dict]:
+        """Every problem deploying ``files`` would meet; an empty list means they would deploy."""
+        try:
+            self.deploy(session, files, dry_run=True)
+        except DeploymentError as exc:
+            return exc.problems
+        return []
+
     # -- deploying -------------------------------------------------------------------------
     def deploy(self, session: Session, files: dict[str, bytes], *, deployed_by: str | None = None,
-               note: str | None = None, trusted: bool = False) -> list[DeployResult]:
+               note: str | None = None, trusted: bool = False, dry_run: bool = False) -> list[DeployResult]:
         """Deploy every executable process found in ``files`` (filename → content).
 
         Raises DeploymentError with every problem found; nothing is written then.
@@ -185,10 +212,13 @@ class Registry:
                 problems.append(_problem(f"无法构建流程：{type(exc).__name__}: {exc}", element=pid))
                 continue
             forms = self._forms_for(spec, subs, files, problems)
-            self._check_tasks(spec, subs, directory, trusted, problems)
+            require_deadlines = self._process_properties.get(pid, {}).get("require_deadlines") == "true"
+            self._check_tasks(spec, subs, directory, require_deadlines, problems)
             prepared.append((pid, spec, subs, forms))
         if problems:
             raise DeploymentError(problems)
+        if dry_run:
+            return []
         results = []
         sources = {name: (c.decode("utf-8") if isinstance(c, bytes) else c) for name, c in files.items()
                    if name.endswith((".bpmn", ".dmn", ".xml"))}
