@@ -18,6 +18,7 @@ from engine.deadlines import Planner
 from engine.enterprises import EnterpriseService
 from engine.escalation import EscalationService
 from engine.items import ItemService
+from engine.migration import Migrations
 from engine.models import utcnow
 from engine.queries import Queries
 from engine.registry import DeployResult, Registry
@@ -47,6 +48,7 @@ class Engine:
     items: ItemService
     enterprises: EnterpriseService
     circulars: CircularService
+    migrations: Migrations
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -117,4 +119,4 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
     return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
                   schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),
                   items=ItemService(db, settings.attachment_dir, clock), enterprises=EnterpriseService(db, clock),
-                  circulars=circulars)
+                  circulars=circulars, migrations=Migrations(workflows))

@@ -274,6 +274,45 @@ class Registry:
         return version
 
     @staticmethod
+    def catalogue(session: Session) -> list[dict]:
+        """Every process with its versions: who deployed, when, the note, instances running on each."""
+        from engine.models import ProcessInstance
+
+        running = dict(session.execute(
+            select(ProcessInstance.version_id, func.count(ProcessInstance.id))
+            .where(ProcessInstance.status == "running").group_by(ProcessInstance.version_id)).all())
+        out = []
+        for definition in session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key)):
+            versions = session.scalars(select(ProcessVersion).where(ProcessVersion.definition_id == definition.id)
+                                       .order_by(ProcessVersion.version.desc()))
+            out.append({"key": definition.key, "name": definition.name, "versions": [
+                {"version": v.version, "deployed_at": v.deployed_at, "deployed_by": v.deployed_by, "note": v.note,
+                 "running": running.get(v.id, 0), "files": sorted(v.sources or {})} for v in versions]})
+        return out
+
+    @staticmethod
+    def source(session: Session, key: str, version: int | None, filename: str | None = None) -> tuple[str, str]:
+        """A deployed file of a process version: (file name, text). Default: the file defining the process."""
+        import re
+
+        query = select(ProcessVersion).join(ProcessDefinition).where(ProcessDefinition.key == key)
+        query = query.where(ProcessVersion.version == version) if version else \
+            query.order_by(ProcessVersion.version.desc()).limit(1)
+        found = session.scalar(query)
+        if found is None:
+            raise ProcessNotFound(key)
+        sources = found.sources or {}
+        if filename is not None:
+            if filename not in sources:
+                raise ProcessNotFound(f"{key}/{filename}")
+            return filename, sources[filename]
+        pattern = re.compile(r"<(?:\w+:)?process\b[^>]*\bid=[\"']" + re.escape(key) + r"[\"']")
+        for name, text in sorted(sources.items()):
+            if name.endswith(".bpmn") and pattern.search(text):
+                return name, text
+        raise ProcessNotFound(key)
+
+    @staticmethod
     def versions(session: Session) -> list[dict]:
         rows = session.execute(
             select(ProcessDefinition.key, ProcessDefinition.name, func.max(ProcessVersion.version))
