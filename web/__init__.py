@@ -28,6 +28,7 @@ NAV = [  # (endpoint, label, roles allowed or None for everyone)
     ("ledgers.index", "台账", {"dispatcher", "leading_group_office", "admin", "department_head", "liaison",
                                "service_officer"}),
     ("pages.notifications", "消息", None),
+    ("designer.index", "流程设计", {"designer", "admin"}),
     ("admin.index", "系统管理", {"admin"}),
 ]
 
@@ -54,12 +55,12 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Flas
     app.extensions["zjtx"] = engine
     app.json.ensure_ascii = False
 
-    from web import admin, api, auth, circulars, dashboard, enterprises, ledgers, pages, security, status
+    from web import admin, api, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
 
     app.before_request(security.load_actor)
     app.before_request(security.check_csrf)
-    for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, admin.bp, api.bp,
-                      status.bp):
+    for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
+                      api.bp, status.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor

@@ -1,0 +1,105 @@
+"""Designer pages: versions, upload with validation reports, download, editing endpoints, migration."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from tests.helpers import Item
+from tests.test_registry import BPMN, MINIMAL, USER_TASK
+from tests.test_web import Browser
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture
+def app(zjtx):
+    from web import create_app
+
+    return create_app(engine=zjtx, config={"TESTING": True})
+
+
+def as_user(app, user):
+    b = Browser(app)
+    assert b.login(user).status_code == 302
+    return b
+
+
+def test_the_designer_pages_belong_to_designers(app):
+    assert as_user(app, "designer").get("/designer/").status_code == 200
+    assert as_user(app, "admin").get("/designer/problem_dispatch/edit").status_code == 200
+    for user in ("dispatcher", "science_tech_bureau_liaison"):
+        b = as_user(app, user)
+        assert b.get("/designer/").status_code == 403
+        assert b.client.post("/designer/deploy", json={}, headers={"X-CSRF-Token": b.token}).status_code == 403
+
+
+def test_versions_are_listed_with_who_when_and_running_instances(app, zjtx):
+    Item(zjtx)
+    page = as_user(app, "designer").get("/designer/").get_data(as_text=True)
+    assert "企业问题交办" in page and "第 1 版" in page and "随系统发布的流程" in page
+    assert "problem_dispatch.bpmn" in page
+
+
+def test_an_upload_with_problems_gets_a_report_and_deploys_nothing(app, zjtx):
+    b = as_user(app, "designer")
+    b.get("/designer/")
+    broken = BPMN.replace('triage_decision == "accept"', 'triage_decision = = "accept"')
+    response = b.post("/designer/upload", {"files": (io.BytesIO(broken.encode()), "problem_dispatch.bpmn"),
+                                           "action": "deploy"}, content_type="multipart/form-data")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "文件未部署" in text and "triage_gateway" in text and "语法错误" in text
+    with zjtx.db.read() as session:
+        versions = {p["key"]: [v["version"] for v in p["versions"]] for p in zjtx.registry.catalogue(session)}
+    assert versions["problem_dispatch"] == [1]
+
+
+def test_a_good_upload_deploys_a_new_version_and_can_be_downloaded(app, zjtx):
+    b = as_user(app, "designer")
+    b.get("/designer/")
+    tiny = MINIMAL.format(lane="区科技局", task=USER_TASK)
+    checked = b.post("/designer/upload", {"files": (io.BytesIO(tiny.encode()), "tiny.bpmn"), "action": "validate"},
+                     content_type="multipart/form-data")
+    assert checked.status_code == 200 and "校验通过" in checked.get_data(as_text=True)
+    b.get("/designer/")
+    deployed = b.post("/designer/upload", {"files": (io.BytesIO(tiny.encode()), "tiny.bpmn"), "action": "deploy",
+                                           "note": "新增小流程"}, content_type="multipart/form-data")
+    assert "第 1 版（新）" in deployed.get_data(as_text=True)
+    source = b.client.get("/designer/tiny/v1/tiny.bpmn")
+    assert source.status_code == 200 and b'id="tiny"' in source.data
+    assert b.client.get("/designer/tiny/v1/other.bpmn").status_code == 404
+
+
+def test_the_editor_validates_and_deploys_through_json(app, zjtx):
+    b = as_user(app, "designer")
+    b.get("/designer/problem_dispatch/edit")
+    xml = b.client.get("/designer/problem_dispatch/latest.xml").get_data(as_text=True)
+    headers = {"X-CSRF-Token": b.token}
+    assert b.client.post("/designer/deploy", json={"xml": xml, "filename": "problem_dispatch.bpmn"}).status_code == 400
+    bad = b.client.post("/designer/validate", headers=headers, json={
+        "xml": xml.replace('name="交办"', 'name="交办"').replace(
+            '<spiffworkflow:property name="due_working_days" value="1"/>', "", 1), "filename": "problem_dispatch.bpmn"})
+    assert bad.get_json()["ok"] is False and "没有期限" in json.dumps(bad.get_json(), ensure_ascii=False)
+    same = b.client.post("/designer/deploy", headers=headers, json={"xml": xml, "filename": "problem_dispatch.bpmn"})
+    assert same.get_json()["deployed"][0]["created"] is False
+    changed = b.client.post("/designer/deploy", headers=headers, json={
+        "xml": xml.replace('name="交办"', 'name="交办（改）"'), "filename": "problem_dispatch.bpmn", "note": "改名"})
+    assert changed.get_json()["deployed"][0] == {"process": "problem_dispatch", "name": "企业问题交办", "version": 2,
+                                                  "created": True}
+    assert b.client.post("/designer/validate", headers=headers, json={"xml": "x"}).status_code == 400
+
+
+def test_a_designer_migrates_an_instance_from_its_page(app, zjtx):
+    item = Item(zjtx)
+    item.accept()
+    b = as_user(app, "designer")
+    b.get("/designer/")
+    headers = {"X-CSRF-Token": b.token}
+    xml = b.client.get("/designer/problem_dispatch/latest.xml").get_data(as_text=True)
+    b.client.post("/designer/deploy", headers=headers, json={"xml": xml.replace('name="交办"', 'name="交办（新）"'),
+                                                             "filename": "problem_dispatch.bpmn"})
+    preview = b.get(f"/designer/instances/{item.id}/migrate").get_data(as_text=True)
+    assert "第 1 版 → 第 2 版" in preview and "迁移到第 2 版" in preview
+    assert b.post(f"/designer/instances/{item.id}/migrate").status_code == 302
+    assert item.task("dispatch")["name"] == "交办（新）"

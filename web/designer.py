@@ -1,0 +1,137 @@
+"""Process designer pages: versions, upload, validate, deploy, edit in the browser, migrate instances."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+
+from engine.errors import Conflict, DeploymentError, NotFound
+from web.security import engine, roles_required
+
+bp = Blueprint("designer", __name__, url_prefix="/designer")
+ROLES = ("designer", "admin")
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+def _deploy(files: dict[str, bytes], note: str | None):
+    with engine().db.write() as session:
+        return engine().registry.deploy(session, files, deployed_by=g.actor.username, note=note)
+
+
+@bp.get("/")
+@roles_required(*ROLES)
+def index():
+    with engine().db.read() as session:
+        catalogue = engine().registry.catalogue(session)
+    return render_template("designer/index.html", catalogue=catalogue)
+
+
+@bp.post("/upload")
+@roles_required(*ROLES)
+def upload():
+    files = {}
+    for item in request.files.getlist("files"):
+        if item.filename:
+            content = item.read(MAX_UPLOAD + 1)
+            if len(content) > MAX_UPLOAD:
+                flash(f"{item.filename} 超过 5 MB", "error")
+                return redirect(url_for("designer.index"))
+            files[item.filename.replace("\\", "/").rsplit("/", 1)[-1]] = content
+    if not files:
+        flash("请选择要上传的 .bpmn 或 .dmn 文件", "error")
+        return redirect(url_for("designer.index"))
+    if request.form.get("action") == "validate":
+        with engine().db.read() as session:
+            problems = engine().registry.validate(session, files)
+        return render_template("designer/report.html", problems=problems, files=sorted(files),
+                               deployed=None), (400 if problems else 200)
+    try:
+        results = _deploy(files, request.form.get("note") or None)
+    except DeploymentError as exc:
+        return render_template("designer/report.html", problems=exc.problems, files=sorted(files), deployed=None), 400
+    return render_template("designer/report.html", problems=[], files=sorted(files), deployed=results)
+
+
+@bp.get("/<key>/v<int:version>/<path:filename>")
+@roles_required(*ROLES)
+def download(key: str, version: int, filename: str):
+    try:
+        with engine().db.read() as session:
+            name, text = engine().registry.source(session, key, version, filename)
+    except NotFound:
+        abort(404)
+    return Response(text, content_type="application/xml; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+@bp.get("/<key>/edit")
+@roles_required(*ROLES)
+def edit(key: str):
+    try:
+        with engine().db.read() as session:
+            filename, _ = engine().registry.source(session, key, None)
+    except NotFound:
+        abort(404)
+    kind = "dmn" if filename.endswith(".dmn") else "bpmn"
+    return render_template("designer/edit.html", key=key, filename=filename, kind=kind)
+
+
+@bp.get("/<key>/latest.xml")
+@roles_required(*ROLES)
+def latest(key: str):
+    try:
+        with engine().db.read() as session:
+            _, text = engine().registry.source(session, key, None)
+    except NotFound:
+        abort(404)
+    return Response(text, content_type="application/xml; charset=utf-8")
+
+
+def _posted_file():
+    body = request.get_json(silent=True) or {}
+    xml, filename = body.get("xml"), body.get("filename")
+    if not isinstance(xml, str) or not xml.strip() or not isinstance(filename, str) or \
+            not filename.endswith((".bpmn", ".dmn")):
+        return None, None, body
+    return {filename.rsplit("/", 1)[-1]: xml.encode("utf-8")}, filename, body
+
+
+@bp.post("/validate")
+@roles_required(*ROLES)
+def validate():
+    files, _, _ = _posted_file()
+    if files is None:
+        return jsonify({"code": "validation_failed", "message": "请求应包含 xml 和以 .bpmn/.dmn 结尾的 filename"}), 400
+    with engine().db.read() as session:
+        problems = engine().registry.validate(session, files)
+    return jsonify({"ok": not problems, "problems": problems})
+
+
+@bp.post("/deploy")
+@roles_required(*ROLES)
+def deploy():
+    files, _, body = _posted_file()
+    if files is None:
+        return jsonify({"code": "validation_failed", "message": "请求应包含 xml 和以 .bpmn/.dmn 结尾的 filename"}), 400
+    try:
+        results = _deploy(files, body.get("note") or None)
+    except DeploymentError as exc:
+        return jsonify({"ok": False, "problems": exc.problems, "message": exc.message}), 400
+    return jsonify({"ok": True, "deployed": [r.to_dict() for r in results]})
+
+
+@bp.route("/instances/<int:instance_id>/migrate", methods=["GET", "POST"])
+@roles_required(*ROLES)
+def migrate(instance_id: int):
+    try:
+        if request.method == "POST":
+            result = engine().migrations.migrate(instance_id, g.actor.username)
+            flash(f"{result['instance']} 已从第 {result['from']} 版迁移到第 {result['to']} 版", "info")
+            return redirect(url_for("pages.instance", instance_id=instance_id))
+        preview = engine().migrations.preview(instance_id)
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("designer.migrate", instance_id=instance_id))
+    return render_template("designer/migrate.html", preview=preview, instance_id=instance_id)

@@ -1,0 +1,153 @@
+// The process designer: bpmn-js Modeler (served by our server) with a panel for the properties this
+// product reads (department, roles, deadlines, forms, scripts, conditions), server-side validation
+// with the problems marked on the diagram, and deployment of a new version.
+(function () {
+  "use strict";
+  var root = document.getElementById("designer");
+  if (!root || !window.BpmnJS) { return; }
+  var KNOWN = [
+    ["department", "所属部门（固定）"], ["department_from", "所属部门（取自数据路径）"], ["roles", "可办理角色（逗号分隔）"],
+    ["stage", "阶段（sign/handle/dispatch/review/rating/office）"], ["due_working_days", "期限（工作日）"],
+    ["due_date_from", "期限日期（数据路径）"], ["warn_before_working_days", "提前预警（工作日）"],
+    ["supervise_after_working_days", "逾期后督办（工作日）"], ["formJsonSchemaFilename", "表单文件"],
+    ["no_deadline", "无期限（true）"]
+  ];
+  var report = document.getElementById("report");
+  var panel = document.getElementById("properties");
+  var modeler;
+
+  function headers() {
+    return {"Content-Type": "application/json", "X-CSRF-Token": root.dataset.csrf};
+  }
+  function text(tag, content, cls) {
+    var el = document.createElement(tag);
+    if (content !== undefined) { el.textContent = content; }
+    if (cls) { el.className = cls; }
+    return el;
+  }
+
+  fetch(root.dataset.src.replace(/latest\.xml$/, "") + "latest.xml", {credentials: "same-origin"})
+    .then(function (r) { return r.text(); })
+    .then(function (xml) {
+      return fetch("/static/spiffworkflow-moddle.json").then(function (r) { return r.json(); }).then(function (d) {
+        modeler = new window.BpmnJS({container: "#canvas", moddleExtensions: {spiffworkflow: d}});
+        window.zjtxModeler = modeler;  // for scripted use (and the browser test)
+        return modeler.importXML(xml);
+      });
+    })
+    .then(function () {
+      modeler.get("canvas").zoom("fit-viewport");
+      modeler.on("selection.changed", function (e) { show(e.newSelection.length === 1 ? e.newSelection[0] : null); });
+      root.setAttribute("data-ready", "true");
+    })
+    .catch(function (err) { report.textContent = "流程图无法加载：" + err.message; });
+
+  function propsOf(bo, create) {
+    var moddle = modeler.get("moddle");
+    if (!bo.extensionElements) {
+      if (!create) { return null; }
+      bo.extensionElements = moddle.create("bpmn:ExtensionElements", {values: []});
+    }
+    var values = bo.extensionElements.get("values");
+    var props = values.filter(function (v) { return v.$type === "spiffworkflow:Properties"; })[0];
+    if (!props && create) {
+      props = moddle.create("spiffworkflow:Properties", {properties: []});
+      values.push(props);
+    }
+    return props;
+  }
+  function getProp(bo, name) {
+    var props = propsOf(bo, false);
+    var found = props && props.get("properties").filter(function (p) { return p.name === name; })[0];
+    return found ? found.value : "";
+  }
+  function setProp(bo, name, value) {
+    var props = propsOf(bo, true);
+    var list = props.get("properties").filter(function (p) { return p.name !== name; });
+    if (value !== "") { list.push(modeler.get("moddle").create("spiffworkflow:Property", {name: name, value: value})); }
+    props.set("properties", list);
+  }
+
+  function field(label, value, onchange, multiline) {
+    var wrap = text("label", label);
+    var input = document.createElement(multiline ? "textarea" : "input");
+    input.value = value || "";
+    if (multiline) { input.rows = 6; }
+    input.addEventListener("change", function () { onchange(input.value.trim()); });
+    wrap.appendChild(input);
+    panel.appendChild(wrap);
+    return input;
+  }
+
+  function show(element) {
+    panel.innerHTML = "";
+    if (!element) { panel.appendChild(text("p", "选中一个元素以编辑其属性", "muted")); return; }
+    var bo = element.businessObject;
+    panel.appendChild(text("h2", (bo.name || bo.id) + "（" + bo.$type.replace("bpmn:", "") + "）"));
+    panel.appendChild(text("p", "ID：" + bo.id, "muted"));
+    field("名称", bo.name, function (v) { modeler.get("modeling").updateLabel(element, v); })
+      .setAttribute("data-property", "name");
+    if (/UserTask|StartEvent/.test(bo.$type)) {
+      KNOWN.forEach(function (pair) {
+        field(pair[1], getProp(bo, pair[0]), function (v) { setProp(bo, pair[0], v); })
+          .setAttribute("data-property", pair[0]);
+      });
+    }
+    if (bo.$type === "bpmn:ScriptTask") {
+      field("脚本（在沙箱中运行）", bo.script, function (v) { bo.script = v; }, true).setAttribute("data-property", "script");
+    }
+    if (bo.$type === "bpmn:SequenceFlow") {
+      var condition = bo.conditionExpression ? bo.conditionExpression.body : "";
+      field("条件表达式", condition, function (v) {
+        bo.conditionExpression = v ? modeler.get("moddle").create("bpmn:FormalExpression", {body: v}) : undefined;
+      }).setAttribute("data-property", "condition");
+    }
+  }
+
+  function showProblems(problems) {
+    var canvas = modeler.get("canvas");
+    var registry = modeler.get("elementRegistry");
+    registry.getAll().forEach(function (el) { canvas.removeMarker(el.id, "zjtx-problem"); });
+    report.innerHTML = "";
+    if (!problems.length) { report.appendChild(text("p", "校验通过", "flash")); return; }
+    var list = text("ul", undefined, "problems");
+    problems.forEach(function (p) {
+      list.appendChild(text("li", p.message));
+      if (p.element && registry.get(p.element)) { canvas.addMarker(p.element, "zjtx-problem"); }
+    });
+    report.appendChild(text("p", "发现 " + problems.length + " 个问题，未部署：", "flash error"));
+    report.appendChild(list);
+  }
+
+  function post(url, extra) {
+    return modeler.saveXML({format: true}).then(function (saved) {
+      var body = Object.assign({xml: saved.xml, filename: root.dataset.filename}, extra || {});
+      return fetch(url, {method: "POST", credentials: "same-origin", headers: headers(), body: JSON.stringify(body)})
+        .then(function (r) { return r.json(); });
+    });
+  }
+
+  document.getElementById("validate").addEventListener("click", function () {
+    post(root.dataset.validate).then(function (res) { showProblems(res.problems || []); });
+  });
+  document.getElementById("deploy").addEventListener("click", function () {
+    post(root.dataset.deploy, {note: document.getElementById("note").value}).then(function (res) {
+      if (!res.ok) { showProblems(res.problems || [{message: res.message}]); return; }
+      report.innerHTML = "";
+      res.deployed.forEach(function (d) {
+        report.appendChild(text("p", d.created ? "已部署 " + d.name + " 第 " + d.version + " 版" :
+                                                  "内容未变，沿用第 " + d.version + " 版", "flash deployed"));
+      });
+    });
+  });
+  document.getElementById("download").addEventListener("click", function (e) {
+    var link = e.currentTarget;
+    if (link.dataset.ready) { return; }
+    e.preventDefault();
+    modeler.saveXML({format: true}).then(function (saved) {
+      link.href = URL.createObjectURL(new Blob([saved.xml], {type: "application/xml"}));
+      link.dataset.ready = "1";
+      link.click();
+    });
+  });
+})();
