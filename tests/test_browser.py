@@ -147,3 +147,46 @@ def test_one_problem_from_registration_to_close_in_the_browser(chromium, server,
     dispatcher.shot("08-notifications")
     assert not dispatcher.foreign_requests(), dispatcher.foreign_requests()
     assert not dispatcher.errors, dispatcher.errors
+
+
+def test_a_designer_adds_a_step_with_a_deadline_and_it_reaches_the_inbox(chromium, server, zjtx):
+    from tests.helpers import Item
+
+    designer = User(chromium, server, "designer")
+    page = designer.page
+    page.goto(f"{server}/designer/problem_dispatch/edit")
+    page.wait_for_selector("#designer[data-ready=true]", timeout=15000)
+    # The designer inserts a user task between 办结归档 (close_item) and its end event.
+    page.evaluate("""() => {
+        const m = window.zjtxModeler, registry = m.get('elementRegistry'), modeling = m.get('modeling');
+        const close = registry.get('close_item'), end = registry.get('end_closed');
+        modeling.removeElements([registry.get('flow_close_end')]);
+        const task = modeling.appendShape(close, {type: 'bpmn:UserTask'}, {x: end.x + 150, y: end.y + 150});
+        modeling.connect(task, end);
+        m.get('selection').select(task);
+    }""")
+    panel = page.locator("#properties")
+    panel.locator("[data-property=name]").fill("归档确认")
+    panel.locator("[data-property=name]").dispatch_event("change")
+    for prop, value in (("department", "区经济信息委"), ("roles", "dispatcher"), ("stage", "review"),
+                        ("due_working_days", "2")):
+        panel.locator(f"[data-property={prop}]").fill(value)
+        panel.locator(f"[data-property={prop}]").dispatch_event("change")
+    designer.shot("09-designer-edit")
+    page.fill("#note", "办结后增加归档确认")
+    page.click("#deploy")
+    page.wait_for_selector(".flash.deployed", timeout=15000)
+    assert "已部署 企业问题交办 第 2 版" in page.locator("#report").inner_text()
+    assert not designer.foreign_requests() and not designer.errors
+
+    item = Item(zjtx)  # a new instance runs on version 2
+    assert zjtx.workflows.show(item.id)["version"] == 2
+    item.to_review("区科技局")
+    item.do("review", {"review_decision": "accept"}, "dispatcher")
+    item.do("rating", {"rating_value": "满意"}, "officer")
+    [confirm] = [t for t in item.open_tasks() if t["name"] == "归档确认"]
+    assert confirm["department"] == "区经济信息委" and confirm["due_at"] is not None
+    dispatcher = User(chromium, server, "dispatcher")
+    dispatcher.page.goto(f"{server}/?tab=in_progress")
+    assert dispatcher.page.locator("table.tasks td:text-is('归档确认')").count() == 1
+    dispatcher.shot("10-inbox-new-step")

@@ -12,6 +12,35 @@
     ["supervise_after_working_days", "逾期后督办（工作日）"], ["formJsonSchemaFilename", "表单文件"],
     ["no_deadline", "无期限（true）"]
   ];
+  var BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+  // bpmn-js drops references it cannot resolve; SpiffWorkflow's multi-instance loop references name
+  // process variables, not elements, so they are kept here and written back on save.
+  var loopRefs = {};
+  function rememberLoopRefs(xml) {
+    var doc = new DOMParser().parseFromString(xml, "application/xml");
+    Array.prototype.forEach.call(doc.getElementsByTagNameNS(BPMN_NS, "multiInstanceLoopCharacteristics"), function (mi) {
+      var refs = {};
+      ["loopDataInputRef", "loopDataOutputRef"].forEach(function (tag) {
+        var el = mi.getElementsByTagNameNS(BPMN_NS, tag)[0];
+        if (el) { refs[tag] = el.textContent; }
+      });
+      loopRefs[mi.parentNode.getAttribute("id")] = refs;
+    });
+  }
+  function restoreLoopRefs(xml) {
+    var doc = new DOMParser().parseFromString(xml, "application/xml");
+    Array.prototype.forEach.call(doc.getElementsByTagNameNS(BPMN_NS, "multiInstanceLoopCharacteristics"), function (mi) {
+      var refs = loopRefs[mi.parentNode.getAttribute("id")] || {};
+      ["loopDataOutputRef", "loopDataInputRef"].forEach(function (tag) {
+        if (refs[tag] && !mi.getElementsByTagNameNS(BPMN_NS, tag).length) {
+          var el = doc.createElementNS(BPMN_NS, mi.prefix ? mi.prefix + ":" + tag : tag);
+          el.textContent = refs[tag];
+          mi.insertBefore(el, mi.firstChild);
+        }
+      });
+    });
+    return new XMLSerializer().serializeToString(doc);
+  }
   var report = document.getElementById("report");
   var panel = document.getElementById("properties");
   var modeler;
@@ -30,6 +59,7 @@
     .then(function (r) { return r.text(); })
     .then(function (xml) {
       return fetch("/static/spiffworkflow-moddle.json").then(function (r) { return r.json(); }).then(function (d) {
+        rememberLoopRefs(xml);
         modeler = new window.BpmnJS({container: "#canvas", moddleExtensions: {spiffworkflow: d}});
         window.zjtxModeler = modeler;  // for scripted use (and the browser test)
         return modeler.importXML(xml);
@@ -121,7 +151,7 @@
 
   function post(url, extra) {
     return modeler.saveXML({format: true}).then(function (saved) {
-      var body = Object.assign({xml: saved.xml, filename: root.dataset.filename}, extra || {});
+      var body = Object.assign({xml: restoreLoopRefs(saved.xml), filename: root.dataset.filename}, extra || {});
       return fetch(url, {method: "POST", credentials: "same-origin", headers: headers(), body: JSON.stringify(body)})
         .then(function (r) { return r.json(); });
     });
@@ -145,7 +175,7 @@
     if (link.dataset.ready) { return; }
     e.preventDefault();
     modeler.saveXML({format: true}).then(function (saved) {
-      link.href = URL.createObjectURL(new Blob([saved.xml], {type: "application/xml"}));
+      link.href = URL.createObjectURL(new Blob([restoreLoopRefs(saved.xml)], {type: "application/xml"}));
       link.dataset.ready = "1";
       link.click();
     });
