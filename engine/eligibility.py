@@ -50,13 +50,18 @@ def industries() -> list[dict]:
 
 
 class Decisions:
-    """The three DMN decisions, parsed once (safely) and evaluated with the engine's DMN support."""
+    """The three DMN decisions, parsed once (safely) and evaluated with the engine's DMN support.
 
-    def __init__(self, processes_dir: Path, script_engine):
+    ``sources`` (file name → content) are the deployed tables; files missing there are read from
+    ``processes_dir`` (a fresh installation before its first deployment, or the command line)."""
+
+    def __init__(self, processes_dir: Path, script_engine, sources: dict[str, bytes] | None = None):
         parser = SpiffBpmnParser()
+        sources = sources or {}
         for name in DECISION_FILES:
-            path = processes_dir / f"{name}.dmn"
-            parser.add_dmn_xml(parse_xml(path.read_bytes()), filename=path.name)
+            filename = f"{name}.dmn"
+            content = sources.get(filename) or (processes_dir / filename).read_bytes()
+            parser.add_dmn_xml(parse_xml(content), filename=filename)
         self._engines = {name: parser.get_engine(name, None) for name in DECISION_FILES}
         self._script_engine = script_engine
 

@@ -193,6 +193,8 @@ class Registry:
 
         Raises DeploymentError with every problem found; nothing is written then.
         """
+        if files and all(name.endswith(".dmn") for name in files):
+            files = self._with_users_of(session, files)
         parser, problems = self._parse(files)
         if problems:
             raise DeploymentError(problems)
@@ -227,12 +229,37 @@ class Registry:
                 "spec": serializer.to_dict(spec),
                 "subprocess_specs": {k: serializer.to_dict(v) for k, v in subs.items()},
             }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            # Decision tables deployed with a process are part of its version (scripts may use them).
+            tables = json.dumps({k: v for k, v in sorted(sources.items()) if k.endswith(".dmn")}, ensure_ascii=False)
             digest = hashlib.sha256(
-                (spec_json + json.dumps(forms, sort_keys=True, ensure_ascii=False)).encode("utf-8")
+                (spec_json + json.dumps(forms, sort_keys=True, ensure_ascii=False) + tables).encode("utf-8")
             ).hexdigest()
             results.append(self._store(session, pid, spec.description or pid, spec_json, digest,
                                        sources, forms, deployed_by, note))
         return results
+
+    def _with_users_of(self, session: Session, dmn_files: dict[str, bytes]) -> dict[str, bytes]:
+        """Decision tables alone: bundle them with the latest files of every process deployed with a
+        file of the same name, so each of those processes gets a new version using the new tables."""
+        bundle: dict[str, bytes] = {}
+        for definition in session.scalars(select(ProcessDefinition)):
+            latest = self.latest(session, definition.key, required=False)
+            sources = (latest.sources or {}) if latest else {}
+            if any(name in sources for name in dmn_files):
+                bundle.update({name: text.encode("utf-8") for name, text in sources.items()})
+        if not bundle:
+            return dmn_files  # nothing uses them: the usual "no executable process" report follows
+        bundle.update(dmn_files)
+        return bundle
+
+    def latest_decision_sources(self, session: Session) -> dict[str, bytes]:
+        """The DMN files of the newest deployed versions (the tables decisions are made with)."""
+        out: dict[str, tuple] = {}
+        for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
+            for name, text in (version.sources or {}).items():
+                if name.endswith(".dmn"):
+                    out[name] = text.encode("utf-8")
+        return out
 
     def _store(self, session, key, name, spec_json, digest, sources, forms, deployed_by, note):
         definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key))

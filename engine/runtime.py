@@ -120,7 +120,7 @@ class WorkflowService:
         def assess_eligibility(code: str) -> dict:
             from engine.admission import assess
 
-            return assess(planner.session, self.decisions(), str(code), clock().astimezone(tz).date())
+            return assess(planner.session, self.decisions(planner.session), str(code), clock().astimezone(tz).date())
 
         circulars = self.circulars
 
@@ -176,12 +176,22 @@ class WorkflowService:
                                            "end_of_working_days": end_of_working_days, "end_of_day": end_of_day,
                                            "assess_eligibility": assess_eligibility})
 
-    def decisions(self):
-        if getattr(self, "_decision_tables", None) is None:
-            from engine.eligibility import Decisions
+    def decisions(self, session: Session | None = None):
+        """The deployed decision tables (parsed once per content)."""
+        import hashlib
 
-            self._decision_tables = Decisions(self.settings.processes_dir, self.script_engine)
-        return self._decision_tables
+        from engine.eligibility import Decisions
+
+        if session is None:
+            with self.db.read() as reading:
+                sources = self.registry.latest_decision_sources(reading)
+        else:
+            sources = self.registry.latest_decision_sources(session)
+        key = hashlib.sha256(b"".join(k.encode() + v for k, v in sorted(sources.items()))).hexdigest()
+        cached = getattr(self, "_decision_tables", None)
+        if cached is None or cached[0] != key:
+            self._decision_tables = (key, Decisions(self.settings.processes_dir, self.script_engine, sources))
+        return self._decision_tables[1]
 
     # -- helpers ---------------------------------------------------------------------------
     def _form_context(self, session: Session, directory: DepartmentDirectory) -> forms.FormContext:

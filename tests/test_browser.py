@@ -190,3 +190,16 @@ def test_a_designer_adds_a_step_with_a_deadline_and_it_reaches_the_inbox(chromiu
     dispatcher.page.goto(f"{server}/?tab=in_progress")
     assert dispatcher.page.locator("table.tasks td:text-is('归档确认')").count() == 1
     dispatcher.shot("10-inbox-new-step")
+
+
+def test_the_dmn_editor_loads_and_deploys_in_the_browser(chromium, server, zjtx):
+    designer = User(chromium, server, "designer")
+    page = designer.page
+    page.goto(f"{server}/designer/dmn/cultivation_criteria.dmn/edit")
+    page.wait_for_selector("#designer[data-ready=true]", timeout=15000)
+    assert page.locator("text=上年研发投入占营业收入比重（%）").count() >= 1
+    designer.shot("11-dmn-editor")
+    page.click("#validate")
+    page.wait_for_selector("#report .flash", timeout=15000)
+    assert "校验通过" in page.locator("#report").inner_text()
+    assert not designer.foreign_requests() and not designer.errors

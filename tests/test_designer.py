@@ -103,3 +103,39 @@ def test_a_designer_migrates_an_instance_from_its_page(app, zjtx):
     assert "第 1 版 → 第 2 版" in preview and "迁移到第 2 版" in preview
     assert b.post(f"/designer/instances/{item.id}/migrate").status_code == 302
     assert item.task("dispatch")["name"] == "交办（新）"
+
+
+def test_an_edited_decision_table_is_deployed_with_its_processes_and_used(zjtx):
+    from pathlib import Path
+
+    from tests.test_admission import apply, register
+
+    register(zjtx)  # R&D ratio 3%: eligible under the policy's 2%
+    dmn = (Path(__file__).resolve().parents[1] / "processes" / "cultivation_criteria.dmn").read_text(encoding="utf-8")
+    stricter = dmn.replace('<inputEntry id="rule_9_rd_ratio"><text>? is not None and ? &gt;= 2</text>',
+                           '<inputEntry id="rule_9_rd_ratio"><text>? is not None and ? &gt;= 5</text>').replace(
+        '<inputEntry id="rule_10_rd_ratio"><text>? is not None and ? &lt; 2</text>',
+        '<inputEntry id="rule_10_rd_ratio"><text>? is not None and ? &lt; 5</text>')
+    assert stricter != dmn
+    with zjtx.db.write() as session:
+        results = {r.key: r for r in zjtx.registry.deploy(session, {"cultivation_criteria.dmn": stricter.encode()},
+                                                            deployed_by="designer", note="研发投入比例调整为5%")}
+    assert results["pool_admission"].created and results["pool_admission"].version == 2
+    started = apply(zjtx)  # decided with the deployed table: 3% is now below the bar
+    shown = zjtx.workflows.show(started["id"])
+    assert shown["item_status"] == "不符合培育条件"
+    assert any("研发投入" in r for r in shown["data"]["admission_reasons"])
+
+
+def test_decision_tables_open_in_the_dmn_editor(app, zjtx):
+    b = as_user(app, "designer")
+    listing = b.get("/designer/").get_data(as_text=True)
+    assert "cultivation_criteria.dmn" in listing
+    page = b.get("/designer/dmn/cultivation_criteria.dmn/edit").get_data(as_text=True)
+    assert "dmn-modeler.production.min.js" in page and "dmn-designer.js" in page
+    assert b"cultivation_criteria" in b.client.get("/designer/dmn/cultivation_criteria.dmn").data
+    assert b.client.get("/designer/dmn/nothing.dmn/edit").status_code == 404
+    headers = {"X-CSRF-Token": b.token}
+    xml = b.client.get("/designer/dmn/cultivation_criteria.dmn").get_data(as_text=True)
+    checked = b.client.post("/designer/validate", headers=headers, json={"xml": xml, "filename": "cultivation_criteria.dmn"})
+    assert checked.get_json() == {"ok": True, "problems": []}

@@ -15,7 +15,7 @@ from engine.errors import EngineError
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 # Only the built files of the front-end packages we use are served, from our own server.
-VENDOR_PREFIXES = ("bpmn-js/dist/", "echarts/dist/")
+VENDOR_PREFIXES = ("bpmn-js/dist/", "echarts/dist/", "dmn-js/dist/")
 STATUS_BY_CODE = {"validation_failed": 400, "permission_denied": 403, "conflict": 409, "task_not_open": 409,
                   "unauthorized": 401}
 NAV = [  # (endpoint, label, roles allowed or None for everyone)

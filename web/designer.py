@@ -23,7 +23,8 @@ def _deploy(files: dict[str, bytes], note: str | None):
 def index():
     with engine().db.read() as session:
         catalogue = engine().registry.catalogue(session)
-    return render_template("designer/index.html", catalogue=catalogue)
+        tables = sorted(engine().registry.latest_decision_sources(session))
+    return render_template("designer/index.html", catalogue=catalogue, tables=tables)
 
 
 @bp.post("/upload")
@@ -64,6 +65,26 @@ def download(key: str, version: int, filename: str):
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
 
+@bp.get("/dmn/<name>.dmn/edit")
+@roles_required(*ROLES)
+def edit_dmn(name: str):
+    with engine().db.read() as session:
+        if f"{name}.dmn" not in engine().registry.latest_decision_sources(session):
+            abort(404)
+    return render_template("designer/edit.html", key=name, filename=f"{name}.dmn", kind="dmn",
+                           source=url_for("designer.dmn_source", name=name))
+
+
+@bp.get("/dmn/<name>.dmn")
+@roles_required(*ROLES)
+def dmn_source(name: str):
+    with engine().db.read() as session:
+        content = engine().registry.latest_decision_sources(session).get(f"{name}.dmn")
+    if content is None:
+        abort(404)
+    return Response(content, content_type="application/xml; charset=utf-8")
+
+
 @bp.get("/<key>/edit")
 @roles_required(*ROLES)
 def edit(key: str):
@@ -72,8 +93,8 @@ def edit(key: str):
             filename, _ = engine().registry.source(session, key, None)
     except NotFound:
         abort(404)
-    kind = "dmn" if filename.endswith(".dmn") else "bpmn"
-    return render_template("designer/edit.html", key=key, filename=filename, kind=kind)
+    return render_template("designer/edit.html", key=key, filename=filename, kind="bpmn",
+                           source=url_for("designer.latest", key=key))
 
 
 @bp.get("/<key>/latest.xml")
@@ -110,9 +131,14 @@ def validate():
 @bp.post("/deploy")
 @roles_required(*ROLES)
 def deploy():
-    files, _, body = _posted_file()
+    files, filename, body = _posted_file()
     if files is None:
         return jsonify({"code": "validation_failed", "message": "请求应包含 xml 和以 .bpmn/.dmn 结尾的 filename"}), 400
+    if filename.endswith(".bpmn"):
+        # An edited diagram keeps the decision tables its version was deployed with.
+        with engine().db.read() as session:
+            tables = engine().registry.latest_decision_sources(session)
+        files = {**tables, **files}
     try:
         results = _deploy(files, body.get("note") or None)
     except DeploymentError as exc:

@@ -55,7 +55,7 @@
     return el;
   }
 
-  fetch(root.dataset.src.replace(/latest\.xml$/, "") + "latest.xml", {credentials: "same-origin"})
+  fetch(root.dataset.src, {credentials: "same-origin"})
     .then(function (r) { return r.text(); })
     .then(function (xml) {
       return fetch("/static/spiffworkflow-moddle.json").then(function (r) { return r.json(); }).then(function (d) {
