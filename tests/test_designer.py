@@ -139,3 +139,18 @@ def test_decision_tables_open_in_the_dmn_editor(app, zjtx):
     xml = b.client.get("/designer/dmn/cultivation_criteria.dmn").get_data(as_text=True)
     checked = b.client.post("/designer/validate", headers=headers, json={"xml": xml, "filename": "cultivation_criteria.dmn"})
     assert checked.get_json() == {"ok": True, "problems": []}
+
+
+def test_bpmnlint_advice_is_given_for_the_editor(app):
+    import shutil
+
+    if shutil.which("node") is None:
+        pytest.skip("没有 node")
+    b = as_user(app, "designer")
+    b.get("/designer/problem_dispatch/edit")
+    xml = b.client.get("/designer/problem_dispatch/latest.xml").get_data(as_text=True)
+    found = b.client.post("/designer/lint", headers={"X-CSRF-Token": b.token}, json={"xml": xml}).get_json()
+    assert found["available"] is True
+    labels = [f for f in found["findings"] if f["rule"] == "label-required"]
+    assert {f["element"] for f in labels} >= {"slot_start", "slot_end"}
+    assert all("元素缺少名称" in f["message"] for f in labels)

@@ -128,6 +128,42 @@ def validate():
     return jsonify({"ok": not problems, "problems": problems})
 
 
+LINT_SCRIPT = __import__("pathlib").Path(__file__).resolve().parent / "lint" / "lint.js"
+LINT_MESSAGES = {
+    "label-required": "元素缺少名称", "no-bpmndi": "元素缺少图形信息（BPMNDI）", "fake-join": "多条连线汇入但未用网关汇合",
+    "no-disconnected": "元素未与流程连接", "no-implicit-split": "未用网关的隐式分支", "no-implicit-end": "缺少结束事件的隐式结束",
+    "no-implicit-start": "缺少开始事件的隐式开始", "conditional-flows": "条件连线缺少条件",
+    "superfluous-gateway": "多余的网关", "no-overlapping-elements": "元素重叠", "end-event-required": "缺少结束事件",
+    "start-event-required": "缺少开始事件", "no-gateway-join-fork": "网关同时汇合与分支",
+}
+
+
+@bp.post("/lint")
+@roles_required(*ROLES)
+def lint():
+    """bpmnlint's recommended rules (run with Node): advice shown in the editor before saving."""
+    import json
+    import shutil
+    import subprocess
+
+    body = request.get_json(silent=True) or {}
+    xml = body.get("xml")
+    if not isinstance(xml, str) or len(xml.encode("utf-8")) > MAX_UPLOAD:
+        return jsonify({"code": "validation_failed", "message": "请求应包含 5 MB 以内的 xml"}), 400
+    node = shutil.which("node")
+    if node is None or not LINT_SCRIPT.is_file():
+        return jsonify({"available": False, "findings": []})
+    try:
+        run = subprocess.run([node, str(LINT_SCRIPT)], input=xml.encode("utf-8"), capture_output=True, timeout=20,
+                             cwd=str(LINT_SCRIPT.parents[2]), check=False)
+        findings = json.loads(run.stdout or b"[]")
+    except (subprocess.TimeoutExpired, ValueError):
+        return jsonify({"available": False, "findings": []})
+    for f in findings:
+        f["message"] = f"{LINT_MESSAGES.get(f['rule'], f['message'])}（bpmnlint {f['rule']}）"
+    return jsonify({"available": True, "findings": findings})
+
+
 @bp.post("/deploy")
 @roles_required(*ROLES)
 def deploy():

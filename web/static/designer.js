@@ -157,8 +157,29 @@
     });
   }
 
+  function lint() {
+    // bpmnlint's advice is shown, never blocks: the server's checks decide what can be deployed.
+    return post(root.dataset.lint).then(function (res) {
+      var canvas = modeler.get("canvas");
+      var registry = modeler.get("elementRegistry");
+      var old = document.getElementById("lint");
+      if (old) { old.remove(); }
+      var box = text("div");
+      box.id = "lint";
+      if (!res.findings || !res.findings.length) { return; }
+      box.appendChild(text("p", "bpmnlint 建议（不影响部署）：", "muted"));
+      var list = text("ul", undefined, "lint");
+      res.findings.forEach(function (f) {
+        list.appendChild(text("li", (f.element ? f.element + "：" : "") + f.message));
+        if (f.element && registry.get(f.element)) { canvas.addMarker(f.element, "zjtx-lint"); }
+      });
+      box.appendChild(list);
+      report.appendChild(box);
+    });
+  }
+
   document.getElementById("validate").addEventListener("click", function () {
-    post(root.dataset.validate).then(function (res) { showProblems(res.problems || []); });
+    post(root.dataset.validate).then(function (res) { showProblems(res.problems || []); }).then(lint);
   });
   document.getElementById("deploy").addEventListener("click", function () {
     post(root.dataset.deploy, {note: document.getElementById("note").value}).then(function (res) {
