@@ -182,13 +182,16 @@
     post(root.dataset.validate).then(function (res) { showProblems(res.problems || []); }).then(lint);
   });
   document.getElementById("deploy").addEventListener("click", function () {
-    post(root.dataset.deploy, {note: document.getElementById("note").value}).then(function (res) {
-      if (!res.ok) { showProblems(res.problems || [{message: res.message}]); return; }
+    // Lint first (advice), then deploy (the server's checks decide).
+    var note = document.getElementById("note").value;
+    post(root.dataset.deploy, {note: note}).then(function (res) {
+      if (!res.ok) { showProblems(res.problems || [{message: res.message}]); return lint(); }
       report.innerHTML = "";
       res.deployed.forEach(function (d) {
         report.appendChild(text("p", d.created ? "已部署 " + d.name + " 第 " + d.version + " 版" :
                                                   "内容未变，沿用第 " + d.version + " 版", "flash deployed"));
       });
+      return lint();
     });
   });
   document.getElementById("download").addEventListener("click", function (e) {
