@@ -97,6 +97,8 @@ class Registry:
         self._lines: dict[str, tuple[str, int]] = {}
         self._process_properties: dict[str, dict] = {}
         for filename, content in files.items():
+            if filename.endswith(".json"):
+                continue  # a form (JSON Schema), read by _forms_for
             try:
                 root = parse_xml(content)
             except UnsafeXml as exc:

@@ -154,3 +154,27 @@ def test_bpmnlint_advice_is_given_for_the_editor(app):
     labels = [f for f in found["findings"] if f["rule"] == "label-required"]
     assert {f["element"] for f in labels} >= {"slot_start", "slot_end"}
     assert all("元素缺少名称" in f["message"] for f in labels)
+
+
+def test_a_form_edited_in_the_designer_is_deployed_with_the_diagram(app, zjtx):
+    b = as_user(app, "designer")
+    b.get("/designer/problem_dispatch/edit")
+    forms = b.client.get("/designer/problem_dispatch/forms.json").get_json()
+    sign = forms["sign.schema.json"]
+    sign["properties"]["return_reason"]["title"] = "退回理由（请写明应由哪个单位办理）"
+    xml = b.client.get("/designer/problem_dispatch/latest.xml").get_data(as_text=True)
+    headers = {"X-CSRF-Token": b.token}
+    result = b.client.post("/designer/deploy", headers=headers, json={
+        "xml": xml, "filename": "problem_dispatch.bpmn", "forms": {"sign.schema.json": sign}}).get_json()
+    assert result["deployed"][0]["version"] == 2 and result["deployed"][0]["created"] is True
+    bad = b.client.post("/designer/deploy", headers=headers, json={
+        "xml": xml, "filename": "problem_dispatch.bpmn", "forms": {"sign.schema.json": {"type": "nonsense"}}})
+    assert bad.status_code == 400 and "sign.schema.json" in bad.get_data(as_text=True)
+    item = Item(zjtx)
+    item.accept()
+    item.dispatch("区科技局")
+    from engine.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as caught:
+        item.do("sign", {"sign_decision": "return"}, "science_tech_bureau_liaison")
+    assert caught.value.errors["return_reason"] == "「退回理由（请写明应由哪个单位办理）」为必填项"

@@ -73,16 +73,23 @@ def test_a_diagram_with_an_evil_script_fails_its_step_cleanly(zjtx):
         '<bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="e"/>',
         '<bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="boom"/>'
         '<bpmn:scriptTask id="boom" name="越权脚本"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
-        '<bpmn:script>x = ().__class__.__base__.__subclasses__()</bpmn:script></bpmn:scriptTask>'
+        '<bpmn:script>SCRIPT</bpmn:script></bpmn:scriptTask>'
         '<bpmn:sequenceFlow id="f3" sourceRef="boom" targetRef="e"/>').replace(
         '<bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>', '<bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>')
-    with zjtx.db.write() as session:  # an uploaded file: scripts are allowed now, and sandboxed
-        zjtx.registry.deploy(session, {"evil.bpmn": evil.encode()})
+    # What the sandbox refuses when compiling is refused at deployment, with the element named.
+    from engine.errors import DeploymentError
+
+    with pytest.raises(DeploymentError) as refused, zjtx.db.write() as session:
+        zjtx.registry.deploy(session, {"evil.bpmn": evil.replace("SCRIPT", "x = ().__class__").encode()})
+    assert refused.value.problems[0]["element"] == "boom" and "沙箱" in refused.value.problems[0]["message"]
+    # What only shows at run time stops the step: an uploaded script is sandboxed when it runs.
+    with zjtx.db.write() as session:
+        zjtx.registry.deploy(session, {"evil.bpmn": evil.replace("SCRIPT", "x = [0] * 10**10").encode()})
     started = zjtx.workflows.start("tiny", {}, actor="admin")
     before = _counts(zjtx, started["id"])
     with pytest.raises(WorkflowFailed) as caught:
         zjtx.workflows.complete(started["open_tasks"][0]["id"], {}, "admin")
-    assert "越权脚本" in caught.value.message and "沙箱" in caught.value.message
+    assert "越权脚本" in caught.value.message and "过大" in caught.value.message
     assert _counts(zjtx, started["id"]) == before
     # The engine goes on serving other work.
     assert zjtx.workflows.start("problem_dispatch", {"enterprise_name": "某某公司", "category": "用地",

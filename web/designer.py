@@ -1,6 +1,7 @@
 """Process designer pages: versions, upload, validate, deploy, edit in the browser, migrate instances."""
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
@@ -114,7 +115,23 @@ def _posted_file():
     if not isinstance(xml, str) or not xml.strip() or not isinstance(filename, str) or \
             not filename.endswith((".bpmn", ".dmn")):
         return None, None, body
-    return {filename.rsplit("/", 1)[-1]: xml.encode("utf-8")}, filename, body
+    files = {filename.rsplit("/", 1)[-1]: xml.encode("utf-8")}
+    # Forms edited in the designer travel with the diagram (JSON Schema files, checked on deploy).
+    for name, schema in (body.get("forms") or {}).items():
+        if isinstance(name, str) and name.endswith(".schema.json") and "/" not in name:
+            files[name] = (schema if isinstance(schema, str) else json.dumps(schema, ensure_ascii=False)).encode()
+    return files, filename, body
+
+
+@bp.get("/<key>/forms.json")
+@roles_required(*ROLES)
+def forms(key: str):
+    """The forms of the latest version of a process (file name → JSON Schema)."""
+    with engine().db.read() as session:
+        latest = engine().registry.latest(session, key, required=False)
+        if latest is None:
+            abort(404)
+        return jsonify(latest.forms or {})
 
 
 @bp.post("/validate")

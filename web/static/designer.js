@@ -42,6 +42,11 @@
     return new XMLSerializer().serializeToString(doc);
   }
   var report = document.getElementById("report");
+  var forms = {}, editedForms = {};
+  if (root.dataset.forms) {
+    fetch(root.dataset.forms, {credentials: "same-origin"}).then(function (r) { return r.json(); })
+      .then(function (f) { forms = f; });
+  }
   var panel = document.getElementById("properties");
   var modeler;
 
@@ -123,6 +128,28 @@
           .setAttribute("data-property", pair[0]);
       });
     }
+    if (/UserTask|StartEvent/.test(bo.$type)) {
+      var formName = getProp(bo, "formJsonSchemaFilename");
+      if (formName) {
+        var current = editedForms[formName] || JSON.stringify(forms[formName] || {}, null, 2);
+        var area = field("表单字段（" + formName + "，JSON Schema）", current, function (v) {
+          try { JSON.parse(v); editedForms[formName] = v; area.classList.remove("invalid"); }
+          catch (err) { area.classList.add("invalid"); report.textContent = "表单不是有效的 JSON：" + err.message; }
+        }, true);
+        area.setAttribute("data-property", "form");
+      }
+    }
+    if (bo.$type === "bpmn:BusinessRuleTask") {
+      var ext = (bo.extensionElements && bo.extensionElements.get("values")) || [];
+      var ref = ext.filter(function (v) { return v.$type === "spiffworkflow:CalledDecisionId"; })[0];
+      field("调用的决策表（decision id）", ref ? ref.value : "", function (v) {
+        var moddle = modeler.get("moddle");
+        if (!bo.extensionElements) { bo.extensionElements = moddle.create("bpmn:ExtensionElements", {values: []}); }
+        var values = bo.extensionElements.get("values").filter(function (x) { return x.$type !== "spiffworkflow:CalledDecisionId"; });
+        if (v) { values.push(moddle.create("spiffworkflow:CalledDecisionId", {value: v})); }
+        bo.extensionElements.set("values", values);
+      }).setAttribute("data-property", "calledDecisionId");
+    }
     if (bo.$type === "bpmn:ScriptTask") {
       field("脚本（在沙箱中运行）", bo.script, function (v) { bo.script = v; }, true).setAttribute("data-property", "script");
     }
@@ -151,7 +178,8 @@
 
   function post(url, extra) {
     return modeler.saveXML({format: true}).then(function (saved) {
-      var body = Object.assign({xml: restoreLoopRefs(saved.xml), filename: root.dataset.filename}, extra || {});
+      var body = Object.assign({xml: restoreLoopRefs(saved.xml), filename: root.dataset.filename, forms: editedForms},
+                               extra || {});
       return fetch(url, {method: "POST", credentials: "same-origin", headers: headers(), body: JSON.stringify(body)})
         .then(function (r) { return r.json(); });
     });
@@ -182,7 +210,7 @@
     post(root.dataset.validate).then(function (res) { showProblems(res.problems || []); }).then(lint);
   });
   document.getElementById("deploy").addEventListener("click", function () {
-    // Lint first (advice), then deploy (the server's checks decide).
+    // Deploy (the server's checks decide), then show bpmnlint's advice.
     var note = document.getElementById("note").value;
     post(root.dataset.deploy, {note: note}).then(function (res) {
       if (!res.ok) { showProblems(res.problems || [{message: res.message}]); return lint(); }
