@@ -17,6 +17,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import camunda
 from engine.errors import DeploymentError, ProcessNotFound
 from engine.forms import check_schema
 from engine.models import ProcessDefinition, ProcessVersion
@@ -114,7 +115,7 @@ class Registry:
             namespace = root.tag.partition("}")[0].lstrip("{")
             try:
                 if namespace == BPMN_NS:
-                    parser.add_bpmn_xml(root, filename=filename)
+                    parser.add_bpmn_xml(camunda.adapt(root), filename=filename)
                 elif namespace in DMN_NAMESPACES:
                     parser.add_dmn_xml(root, filename=filename)
                 else:

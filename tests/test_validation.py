@@ -81,3 +81,50 @@ def test_zjtx_validate_reports_and_exits_non_zero(tmp_path, monkeypatch):
             assert result.exception is None or isinstance(result.exception, SystemExit), (path, result.exception)
             report = json.loads(result.stdout)
             assert report["ok"] or report["problems"], path
+
+
+CAMUNDA = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="http://bpmn.io/schema/bpmn"
+  exporter="Camunda Modeler" exporterVersion="5.20.0">
+  <bpmn:process id="camunda_review" name="材料审核" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="check"/>
+    <bpmn:userTask id="check" name="审核材料" camunda:candidateGroups="区科技局" camunda:assignee="someone">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:boundaryEvent id="late" attachedToRef="check" cancelActivity="false">
+      <bpmn:outgoing>f5</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT2H</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f5" sourceRef="late" targetRef="late_end"/>
+    <bpmn:endEvent id="late_end"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="gw"/>
+    <bpmn:exclusiveGateway id="gw"><bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>yes</bpmn:outgoing><bpmn:outgoing>no</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:sequenceFlow id="yes" sourceRef="gw" targetRef="e1">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${approved == true &amp;&amp; score ge 60}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="no" sourceRef="gw" targetRef="e2">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${!approved || score lt 60}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:endEvent id="e1"><bpmn:incoming>yes</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="e2"><bpmn:incoming>no</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_camunda_modeler_diagram_deploys_and_runs_without_editing(zjtx):
+    from engine.camunda import juel_to_python
+
+    assert juel_to_python("${a == true && !b || c ne 'x'}") == "a == True and not b or c != 'x'"
+    with zjtx.db.write() as session:
+        [result] = zjtx.registry.deploy(session, {"review.bpmn": CAMUNDA.encode()})
+    assert result.key == "camunda_review"
+    started = zjtx.workflows.start("camunda_review", {}, actor="admin")
+    [task] = started["open_tasks"]
+    assert task["department"] == "区科技局"  # from camunda:candidateGroups
+    with zjtx.db.read() as session:
+        from engine.models import ProcessInstance
+
+        assert session.get(ProcessInstance, started["id"]).next_timer_at is not None  # PT2H, quoted
