@@ -103,10 +103,12 @@ CAMUNDA = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:exclusiveGateway id="gw"><bpmn:incoming>f2</bpmn:incoming>
       <bpmn:outgoing>yes</bpmn:outgoing><bpmn:outgoing>no</bpmn:outgoing></bpmn:exclusiveGateway>
     <bpmn:sequenceFlow id="yes" sourceRef="gw" targetRef="e1">
-      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${approved == true &amp;&amp; score ge 60}</bpmn:conditionExpression>
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression"
+        >${approved == true &amp;&amp; score ge 60}</bpmn:conditionExpression>
     </bpmn:sequenceFlow>
     <bpmn:sequenceFlow id="no" sourceRef="gw" targetRef="e2">
-      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${!approved || score lt 60}</bpmn:conditionExpression>
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression"
+        >${!approved || score lt 60}</bpmn:conditionExpression>
     </bpmn:sequenceFlow>
     <bpmn:endEvent id="e1"><bpmn:incoming>yes</bpmn:incoming></bpmn:endEvent>
     <bpmn:endEvent id="e2"><bpmn:incoming>no</bpmn:incoming></bpmn:endEvent>
