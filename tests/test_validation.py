@@ -130,3 +130,14 @@ def test_a_camunda_modeler_diagram_deploys_and_runs_without_editing(zjtx):
         from engine.models import ProcessInstance
 
         assert session.get(ProcessInstance, started["id"]).next_timer_at is not None  # PT2H, quoted
+
+
+def test_deeply_nested_and_oversized_files_are_refused(zjtx):
+    deep = '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">' + "<a>" * 5000 + \
+        "</a>" * 5000 + "</bpmn:definitions>"
+    [problem] = problems(zjtx, {"deep.bpmn": deep})
+    assert "XML 格式错误" in problem["message"] and problem["file"] == "deep.bpmn"
+    big = MINIMAL.format(lane="区科技局", task=USER_TASK).replace("</bpmn:definitions>",
+                                                             "<!--" + "x" * (6 * 1024 * 1024) + "--></bpmn:definitions>")
+    [problem] = problems(zjtx, {"big.bpmn": big})
+    assert "文件过大" in problem["message"]
