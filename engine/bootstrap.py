@@ -18,6 +18,7 @@ from engine.deadlines import Planner
 from engine.enterprises import EnterpriseService
 from engine.escalation import EscalationService
 from engine.items import ItemService
+from engine.metrics import configure_logging
 from engine.migration import Migrations
 from engine.models import utcnow
 from engine.queries import Queries
@@ -91,6 +92,7 @@ class Engine:
 
 def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_format)
     clock = clock or utcnow
     tz = ZoneInfo(settings.timezone)
     db = Database(settings.database_url)

@@ -37,6 +37,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     attachment_dir: Path = PROJECT_ROOT / "instance" / "attachments"
     session_minutes: int = 30
+    log_format: str = "text"  # text | json
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -61,4 +62,5 @@ class Settings:
             base_url=env.get("ZJTX_BASE_URL") or cls.base_url,
             attachment_dir=Path(env.get("ZJTX_ATTACHMENT_DIR") or cls.attachment_dir),
             session_minutes=int(env.get("ZJTX_SESSION_MINUTES") or cls.session_minutes),
+            log_format=env.get("ZJTX_LOG_FORMAT") or cls.log_format,
         )

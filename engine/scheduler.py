@@ -13,6 +13,8 @@ import time
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from engine.metrics import TICK_SECONDS
+
 log = logging.getLogger("zjtx.scheduler")
 
 
@@ -28,6 +30,7 @@ class Scheduler:
         """Do everything that is due now, within a time budget. Returns counts by kind."""
         if not self._lock.acquire(blocking=False):
             return {}
+        started = time.monotonic()
         try:
             deadline = time.monotonic() + self.budget
             counts = {"escalations": 0, "timers": 0, "schedules": 0, "deliveries": 0}
@@ -47,8 +50,11 @@ class Scheduler:
                     counts[name] += done
                     if done < self.batch:
                         break
+            if any(counts.values()):
+                log.info("tick did work: %s", counts, extra={"duration_ms": round((time.monotonic() - started) * 1000)})
             return counts
         finally:
+            TICK_SECONDS.observe(time.monotonic() - started)
             self._lock.release()
 
     def run_until_idle(self, max_ticks: int = 1000) -> dict:

@@ -331,7 +331,7 @@ def test_errors_are_chinese_pages_not_tracebacks(browser):
 
 def test_every_route_refuses_anonymous_users(app):
     client = app.test_client()
-    public = {"/login", "/healthz", "/api/v1/openapi.json"}
+    public = {"/login", "/healthz", "/metrics", "/api/v1/openapi.json"}
     checked = 0
     for rule in app.url_map.iter_rules():
         if rule.rule in public or rule.endpoint in ("static", "vendor"):

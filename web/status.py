@@ -22,6 +22,17 @@ def index():
     return render_template("status.html", counts=e.workflows.counts(), unconfirmed=unconfirmed)
 
 
+@bp.get("/metrics")
+def metrics():
+    """Prometheus metrics. Like /healthz, meant for the monitoring network, not for users."""
+    from flask import Response
+
+    from engine.metrics import render
+
+    e = engine()
+    return Response(render(e.db, e.workflows.clock()), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 @bp.get("/healthz")
 def healthz():
     engine().db.ping()
