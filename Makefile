@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint clean-db browser
+.PHONY: install run test lint clean-db browser bench
 
 $(STAMP): setup.cfg pyproject.toml package.json package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更高版本")'
@@ -40,6 +40,16 @@ browser:
 
 test: lint browser
 	$(BIN)/python -m pytest
+
+# Benchmarks on a fresh SQLite file (or BENCH_DATABASE_URL, e.g. PostgreSQL); not part of `make test`.
+BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/bench.sqlite3
+BENCH_SIZES ?= 1000,10000,100000
+bench: install
+	rm -f instance/bench.sqlite3 instance/bench.sqlite3-wal instance/bench.sqlite3-shm
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) init-db
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) seed
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) deploy processes/*.bpmn processes/*.dmn
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) bench --sizes $(BENCH_SIZES) --output bench-results.json
 
 clean-db:
 	rm -f instance/zjtx.sqlite3 instance/zjtx.sqlite3-wal instance/zjtx.sqlite3-shm

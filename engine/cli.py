@@ -555,6 +555,25 @@ def enterprises_export(ctx, file):
     click.echo(f"已导出到 {file}")
 
 
+@main.command()
+@click.option("--sizes", default="1000,10000,100000", show_default=True, help="逗号分隔的实例规模")
+@click.option("--repeat", default=30, show_default=True, type=click.IntRange(3, 1000))
+@click.option("--output", default="bench-results.json", show_default=True, type=click.Path(path_type=Path))
+@click.pass_context
+def bench(ctx, sizes, repeat, output):
+    """性能基准（P1 提交任务、P2 调度器、P3 待办页、P5 存储）；在空库上运行，结果写入 JSON。"""
+    from engine.bench import run
+
+    engine = _engine(ctx)
+    numbers = sorted(int(x) for x in sizes.split(",") if x.strip())
+    results = run(engine, numbers, repeat, output)
+    click.echo(f"数据库：{results['database']}；规模：{numbers}；每项重复 {repeat} 次（取中位数）")
+    for row in results["table"]:
+        mark = "达标" if row["holds"] else "未达标"
+        click.echo(f"{row['id']}  {row['figure']}：{row['value']}（目标 {row['target']}，{mark}）  {row['detail']}")
+    click.echo(f"结果已写入 {output}")
+
+
 @main.command("token")
 @click.argument("username")
 @click.argument("name")

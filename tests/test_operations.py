@@ -47,3 +47,11 @@ def test_the_wsgi_entry_point_builds_the_app(database_url, monkeypatch):
     sys.modules.pop("wsgi", None)
     module = importlib.import_module("wsgi")
     assert module.app.name == "web"
+
+
+def test_the_benchmark_runs(zjtx, tmp_path):
+    from engine.bench import run
+
+    results = run(zjtx, [20, 40], 3, tmp_path / "bench.json")
+    assert [row["id"] for row in results["table"]] == ["P1", "P2", "P3", "P5"]
+    assert (tmp_path / "bench.json").is_file() and all("holds" in row for row in results["table"])
