@@ -19,8 +19,24 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` (idempotent)."""
-    with db.engine.begin() as conn:
-        cfg = alembic_config(db.url.render_as_string(hide_password=False))
+    """Bring the database schema to ``revision`` (idempotent), keeping the data."""
+    cfg = alembic_config(db.url.render_as_string(hide_password=False))
+
+    def run(conn):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+    if db.dialect != "sqlite":
+        with db.engine.begin() as conn:
+            run(conn)
+        return
+    # SQLite alters tables by copying them; with foreign keys on, dropping the old copy of a table that
+    # others reference fails. The pragma only works outside a transaction, so it is set on the driver.
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                run(conn)
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")

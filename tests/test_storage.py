@@ -125,3 +125,34 @@ def test_a_script_failing_mid_step_writes_nothing(zjtx):
     assert "出错的脚本" in caught.value.message and "boom" in caught.value.message
     assert _counts(zjtx, started["id"]) == before
     assert [t["status"] for t in zjtx.workflows.tasks(instance_id=started["id"])] == ["in_progress"]
+
+
+def test_upgrading_a_database_with_data_from_the_first_schema_keeps_it(database_url):
+    """An installation made with the first release upgrades in place (SQLite copies tables for that)."""
+    from engine.bootstrap import bootstrap
+    from engine.config import PROCESSES_DIR, Settings
+    from engine.schema import upgrade
+
+    engine = bootstrap(Settings(database_url=database_url, processes_dir=PROCESSES_DIR))
+    upgrade(engine.db, "0001")
+    with engine.db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO department (id, name, short_code, leading_group_member, sort_order) "
+                             "VALUES (1, '区科技局', 'science_tech_bureau', true, 0)")
+        conn.exec_driver_sql("INSERT INTO process_definition (id, key, name, created_at) VALUES "
+                             "(1, 'p', 'P', '2026-01-01 00:00:00')")
+        conn.exec_driver_sql("INSERT INTO process_version (id, definition_id, version, content_hash, spec_json, "
+                             "sources, forms, deployed_at) VALUES (1, 1, 1, 'h', '{}', '{}', '{}', '2026-01-01 00:00:00')")
+        conn.exec_driver_sql("INSERT INTO process_instance (id, version_id, business_key, status, state_json, "
+                             "serializer_version, revision, started_at, updated_at) VALUES "
+                             "(1, 1, 'K-1', 'running', '{}', '1.5', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')")
+        conn.exec_driver_sql("INSERT INTO human_task (id, instance_id, spiff_task_id, bpmn_id, name, department_id, "
+                             "roles, status, created_at) VALUES (1, 1, 'x', 'sign', '签收', 1, 'liaison', 'to_sign', "
+                             "'2026-01-01 00:00:00')")
+        conn.exec_driver_sql("INSERT INTO audit_record (id, instance_id, task_id, action, at) VALUES "
+                             "(1, 1, 1, 'task_created', '2026-01-01 00:00:00')")
+    engine.init_db()
+    with engine.db.read() as session:
+        task = session.get(HumanTask, 1)
+        assert (task.name, task.kind, task.escalation_level) == ("签收", "bpmn", 0)
+        assert session.get(AuditRecord, 1).task_id == 1
+    engine.close()
