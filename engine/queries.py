@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import authz
@@ -94,11 +94,13 @@ class Queries:
                 filters.append(HumanTask.created_at >= self._local_day_start(f.date_from))
             if f.date_to:
                 filters.append(HumanTask.created_at < self._local_day_start(f.date_to + timedelta(days=1)))
-            counts = {}
-            for tab, conditions in tab_conditions.items():
-                counts[tab] = session.scalar(
-                    select(func.count(HumanTask.id)).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                    .where(*base, *conditions, *filters))
+            # All five tab counts in one pass over the actor's tasks.
+            sums = [func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0).label(tab)
+                    for tab, conditions in tab_conditions.items()]
+            row = session.execute(select(*sums).select_from(HumanTask)
+                                  .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                                  .where(*base, *filters)).one()
+            counts = {tab: int(value) for tab, value in zip(tab_conditions, row, strict=True)}
             tab = f.tab if f.tab in TABS else "in_progress"
             order = HumanTask.completed_at.desc() if tab == "completed" else HumanTask.due_at.asc().nulls_last()
             rows = session.execute(
