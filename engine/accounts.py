@@ -93,17 +93,36 @@ def issue_token(session: Session, user_id: int, name: str) -> str:
     return token
 
 
-def actor_by_token(session: Session, token: str, now: datetime) -> Actor | None:
-    row = session.scalar(select(ApiToken).where(
-        ApiToken.token_hash == hashlib.sha256(token.encode()).hexdigest(), ApiToken.revoked.is_(False)))
-    if row is None:
-        return None
-    row.last_used_at = now
-    return actor_by_id(session, row.user_id)
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+def actor_by_token(session: Session, token: str, now: datetime) -> tuple[Actor | None, int | None]:
+    """The actor holding ``token``, and the token's id when its "last used" moment is due to be
+    refreshed (at most every five minutes, so that API calls stay read-only)."""
+    # One query: the token, its user and the user's roles (one row per role).
+    rows = session.execute(
+        select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.department_id, UserRole.role)
+        .join(User, ApiToken.user_id == User.id)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+        .where(ApiToken.token_hash == hashlib.sha256(token.encode()).hexdigest(), ApiToken.revoked.is_(False),
+               User.active.is_(True))).all()
+    if not rows:
+        return None, None
+    token_id, last_used, user_id, username, department_id, _ = rows[0]
+    actor = Actor(username=username, user_id=user_id, department_id=department_id,
+                  roles=frozenset(r[5] for r in rows if r[5] is not None))
+    stale = last_used is None or now - last_used >= TOKEN_TOUCH_INTERVAL
+    return actor, (token_id if stale else None)
+
+
+def touch_token(session: Session, token_id: int, now: datetime) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is not None:
+        row.last_used_at = now
 
 
 def list_users(session: Session) -> list[dict]:
-    directory = DepartmentDirectory(session)
+    directory = DepartmentDirectory.of(session)
     return [{"id": u.id, "username": u.username, "display_name": u.display_name, "email": u.email,
              "department": directory.name_of(u.department_id), "roles": sorted(u.role_names), "active": u.active}
             for u in session.scalars(select(User).order_by(User.department_id, User.username))]
@@ -114,7 +133,7 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
     if not admin.is_admin:
         raise PermissionDenied("只有系统管理员可以管理用户")
     errors = {}
-    directory = DepartmentDirectory(session)
+    directory = DepartmentDirectory.of(session)
     roles = [r for r in data.get("roles", []) if r]
     if not roles:
         errors["roles"] = "至少选择一个角色"

@@ -35,9 +35,12 @@ class Actor:
 SYSTEM = Actor(username="system", is_system=True)
 
 
-def actor_for(session: Session, username: str | None) -> Actor:
+def actor_for(session: Session, username: str | Actor | None) -> Actor:
+    """The actor for a user name; an Actor already resolved for this request is used as it is."""
     if username is None:
         return SYSTEM
+    if isinstance(username, Actor):
+        return username
     user = get_user(session, username)
     return Actor(username=user.username, user_id=user.id, department_id=user.department_id,
                  roles=frozenset(user.role_names))

@@ -20,6 +20,13 @@ def load_calendar(session: Session) -> WorkCalendar:
     return WorkCalendar(overrides=overrides, confirmed_years=confirmed)
 
 
+def calendar_of(session: Session) -> WorkCalendar:
+    """The calendar for this transaction, shared between transactions until a day or year changes."""
+    from engine.refcache import cached
+
+    return cached(session, "calendar", load_calendar)
+
+
 def import_arrangement(session: Session, arrangement: Arrangement, source: str, by: str | None) -> int:
     """Replace the year's notice days with the arrangement's, and mark the year confirmed.
 

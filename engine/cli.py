@@ -470,7 +470,7 @@ def webhook_add(ctx, name, url, fmt, department):
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("地址必须以 http:// 或 https:// 开头", param_hint="URL")
     with _engine(ctx).db.write() as session:
-        dep = DepartmentDirectory(session).get(department).id if department else None
+        dep = DepartmentDirectory.of(session).get(department).id if department else None
         session.add(WebhookEndpoint(name=name, url=url, format=fmt, department_id=dep, enabled=True))
     click.echo(f"已添加 Webhook「{name}」（{fmt}）{'，部门：' + department if department else '，接收全部通知'}")
 
@@ -484,7 +484,7 @@ def webhook_list(ctx):
     from engine.org import DepartmentDirectory
 
     with _engine(ctx).db.read() as session:
-        directory = DepartmentDirectory(session)
+        directory = DepartmentDirectory.of(session)
         rows = list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
         names = {r.id: directory.name_of(r.department_id) if r.department_id else "全部" for r in rows}
     if not rows:

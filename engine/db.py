@@ -14,6 +14,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import engine.refcache  # noqa: F401  (registers the reference-data generation bumps on every session)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

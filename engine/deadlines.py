@@ -113,9 +113,9 @@ class Planner:
     @property
     def calendar(self) -> WorkCalendar:
         if self._calendar is None:
-            from engine.calendar_store import load_calendar
+            from engine.calendar_store import calendar_of
 
-            self._calendar = load_calendar(self.session)
+            self._calendar = calendar_of(self.session)
         return self._calendar
 
     def deadline(self, props: dict, data: dict, created_at: datetime, task_name: str) -> Deadline | None:

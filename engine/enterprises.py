@@ -162,7 +162,7 @@ class EnterpriseService:
             return None
         from engine.org import DepartmentDirectory
 
-        mine = DepartmentDirectory(session).name_of(actor.department_id) if actor.department_id else None
+        mine = DepartmentDirectory.of(session).name_of(actor.department_id) if actor.department_id else None
         return {i["name"] for i in industries() if i["department"] == mine}
 
     def list(self, actor: Actor, q: str | None = None, industry: str | None = None, tier: str | None = None,

@@ -122,7 +122,7 @@ def measure_ledger(session: Session, department_name: str | None) -> bytes:
 def _same(name: str, written: str, session: Session) -> bool:
     from engine.org import DepartmentDirectory
 
-    directory = DepartmentDirectory(session)
+    directory = DepartmentDirectory.of(session)
     a, b = directory.find(name), directory.find(written)
     return a is not None and a == b
 

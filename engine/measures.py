@@ -19,7 +19,7 @@ def measure_info(session: Session, no: int) -> dict:
     measure = session.get(Measure, no)
     if measure is None:
         raise WorkflowFailed(f"措施 {no} 不存在")
-    directory = DepartmentDirectory(session)
+    directory = DepartmentDirectory.of(session)
     lead = [directory.name_of(u.department_id) for u in measure.units if u.kind == "lead"]
     responsible = [directory.name_of(u.department_id) for u in measure.units if u.kind == "responsible"]
     lead_unit = lead[0] if lead else responsible[0]

@@ -126,7 +126,7 @@ class Migrations:
             session.flush()
             session.add(AuditRecord(instance_id=instance.id, action="migrated", actor=actor, at=now,
                                     data={"from": old, "to": target.version, **changes}))
-            projection.sync(session, instance, workflow, DepartmentDirectory(session), now, actor, planner=planner)
+            projection.sync(session, instance, workflow, DepartmentDirectory.of(session), now, actor, planner=planner)
             self._refresh_open_rows(session, instance, workflow)
             return {"instance": instance.business_key, "from": old, "to": target.version, "changes": changes}
         return self.workflows._run(work)

@@ -145,7 +145,7 @@ class ProcessVersion(Base):
     # Large columns are loaded only when used (running an instance, showing the diagram).
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     sources: Mapped[dict] = mapped_column(JSONType, deferred=True)
-    forms: Mapped[dict] = mapped_column(JSONType)
+    forms: Mapped[dict] = mapped_column(JSONType, deferred=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -192,6 +192,7 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         Index("ix_human_task_department_status", "department_id", "status", "created_at"),
+        Index("ix_human_task_department_status_due", "department_id", "status", "due_at"),
         Index("ix_human_task_status_due", "status", "due_at"),
         Index("ix_human_task_instance_status", "instance_id", "status"),
         Index("ix_human_task_next_escalation", "next_escalation_at"),
@@ -271,6 +272,15 @@ class CalendarYear(Base):
     source: Mapped[str] = mapped_column(String(200))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     imported_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ReferenceGeneration(Base):
+    """How many times a kind of reference data (``org``, ``calendar``) has changed: caches check it."""
+
+    __tablename__ = "reference_generation"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class ProcessSchedule(Base):
@@ -365,6 +375,8 @@ class AuditRecord(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     task_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     data: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
+    # Lets a record name a task row created in the same flush (the unit of work orders the inserts).
+    task: Mapped[HumanTask | None] = relationship(foreign_keys=[task_id])
 
 
 class LoginAttempt(Base):

@@ -60,6 +60,13 @@ class DepartmentDirectory:
         for alias in session.scalars(select(DepartmentAlias)):
             self._by_name[alias.alias] = self._by_id[alias.department_id]
 
+    @classmethod
+    def of(cls, session: Session) -> DepartmentDirectory:
+        """The directory for this transaction, shared between transactions until departments change."""
+        from engine.refcache import cached
+
+        return cached(session, "org", cls)
+
     def find(self, name: str) -> DepartmentRef | None:
         return self._by_name.get(name.strip()) if isinstance(name, str) else None
 
@@ -97,7 +104,7 @@ def seed_departments(session: Session) -> int:
 
 
 def seed_measures(session: Session) -> int:
-    directory = DepartmentDirectory(session)
+    directory = DepartmentDirectory.of(session)
     data = load_measures_data()
     for item in data:
         measure = session.get(Measure, item["no"])
@@ -129,7 +136,7 @@ def create_user(session: Session, username: str, display_name: str, department: 
         raise EngineError(f"未知角色：{'、'.join(sorted(unknown))}")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise EngineError(f"用户名「{username}」已存在")
-    dep = DepartmentDirectory(session).get(department)
+    dep = DepartmentDirectory.of(session).get(department)
     user = User(username=username, display_name=display_name, department_id=dep.id,
                 password_hash=password_hash or generate_password_hash(password), email=email,
                 roles=[UserRole(role=r) for r in roles])
@@ -214,7 +221,7 @@ def save_department(session: Session, name: str, aliases: list[str], leading_gro
     errors = {}
     if not name:
         errors["name"] = "「部门名称」为必填项"
-    directory = DepartmentDirectory(session)
+    directory = DepartmentDirectory.of(session)
     current = directory.find(original) if original else None
     for label, value in [("name", name)] + [("aliases", a) for a in aliases]:
         other = directory.find(value)

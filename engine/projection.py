@@ -56,17 +56,21 @@ def current_data(workflow: BpmnWorkflow) -> dict:
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
          directory: DepartmentDirectory, now: datetime, actor: str | None,
          completed: HumanTask | None = None, completed_by_id: int | None = None,
-         planner: Planner | None = None) -> list[HumanTask]:
+         planner: Planner | None = None, rows: list[HumanTask] | None = None) -> list[HumanTask]:
     """Bring the instance's projection rows in line with its ready user tasks.
 
     Rows whose task is no longer ready become completed (the one the user just finished) or
-    cancelled (the engine took the token elsewhere). Returns the newly created rows.
+    cancelled (the engine took the token elsewhere). ``rows`` are the instance's task rows when the
+    caller has loaded them already. Returns all the instance's task rows, the new ones included
+    (they get their ids at the caller's next flush).
     """
-    open_rows = {
-        row.spiff_task_id: row
-        for row in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.kind == "bpmn", HumanTask.status.in_(OPEN_STATUSES)))
-    }
+    if rows is None:
+        rows = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)
+                                    .order_by(HumanTask.id)))
+    else:
+        rows = sorted(rows, key=lambda r: r.id)
+    open_rows = {row.spiff_task_id: row for row in rows if row.kind == "bpmn" and row.status in OPEN_STATUSES}
+    latest_by_key = {row.deadline_key: row for row in rows if row.deadline_key}
     ready = {str(t.id): t for t in ready_user_tasks(workflow)}
     for spiff_id, row in open_rows.items():
         if spiff_id in ready:
@@ -81,7 +85,6 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
             row.status = CANCELLED
             session.add(AuditRecord(instance_id=instance.id, task_id=row.id, action="task_cancelled",
                                     actor=actor, at=now, task_name=row.name))
-    created = []
     for spiff_id, task in ready.items():
         if spiff_id in open_rows:
             continue
@@ -103,17 +106,9 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
         )
         if planner is not None:
             deadline = planner.deadline(props, task.data, now, row.name)
-            previous = None
-            if deadline is not None:
-                previous = session.scalar(
-                    select(HumanTask).where(HumanTask.deadline_key == row.deadline_key)
-                    .order_by(HumanTask.id.desc()).limit(1))
-            planner.apply(row, deadline, previous)
+            planner.apply(row, deadline, latest_by_key.get(row.deadline_key) if deadline is not None else None)
         session.add(row)
-        created.append(row)
-    session.flush()
-    for row in created:
-        session.add(AuditRecord(instance_id=instance.id, task_id=row.id, action="task_created",
-                                actor=actor, at=now, task_name=row.name,
-                                data={"department": directory.name_of(row.department_id)}))
-    return created
+        session.add(AuditRecord(instance_id=instance.id, task=row, action="task_created", actor=actor, at=now,
+                                task_name=row.name, data={"department": directory.name_of(row.department_id)}))
+        rows.append(row)
+    return rows

@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import authz
-from engine.calendar_store import load_calendar
+from engine.calendar_store import calendar_of
 from engine.deadlines import LEVEL_LABELS
 from engine.errors import TaskNotFound
 from engine.models import (
@@ -74,7 +74,7 @@ class Queries:
     def inbox(self, actor: authz.Actor, f: InboxFilter) -> dict:
         now = self.clock()
         with self.db.read() as session:
-            calendar = load_calendar(session)
+            calendar = calendar_of(session)
             today = now.astimezone(self.tz).date()
             soon = calendar.end_of_day(calendar.add_working_days(today, DUE_SOON_WORKING_DAYS), self.tz)
             base = [c for c in [actionable(actor)] if c is not None]
@@ -132,7 +132,7 @@ class Queries:
         """Every overdue open task the actor may see (all departments for central roles)."""
         now = self.clock()
         with self.db.read() as session:
-            calendar = load_calendar(session)
+            calendar = calendar_of(session)
             today = now.astimezone(self.tz).date()
             visible = authz.visible_task_filter(actor)
             rows = session.execute(
@@ -176,7 +176,7 @@ class Queries:
                 "status_label": STATUS_LABELS[task.status],
                 "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
                 "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
-                "working_days_left": self._days_left(load_calendar(session), self.clock().astimezone(self.tz).date(),
+                "working_days_left": self._days_left(calendar_of(session), self.clock().astimezone(self.tz).date(),
                                                      task.due_at),
                 "can_act": can_act,
                 **self._item_parts(session, instance.id),

@@ -204,7 +204,7 @@ class Registry:
         process_ids = parser.get_process_ids()
         if not process_ids:
             raise DeploymentError([_problem("文件中没有可执行的流程（isExecutable=\"true\"）")])
-        directory = DepartmentDirectory(session)
+        directory = DepartmentDirectory.of(session)
         prepared = []
         for pid in process_ids:
             try:

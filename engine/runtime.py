@@ -45,7 +45,7 @@ from engine.models import (
 )
 from engine.org import DepartmentDirectory
 from engine.registry import Registry, properties_of
-from engine.serialization import FORMAT_VERSION, dump_state, load_state, new_workflow, next_timer
+from engine.serialization import FORMAT_VERSION, ParsedSpec, SpecCache, dump_state, load_state, new_workflow, next_timer
 
 RUNNING, COMPLETED, ERROR = "running", "completed", "error"
 SUPERVISION_FORM = Path(__file__).resolve().parent.parent / "processes" / "forms" / "supervision.schema.json"
@@ -87,6 +87,22 @@ class WorkflowService:
         # process key → callable(session, instance, final data, now): outcomes a process applies on completion
         self.completion_handlers: dict[str, Callable] = {}
         self.circulars = None  # set by bootstrap (engine.circulars.CircularService)
+        # Versions never change: their spec (restored once) and forms are kept by (id, content hash).
+        self._specs = SpecCache()
+        self._forms: dict[tuple[int, str], dict] = {}
+        self._keys: dict[tuple[int, str], str] = {}
+
+    def parsed_spec(self, version: ProcessVersion) -> ParsedSpec:
+        return self._specs.get((version.id, version.content_hash), lambda: version.spec_json)
+
+    def forms_of(self, version: ProcessVersion) -> dict:
+        key = (version.id, version.content_hash)
+        found = self._forms.get(key)
+        if found is None:
+            if len(self._forms) >= 256:
+                self._forms.clear()
+            found = self._forms[key] = version.forms or {}
+        return found
 
     def _planner(self, session: Session) -> Planner:
         return Planner(session, self.tz, self.settings.warn_before_working_days,
@@ -214,7 +230,7 @@ class WorkflowService:
             if data:
                 raise ValidationFailed({"表单": "该步骤没有表单，不接受提交数据"})
             return {}
-        return forms.validate(version.forms[form_ref], data, self._form_context(session, directory))
+        return forms.validate(self.forms_of(version)[form_ref], data, self._form_context(session, directory))
 
     def _run(self, work: Callable[[Session], dict]) -> dict:
         """Run one unit of work; translate concurrency failures into Conflict."""
@@ -251,7 +267,7 @@ class WorkflowService:
         if isinstance(lead, str):
             from sqlalchemy.orm import object_session
 
-            ref = DepartmentDirectory(object_session(instance)).find(lead)
+            ref = DepartmentDirectory.of(object_session(instance)).find(lead)
             instance.lead_department_id = ref.id if ref else instance.lead_department_id
         if workflow.is_completed():
             instance.status = COMPLETED
@@ -273,12 +289,12 @@ class WorkflowService:
         who = authz.actor_for(session, actor)
         version = self.registry.latest(session, process_key)
         planner = self._planner(session)
-        workflow = new_workflow(version.spec_json, self._script_engine(planner, who.username))
+        workflow = new_workflow(self.parsed_spec(version), self._script_engine(planner, who.username))
         props = next((properties_of(ts) for ts in workflow.spec.task_specs.values()
                       if isinstance(ts, StartEvent)), {})
         authz.check_can_start(who, {r.strip() for r in props.get("roles", "").split(",") if r.strip()},
                               version.definition.name)
-        directory = DepartmentDirectory(session)
+        directory = DepartmentDirectory.of(session)
         cleaned = self._clean(session, directory, version, props.get("formJsonSchemaFilename"), data or {})
         if business_key is not None and session.scalar(
                 select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)):
@@ -287,7 +303,7 @@ class WorkflowService:
         title = self._title(version, props, cleaned)
         workflow.task_tree.data.update(cleaned)
         self._steps(workflow)
-        start_form = version.forms.get(props.get("formJsonSchemaFilename") or "", {})
+        start_form = self.forms_of(version).get(props.get("formJsonSchemaFilename") or "", {})
         instance = ProcessInstance(
             version_id=version.id, business_key=business_key or f"tmp-{uuid4()}", title=title,
             subject=_text(cleaned.get(start_form.get("x-subject") or ""), 200),
@@ -307,9 +323,8 @@ class WorkflowService:
         session.flush()
         return instance
 
-    @staticmethod
-    def _title(version: ProcessVersion, props: dict, data: dict) -> str:
-        form = version.forms.get(props.get("formJsonSchemaFilename") or "", {})
+    def _title(self, version: ProcessVersion, props: dict, data: dict) -> str:
+        form = self.forms_of(version).get(props.get("formJsonSchemaFilename") or "", {})
         template = form.get("x-title")
         if template:
             try:
@@ -322,21 +337,30 @@ class WorkflowService:
         """Complete an open task with ``data`` checked against the task's form."""
         def work(session: Session) -> dict:
             who = authz.actor_for(session, actor)
-            task = session.get(HumanTask, task_id)
+            # The task with all its instance's task rows, the instance and its version, in one query
+            # (the relationships then find them loaded).
+            found = session.execute(
+                select(HumanTask, ProcessInstance, ProcessVersion)
+                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                .join(ProcessVersion, ProcessInstance.version_id == ProcessVersion.id)
+                .where(HumanTask.instance_id == select(HumanTask.instance_id).where(HumanTask.id == task_id)
+                       .scalar_subquery())).all()
+            task = next((row[0] for row in found if row[0].id == task_id), None)
             if task is None:
                 raise TaskNotFound(task_id)
+            siblings = [row[0] for row in found]
             authz.check_can_act(who, task)
             if task.status not in projection.OPEN_STATUSES:
                 raise TaskNotOpen(f"任务 {task.id}「{task.name}」已{projection.STATUS_LABELS[task.status]}，不能再次办理",
                                   task_id=task.id)
-            directory = DepartmentDirectory(session)
+            directory = DepartmentDirectory.of(session)
             if task.kind == "supervision":
                 return self._close_supervision(session, who, task, directory, data or {})
             instance = task.instance
             version = instance.version
             cleaned = self._clean(session, directory, version, task.form, data or {})
             planner = self._planner(session)
-            workflow = load_state(instance.state_json, instance.serializer_version, version.spec_json,
+            workflow = load_state(instance.state_json, instance.serializer_version, self.parsed_spec(version),
                                   self._script_engine(planner, who.username))
             spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
@@ -350,18 +374,42 @@ class WorkflowService:
                 raise _workflow_error(exc) from None
             self._steps(workflow)
             self._save(instance, workflow, now)
-            session.flush()  # the revision check happens here, before anything else is written
             session.add(AuditRecord(instance_id=instance.id, task_id=task.id, action="complete",
                                     actor=who.username, at=now, task_name=task.name, data=cleaned))
-            projection.sync(session, instance, workflow, directory, now, who.username,
-                            completed=task, completed_by_id=who.user_id, planner=planner)
+            rows = projection.sync(session, instance, workflow, directory, now, who.username,
+                                   completed=task, completed_by_id=who.user_id, planner=planner, rows=siblings)
+            # One flush: the unit of work updates process_instance (parent table) first, so the
+            # revision check fails before any task row is touched.
             if instance.status == COMPLETED:
                 self._completed(session, instance, workflow, who.username, now)
             session.flush()
-            [task_row] = self._task_rows(session, directory, [HumanTask.id == task.id])
-            return {"task": task_row,
-                    "instance": self._instance_summary(session, instance)}
+            return self._completion_result(session, directory, instance, task, who, rows)
         return self._run(work)
+
+    def _process_key(self, version: ProcessVersion) -> str:
+        key = (version.id, version.content_hash)
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = version.definition.key
+        return found
+
+    def _completion_result(self, session: Session, directory: DepartmentDirectory, instance: ProcessInstance,
+                           task: HumanTask, who: authz.Actor, rows: list[HumanTask] | None = None) -> dict:
+        """The completed task and the instance with its open tasks, built from the rows in hand."""
+        if rows is None:
+            rows = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)
+                                        .order_by(HumanTask.id)))
+        shown = [r for r in rows if r.id == task.id or r.status in projection.OPEN_STATUSES]
+        names = {who.user_id: who.username} if who.user_id is not None else {}
+        missing = {i for r in shown for i in (r.assignee_id, r.completed_by_id) if i is not None and i not in names}
+        if missing:
+            names.update(session.execute(select(User.id, User.username).where(User.id.in_(missing))).all())
+        process = self._process_key(instance.version)
+        dicts = {r.id: self._task_dict(r, instance.business_key, instance.title, process, names.get(r.assignee_id),
+                                       names.get(r.completed_by_id), directory) for r in shown}
+        open_tasks = sorted((d for d in dicts.values() if d["status"] in projection.OPEN_STATUSES),
+                            key=lambda d: (d["created_at"], d["id"]))
+        return {"task": dicts[task.id], "instance": self._instance_summary(session, instance, process, open_tasks)}
 
     def _completed(self, session: Session, instance: ProcessInstance, workflow, actor: str, now: datetime) -> None:
         """An instance ended: record it, and let its process apply its outcome (same transaction)."""
@@ -392,8 +440,7 @@ class WorkflowService:
         session.add(AuditRecord(instance_id=task.instance_id, task_id=task.id, action="complete",
                                 actor=who.username, at=now, task_name=task.name, data=cleaned))
         session.flush()
-        [task_row] = self._task_rows(session, directory, [HumanTask.id == task.id])
-        return {"task": task_row, "instance": self._instance_summary(session, task.instance)}
+        return self._completion_result(session, directory, task.instance, task, who)
 
     def fire_due_timers(self, limit: int = 20) -> int:
         """Run the BPMN timers that have fallen due. Only instances whose stored earliest timer
@@ -410,11 +457,11 @@ class WorkflowService:
                 .where(ProcessInstance.next_timer_at <= now, ProcessInstance.status == RUNNING)
                 .order_by(ProcessInstance.next_timer_at).limit(limit)
                 .with_for_update(skip_locked=True)))
-            directory = DepartmentDirectory(session) if due else None
+            directory = DepartmentDirectory.of(session) if due else None
             for instance in due:
                 planner = self._planner(session)
                 workflow = load_state(instance.state_json, instance.serializer_version,
-                                      instance.version.spec_json, self._script_engine(planner))
+                                      self.parsed_spec(instance.version), self._script_engine(planner))
                 before = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
                 workflow.refresh_timers()
                 self._steps(workflow)
@@ -435,7 +482,7 @@ class WorkflowService:
         """Task list from the projection table; never deserialises instances."""
         with self.db.read() as session:
             who = authz.actor_for(session, actor)
-            directory = DepartmentDirectory(session)
+            directory = DepartmentDirectory.of(session)
             conditions = []
             if status == "open":
                 conditions.append(HumanTask.status.in_(projection.OPEN_STATUSES))
@@ -472,42 +519,46 @@ class WorkflowService:
         )
         if limit is not None:
             query = query.limit(limit)
-        return [
-            {
-                "id": task.id,
-                "instance_id": task.instance_id,
-                "business_key": key,
-                "title": title,
-                "process": process,
-                "task": task.bpmn_id,
-                "name": task.name,
-                "stage": task.stage,
-                "department": directory.name_of(task.department_id),
-                "roles": sorted(authz.task_roles(task)),
-                "status": task.status,
-                "status_label": projection.STATUS_LABELS[task.status],
-                "form": task.form,
-                "created_at": task.created_at.isoformat(),
-                "due_at": task.due_at.isoformat() if task.due_at else None,
-                "deadline_confirmed": task.deadline_confirmed if task.due_at else None,
-                "escalation_level": task.escalation_level,
-                "next_escalation_at": task.next_escalation_at.isoformat() if task.next_escalation_at else None,
-                "completed_at": task.completed_at.isoformat() if task.completed_at else None,
-                "assignee": assignee_name,
-                "completed_by": completer_name,
-            }
-            for task, key, title, process, assignee_name, completer_name in session.execute(query)
-        ]
+        return [WorkflowService._task_dict(task, key, title, process, assignee_name, completer_name, directory)
+                for task, key, title, process, assignee_name, completer_name in session.execute(query)]
 
-    def _instance_summary(self, session: Session, instance: ProcessInstance) -> dict:
-        directory = DepartmentDirectory(session)
-        open_tasks = self._task_rows(session, directory, [
-            HumanTask.instance_id == instance.id, HumanTask.status.in_(projection.OPEN_STATUSES)])
+    @staticmethod
+    def _task_dict(task: HumanTask, key: str, title: str, process: str, assignee_name: str | None,
+                   completer_name: str | None, directory: DepartmentDirectory) -> dict:
+        return {
+            "id": task.id,
+            "instance_id": task.instance_id,
+            "business_key": key,
+            "title": title,
+            "process": process,
+            "task": task.bpmn_id,
+            "name": task.name,
+            "stage": task.stage,
+            "department": directory.name_of(task.department_id),
+            "roles": sorted(authz.task_roles(task)),
+            "status": task.status,
+            "status_label": projection.STATUS_LABELS[task.status],
+            "form": task.form,
+            "created_at": task.created_at.isoformat(),
+            "due_at": task.due_at.isoformat() if task.due_at else None,
+            "deadline_confirmed": task.deadline_confirmed if task.due_at else None,
+            "escalation_level": task.escalation_level,
+            "next_escalation_at": task.next_escalation_at.isoformat() if task.next_escalation_at else None,
+            "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+            "assignee": assignee_name,
+            "completed_by": completer_name,
+        }
+
+    def _instance_summary(self, session: Session, instance: ProcessInstance, process: str | None = None,
+                          open_tasks: list[dict] | None = None) -> dict:
+        if open_tasks is None:
+            open_tasks = self._task_rows(session, DepartmentDirectory.of(session), [
+                HumanTask.instance_id == instance.id, HumanTask.status.in_(projection.OPEN_STATUSES)])
         return {
             "id": instance.id,
             "business_key": instance.business_key,
             "title": instance.title,
-            "process": instance.version.definition.key,
+            "process": process or instance.version.definition.key,
             "version": instance.version.version,
             "status": instance.status,
             "item_status": instance.item_status,
@@ -538,7 +589,7 @@ class WorkflowService:
                 if not mine:
                     raise InstanceNotFound(ref)
             workflow = load_state(instance.state_json, instance.serializer_version,
-                                  instance.version.spec_json, self.script_engine)
+                                  self.parsed_spec(instance.version), self.script_engine)
             out = self._instance_summary(session, instance)
             out["data"] = json.loads(json.dumps(projection.current_data(workflow), default=str))
             users = dict(session.execute(select(User.username, User.display_name)).all())

@@ -66,13 +66,13 @@ def task(task_id: int):
 @bp.post("/tasks/<int:task_id>/complete")
 @login_required
 def complete(task_id: int):
-    return jsonify(engine().workflows.complete(task_id, _json_body(), g.actor.username))
+    return jsonify(engine().workflows.complete(task_id, _json_body(), g.actor))
 
 
 @bp.post("/items")
 @login_required
 def register():
-    result = engine().workflows.start("problem_dispatch", _json_body(), actor=g.actor.username)
+    result = engine().workflows.start("problem_dispatch", _json_body(), actor=g.actor)
     return jsonify(result), 201
 
 

@@ -38,7 +38,7 @@ def download(kind: str):
         abort(404)
     start, end = _date("from"), _date("to")
     with engine().db.read() as session:
-        directory = DepartmentDirectory(session)
+        directory = DepartmentDirectory.of(session)
         if g.actor.sees_all:
             name = request.args.get("department") or None
             try:

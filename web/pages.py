@@ -66,7 +66,7 @@ def task(task_id: int):
             abort(403)
         values = formfields.parse(schema, request.form)
         try:
-            engine().workflows.complete(task_id, values, g.actor.username)
+            engine().workflows.complete(task_id, values, g.actor)
         except ValidationFailed as exc:
             errors, status = exc.errors, 400
         except EngineError as exc:
@@ -151,7 +151,7 @@ def console():
     if request.method == "POST" and schema:
         values = formfields.parse(schema, request.form)
         try:
-            started = engine().workflows.start("problem_dispatch", values, actor=g.actor.username)
+            started = engine().workflows.start("problem_dispatch", values, actor=g.actor)
         except ValidationFailed as exc:
             errors, status = exc.errors, 400
         else:

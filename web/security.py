@@ -42,8 +42,12 @@ def load_actor() -> None:
     g.via_token = False
     auth = request.headers.get("Authorization", "")
     if request.path.startswith("/api/") and auth.startswith("Bearer "):
-        with engine().db.write() as s:
-            g.actor = accounts.actor_by_token(s, auth[7:].strip(), engine().workflows.clock())
+        now = engine().workflows.clock()
+        with engine().db.read() as s:
+            g.actor, stale_token = accounts.actor_by_token(s, auth[7:].strip(), now)
+        if g.actor is not None and stale_token is not None:
+            with engine().db.write() as s:
+                accounts.touch_token(s, stale_token, now)
         g.via_token = True
         return
     user_id = session.get("uid")
