@@ -559,14 +559,19 @@ def enterprises_export(ctx, file):
 @click.option("--sizes", default="1000,10000,100000", show_default=True, help="逗号分隔的实例规模")
 @click.option("--repeat", default=30, show_default=True, type=click.IntRange(3, 1000))
 @click.option("--output", default="bench-results.json", show_default=True, type=click.Path(path_type=Path))
+@click.option("--p4-tasks", default=1000, show_default=True, help="P4：在窗口内到期的任务数")
+@click.option("--p4-window", default=60.0, show_default=True, help="P4：到期窗口（秒）")
+@click.option("--p6-seconds", default=10.0, show_default=True, help="P6：吞吐量测量时长（秒）")
+@click.option("--p7-seconds", default=300.0, show_default=True, help="P7：调度器 CPU 测量时长（秒，0 为不测）")
 @click.pass_context
-def bench(ctx, sizes, repeat, output):
-    """性能基准（P1 提交任务、P2 调度器、P3 待办页、P5 存储）；在空库上运行，结果写入 JSON。"""
+def bench(ctx, sizes, repeat, output, p4_tasks, p4_window, p6_seconds, p7_seconds):
+    """性能基准 P1–P7（提交任务、调度器、待办页、升级准时性、存储、吞吐量、调度器 CPU）；在空库上运行，结果写入 JSON。"""
     from engine.bench import run
 
     engine = _engine(ctx)
     numbers = sorted(int(x) for x in sizes.split(",") if x.strip())
-    results = run(engine, numbers, repeat, output)
+    results = run(engine, numbers, repeat, output, p4_tasks=p4_tasks, p4_window=p4_window, p6_seconds=p6_seconds,
+                  p7_seconds=p7_seconds, progress=lambda m: click.echo(m, err=True))
     click.echo(f"数据库：{results['database']}；规模：{numbers}；每项重复 {repeat} 次（取中位数）")
     for row in results["table"]:
         mark = "达标" if row["holds"] else "未达标"

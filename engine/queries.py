@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import authz
@@ -28,6 +28,9 @@ from engine.models import (
 from engine.org import GLOBAL_ROLES
 from engine.projection import COMPLETED, IN_PROGRESS, OPEN_STATUSES, STATUS_LABELS, TO_SIGN
 
+# Tab badges count up to this many (then show "99+"), so an inbox page costs the same with 100 or
+# 100,000 open tasks; the list itself is paged with one extra row to know whether a next page exists.
+COUNT_CAP = 99
 TABS = {"to_sign": "待签收", "in_progress": "办理中", "due_soon": "即将到期", "overdue": "已逾期", "completed": "已办结"}
 DUE_SOON_WORKING_DAYS = 2
 ACTION_LABELS = {"start": "登记", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
@@ -94,12 +97,13 @@ class Queries:
                 filters.append(HumanTask.created_at >= self._local_day_start(f.date_from))
             if f.date_to:
                 filters.append(HumanTask.created_at < self._local_day_start(f.date_to + timedelta(days=1)))
-            # All five tab counts in one pass over the actor's tasks.
-            sums = [func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0).label(tab)
-                    for tab, conditions in tab_conditions.items()]
-            row = session.execute(select(*sums).select_from(HumanTask)
-                                  .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                                  .where(*base, *filters)).one()
+            # The five tab counts, each stopped after COUNT_CAP + 1 rows, in one statement.
+            def bounded(conditions):
+                rows = (select(HumanTask.id).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                        .where(*base, *conditions, *filters).limit(COUNT_CAP + 1).subquery())
+                return select(func.count()).select_from(rows).scalar_subquery()
+
+            row = session.execute(select(*[bounded(c) for c in tab_conditions.values()])).one()
             counts = {tab: int(value) for tab, value in zip(tab_conditions, row, strict=True)}
             tab = f.tab if f.tab in TABS else "in_progress"
             order = HumanTask.completed_at.desc() if tab == "completed" else HumanTask.due_at.asc().nulls_last()
@@ -110,7 +114,9 @@ class Queries:
                 .join(Department, HumanTask.department_id == Department.id)
                 .where(*base, *tab_conditions[tab], *filters)
                 .order_by(order, HumanTask.id)
-                .limit(f.per_page).offset((max(f.page, 1) - 1) * f.per_page)).all()
+                .limit(f.per_page + 1).offset((max(f.page, 1) - 1) * f.per_page)).all()
+            has_next = len(rows) > f.per_page
+            rows = rows[:f.per_page]
             items = []
             for task, key, title, subject, category, department in rows:
                 items.append({
@@ -125,8 +131,10 @@ class Queries:
                     "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
                     "deadline_confirmed": task.deadline_confirmed,
                 })
-            return {"tab": tab, "counts": counts, "items": items, "page": max(f.page, 1), "per_page": f.per_page,
-                    "total": counts[tab]}
+            labels = {t: (f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)) for t, n in counts.items()}
+            return {"tab": tab, "counts": counts, "count_labels": labels, "count_cap": COUNT_CAP, "items": items,
+                    "page": max(f.page, 1), "per_page": f.per_page, "total": counts[tab],
+                    "total_label": labels[tab], "has_next": has_next}
 
     def overdue(self, actor: authz.Actor, limit: int = 200) -> list[dict]:
         """Every overdue open task the actor may see (all departments for central roles)."""

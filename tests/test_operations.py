@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from engine.metrics import JsonFormatter
+from engine.models import HumanTask
 from engine.scheduler import Scheduler
 from tests.helpers import Item
 
@@ -52,6 +53,35 @@ def test_the_wsgi_entry_point_builds_the_app(database_url, monkeypatch):
 def test_the_benchmark_runs(zjtx, tmp_path):
     from engine.bench import run
 
-    results = run(zjtx, [20, 40], 3, tmp_path / "bench.json")
-    assert [row["id"] for row in results["table"]] == ["P1", "P2", "P3", "P5"]
+    results = run(zjtx, [20, 40], 3, tmp_path / "bench.json", p4_tasks=20, p4_window=2, p6_seconds=1, p7_seconds=2,
+                  lead_seconds=1)
+    assert [row["id"] for row in results["table"]] == ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
+    assert results["lateness"]["fired"] == 20 and results["throughput"]["instances"] > 0
+    assert results["scheduler_cpu"]["alive"] and results["bytes_per_instance_kb"] > 0
     assert (tmp_path / "bench.json").is_file() and all("holds" in row for row in results["table"])
+
+
+def test_inbox_counts_stop_at_the_cap_and_paging_still_works(zjtx):
+    """Tab badges count up to 99 (then "99+") so the page costs the same at any size; paging uses one
+    extra row to know whether there is a next page."""
+    from engine.authz import actor_for
+    from engine.bench import Bench
+    from engine.models import Department
+    from engine.queries import COUNT_CAP, InboxFilter
+
+    with zjtx.db.read() as session:
+        science = session.query(Department).filter_by(name="区科技局").one().id
+        actor = actor_for(session, "science_tech_bureau_liaison")
+    Bench(zjtx).populate(130, [science])
+    first = zjtx.queries.inbox(actor, InboxFilter(tab="to_sign", per_page=20))
+    assert first["counts"]["to_sign"] == COUNT_CAP + 1 and first["count_labels"]["to_sign"] == "99+"
+    assert first["counts"]["completed"] == 0 and first["count_labels"]["completed"] == "0"
+    assert len(first["items"]) == 20 and first["has_next"]
+    with zjtx.db.read() as session:
+        open_count = session.query(HumanTask).filter_by(department_id=science, status="to_sign").count()
+    last_page = (open_count + 19) // 20
+    last = zjtx.queries.inbox(actor, InboxFilter(tab="to_sign", per_page=20, page=last_page))
+    assert len(last["items"]) == open_count - 20 * (last_page - 1) and not last["has_next"]
+    seen = {t["id"] for p in range(1, last_page + 1)
+            for t in zjtx.queries.inbox(actor, InboxFilter(tab="to_sign", per_page=20, page=p))["items"]}
+    assert len(seen) == open_count

@@ -155,4 +155,16 @@ def test_upgrading_a_database_with_data_from_the_first_schema_keeps_it(database_
         task = session.get(HumanTask, 1)
         assert (task.name, task.kind, task.escalation_level) == ("签收", "bpmn", 0)
         assert session.get(AuditRecord, 1).task_id == 1
+        # states written as plain JSON text read back unchanged; saving compresses them
+        assert session.get(ProcessInstance, 1).state_json == "{}"
+    state = '{"tasks":{},"data":{"企业":"' + "重庆某某科技有限公司" * 50 + '"}}'
+    with engine.db.write() as session:
+        session.get(ProcessInstance, 1).state_json = state
+    with engine.db.engine.connect() as conn:
+        stored = bytes(conn.exec_driver_sql("SELECT state_json FROM process_instance WHERE id = 1").scalar())
+        assert stored[:1] == b"x" and len(stored) < len(state.encode()) / 5
+        assert dict(conn.exec_driver_sql("SELECT kind, generation FROM reference_generation").all()) == {
+            "org": 1, "calendar": 1}
+    with engine.db.read() as session:
+        assert session.get(ProcessInstance, 1).state_json == state
     engine.close()

@@ -44,7 +44,8 @@ def tasks():
             tab=tab, enterprise=request.args.get("enterprise"), category=request.args.get("category"),
             page=request.args.get("page", 1, type=int), per_page=min(request.args.get("per_page", 20, type=int), 100)))
         items = [{k: _serial(v) for k, v in row.items()} for row in result["items"]]
-        return jsonify({"tab": tab, "counts": result["counts"], "total": result["total"], "tasks": items})
+        return jsonify({"tab": tab, "counts": result["counts"], "count_cap": result["count_cap"],
+                        "total": result["total"], "has_next": result["has_next"], "tasks": items})
     rows = engine().workflows.tasks(actor=g.actor.username, department=request.args.get("department") or None,
                                     status=request.args.get("status", "open"),
                                     limit=min(request.args.get("limit", 100, type=int), 500),

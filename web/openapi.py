@@ -53,7 +53,8 @@ def document() -> dict:
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
             "/openapi.json": {"get": _op("本文档", auth=False)},
-            "/tasks": {"get": _op("任务列表（按 tab 返回我的待办分栏，或按 status 返回可见任务）", params=[
+            "/tasks": {"get": _op("任务列表（按 tab 返回我的待办分栏，或按 status 返回可见任务）。按 tab 时 counts 为各分栏数量，"
+                                  "最多数到 count_cap + 1（表示超过 count_cap 条），has_next 表示是否有下一页", params=[
                 _query("tab", "to_sign / in_progress / due_soon / overdue / completed"),
                 _query("status", "open / all / to_sign / in_progress / completed / cancelled"),
                 _query("department", "部门名称"), _query("enterprise", "企业名称（包含）"),
