@@ -45,11 +45,4 @@ test: lint browser
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/bench.sqlite3
 BENCH_SIZES ?= 1000,10000,100000
 bench: install
-	rm -f instance/bench.sqlite3 instance/bench.sqlite3-wal instance/bench.sqlite3-shm
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) init-db
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) seed
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) deploy processes/*.bpmn processes/*.dmn
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) bench --sizes $(BENCH_SIZES) --output bench-results.json
-
-clean-db:
-	rm -f instance/zjtx.sqlite3 instance/zjtx.sqlite3-wal instance/zjtx.sqlite3-shm
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(ZJTX) bench --fresh --sizes $(BENCH_SIZES) --output bench-results.json

@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -96,7 +97,7 @@ def issue_token(session: Session, user_id: int, name: str) -> str:
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 
-def actor_by_token(session: Session, token: str, now: datetime) -> tuple[Actor | None, int | None]:
+def actor_by_token(session: Session | Connection, token: str, now: datetime) -> tuple[Actor | None, int | None]:
     """The actor holding ``token``, and the token's id when its "last used" moment is due to be
     refreshed (at most every five minutes, so that API calls stay read-only)."""
     # One query: the token, its user and the user's roles (one row per role).

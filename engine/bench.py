@@ -361,6 +361,33 @@ def run(engine, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 100
     return results
 
 
+BENCH_SCHEMA = "zjtx_bench"
+
+
+def fresh_database(url: str) -> str:
+    """An empty database for a benchmark run; returns the URL to use.
+
+    SQLite: the file is removed. PostgreSQL: the schema ``zjtx_bench`` is dropped and created again
+    and the URL gets it as its search path, so a run never touches other data in that database.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return url
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {BENCH_SCHEMA}")
+    admin.dispose()
+    return parsed.update_query_dict({"options": f"-csearch_path={BENCH_SCHEMA}"}).render_as_string(hide_password=False)
+
+
 def cleanup(engine) -> None:
     with engine.db.write() as session:
         ids = select(ProcessInstance.id).where(ProcessInstance.business_key.like("BENCH-%"))

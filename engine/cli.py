@@ -563,11 +563,23 @@ def enterprises_export(ctx, file):
 @click.option("--p4-window", default=60.0, show_default=True, help="P4：到期窗口（秒）")
 @click.option("--p6-seconds", default=10.0, show_default=True, help="P6：吞吐量测量时长（秒）")
 @click.option("--p7-seconds", default=300.0, show_default=True, help="P7：调度器 CPU 测量时长（秒，0 为不测）")
+@click.option("--fresh", is_flag=True,
+              help="先清空基准库（SQLite 删除文件；PostgreSQL 重建 zjtx_bench 模式），再建表、初始化、部署")
 @click.pass_context
-def bench(ctx, sizes, repeat, output, p4_tasks, p4_window, p6_seconds, p7_seconds):
+def bench(ctx, sizes, repeat, output, p4_tasks, p4_window, p6_seconds, p7_seconds, fresh):
     """性能基准 P1–P7（提交任务、调度器、待办页、升级准时性、存储、吞吐量、调度器 CPU）；在空库上运行，结果写入 JSON。"""
-    from engine.bench import run
+    from dataclasses import replace
 
+    from engine.bench import fresh_database, run
+    from engine.config import Settings
+
+    if fresh:
+        settings = Settings.from_env()
+        ctx.obj = bootstrap(replace(settings, database_url=fresh_database(settings.database_url)))
+        ctx.call_on_close(ctx.obj.close)
+        ctx.obj.init_db()
+        ctx.obj.seed()
+        ctx.obj.deploy_bundled()
     engine = _engine(ctx)
     numbers = sorted(int(x) for x in sizes.split(",") if x.strip())
     results = run(engine, numbers, repeat, output, p4_tasks=p4_tasks, p4_window=p4_window, p6_seconds=p6_seconds,

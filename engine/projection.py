@@ -8,7 +8,7 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.datapath import lookup
@@ -53,17 +53,39 @@ def current_data(workflow: BpmnWorkflow) -> dict:
     return last.data if last is not None else workflow.data
 
 
+class AuditBatch:
+    """Audit records of one step, written with one INSERT once the flush has given new task rows
+    their ids (cheaper than one ORM object each on the hot path)."""
+
+    def __init__(self):
+        self._rows: list[tuple[HumanTask | None, dict]] = []
+
+    def add(self, *, task: HumanTask | None = None, **values) -> None:
+        self._rows.append((task, values))
+
+    def write(self, session: Session) -> None:
+        if self._rows:
+            session.connection().execute(insert(AuditRecord.__table__), [
+                {"instance_id": v.get("instance_id"), "task_id": task.id if task is not None else v.get("task_id"),
+                 "action": v["action"], "actor": v.get("actor"), "at": v["at"], "task_name": v.get("task_name"),
+                 "data": v.get("data")} for task, v in self._rows])
+            self._rows.clear()
+
+
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
          directory: DepartmentDirectory, now: datetime, actor: str | None,
          completed: HumanTask | None = None, completed_by_id: int | None = None,
-         planner: Planner | None = None, rows: list[HumanTask] | None = None) -> list[HumanTask]:
+         planner: Planner | None = None, rows: list[HumanTask] | None = None,
+         audits: AuditBatch | None = None) -> list[HumanTask]:
     """Bring the instance's projection rows in line with its ready user tasks.
 
     Rows whose task is no longer ready become completed (the one the user just finished) or
     cancelled (the engine took the token elsewhere). ``rows`` are the instance's task rows when the
-    caller has loaded them already. Returns all the instance's task rows, the new ones included
-    (they get their ids at the caller's next flush).
+    caller has loaded them already. Audit records go to ``audits`` when given (the caller writes
+    them after its flush), else into the session. Returns all the instance's task rows, the new ones
+    included (they get their ids at the caller's next flush).
     """
+    record = audits.add if audits is not None else (lambda **values: session.add(AuditRecord(**values)))
     if rows is None:
         rows = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)
                                     .order_by(HumanTask.id)))
@@ -83,8 +105,8 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
             row.assignee_id = row.assignee_id or completed_by_id
         else:
             row.status = CANCELLED
-            session.add(AuditRecord(instance_id=instance.id, task_id=row.id, action="task_cancelled",
-                                    actor=actor, at=now, task_name=row.name))
+            record(instance_id=instance.id, task_id=row.id, action="task_cancelled", actor=actor, at=now,
+                   task_name=row.name)
     for spiff_id, task in ready.items():
         if spiff_id in open_rows:
             continue
@@ -108,7 +130,7 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
             deadline = planner.deadline(props, task.data, now, row.name)
             planner.apply(row, deadline, latest_by_key.get(row.deadline_key) if deadline is not None else None)
         session.add(row)
-        session.add(AuditRecord(instance_id=instance.id, task=row, action="task_created", actor=actor, at=now,
-                                task_name=row.name, data={"department": directory.name_of(row.department_id)}))
+        record(instance_id=instance.id, task=row, action="task_created", actor=actor, at=now,
+               task_name=row.name, data={"department": directory.name_of(row.department_id)})
         rows.append(row)
     return rows

@@ -4,13 +4,16 @@ Departments (with their aliases) and the working calendar are read by nearly eve
 change a few times a year. Each kind has a generation number in ``reference_generation``; an ORM
 flush or an ORM bulk statement that touches one of its tables bumps that number in the same
 transaction, so writers need not remember anything and every node sees the change as soon as it
-commits. A reader asks for the generations once per transaction (one query of two rows) and reuses
-the object built for that generation; a transaction that changed the data itself builds its own
-copy and does not share it.
+commits. A reader asks for the generations (one query of two rows) at most once per
+``CHECK_SECONDS`` per process and reuses the object built for that generation; a transaction that
+changed the data itself builds its own copy and does not share it, and its commit drops this
+process's cached copies at once. Another node therefore sees a change within ``CHECK_SECONDS`` —
+the same as if its transaction had started that much earlier.
 """
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
@@ -22,8 +25,12 @@ from engine.models import CalendarDay, CalendarYear, Department, DepartmentAlias
 KINDS = {Department: "org", DepartmentAlias: "org", CalendarDay: "calendar", CalendarYear: "calendar"}
 _LOCAL, _DIRTY, _GENERATIONS = "zjtx_ref", "zjtx_ref_dirty", "zjtx_ref_generations"
 
+CHECK_SECONDS = 1.0
+
 # SQLAlchemy engine → {kind: (generation, value)}; one database per engine object.
 _shared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# SQLAlchemy engine → (generations, monotonic moment they were read)
+_checked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -35,15 +42,25 @@ def cached(session: Session, kind: str, build: Callable[[Session], object]):
     if kind in session.info.get(_DIRTY, ()):
         local[kind] = build(session)
         return local[kind]
+    bind = session.get_bind()
     generations = session.info.get(_GENERATIONS)
     if generations is None:
-        generations = dict(session.execute(select(ReferenceGeneration.kind, ReferenceGeneration.generation)).all())
+        if any(type(obj) in KINDS for obj in (*session.new, *session.dirty, *session.deleted)):
+            session.flush()  # pending changes to this kind of data make this transaction's copy its own
+            if kind in session.info.get(_DIRTY, ()):
+                local[kind] = build(session)
+                return local[kind]
+        recent = _checked.get(bind)
+        if recent is not None and time.monotonic() - recent[1] < CHECK_SECONDS:
+            generations = recent[0]
+        else:
+            generations = dict(session.execute(select(ReferenceGeneration.kind, ReferenceGeneration.generation)).all())
+            if kind in session.info.get(_DIRTY, ()):  # the query flushed this transaction's own changes
+                local[kind] = build(session)
+                return local[kind]
+            _checked[bind] = (generations, time.monotonic())
         session.info[_GENERATIONS] = generations
-        if kind in session.info.get(_DIRTY, ()):  # the query flushed this transaction's own changes
-            local[kind] = build(session)
-            return local[kind]
     generation = generations.get(kind)
-    bind = session.get_bind()
     with _lock:
         store = _shared.setdefault(bind, {})
         hit = store.get(kind)
@@ -73,6 +90,16 @@ def _forget(session: Session, *_args) -> None:
         session.info.pop(key, None)
 
 
+def _committed(session: Session) -> None:
+    if session.info.get(_DIRTY):
+        with _lock:  # this process changed reference data: every engine here re-reads it
+            _checked.clear()
+            for store in _shared.values():
+                for kind in session.info[_DIRTY]:
+                    store.pop(kind, None)
+    _forget(session)
+
+
 @event.listens_for(Session, "before_flush")
 def _on_flush(session: Session, _context, _instances) -> None:
     kinds = {KINDS[type(obj)] for obj in (*session.new, *session.dirty, *session.deleted) if type(obj) in KINDS}
@@ -90,5 +117,5 @@ def _on_statement(state) -> None:
         _bump(state.session, {kind})
 
 
-event.listen(Session, "after_commit", _forget)
+event.listen(Session, "after_commit", _committed)
 event.listen(Session, "after_soft_rollback", _forget)

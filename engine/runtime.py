@@ -374,15 +374,18 @@ class WorkflowService:
                 raise _workflow_error(exc) from None
             self._steps(workflow)
             self._save(instance, workflow, now)
-            session.add(AuditRecord(instance_id=instance.id, task_id=task.id, action="complete",
-                                    actor=who.username, at=now, task_name=task.name, data=cleaned))
-            rows = projection.sync(session, instance, workflow, directory, now, who.username,
-                                   completed=task, completed_by_id=who.user_id, planner=planner, rows=siblings)
+            audits = projection.AuditBatch()
+            audits.add(instance_id=instance.id, task_id=task.id, action="complete", actor=who.username, at=now,
+                       task_name=task.name, data=cleaned)
+            rows = projection.sync(session, instance, workflow, directory, now, who.username, completed=task,
+                                   completed_by_id=who.user_id, planner=planner, rows=siblings, audits=audits)
             # One flush: the unit of work updates process_instance (parent table) first, so the
-            # revision check fails before any task row is touched.
+            # revision check fails before any task row is touched; then the step's audit records.
+            session.flush()
+            audits.write(session)
             if instance.status == COMPLETED:
                 self._completed(session, instance, workflow, who.username, now)
-            session.flush()
+                session.flush()
             return self._completion_result(session, directory, instance, task, who, rows)
         return self._run(work)
 
