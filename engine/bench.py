@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 
 from engine.models import HumanTask, ProcessInstance
 
@@ -93,6 +93,9 @@ class Bench:
                     flush()
             if batch:
                 flush()
+            if self.engine.db.dialect == "postgresql":  # ids were given explicitly: move the sequence on
+                session.execute(text("SELECT setval(pg_get_serial_sequence('process_instance', 'id'), "
+                                     "(SELECT max(id) FROM process_instance))"))
         with self.engine.db.read() as session:
             return list(session.scalars(select(HumanTask.id).where(HumanTask.instance_id >= next_id)
                                         .order_by(HumanTask.id)))
@@ -290,12 +293,16 @@ def _start_loop(url: str, seconds: float) -> tuple[int, float]:
     from engine.bootstrap import bootstrap
     from engine.config import Settings
 
+    from engine.authz import actor_for
+
     engine = bootstrap(Settings.from_env({"DATABASE_URL": url}))
+    with engine.db.read() as session:  # resolved once, as the API resolves it once per request
+        who = actor_for(session, "dispatcher")
     data = {"enterprise_name": "吞吐量测试企业", "category": "融资", "description": "吞吐量测试", "source": "企业"}
-    engine.workflows.start("problem_dispatch", data, actor="dispatcher")  # warm the caches
+    engine.workflows.start("problem_dispatch", data, actor=who)  # warm the caches
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        item = engine.workflows.start("problem_dispatch", data, actor="dispatcher")
+        item = engine.workflows.start("problem_dispatch", data, actor=who)
         assert item["open_tasks"], item
         count += 1
     elapsed = time.perf_counter() - started

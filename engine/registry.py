@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from engine import camunda
 from engine.errors import DeploymentError, ProcessNotFound
@@ -297,6 +297,7 @@ class Registry:
     def latest(session: Session, key: str, required: bool = True) -> ProcessVersion | None:
         version = session.scalar(
             select(ProcessVersion).join(ProcessDefinition)
+            .options(contains_eager(ProcessVersion.definition))
             .where(ProcessDefinition.key == key)
             .order_by(ProcessVersion.version.desc()).limit(1))
         if version is None and required:

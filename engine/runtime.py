@@ -279,14 +279,18 @@ class WorkflowService:
               business_key: str | None = None) -> dict:
         """Start the latest version of ``process_key`` with ``data`` (checked against its start form)."""
         def work(session: Session) -> dict:
-            instance = self.start_in(session, process_key, data, actor, business_key)
-            return self._instance_summary(session, instance)
+            who = authz.actor_for(session, actor)
+            instance, rows = self._start(session, process_key, data, who, business_key)
+            return self._summary_from_rows(session, instance, rows, who)
         return self._run(work)
 
     def start_in(self, session: Session, process_key: str, data: dict | None, actor: str | None,
                  business_key: str | None = None) -> ProcessInstance:
         """Start an instance inside the caller's transaction (used by scheduled starts too)."""
-        who = authz.actor_for(session, actor)
+        return self._start(session, process_key, data, authz.actor_for(session, actor), business_key)[0]
+
+    def _start(self, session: Session, process_key: str, data: dict | None, who: authz.Actor,
+               business_key: str | None) -> tuple[ProcessInstance, list[HumanTask]]:
         version = self.registry.latest(session, process_key)
         planner = self._planner(session)
         workflow = new_workflow(self.parsed_spec(version), self._script_engine(planner, who.username))
@@ -305,23 +309,39 @@ class WorkflowService:
         self._steps(workflow)
         start_form = self.forms_of(version).get(props.get("formJsonSchemaFilename") or "", {})
         instance = ProcessInstance(
-            version_id=version.id, business_key=business_key or f"tmp-{uuid4()}", title=title,
+            version=version, business_key=business_key or f"tmp-{uuid4()}", title=title,
             subject=_text(cleaned.get(start_form.get("x-subject") or ""), 200),
             category=_text(cleaned.get(start_form.get("x-category") or ""), 32),
-            status=RUNNING, state_json="{}", serializer_version=FORMAT_VERSION,
+            status=RUNNING, serializer_version=FORMAT_VERSION,
             started_by=who.username, started_at=now, updated_at=now)
         session.add(instance)
+        self._save(instance, workflow, now)  # the first INSERT carries the state
         session.flush()
         if business_key is None:
             instance.business_key = f"ZJTX-{now.astimezone(self.tz):%Y}-{instance.id:05d}"
-        self._save(instance, workflow, now)
-        session.add(AuditRecord(instance_id=instance.id, action="start", actor=who.username, at=now,
-                                data=cleaned))
-        projection.sync(session, instance, workflow, directory, now, who.username, planner=planner)
+        audits = projection.AuditBatch()
+        audits.add(instance_id=instance.id, action="start", actor=who.username, at=now, data=cleaned)
+        rows = projection.sync(session, instance, workflow, directory, now, who.username, planner=planner,
+                               rows=[], audits=audits)
+        session.flush()
+        audits.write(session)
         if instance.status == COMPLETED:
             self._completed(session, instance, workflow, who.username, now)
-        session.flush()
-        return instance
+            session.flush()
+        return instance, rows
+
+    def _summary_from_rows(self, session: Session, instance: ProcessInstance, rows: list[HumanTask],
+                           who: authz.Actor) -> dict:
+        directory = DepartmentDirectory.of(session)
+        names = {who.user_id: who.username} if who.user_id is not None else {}
+        shown = [r for r in rows if r.status in projection.OPEN_STATUSES]
+        missing = {r.assignee_id for r in shown if r.assignee_id is not None and r.assignee_id not in names}
+        if missing:
+            names.update(session.execute(select(User.id, User.username).where(User.id.in_(missing))).all())
+        process = self._process_key(instance.version)
+        open_tasks = sorted((self._task_dict(r, instance.business_key, instance.title, process, names.get(r.assignee_id),
+                                             None, directory) for r in shown), key=lambda d: (d["created_at"], d["id"]))
+        return self._instance_summary(session, instance, process, open_tasks)
 
     def _title(self, version: ProcessVersion, props: dict, data: dict) -> str:
         form = self.forms_of(version).get(props.get("formJsonSchemaFilename") or "", {})
