@@ -655,3 +655,8 @@ def schedule_list(ctx, as_json):
 
 if __name__ == "__main__":
     main()
+
+
+from engine.loadtest import loadtest_command  # noqa: E402
+
+main.add_command(loadtest_command, "loadtest")

@@ -53,6 +53,7 @@ class Settings:
             tick_seconds=float(env.get("ZJTX_TICK_SECONDS") or cls.tick_seconds),
             delivery_max_attempts=int(env.get("ZJTX_DELIVERY_MAX_ATTEMPTS") or cls.delivery_max_attempts),
             delivery_backoff_seconds=float(env.get("ZJTX_DELIVERY_BACKOFF_SECONDS") or cls.delivery_backoff_seconds),
+            delivery_lease_seconds=float(env.get("ZJTX_DELIVERY_LEASE_SECONDS") or cls.delivery_lease_seconds),
             smtp_host=env.get("ZJTX_SMTP_HOST") or None,
             smtp_port=int(env.get("ZJTX_SMTP_PORT") or cls.smtp_port),
             smtp_security=env.get("ZJTX_SMTP_SECURITY") or cls.smtp_security,

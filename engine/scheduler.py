@@ -7,6 +7,7 @@ depends on how much is due, not on how many instances exist.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 
@@ -79,13 +80,27 @@ class Scheduler:
         self._apscheduler.start()
 
     def run_forever(self) -> None:
-        """``zjtx scheduler``: block and tick until interrupted."""
+        """``zjtx scheduler``: block and tick until interrupted (Ctrl+C or SIGTERM).
+
+        SIGTERM (how systemd, Kubernetes and process managers stop a service) lets the tick in
+        progress finish: without this, Python's default action ends the process at once, and e-mail
+        it had claimed stays 'sending' until its lease runs out (and the message being sent may go
+        out twice)."""
         scheduler = BlockingScheduler()
         self._add_job(scheduler)
+
+        def stop(_signum, _frame):
+            if scheduler.running:
+                scheduler.shutdown(wait=True)  # no new ticks; waits for the running one
+
+        previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
             pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def shutdown(self) -> None:
         if self._apscheduler is not None:

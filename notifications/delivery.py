@@ -3,9 +3,16 @@
 A crash between claiming and marking leaves the row ``sending`` with an expired lease; the next
 run takes it again (at-least-once; the idempotency key travels with the message). Failures back
 off exponentially and become dead letters after ``max_attempts``; an admin can retry them.
+
+A batch is claimed at once but sent one message after the other, so the lease is renewed just
+before each message is sent, on the condition that it is still the one this run holds: a message
+whose lease ran out while the earlier ones were being sent (a slow mail server) may have been taken
+by another scheduler, and is then left to it instead of being sent twice. Marking the result is
+conditional on the same lease.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -13,6 +20,8 @@ from sqlalchemy import and_, or_, select, update
 
 from engine.models import OutboxMessage
 from notifications.channels import DeliveryError
+
+log = logging.getLogger("zjtx.delivery")
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 STATUS_LABELS = {PENDING: "待发送", SENDING: "发送中", SENT: "已发送", DEAD: "发送失败（死信）"}
@@ -54,17 +63,32 @@ class Deliverer:
         """Send what is due; returns how many were sent successfully."""
         sent = 0
         for message in self._claim(limit):
+            lease = self._renew(message)
+            if lease is None:
+                continue  # its lease ran out while the batch's earlier messages were sent; another run has it
             try:
                 self.channels[message.channel].send(message)
             except DeliveryError as exc:
-                self._failed(message, str(exc))
+                self._failed(message, str(exc), lease)
             else:
-                self._finish(message.id, {"status": SENT, "sent_at": self.clock(), "lease_until": None,
-                                          "attempts": message.attempts + 1, "last_error": None})
+                if not self._finish(message.id, lease, {"status": SENT, "sent_at": self.clock(), "lease_until": None,
+                                                        "attempts": message.attempts + 1, "last_error": None}):
+                    log.warning("outbox message %s was sent after its lease had run out; another scheduler may "
+                                "send it again (key %s)", message.id, message.key)
                 sent += 1
         return sent
 
-    def _failed(self, message: OutboxMessage, error: str) -> None:
+    def _renew(self, message: OutboxMessage) -> datetime | None:
+        """Extend the lease of a claimed message if this run still holds it; the new lease, or None."""
+        lease = self.clock() + timedelta(seconds=self.lease)
+        with self.db.write() as session:
+            changed = session.execute(update(OutboxMessage)
+                                      .where(OutboxMessage.id == message.id, OutboxMessage.status == SENDING,
+                                             OutboxMessage.lease_until == message.lease_until)
+                                      .values(lease_until=lease)).rowcount
+        return lease if changed == 1 else None
+
+    def _failed(self, message: OutboxMessage, error: str, lease: datetime) -> None:
         attempts = message.attempts + 1
         if attempts >= self.max_attempts:
             values = {"status": DEAD, "attempts": attempts, "last_error": error, "lease_until": None}
@@ -72,13 +96,15 @@ class Deliverer:
             delay = timedelta(seconds=self.backoff * (2 ** (attempts - 1)))
             values = {"status": PENDING, "attempts": attempts, "last_error": error, "lease_until": None,
                       "next_attempt_at": self.clock() + delay}
-        self._finish(message.id, values)
+        self._finish(message.id, lease, values)
 
-    def _finish(self, message_id: int, values: dict) -> None:
+    def _finish(self, message_id: int, lease: datetime, values: dict) -> bool:
+        """Record the outcome if the lease is still ours (else another run has taken the message)."""
         with self.db.write() as session:
-            session.execute(update(OutboxMessage)
-                            .where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING)
-                            .values(**values))
+            return session.execute(update(OutboxMessage)
+                                   .where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING,
+                                          OutboxMessage.lease_until == lease)
+                                   .values(**values)).rowcount == 1
 
     def retry(self, message_id: int) -> bool:
         """Put a dead letter back in the queue (by hand). Returns False if it was not dead."""

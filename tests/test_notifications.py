@@ -103,6 +103,27 @@ def test_a_crash_after_claiming_is_delivered_after_the_lease(mailing_zjtx, smtp)
     assert [m["X-ZJTX-Key"] for _, m in smtp.messages] == [f"esc:crash:email:{_id(zjtx, 'office')}"]
 
 
+def test_a_message_whose_lease_ran_out_is_not_sent_again_by_the_run_that_claimed_it(mailing_zjtx, smtp):
+    """Scheduler A claims a batch and stalls (a slow mail server, a long pause) past the lease;
+    scheduler B takes the messages and sends them; when A resumes it must not send them again."""
+    from notifications.delivery import Deliverer
+
+    zjtx = mailing_zjtx
+    notify(zjtx, "esc:stall", ["office", "dispatcher"])
+    b = zjtx.deliverer
+    a = Deliverer(zjtx.db, b.channels, b.clock, lease_seconds=b.lease)
+    with time_machine.travel(datetime.now(UTC), tick=False) as clock:
+        stalled = a._claim(10)
+        assert len(stalled) == 2
+        clock.shift(timedelta(seconds=121))
+        assert b.deliver_due() == 2
+        a._claim = lambda limit: stalled  # A carries on with the batch it claimed before the stall
+        assert a.deliver_due() == 0
+    assert sorted(m["X-ZJTX-Key"] for _, m in smtp.messages) == sorted(
+        f"esc:stall:email:{_id(zjtx, u)}" for u in ("office", "dispatcher"))
+    assert {m.status for m in outbox(zjtx)} == {"sent"}
+
+
 def test_preferences_choose_the_channels(mailing_zjtx, smtp):
     zjtx = mailing_zjtx
     with zjtx.db.write() as session:
