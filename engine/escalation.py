@@ -33,6 +33,11 @@ class EscalationService:
         self.tz = tz
         self.base_url = base_url.rstrip("/")
 
+    @staticmethod
+    def due_probe(now: datetime):
+        """A query with a row when some escalation is due (the scheduler asks them all at once)."""
+        return select(HumanTask.id).where(HumanTask.next_escalation_at <= now)
+
     def fire_due(self, limit: int = 20) -> int:
         """Fire the levels that have fallen due for up to ``limit`` tasks; returns firings made."""
         now = self.clock()

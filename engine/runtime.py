@@ -465,6 +465,11 @@ class WorkflowService:
         session.flush()
         return self._completion_result(session, directory, task.instance, task, who)
 
+    @staticmethod
+    def timer_probe(now: datetime):
+        """A query with a row when some BPMN timer is due."""
+        return select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= now)
+
     def fire_due_timers(self, limit: int = 20) -> int:
         """Run the BPMN timers that have fallen due. Only instances whose stored earliest timer
         moment has passed are loaded; each is claimed with a row lock (SKIP LOCKED on PostgreSQL)."""

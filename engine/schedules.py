@@ -132,6 +132,11 @@ class ScheduleService:
         codes = session.scalars(select(Enterprise.uscc).where(Enterprise.in_pool.is_(True)).order_by(Enterprise.id))
         return [{**data, "enterprise_uscc": code, "update_year": year} for code in codes]
 
+    @staticmethod
+    def due_probe(now: datetime):
+        """A query with a row when some scheduled start is due."""
+        return select(ProcessSchedule.id).where(ProcessSchedule.enabled.is_(True), ProcessSchedule.next_run_at <= now)
+
     def run_due(self, limit: int = 10) -> int:
         """Start the processes whose schedules have come; returns how many started."""
         started = 0

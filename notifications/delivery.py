@@ -37,11 +37,18 @@ class Deliverer:
         self.backoff = backoff_seconds
         self.lease = lease_seconds
 
+    def _is_due(self, now: datetime):
+        return and_(or_(and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+                        and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until <= now)),
+                    OutboxMessage.channel.in_(list(self.channels)))
+
+    def due_probe(self, now: datetime):
+        """A query with a row when some message is due to be sent (or taken over)."""
+        return select(OutboxMessage.id).where(self._is_due(now))
+
     def _claim(self, limit: int) -> list[OutboxMessage]:
         now = self.clock()
-        is_due = and_(or_(and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
-                          and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until <= now)),
-                      OutboxMessage.channel.in_(list(self.channels)))
+        is_due = self._is_due(now)
         with self.db.read() as session:  # nothing due is the common case: no write lock for it
             if session.scalar(select(OutboxMessage.id).where(is_due).limit(1)) is None:
                 return []

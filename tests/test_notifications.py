@@ -209,3 +209,47 @@ def test_a_failing_webhook_is_retried(zjtx, receiver):
     with time_machine.travel(outbox(zjtx)[0].next_attempt_at + timedelta(seconds=1), tick=False):
         assert zjtx.deliverer.deliver_due() == 1
     assert len(receiver.posts) == 3
+
+
+def test_a_slow_receiver_does_not_hold_back_escalations(database_url, receiver):
+    """Deliveries run as their own scheduler job: while a webhook takes seconds to answer, a task
+    falling due is still urged on time."""
+    from conftest import make_engine
+
+    from engine.models import Escalation, HumanTask
+    from engine.scheduler import Scheduler
+    from tests.helpers import Item
+
+    zjtx = make_engine(database_url, tick_seconds=0.2)
+    scheduler = Scheduler(zjtx)
+    try:
+        item = Item(zjtx)
+        item.accept()
+        task_id = item.dispatch("区科技局")["instance"]["open_tasks"][0]["id"]
+        release = threading.Event()
+        slow = receiver.server.RequestHandlerClass.do_POST
+
+        def do_post(handler):  # the receiver keeps the sender waiting until released
+            release.wait(10)
+            slow(handler)
+
+        receiver.server.RequestHandlerClass.do_POST = do_post
+        with zjtx.db.write() as session:
+            session.add(WebhookEndpoint(name="慢的群", url=receiver.url, format="json"))
+        notify(zjtx, "esc:slow", [], department=None)
+        due = datetime.now(UTC) + timedelta(seconds=1.5)
+        with zjtx.db.write() as session:
+            task = session.get(HumanTask, task_id)
+            task.due_at, task.next_escalation_at, task.escalation_level, task.warn_before_days = due, due, 1, 0
+        scheduler.start_background()
+        fired = None
+        while fired is None and datetime.now(UTC) < due + timedelta(seconds=5):
+            with zjtx.db.read() as session:
+                fired = session.scalar(select(Escalation.fired_at).where(Escalation.task_id == task_id))
+            threading.Event().wait(0.05)
+        assert not receiver.posts  # the webhook call was still waiting all along
+        assert fired is not None and (datetime.now(UTC) - due) < timedelta(seconds=2)
+        release.set()
+    finally:
+        scheduler.shutdown()
+        zjtx.close()
