@@ -211,7 +211,9 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         Index("ix_human_task_department_status", "department_id", "status", "created_at"),
-        Index("ix_human_task_department_status_due", "department_id", "status", "due_at"),
+        # The inbox pages: each tab's order is an index order, so a page reads a page of rows.
+        Index("ix_human_task_department_status_due", "department_id", "status", "due_at", "id"),
+        Index("ix_human_task_department_status_completed", "department_id", "status", "completed_at", "id"),
         Index("ix_human_task_status_due", "status", "due_at"),
         Index("ix_human_task_instance_status", "instance_id", "status"),
         Index("ix_human_task_next_escalation", "next_escalation_at"),

@@ -106,14 +106,16 @@ class Queries:
             row = session.execute(select(*[bounded(c) for c in tab_conditions.values()])).one()
             counts = {tab: int(value) for tab, value in zip(tab_conditions, row, strict=True)}
             tab = f.tab if f.tab in TABS else "in_progress"
-            order = HumanTask.completed_at.desc() if tab == "completed" else HumanTask.due_at.asc().nulls_last()
+            # Both orders follow an index (department, status, due_at | completed_at, id) to the page.
+            order = ((HumanTask.completed_at.desc(), HumanTask.id.desc()) if tab == "completed"
+                     else (HumanTask.due_at.asc().nulls_last(), HumanTask.id))
             rows = session.execute(
                 select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, ProcessInstance.subject,
                        ProcessInstance.category, Department.name)
                 .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
                 .join(Department, HumanTask.department_id == Department.id)
                 .where(*base, *tab_conditions[tab], *filters)
-                .order_by(order, HumanTask.id)
+                .order_by(*order)
                 .limit(f.per_page + 1).offset((max(f.page, 1) - 1) * f.per_page)).all()
             has_next = len(rows) > f.per_page
             rows = rows[:f.per_page]
