@@ -77,6 +77,14 @@ class Database:
         with self._write() as session, session.begin():
             yield session
 
+    def lookup(self):
+        """A connection for one read outside any transaction (the API token check). PostgreSQL:
+        autocommit, so no BEGIN/ROLLBACK round trips; SQLite: a plain connection, whose local BEGIN
+        costs less than switching the driver's isolation level there and back."""
+        if self.dialect == "sqlite":
+            return self.engine.connect()
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
     def ping(self) -> None:
         """Raise if the database cannot be reached (health checks)."""
         with self.engine.connect() as conn:

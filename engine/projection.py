@@ -8,8 +8,9 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.datapath import lookup
 from engine.deadlines import Planner
@@ -72,11 +73,55 @@ class AuditBatch:
             self._rows.clear()
 
 
+# The writes of one step on the hot path (a task completed through the API), as Core statements
+# built once: the ORM unit of work costs more than the three statements themselves.
+_INSTANCE_STATE_COLUMNS = ("next_timer_at", "state_json", "serializer_version", "updated_at", "item_status",
+                           "lead_department_id", "status", "completed_at")
+_UPDATE_INSTANCE = (update(ProcessInstance.__table__)
+                    .where(ProcessInstance.__table__.c.id == bindparam("b_id"),
+                           ProcessInstance.__table__.c.revision == bindparam("b_revision"))
+                    .values({c: bindparam(c, type_=ProcessInstance.__table__.c[c].type) for c in _INSTANCE_STATE_COLUMNS}
+                            | {"revision": bindparam("b_revision") + 1}))
+_CLOSED_TASK_COLUMNS = ("status", "completed_at", "completed_by_id", "assignee_id", "next_escalation_at")
+_UPDATE_TASK = (update(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("b_id"))
+                .values({c: bindparam(c, type_=HumanTask.__table__.c[c].type) for c in _CLOSED_TASK_COLUMNS}))
+_TASK_INSERT_COLUMNS = tuple(c for c in HumanTask.__table__.columns if c.key != "id")
+_INSERT_TASKS = insert(HumanTask.__table__).returning(HumanTask.__table__.c.id, sort_by_parameter_order=True)
+
+
+def write_instance_state(session: Session, instance: ProcessInstance, values: dict) -> None:
+    """UPDATE the instance's state columns with its revision checked and bumped; the object then holds
+    the new values as loaded ones (nothing left for the ORM to flush). Raises StaleDataError, as the ORM
+    would, when another transaction changed the instance first."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    revision = instance.revision
+    result = session.connection().execute(_UPDATE_INSTANCE, {**values, "b_id": instance.id, "b_revision": revision})
+    if result.rowcount != 1:
+        raise StaleDataError(f"process_instance {instance.id} revision {revision} changed by another transaction")
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
+    set_committed_value(instance, "revision", revision + 1)
+
+
+def _insert_values(row: HumanTask) -> dict:
+    state = row.__dict__
+    values = {}
+    for column in _TASK_INSERT_COLUMNS:
+        if column.key in state:
+            values[column.key] = state[column.key]
+        elif column.default is not None and column.default.is_scalar:
+            values[column.key] = column.default.arg
+        else:
+            values[column.key] = None
+    return values
+
+
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
          directory: DepartmentDirectory, now: datetime, actor: str | None,
          completed: HumanTask | None = None, completed_by_id: int | None = None,
          planner: Planner | None = None, rows: list[HumanTask] | None = None,
-         audits: AuditBatch | None = None) -> list[HumanTask]:
+         audits: AuditBatch | None = None, write: bool = False) -> list[HumanTask]:
     """Bring the instance's projection rows in line with its ready user tasks.
 
     Rows whose task is no longer ready become completed (the one the user just finished) or
@@ -84,6 +129,10 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
     caller has loaded them already. Audit records go to ``audits`` when given (the caller writes
     them after its flush), else into the session. Returns all the instance's task rows, the new ones
     included (they get their ids at the caller's next flush).
+
+    ``write=True`` writes the changes at once with Core statements instead of leaving them to the
+    ORM: closed rows are updated and hold the new values as loaded ones, new rows are inserted and get
+    their ids but stay outside the session (read them, do not change them).
     """
     record = audits.add if audits is not None else (lambda **values: session.add(AuditRecord(**values)))
     if rows is None:
@@ -94,19 +143,20 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
     open_rows = {row.spiff_task_id: row for row in rows if row.kind == "bpmn" and row.status in OPEN_STATUSES}
     latest_by_key = {row.deadline_key: row for row in rows if row.deadline_key}
     ready = {str(t.id): t for t in ready_user_tasks(workflow)}
+    closed: list[tuple[HumanTask, dict]] = []
     for spiff_id, row in open_rows.items():
         if spiff_id in ready:
             continue
-        row.completed_at = now
-        row.next_escalation_at = None
+        values = {"completed_at": now, "next_escalation_at": None}
         if completed is not None and row.id == completed.id:
-            row.status = COMPLETED
-            row.completed_by_id = completed_by_id
-            row.assignee_id = row.assignee_id or completed_by_id
+            values.update(status=COMPLETED, completed_by_id=completed_by_id,
+                          assignee_id=row.assignee_id or completed_by_id)
         else:
-            row.status = CANCELLED
+            values.update(status=CANCELLED, completed_by_id=row.completed_by_id, assignee_id=row.assignee_id)
             record(instance_id=instance.id, task_id=row.id, action="task_cancelled", actor=actor, at=now,
                    task_name=row.name)
+        closed.append((row, values))
+    created: list[HumanTask] = []
     for spiff_id, task in ready.items():
         if spiff_id in open_rows:
             continue
@@ -129,8 +179,24 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
         if planner is not None:
             deadline = planner.deadline(props, task.data, now, row.name)
             planner.apply(row, deadline, latest_by_key.get(row.deadline_key) if deadline is not None else None)
-        session.add(row)
         record(instance_id=instance.id, task=row, action="task_created", actor=actor, at=now,
                task_name=row.name, data={"department": directory.name_of(row.department_id)})
-        rows.append(row)
+        created.append(row)
+    if write:
+        connection = session.connection()
+        if closed:
+            connection.execute(_UPDATE_TASK, [{**values, "b_id": row.id} for row, values in closed])
+            for row, values in closed:
+                for key, value in values.items():
+                    set_committed_value(row, key, value)
+        if created:
+            ids = connection.execute(_INSERT_TASKS, [_insert_values(row) for row in created]).scalars().all()
+            for row, new_id in zip(created, ids, strict=True):
+                row.id = new_id
+    else:
+        for row, values in closed:
+            for key, value in values.items():
+                setattr(row, key, value)
+        session.add_all(created)
+    rows.extend(created)
     return rows

@@ -26,6 +26,7 @@ KINDS = {Department: "org", DepartmentAlias: "org", CalendarDay: "calendar", Cal
 _LOCAL, _DIRTY, _GENERATIONS = "zjtx_ref", "zjtx_ref_dirty", "zjtx_ref_generations"
 
 CHECK_SECONDS = 1.0
+_GENERATIONS_QUERY = select(ReferenceGeneration.kind, ReferenceGeneration.generation)
 
 # SQLAlchemy engine → {kind: (generation, value)}; one database per engine object.
 _shared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -54,7 +55,7 @@ def cached(session: Session, kind: str, build: Callable[[Session], object]):
         if recent is not None and time.monotonic() - recent[1] < CHECK_SECONDS:
             generations = recent[0]
         else:
-            generations = dict(session.execute(select(ReferenceGeneration.kind, ReferenceGeneration.generation)).all())
+            generations = dict(session.execute(_GENERATIONS_QUERY).all())
             if kind in session.info.get(_DIRTY, ()):  # the query flushed this transaction's own changes
                 local[kind] = build(session)
                 return local[kind]

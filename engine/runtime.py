@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -49,6 +49,16 @@ from engine.serialization import FORMAT_VERSION, ParsedSpec, SpecCache, dump_sta
 
 RUNNING, COMPLETED, ERROR = "running", "completed", "error"
 SUPERVISION_FORM = Path(__file__).resolve().parent.parent / "processes" / "forms" / "supervision.schema.json"
+
+
+# Statements on the hot path are built once: constructing one costs more than running it on SQLite.
+# A task with all its instance's task rows, the instance and its version.
+_TASK_WITH_INSTANCE = (
+    select(HumanTask, ProcessInstance, ProcessVersion)
+    .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+    .join(ProcessVersion, ProcessInstance.version_id == ProcessVersion.id)
+    .where(HumanTask.instance_id == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id"))
+           .scalar_subquery()))
 
 
 @lru_cache(maxsize=1)
@@ -256,23 +266,25 @@ class WorkflowService:
             raise WorkflowFailed(f"流程执行出错：任务「{spec.bpmn_name or spec.bpmn_id}」（{spec.bpmn_id}）失败",
                                  task=spec.bpmn_id)
 
-    def _save(self, instance: ProcessInstance, workflow, now: datetime) -> None:
-        instance.next_timer_at = next_timer(workflow)
-        instance.state_json = dump_state(workflow)
-        instance.serializer_version = FORMAT_VERSION
-        instance.updated_at = now
+    @staticmethod
+    def _state_values(instance: ProcessInstance, workflow, now: datetime, directory: DepartmentDirectory) -> dict:
+        """The instance columns that follow from its workflow state."""
         data = projection.current_data(workflow)
-        instance.item_status = data.get("item_status", instance.item_status)
         lead = data.get("lead_department")
-        if isinstance(lead, str):
-            from sqlalchemy.orm import object_session
+        ref = directory.find(lead) if isinstance(lead, str) else None
+        done = workflow.is_completed()
+        return {"next_timer_at": None if done else next_timer(workflow), "state_json": dump_state(workflow),
+                "serializer_version": FORMAT_VERSION, "updated_at": now,
+                "item_status": data.get("item_status", instance.item_status),
+                "lead_department_id": ref.id if ref else instance.lead_department_id,
+                "status": COMPLETED if done else instance.status, "completed_at": now if done else instance.completed_at}
 
-            ref = DepartmentDirectory.of(object_session(instance)).find(lead)
-            instance.lead_department_id = ref.id if ref else instance.lead_department_id
-        if workflow.is_completed():
-            instance.status = COMPLETED
-            instance.completed_at = now
-            instance.next_timer_at = None
+    def _save(self, instance: ProcessInstance, workflow, now: datetime) -> None:
+        from sqlalchemy.orm import object_session
+
+        for key, value in self._state_values(instance, workflow, now,
+                                             DepartmentDirectory.of(object_session(instance))).items():
+            setattr(instance, key, value)
 
     # -- commands --------------------------------------------------------------------------
     def start(self, process_key: str, data: dict | None, actor: str | None = None,
@@ -359,12 +371,7 @@ class WorkflowService:
             who = authz.actor_for(session, actor)
             # The task with all its instance's task rows, the instance and its version, in one query
             # (the relationships then find them loaded).
-            found = session.execute(
-                select(HumanTask, ProcessInstance, ProcessVersion)
-                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                .join(ProcessVersion, ProcessInstance.version_id == ProcessVersion.id)
-                .where(HumanTask.instance_id == select(HumanTask.instance_id).where(HumanTask.id == task_id)
-                       .scalar_subquery())).all()
+            found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
             task = next((row[0] for row in found if row[0].id == task_id), None)
             if task is None:
                 raise TaskNotFound(task_id)
@@ -393,15 +400,17 @@ class WorkflowService:
             except SpiffWorkflowException as exc:
                 raise _workflow_error(exc) from None
             self._steps(workflow)
-            self._save(instance, workflow, now)
+            # The step's writes as Core statements (the ORM's unit of work would cost more than they do):
+            # the instance first, so the revision check fails before any task row is touched, then the
+            # task rows, then the step's audit records.
+            projection.write_instance_state(session, instance,
+                                            self._state_values(instance, workflow, now, directory))
             audits = projection.AuditBatch()
             audits.add(instance_id=instance.id, task_id=task.id, action="complete", actor=who.username, at=now,
                        task_name=task.name, data=cleaned)
             rows = projection.sync(session, instance, workflow, directory, now, who.username, completed=task,
-                                   completed_by_id=who.user_id, planner=planner, rows=siblings, audits=audits)
-            # One flush: the unit of work updates process_instance (parent table) first, so the
-            # revision check fails before any task row is touched; then the step's audit records.
-            session.flush()
+                                   completed_by_id=who.user_id, planner=planner, rows=siblings, audits=audits,
+                                   write=True)
             audits.write(session)
             if instance.status == COMPLETED:
                 self._completed(session, instance, workflow, who.username, now)

@@ -43,8 +43,8 @@ def load_actor() -> None:
     auth = request.headers.get("Authorization", "")
     if request.path.startswith("/api/") and auth.startswith("Bearer "):
         now = engine().workflows.clock()
-        # One statement on a plain connection in autocommit: no ORM session, no BEGIN/ROLLBACK round trips.
-        with engine().db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # One statement on a plain connection: no ORM session (on PostgreSQL no BEGIN/ROLLBACK either).
+        with engine().db.lookup() as conn:
             g.actor, stale_token = accounts.actor_by_token(conn, auth[7:].strip(), now)
         if g.actor is not None and stale_token is not None:
             with engine().db.write() as s:
