@@ -7,16 +7,27 @@ counter on ``process_instance``.
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 import engine.refcache  # noqa: F401  (registers the reference-data generation bumps on every session)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection idle for longer than this is checked with a ping before use. One in
+# steady use is not (a ping is a round trip on every request); if the server went away meanwhile, the
+# first statement fails, the pool drops its connections, and the unit of work is tried once more.
+PING_AFTER_IDLE_SECONDS = 2.0
+_CHECKED_IN = "zjtx_checked_in"
+
+T = TypeVar("T")
 
 
 def _sqlite_engine(url, immediate: bool) -> Engine:
@@ -43,6 +54,37 @@ def _sqlite_engine(url, immediate: bool) -> Engine:
     return engine
 
 
+def _server_engine(url) -> Engine:
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        last = record.info.get(_CHECKED_IN)
+        if last is not None and time.monotonic() - last < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces the connection and tries again
+            raise DisconnectionError(str(exc)) from exc
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    return engine
+
+
+def retry_on_disconnect(work: Callable[[], T]) -> T:
+    """Run ``work``; if the database connection turned out to be dead (the server restarted), once more
+    on a fresh one. Only for work that is all inside one transaction, which the failure rolled back."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return work()
+
+
 class Database:
     """Owns the engines. ``write()`` is the unit of work for every state change."""
 
@@ -52,7 +94,7 @@ class Database:
             self.engine = _sqlite_engine(self.url, immediate=False)
             self.write_engine = _sqlite_engine(self.url, immediate=True)
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True)
+            self.engine = _server_engine(self.url)
             self.write_engine = self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
@@ -77,13 +119,16 @@ class Database:
         with self._write() as session, session.begin():
             yield session
 
-    def lookup(self):
-        """A connection for one read outside any transaction (the API token check). PostgreSQL:
+    def lookup(self, query: Callable[[Connection], T]) -> T:
+        """``query(connection)`` for one read outside any transaction (the API token check). PostgreSQL:
         autocommit, so no BEGIN/ROLLBACK round trips; SQLite: a plain connection, whose local BEGIN
         costs less than switching the driver's isolation level there and back."""
-        if self.dialect == "sqlite":
-            return self.engine.connect()
-        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        def run() -> T:
+            with self.engine.connect() as conn:
+                if self.dialect != "sqlite":
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                return query(conn)
+        return retry_on_disconnect(run)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached (health checks)."""

@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import authz, forms, projection
 from engine.config import Settings
+from engine.db import retry_on_disconnect
 from engine.deadlines import Planner
 from engine.errors import (
     Conflict,
@@ -244,9 +245,12 @@ class WorkflowService:
 
     def _run(self, work: Callable[[Session], dict]) -> dict:
         """Run one unit of work; translate concurrency failures into Conflict."""
-        try:
+        def attempt() -> dict:
             with self.db.write() as session:
                 return work(session)
+
+        try:
+            return retry_on_disconnect(attempt)
         except StaleDataError:
             raise Conflict("该事项已被他人同时办理，本次提交未保存，请刷新后重试") from None
         except OperationalError as exc:

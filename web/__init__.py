@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, g, jsonify, render_template, request, send_from_directory
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from engine.bootstrap import Engine, bootstrap
@@ -97,6 +98,18 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Flas
         if request.path.startswith("/api/") or request.path == "/healthz":
             return jsonify({"code": exc.name.lower().replace(" ", "_"), "message": message}), exc.code
         return render_template("error.html", code=exc.code, message=message), exc.code
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        if not exc.connection_invalidated:
+            return _server_error(exc)
+        # The database dropped the connection (a restart): the transaction was rolled back and the pool
+        # has been renewed, so trying again works.
+        app.logger.warning("database connection lost on %s: %s", request.path, exc.orig)
+        message = "数据库连接中断，本次操作未保存，请稍后重试"
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return jsonify({"code": "database_unavailable", "message": message}), 503
+        return render_template("error.html", code=503, message=message), 503
 
     @app.errorhandler(Exception)
     def _server_error(exc: Exception):

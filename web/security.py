@@ -44,8 +44,7 @@ def load_actor() -> None:
     if request.path.startswith("/api/") and auth.startswith("Bearer "):
         now = engine().workflows.clock()
         # One statement on a plain connection: no ORM session (on PostgreSQL no BEGIN/ROLLBACK either).
-        with engine().db.lookup() as conn:
-            g.actor, stale_token = accounts.actor_by_token(conn, auth[7:].strip(), now)
+        g.actor, stale_token = engine().db.lookup(lambda conn: accounts.actor_by_token(conn, auth[7:].strip(), now))
         if g.actor is not None and stale_token is not None:
             with engine().db.write() as s:
                 accounts.touch_token(s, stale_token, now)
