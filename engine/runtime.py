@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -53,11 +53,12 @@ SUPERVISION_FORM = Path(__file__).resolve().parent.parent / "processes" / "forms
 
 
 # Statements on the hot path are built once: constructing one costs more than running it on SQLite.
-# A task with all its instance's task rows, the instance and its version.
+# A task with all its instance's task rows, the instance and its version; the instance and version
+# columns come with the task's own row only (the state is not sent and decompressed once per row).
 _TASK_WITH_INSTANCE = (
     select(HumanTask, ProcessInstance, ProcessVersion)
-    .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-    .join(ProcessVersion, ProcessInstance.version_id == ProcessVersion.id)
+    .outerjoin(ProcessInstance, and_(HumanTask.instance_id == ProcessInstance.id, HumanTask.id == bindparam("task_id")))
+    .outerjoin(ProcessVersion, ProcessInstance.version_id == ProcessVersion.id)
     .where(HumanTask.instance_id == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id"))
            .scalar_subquery()))
 
