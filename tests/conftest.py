@@ -48,8 +48,12 @@ def database_url(request, tmp_path):
 def pytest_generate_tests(metafunc):
     # Every test that asks for `database_url` (directly or through `zjtx`) runs on both backends.
     if "database_url" in metafunc.fixturenames and "backend" not in metafunc.fixturenames:
-        marks = metafunc.definition.get_closest_marker("sqlite_only")
-        params = ["sqlite"] if marks else BACKENDS
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            params = ["sqlite"]
+        elif metafunc.definition.get_closest_marker("postgres"):
+            params = ["postgresql"]
+        else:
+            params = BACKENDS
         metafunc.parametrize("database_url", params, indirect=True)
 
 

@@ -189,12 +189,11 @@ def _kill_pooled_connections(zjtx) -> int:
     return len(pids)
 
 
+@pytest.mark.postgres
 def test_requests_survive_the_database_dropping_its_connections(zjtx, monkeypatch):
     """PostgreSQL connections in steady use are not pinged before each request (a round trip each);
     when the server has dropped them, the request's unit of work runs again on a fresh connection and
     the user sees nothing. Connections idle for a while are pinged and replaced before use."""
-    if zjtx.db.dialect == "sqlite":
-        pytest.skip("SQLite 没有服务器连接可断开；此项只在 PostgreSQL 上测试")
     from engine import db as dbmodule
     from engine.accounts import issue_token
     from engine.org import get_user
