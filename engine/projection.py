@@ -11,6 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.datapath import lookup
 from engine.deadlines import Planner
@@ -93,8 +94,6 @@ def write_instance_state(session: Session, instance: ProcessInstance, values: di
     """UPDATE the instance's state columns with its revision checked and bumped; the object then holds
     the new values as loaded ones (nothing left for the ORM to flush). Raises StaleDataError, as the ORM
     would, when another transaction changed the instance first."""
-    from sqlalchemy.orm.exc import StaleDataError
-
     revision = instance.revision
     result = session.connection().execute(_UPDATE_INSTANCE, {**values, "b_id": instance.id, "b_revision": revision})
     if result.rowcount != 1:
@@ -128,7 +127,7 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
     cancelled (the engine took the token elsewhere). ``rows`` are the instance's task rows when the
     caller has loaded them already. Audit records go to ``audits`` when given (the caller writes
     them after its flush), else into the session. Returns all the instance's task rows, the new ones
-    included (they get their ids at the caller's next flush).
+    included (they get their ids at the caller's next flush, or at once with ``write=True``).
 
     ``write=True`` writes the changes at once with Core statements instead of leaving them to the
     ORM: closed rows are updated and hold the new values as loaded ones, new rows are inserted and get
