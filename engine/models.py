@@ -168,6 +168,8 @@ class ProcessVersion(Base):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set by an administrator: only a trusted version may run effect operations (engine/operations.py).
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)
     definition: Mapped[ProcessDefinition] = relationship()
 
 
@@ -195,6 +197,10 @@ class ProcessInstance(Base):
     # Earliest moment a BPMN timer of this instance falls due (from waiting_events()); the
     # scheduler loads only instances whose moment has come.
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # Failed timer/step runs in a row: each moves next_timer_at back (others go first); at the limit the
+    # instance stops (status error) and an incident is opened (engine/incidents.py).
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[ProcessVersion] = relationship()
 
     # Optimistic concurrency: every UPDATE checks and bumps the revision.
@@ -398,6 +404,40 @@ class AuditRecord(Base):
     data: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
     # Lets a record name a task row created in the same flush (the unit of work orders the inserts).
     task: Mapped[HumanTask | None] = relationship(foreign_keys=[task_id])
+
+
+class Incident(Base):
+    """Something the engine tried to do on its own that kept failing, for an administrator to resolve:
+    a BPMN timer or step of an instance (``timer`` / ``step``), one start of a scheduled run
+    (``schedule``), a notification that became a dead letter (``delivery``)."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        # The admin page: open incidents (resolved_at IS NULL), newest first, with the id as tie-breaker.
+        Index("ix_incident_open_created", "resolved_at", "created_at", "id"),
+        # The open incident of an instance.
+        Index("ix_incident_instance_open", "instance_id", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # timer | step | schedule | delivery
+    instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), nullable=True)
+    # Schedules and outbox messages are not deleted today; if one ever is, its incidents stay readable.
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_schedule.id", ondelete="SET NULL"), nullable=True, index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="SET NULL"), nullable=True, index=True)
+    element: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the BPMN element id
+    element_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    error: Mapped[str] = mapped_column(Text)  # the Chinese message a user may read
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # the original exception, for administrators
+    data: Mapped[dict | None] = mapped_column(JSONType, nullable=True)  # e.g. a failed scheduled start's data
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)  # retried | cancelled | resolved
 
 
 class LoginAttempt(Base):
