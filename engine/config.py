@@ -38,6 +38,15 @@ class Settings:
     attachment_dir: Path = PROJECT_ROOT / "instance" / "attachments"
     session_minutes: int = 30
     log_format: str = "text"  # text | json
+    # Diagram code (README: "Sandbox"): limits of one evaluation, and of one engine step
+    script_cpu_seconds: float = 1.0
+    script_wall_seconds: float = 3.0
+    script_memory_mb: int = 256
+    script_workers: int = 2
+    step_max_tasks: int = 1000
+    step_max_seconds: float = 15.0
+    # A timer or resumed step that keeps failing becomes an incident after this many attempts
+    step_max_attempts: int = 3
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -64,4 +73,11 @@ class Settings:
             attachment_dir=Path(env.get("ZJTX_ATTACHMENT_DIR") or cls.attachment_dir),
             session_minutes=int(env.get("ZJTX_SESSION_MINUTES") or cls.session_minutes),
             log_format=env.get("ZJTX_LOG_FORMAT") or cls.log_format,
+            script_cpu_seconds=float(env.get("ZJTX_SCRIPT_CPU_SECONDS") or cls.script_cpu_seconds),
+            script_wall_seconds=float(env.get("ZJTX_SCRIPT_WALL_SECONDS") or cls.script_wall_seconds),
+            script_memory_mb=int(env.get("ZJTX_SCRIPT_MEMORY_MB") or cls.script_memory_mb),
+            script_workers=int(env.get("ZJTX_SCRIPT_WORKERS") or cls.script_workers),
+            step_max_tasks=int(env.get("ZJTX_STEP_MAX_TASKS") or cls.step_max_tasks),
+            step_max_seconds=float(env.get("ZJTX_STEP_MAX_SECONDS") or cls.step_max_seconds),
+            step_max_attempts=int(env.get("ZJTX_STEP_MAX_ATTEMPTS") or cls.step_max_attempts),
         )

@@ -6,22 +6,23 @@ check), the task projection rows and the audit records commit together or not at
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import authz, forms, projection
+from engine import authz, forms, operations, projection, steps
 from engine.config import Settings
 from engine.db import retry_on_disconnect
 from engine.deadlines import Planner
@@ -32,7 +33,6 @@ from engine.errors import (
     TaskNotFound,
     TaskNotOpen,
     ValidationFailed,
-    WorkflowFailed,
 )
 from engine.models import (
     AuditRecord,
@@ -46,7 +46,10 @@ from engine.models import (
 )
 from engine.org import DepartmentDirectory
 from engine.registry import Registry, properties_of
+from engine.script_pool import Limits
 from engine.serialization import FORMAT_VERSION, ParsedSpec, SpecCache, dump_state, load_state, new_workflow, next_timer
+
+log = logging.getLogger("zjtx.runtime")
 
 RUNNING, COMPLETED, ERROR = "running", "completed", "error"
 SUPERVISION_FORM = Path(__file__).resolve().parent.parent / "processes" / "forms" / "supervision.schema.json"
@@ -68,17 +71,54 @@ def supervision_form() -> dict:
     return json.loads(SUPERVISION_FORM.read_text(encoding="utf-8"))
 
 
-def _workflow_error(exc: SpiffWorkflowException) -> WorkflowFailed:
-    task = getattr(exc, "task", None)
-    where = ""
-    if task is not None:
-        spec = task.task_spec
-        where = f"任务「{spec.bpmn_name or spec.bpmn_id}」（{spec.bpmn_id}）"
-    line = getattr(exc, "line_number", None)
-    if line:
-        where += f"第 {line} 行"
-    return WorkflowFailed(f"流程执行出错：{where}{'：' if where else ''}{exc}",
-                          task=task.task_spec.bpmn_id if task is not None else None)
+_workflow_error = steps.workflow_error
+# An instance whose timer the scheduler is working on is not taken by another for this long.
+TIMER_LEASE = timedelta(seconds=120)
+# Rounds of "run an operation, go on with the step" one action may take.
+MAX_ROUNDS = 20
+# Helpers' arguments are bounded: they run in the engine, outside the script's limits.
+MAX_DAYS = 3660
+
+
+def _days(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, float, str)):
+        raise ValueError(f"天数应为整数，收到 {n!r}")
+    value = int(n)
+    if not 0 < value <= MAX_DAYS:
+        raise ValueError(f"天数应在 1 到 {MAX_DAYS} 之间，收到 {value}")
+    return value
+
+
+def _iso_day(value) -> date:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise ValueError(f"日期应为 YYYY-MM-DD，收到 {str(value)[:40]!r}") from None
+
+
+@dataclass
+class _Computed:
+    """A step computed outside any write lock, to be written with the revision check."""
+    who: authz.Actor
+    instance: ProcessInstance | None
+    workflow: object
+    pending: steps.PendingOperation | None
+    rows: list = field(default_factory=list)
+    task: HumanTask | None = None
+    cleaned: dict = field(default_factory=dict)
+    now: datetime | None = None
+    waiting_before: set = field(default_factory=set)
+    supervision: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _element_name(spec: ParsedSpec, bpmn_id: str) -> str | None:
+    """The name of a BPMN element of a version, from its parsed spec (top process or sub-processes)."""
+    for process in (getattr(spec, "spec", None), *(getattr(spec, "subprocess_specs", None) or {}).values()):
+        for ts in (getattr(process, "task_specs", None) or {}).values():
+            if getattr(ts, "bpmn_id", None) == bpmn_id:
+                return ts.bpmn_name
+    return None
 
 
 def _text(value, limit: int) -> str | None:
@@ -94,11 +134,15 @@ class WorkflowService:
         self.settings = settings
         self.tz = ZoneInfo(settings.timezone)
         self.clock = clock
-        # For reading instances (no scripts run): one engine is enough.
-        self.script_engine = script_engine_factory()
         # process key → callable(session, instance, final data, now): outcomes a process applies on completion
         self.completion_handlers: dict[str, Callable] = {}
         self.circulars = None  # set by bootstrap (engine.circulars.CircularService)
+        self.incidents = None  # set by bootstrap (engine.incidents.IncidentService)
+        self.limits = Limits(settings.script_cpu_seconds, settings.script_wall_seconds, settings.script_memory_mb,
+                             idle_workers=settings.script_workers)
+        self.budget = steps.StepBudget(settings.step_max_tasks, settings.step_max_seconds)
+        # For reading instances and evaluating decisions outside a step: one engine is enough.
+        self.script_engine = script_engine_factory(limits=self.limits)
         # Versions never change: their spec (restored once) and forms are kept by (id, content hash).
         self._specs = SpecCache()
         self._forms: dict[tuple[int, str], dict] = {}
@@ -121,36 +165,36 @@ class WorkflowService:
                        self.settings.supervise_after_working_days, self.settings.warn_hour)
 
     def _script_engine(self, planner: Planner, actor: str | None = None):
-        """A script engine whose helpers (working days, decisions, circulars) use this transaction."""
+        """A script engine whose pure helpers (working days, eligibility, measures) read through this
+        transaction. Effects are not among them: service tasks name operations (engine.operations)."""
         tz, clock = self.tz, self.clock
 
         def today() -> str:
             return clock().astimezone(tz).date().isoformat()
 
         def add_working_days(start: str, n: int) -> str:
-            return planner.calendar.add_working_days(date.fromisoformat(str(start)), int(n)).isoformat()
+            return planner.calendar.add_working_days(_iso_day(start), _days(n)).isoformat()
 
         def add_natural_days(start: str, n: int) -> str:
-            return planner.calendar.add_natural_days(date.fromisoformat(str(start)), int(n)).isoformat()
+            return planner.calendar.add_natural_days(_iso_day(start), _days(n)).isoformat()
 
         def is_workday(day: str) -> bool:
-            return planner.calendar.is_workday(date.fromisoformat(str(day)))
+            return planner.calendar.is_workday(_iso_day(day))
 
         def end_of_working_days(n: int) -> str:
             """The deadline moment (ISO, with zone) of n working days counted from tomorrow."""
-            day = planner.calendar.add_working_days(clock().astimezone(tz).date(), int(n))
+            day = planner.calendar.add_working_days(clock().astimezone(tz).date(), _days(n))
             return planner.calendar.end_of_day(day, tz).astimezone(tz).isoformat()
 
         def end_of_day(day: str) -> str:
             """The deadline moment (ISO, with zone) at the end of an ISO date."""
-            return planner.calendar.end_of_day(date.fromisoformat(str(day)), tz).astimezone(tz).isoformat()
+            return planner.calendar.end_of_day(_iso_day(day), tz).astimezone(tz).isoformat()
 
         def assess_eligibility(code: str) -> dict:
             from engine.admission import assess
 
-            return assess(planner.session, self.decisions(planner.session), str(code), clock().astimezone(tz).date())
-
-        circulars = self.circulars
+            return assess(planner.session, self.decisions(planner.session), str(code)[:64],
+                          clock().astimezone(tz).date())
 
         def previous_period(kind: str) -> list[str]:
             from engine.circulars import previous_month, previous_quarter
@@ -159,50 +203,33 @@ class WorkflowService:
             start, end = (previous_quarter if kind == "quarter" else previous_month)(local)
             return [start.isoformat(), end.isoformat()]
 
-        def draft_circular(start: str, end: str) -> int:
-            return circulars.draft_in(planner.session, date.fromisoformat(str(start)),
-                                      date.fromisoformat(str(end))).id
-
-        def circular_draft_text(circular_id: int) -> str:
-            from engine.models import Circular
-
-            return planner.session.get(Circular, int(circular_id)).text
-
-        def save_circular_text(circular_id: int, text: str) -> None:
-            circulars.save_text_in(planner.session, int(circular_id), str(text))
-
-        def publish_circular(circular_id: int) -> str:
-            return circulars.publish_in(planner.session, int(circular_id), actor)
-
-        def criticized_departments(circular_id: int) -> list[str]:
-            from engine.models import Circular
-
-            return list(planner.session.get(Circular, int(circular_id)).figures.get("named_for_criticism", []))
-
         def measure_info(no: int) -> dict:
             from engine.measures import measure_info as info
 
-            return info(planner.session, int(no))
+            return info(planner.session, _days(no) if str(no).strip().isdigit() else 0)
 
-        def record_measure_report(no, start, end, lead, lead_is_written, report, contributions, assessment,
-                                  comment, follow_up) -> None:
-            from engine.measures import record_report
-
-            record_report(planner.session, int(no), date.fromisoformat(str(start)), date.fromisoformat(str(end)),
-                          lead, bool(lead_is_written), report, contributions, assessment, comment, follow_up,
-                          clock())
-
-        return self.script_engine_factory({"measure_info": measure_info,
-                                           "record_measure_report": record_measure_report,
-                                           "previous_period": previous_period, "draft_circular": draft_circular,
-                                           "circular_draft_text": circular_draft_text,
-                                           "save_circular_text": save_circular_text,
-                                           "publish_circular": publish_circular,
-                                           "criticized_departments": criticized_departments,
+        return self.script_engine_factory({"measure_info": measure_info, "previous_period": previous_period,
                                            "today": today, "add_working_days": add_working_days,
                                            "add_natural_days": add_natural_days, "is_workday": is_workday,
                                            "end_of_working_days": end_of_working_days, "end_of_day": end_of_day,
-                                           "assess_eligibility": assess_eligibility})
+                                           "assess_eligibility": assess_eligibility},
+                                          limits=self.limits, services=self._service_result)
+
+    @staticmethod
+    def _service_result(task, _name, _params) -> str:
+        return steps.operation_result(task)
+
+    def warm(self) -> None:
+        """Start the script workers and build the working calendar before the first request, so the
+        first step after a restart costs what every other does."""
+        from engine.script_pool import pool_for
+
+        pool_for(self.limits).warm()
+        with self.db.read() as session:
+            calendar = self._planner(session).calendar
+            year = self.clock().astimezone(self.tz).year
+            for y in range(year - 1, year + 3):
+                calendar.is_confirmed(y)
 
     def decisions(self, session: Session | None = None):
         """The deployed decision tables (parsed once per content)."""
@@ -259,17 +286,9 @@ class WorkflowService:
                 raise Conflict("数据库繁忙，本次提交未保存，请稍后重试") from None
             raise
 
-    @staticmethod
-    def _steps(workflow) -> None:
-        try:
-            workflow.do_engine_steps()
-        except SpiffWorkflowException as exc:
-            raise _workflow_error(exc) from None
-        errored = workflow.get_tasks(state=TaskState.ERROR)
-        if errored:
-            spec = errored[0].task_spec
-            raise WorkflowFailed(f"流程执行出错：任务「{spec.bpmn_name or spec.bpmn_id}」（{spec.bpmn_id}）失败",
-                                 task=spec.bpmn_id)
+    def _steps(self, workflow, first=None) -> steps.PendingOperation | None:
+        """Run a step (engine.steps.run) within this service's budget."""
+        return steps.run(workflow, self.budget, first)
 
     @staticmethod
     def _state_values(instance: ProcessInstance, workflow, now: datetime, directory: DepartmentDirectory) -> dict:
@@ -292,22 +311,37 @@ class WorkflowService:
             setattr(instance, key, value)
 
     # -- commands --------------------------------------------------------------------------
+    def _read(self, work: Callable[[Session], object]):
+        """Compute in a read transaction: no write lock is held while diagram code runs."""
+        def attempt():
+            with self.db.read() as session:
+                return work(session)
+        return retry_on_disconnect(attempt)
+
     def start(self, process_key: str, data: dict | None, actor: str | None = None,
               business_key: str | None = None) -> dict:
         """Start the latest version of ``process_key`` with ``data`` (checked against its start form)."""
+        computed = self._read(lambda session: self._compute_start(session, process_key, data, actor, business_key))
+
         def work(session: Session) -> dict:
-            who = authz.actor_for(session, actor)
-            instance, rows = self._start(session, process_key, data, who, business_key)
-            return self._summary_from_rows(session, instance, rows, who)
-        return self._run(work)
+            instance, rows = self._write_start(session, computed, business_key)
+            return self._summary_from_rows(session, instance, rows, computed.who)
+        summary = self._run(work)
+        if computed.pending is not None and self._continue(summary["id"], computed.who):
+            summary = self._read(lambda session: self._instance_summary(
+                session, session.get(ProcessInstance, summary["id"])))
+        return summary
 
     def start_in(self, session: Session, process_key: str, data: dict | None, actor: str | None,
                  business_key: str | None = None) -> ProcessInstance:
-        """Start an instance inside the caller's transaction (used by scheduled starts too)."""
-        return self._start(session, process_key, data, authz.actor_for(session, actor), business_key)[0]
+        """Start an instance, written inside the caller's transaction (computed before, outside it).
+        An operation the start reaches is run by the scheduler's next tick."""
+        computed = self._read(lambda reading: self._compute_start(reading, process_key, data, actor, business_key))
+        return self._write_start(session, computed, business_key)[0]
 
-    def _start(self, session: Session, process_key: str, data: dict | None, who: authz.Actor,
-               business_key: str | None) -> tuple[ProcessInstance, list[HumanTask]]:
+    def _compute_start(self, session: Session, process_key: str, data: dict | None, actor,
+                       business_key: str | None) -> _Computed:
+        who = authz.actor_for(session, actor)
         version = self.registry.latest(session, process_key)
         planner = self._planner(session)
         workflow = new_workflow(self.parsed_spec(version), self._script_engine(planner, who.username))
@@ -320,13 +354,26 @@ class WorkflowService:
         if business_key is not None and session.scalar(
                 select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)):
             raise ValidationFailed({"business_key": f"编号「{business_key}」已被使用"})
-        now = self.clock()
         title = self._title(version, props, cleaned)
-        workflow.task_tree.data.update(cleaned)
-        self._steps(workflow)
         start_form = self.forms_of(version).get(props.get("formJsonSchemaFilename") or "", {})
+        workflow.task_tree.data.update(cleaned)
+        pending = self._steps(workflow)
+        self._process_key(version)
+        return _Computed(who=who, instance=None, workflow=workflow, pending=pending, cleaned=cleaned,
+                         extra={"version": version, "title": title, "start_form": start_form})
+
+    def _write_start(self, session: Session, computed: _Computed,
+                     business_key: str | None) -> tuple[ProcessInstance, list[HumanTask]]:
+        version, workflow, who, cleaned = computed.extra["version"], computed.workflow, computed.who, computed.cleaned
+        start_form = computed.extra["start_form"]
+        if business_key is not None and session.scalar(
+                select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)):
+            raise ValidationFailed({"business_key": f"编号「{business_key}」已被使用"})
+        now = self.clock()
+        planner = self._planner(session)
+        directory = DepartmentDirectory.of(session)
         instance = ProcessInstance(
-            version=version, business_key=business_key or f"tmp-{uuid4()}", title=title,
+            version=version, business_key=business_key or f"tmp-{uuid4()}", title=computed.extra["title"],
             subject=_text(cleaned.get(start_form.get("x-subject") or ""), 200),
             category=_text(cleaned.get(start_form.get("x-category") or ""), 32),
             status=RUNNING, serializer_version=FORMAT_VERSION,
@@ -338,6 +385,10 @@ class WorkflowService:
             instance.business_key = f"ZJTX-{now.astimezone(self.tz):%Y}-{instance.id:05d}"
         audits = projection.AuditBatch()
         audits.add(instance_id=instance.id, action="start", actor=who.username, at=now, data=cleaned)
+        if computed.pending is not None:
+            self._run_operation(session, instance, computed.pending, who, now, audits)
+            self._save(instance, workflow, now)
+            instance.next_timer_at = now  # the step goes on after this transaction (or at the next tick)
         rows = projection.sync(session, instance, workflow, directory, now, who.username, planner=planner,
                                rows=[], audits=audits)
         session.flush()
@@ -346,6 +397,38 @@ class WorkflowService:
             self._completed(session, instance, workflow, who.username, now)
             session.flush()
         return instance, rows
+
+    def _run_operation(self, session: Session, instance: ProcessInstance, pending: steps.PendingOperation,
+                       who: authz.Actor, now: datetime, audits: projection.AuditBatch) -> None:
+        """Run the operation a service task asks for, in the transaction that saves the step; keep its
+        result with the task for the step that goes on (engine.operations)."""
+        context = operations.OperationContext(session=session, actor=who, instance_id=instance.id, now=now,
+                                              circulars=self.circulars)
+        trusted = bool(getattr(instance.version, "trusted", False))
+        result = operations.run(pending.name, pending.element, trusted, context, pending.params)
+        result = json.loads(json.dumps(result, default=str))
+        pending.task.internal_data[steps.OPERATION_KEY] = {"name": pending.name, "result": result}
+        audits.add(instance_id=instance.id, action="operation", actor=who.username, at=now,
+                   task_name=pending.element_name, data={"operation": pending.name, "element": pending.element})
+
+    def _continue(self, instance_id: int, who: authz.Actor) -> bool:
+        """Go on with an instance after an operation ran, round by round. A failure now cannot undo
+        the rounds already saved: the instance waits for the scheduler's retries, then becomes an
+        incident. Returns True when the instance moved on."""
+        moved = False
+        for _ in range(MAX_ROUNDS):
+            try:
+                outcome = self._advance(instance_id, who, refresh_timers=False)
+            except Conflict:
+                return moved  # another node (the scheduler) went on with it
+            except EngineError as exc:
+                log.warning("instance %s: step after an operation failed: %s", instance_id, exc)
+                self._instance_failed(instance_id, exc)
+                return moved
+            moved = moved or outcome is not None
+            if outcome != "paused":
+                return moved
+        return moved
 
     def _summary_from_rows(self, session: Session, instance: ProcessInstance, rows: list[HumanTask],
                            who: authz.Actor) -> dict:
@@ -371,57 +454,88 @@ class WorkflowService:
         return version.definition.name
 
     def complete(self, task_id: int, data: dict | None, actor: str | None) -> dict:
-        """Complete an open task with ``data`` checked against the task's form."""
+        """Complete an open task with ``data`` checked against the task's form.
+
+        The step is computed in a read transaction (diagram code runs in the sandbox's workers, no
+        write lock held), then written in one transaction with the instance's revision checked: if
+        another user changed the instance meanwhile, nothing is written and Conflict is raised."""
+        computed = self._read(lambda session: self._compute_completion(session, task_id, data, actor))
+
         def work(session: Session) -> dict:
-            who = authz.actor_for(session, actor)
-            # The task with all its instance's task rows, the instance and its version, in one query
-            # (the relationships then find them loaded).
-            found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
-            task = next((row[0] for row in found if row[0].id == task_id), None)
-            if task is None:
-                raise TaskNotFound(task_id)
-            siblings = [row[0] for row in found]
-            authz.check_can_act(who, task)
-            if task.status not in projection.OPEN_STATUSES:
-                raise TaskNotOpen(f"任务 {task.id}「{task.name}」已{projection.STATUS_LABELS[task.status]}，不能再次办理",
-                                  task_id=task.id)
-            directory = DepartmentDirectory.of(session)
-            if task.kind == "supervision":
-                return self._close_supervision(session, who, task, directory, data or {})
-            instance = task.instance
-            version = instance.version
-            cleaned = self._clean(session, directory, version, task.form, data or {})
-            planner = self._planner(session)
-            workflow = load_state(instance.state_json, instance.serializer_version, self.parsed_spec(version),
-                                  self._script_engine(planner, who.username))
-            spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
-            if spiff_task is None or spiff_task.state != TaskState.READY:
-                raise Conflict(f"任务 {task.id} 当前不可办理，请刷新后重试", task_id=task.id)
-            now = self.clock()
-            self._check_deadline_rules(task, properties_of(spiff_task.task_spec), cleaned, now)
-            spiff_task.data.update(cleaned)
-            try:
-                spiff_task.run()
-            except SpiffWorkflowException as exc:
-                raise _workflow_error(exc) from None
-            self._steps(workflow)
-            # The step's writes as Core statements (the ORM's unit of work would cost more than they do):
-            # the instance first, so the revision check fails before any task row is touched, then the
-            # task rows, then the step's audit records.
-            projection.write_instance_state(session, instance,
-                                            self._state_values(instance, workflow, now, directory))
-            audits = projection.AuditBatch()
-            audits.add(instance_id=instance.id, task_id=task.id, action="complete", actor=who.username, at=now,
-                       task_name=task.name, data=cleaned)
-            rows = projection.sync(session, instance, workflow, directory, now, who.username, completed=task,
-                                   completed_by_id=who.user_id, planner=planner, rows=siblings, audits=audits,
-                                   write=True)
-            audits.write(session)
-            if instance.status == COMPLETED:
-                self._completed(session, instance, workflow, who.username, now)
-                session.flush()
-            return self._completion_result(session, directory, instance, task, who, rows)
-        return self._run(work)
+            if computed.supervision:
+                task = session.get(HumanTask, task_id)
+                if task is None or task.status not in projection.OPEN_STATUSES:
+                    raise Conflict(f"任务 {task_id} 已被他人办理，请刷新后重试", task_id=task_id)
+                return self._close_supervision(session, computed.who, task, DepartmentDirectory.of(session),
+                                               data or {})
+            return self._write_completion(session, computed)
+        result = self._run(work)
+        if computed.pending is not None and self._continue(computed.instance.id, computed.who):
+            def refreshed(session: Session) -> dict:
+                instance = session.get(ProcessInstance, computed.instance.id)
+                return {"task": result["task"], "instance": self._instance_summary(session, instance)}
+            result = self._read(refreshed)
+        return result
+
+    def _compute_completion(self, session: Session, task_id: int, data: dict | None, actor) -> _Computed:
+        who = authz.actor_for(session, actor)
+        # The task with all its instance's task rows, the instance and its version, in one query
+        # (the relationships then find them loaded).
+        found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
+        task = next((row[0] for row in found if row[0].id == task_id), None)
+        if task is None:
+            raise TaskNotFound(task_id)
+        siblings = [row[0] for row in found]
+        authz.check_can_act(who, task)
+        if task.status not in projection.OPEN_STATUSES:
+            raise TaskNotOpen(f"任务 {task.id}「{task.name}」已{projection.STATUS_LABELS[task.status]}，不能再次办理",
+                              task_id=task.id)
+        if task.kind == "supervision":
+            return _Computed(who=who, instance=None, workflow=None, pending=None, task=task, supervision=True)
+        directory = DepartmentDirectory.of(session)
+        instance = task.instance
+        version = instance.version
+        cleaned = self._clean(session, directory, version, task.form, data or {})
+        planner = self._planner(session)
+        workflow = load_state(instance.state_json, instance.serializer_version, self.parsed_spec(version),
+                              self._script_engine(planner, who.username))
+        spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
+        if spiff_task is None or spiff_task.state != TaskState.READY:
+            raise Conflict(f"任务 {task.id} 当前不可办理，请刷新后重试", task_id=task.id)
+        now = self.clock()
+        self._check_deadline_rules(task, properties_of(spiff_task.task_spec), cleaned, now)
+        spiff_task.data.update(cleaned)
+        pending = self._steps(workflow, first=spiff_task)
+        self._process_key(version)
+        return _Computed(who=who, instance=instance, workflow=workflow, pending=pending, rows=siblings, task=task,
+                         cleaned=cleaned, now=now)
+
+    def _write_completion(self, session: Session, computed: _Computed) -> dict:
+        who, instance, workflow, task, now = computed.who, computed.instance, computed.workflow, computed.task, \
+            computed.now
+        directory = DepartmentDirectory.of(session)
+        planner = self._planner(session)
+        audits = projection.AuditBatch()
+        audits.add(instance_id=instance.id, task_id=task.id, action="complete", actor=who.username, at=now,
+                   task_name=task.name, data=computed.cleaned)
+        session.add(instance)  # back from the read transaction, unchanged: no statement
+        if computed.pending is not None:
+            self._run_operation(session, instance, computed.pending, who, now, audits)
+        values = self._state_values(instance, workflow, now, directory)
+        if computed.pending is not None:
+            values["next_timer_at"] = now  # the step goes on after this transaction (or at the next tick)
+        # The step's writes as Core statements (the ORM's unit of work would cost more than they do):
+        # the instance first, so the revision check fails before any task row is touched, then the
+        # task rows, then the step's audit records.
+        projection.write_instance_state(session, instance, values)
+        rows = projection.sync(session, instance, workflow, directory, now, who.username, completed=task,
+                               completed_by_id=who.user_id, planner=planner, rows=computed.rows, audits=audits,
+                               write=True)
+        audits.write(session)
+        if instance.status == COMPLETED:
+            self._completed(session, instance, workflow, who.username, now)
+            session.flush()
+        return self._completion_result(session, directory, instance, task, who, rows)
 
     def _process_key(self, version: ProcessVersion) -> str:
         key = (version.id, version.content_hash)
@@ -485,38 +599,119 @@ class WorkflowService:
         return select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= now)
 
     def fire_due_timers(self, limit: int = 20) -> int:
-        """Run the BPMN timers that have fallen due. Only instances whose stored earliest timer
-        moment has passed are loaded; each is claimed with a row lock (SKIP LOCKED on PostgreSQL)."""
-        with self.db.read() as session:  # nothing due is the common case: no write lock for it
-            if session.scalar(select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= self.clock())
-                              .limit(1)) is None:
-                return 0
-
-        def work(session: Session) -> int:
-            now = self.clock()
-            due = list(session.scalars(
-                select(ProcessInstance)
+        """Run the BPMN timers (and steps left to go on) that have fallen due. Only instances whose
+        stored moment has passed are loaded. Each is claimed for TIMER_LEASE with a conditional
+        UPDATE, computed outside any lock and written on its own: one failing instance backs off and,
+        after its attempts, becomes an incident; it never holds back the others."""
+        now = self.clock()
+        with self.db.read() as session:
+            due = list(session.execute(
+                select(ProcessInstance.id, ProcessInstance.next_timer_at)
                 .where(ProcessInstance.next_timer_at <= now, ProcessInstance.status == RUNNING)
-                .order_by(ProcessInstance.next_timer_at).limit(limit)
-                .with_for_update(skip_locked=True)))
-            directory = DepartmentDirectory.of(session) if due else None
-            for instance in due:
-                planner = self._planner(session)
-                workflow = load_state(instance.state_json, instance.serializer_version,
-                                      self.parsed_spec(instance.version), self._script_engine(planner))
-                before = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
-                workflow.refresh_timers()
-                self._steps(workflow)
-                fired = before - {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
-                self._save(instance, workflow, now)
-                session.add(AuditRecord(instance_id=instance.id, action="timer_fired", actor="system", at=now,
-                                        data={"waiting_before": len(before), "resolved": len(fired)}))
-                projection.sync(session, instance, workflow, directory, now, "system", planner=planner)
-                if instance.status == COMPLETED:
-                    self._completed(session, instance, workflow, "system", now)
-            session.flush()
-            return len(due)
+                .order_by(ProcessInstance.next_timer_at).limit(limit)))
+        taken = 0
+        for instance_id, due_at in due:
+            if not self._claim(instance_id, due_at, now + TIMER_LEASE):
+                continue  # another scheduler has it
+            taken += 1
+            try:
+                for _ in range(MAX_ROUNDS):
+                    if self._advance(instance_id, authz.SYSTEM, refresh_timers=True) != "paused":
+                        break
+            except Conflict:
+                continue  # a user completed a task of it meanwhile; its new state decides what is due
+            except Exception as exc:
+                self._instance_failed(instance_id, exc)
+        return taken
+
+    def _claim(self, instance_id: int, due_at: datetime, until: datetime) -> bool:
+        def work(session: Session) -> bool:
+            claimed = session.execute(
+                update(ProcessInstance).where(ProcessInstance.id == instance_id,
+                                              ProcessInstance.next_timer_at == due_at,
+                                              ProcessInstance.status == RUNNING)
+                .values(next_timer_at=until).execution_options(synchronize_session=False))
+            return claimed.rowcount == 1
         return self._run(work)
+
+    def _advance(self, instance_id: int, who: authz.Actor, refresh_timers: bool) -> str | None:
+        """One round for an instance no user is acting on (a timer fired, an operation ran): compute,
+        then write with the revision check. Returns None (nothing to do), "done" or "paused" (an
+        operation ran; the step goes on in the next round)."""
+        def compute(session: Session) -> _Computed | None:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None or instance.status != RUNNING:
+                return None
+            version = instance.version
+            rows = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)))
+            planner = self._planner(session)
+            workflow = load_state(instance.state_json, instance.serializer_version, self.parsed_spec(version),
+                                  self._script_engine(planner, who.username))
+            before = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
+            if refresh_timers:
+                workflow.refresh_timers()
+            pending = self._steps(workflow)
+            self._process_key(version)
+            return _Computed(who=who, instance=instance, workflow=workflow, pending=pending, rows=rows,
+                             waiting_before=before)
+
+        computed = self._read(compute)
+        if computed is None:
+            return None
+
+        def write(session: Session) -> str:
+            instance, workflow, now = computed.instance, computed.workflow, self.clock()
+            session.add(instance)
+            directory = DepartmentDirectory.of(session)
+            audits = projection.AuditBatch()
+            if computed.pending is not None:
+                self._run_operation(session, instance, computed.pending, who, now, audits)
+            values = self._state_values(instance, workflow, now, directory)
+            values["next_timer_at"] = now if computed.pending is not None else values["next_timer_at"]
+            projection.write_instance_state(session, instance, values)
+            if getattr(instance, "failed_attempts", 0):  # it succeeded after failing: start counting afresh
+                session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id)
+                                .values(failed_attempts=0, last_error=None)
+                                .execution_options(synchronize_session=False))
+            fired = computed.waiting_before - {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
+            if refresh_timers:
+                audits.add(instance_id=instance.id, action="timer_fired", actor="system", at=now,
+                           data={"waiting_before": len(computed.waiting_before), "resolved": len(fired)})
+            projection.sync(session, instance, workflow, directory, now, who.username,
+                            planner=self._planner(session), rows=computed.rows, audits=audits, write=True)
+            audits.write(session)
+            if instance.status == COMPLETED:
+                self._completed(session, instance, workflow, who.username, now)
+                session.flush()
+            return "paused" if computed.pending is not None else "done"
+        return self._run(write)
+
+    def _instance_failed(self, instance_id: int, exc: Exception) -> None:
+        """Record a failed round of an instance: it backs off, and after its attempts becomes an incident
+        the administrators are told about (engine.incidents)."""
+        message = exc.message if isinstance(exc, EngineError) else f"流程引擎内部错误（{type(exc).__name__}）"
+        detail = getattr(exc, "detail", None) or (repr(exc) if not isinstance(exc, EngineError) else None)
+        if not isinstance(exc, EngineError):
+            log.exception("instance %s failed", instance_id)
+        element = exc.details.get("task") if isinstance(exc, EngineError) else None
+
+        def work(session: Session) -> None:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                return
+            name = None
+            if element:
+                spec = self.parsed_spec(instance.version)
+                name = _element_name(spec, element)
+            if self.incidents is not None:
+                self.incidents.instance_failed(session, instance, element, name, message, detail,
+                                               max_attempts=self.settings.step_max_attempts)
+            else:  # no incident service wired (a bare WorkflowService): back off all the same
+                instance.next_timer_at = self.clock() + TIMER_LEASE
+        try:
+            self._run(work)
+        except Exception:
+            log.exception("could not record the failure of instance %s", instance_id)
 
     # -- queries ---------------------------------------------------------------------------
     def tasks(self, *, actor: str | None = None, department: str | None = None, status: str = "open",

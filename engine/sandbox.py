@@ -1,19 +1,23 @@
 """The sandbox for scripts and expressions in diagrams (script tasks, conditions, timers,
 multi-instance expressions, DMN entries).
 
-RestrictedPython compiles the code (no names starting with "_", no imports), attribute and item
-access go through guards, only an explicit list of builtins and our helper functions is
-visible, multiplication and powers that would build huge values are refused, ``range`` is capped,
-and a time limit stops endless loops. A refusal raises PermissionError with a Chinese message,
-which ends the step with a clear error on the task; nothing is written and the server runs on.
+Two layers. RestrictedPython compiles the code (no names starting with "_", no imports),
+attribute and item access go through guards, only an explicit list of builtins and our helper
+functions is visible, and obviously huge multiplications, powers and ranges are refused early with
+a clear message. Then the code runs in a worker process (:mod:`engine.script_pool`) whose CPU
+time, wall time and memory the kernel and the engine limit from outside, whatever the code does.
+Expressions that cannot run long or allocate (comparisons of data, ``len``; see
+:func:`is_bounded`) are evaluated in the engine itself. A refusal or a limit raises
+PermissionError with a Chinese message, which ends the step with a clear error on the task;
+nothing is written and the server runs on.
 """
 from __future__ import annotations
 
 import ast
 import builtins
+import io
 import math
-import sys
-import time
+import pickle
 import types
 from functools import lru_cache
 
@@ -25,11 +29,9 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
-from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 MAX_SEQUENCE = 1_000_000   # items or characters one multiplication or range may produce
 MAX_POWER_BITS = 100_000   # size of an integer power
-TIME_LIMIT_SECONDS = 1.0
 ALLOWED_BUILTINS = (
     "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "int", "isinstance", "len",
     "list", "map", "max", "min", "reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip",
@@ -50,7 +52,20 @@ class SandboxViolation(PermissionError):
 
 
 class ScriptTimeout(SandboxViolation):
-    pass
+    """The CPU-time or wall-time limit was reached."""
+
+
+class ScriptMemoryExceeded(SandboxViolation):
+    """The memory limit was reached."""
+
+
+class ScriptError(Exception):
+    """The script's own error (a NameError, a KeyError …), raised in the worker: its type name,
+    message and line, for the step's error message."""
+
+    def __init__(self, type_name: str, message: str, line: int | None):
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name, self.message, self.line = type_name, message, line
 
 
 def _guarded_getattr(obj, name, default=None):
@@ -145,7 +160,7 @@ def _refusal(errors) -> SandboxViolation:
 
 
 @lru_cache(maxsize=2048)
-def _compile_eval(expression: str):
+def compile_eval(expression: str):
     result = compile_restricted_eval(expression, policy=_Policy)
     if result.errors:
         raise _refusal(result.errors)
@@ -153,61 +168,60 @@ def _compile_eval(expression: str):
 
 
 @lru_cache(maxsize=1024)
-def _compile_exec(script: str):
+def compile_exec(script: str):
     result = compile_restricted_exec(script, policy=_Policy)
     if result.errors:
         raise _refusal(result.errors)
     return result.code
 
 
-def _run_limited(fn, limit: float):
-    deadline = time.monotonic() + limit
+_compile_eval, _compile_exec = compile_eval, compile_exec  # the names engine.validation uses
 
-    def tracer(frame, event, arg):
-        if time.monotonic() > deadline:
-            raise ScriptTimeout(f"脚本运行超过 {limit:g} 秒，已停止（可能是死循环）")
-        return tracer
+# -- expressions that need no worker --------------------------------------------------------
+# No loops, comprehensions, f-strings, multiplication, powers, shifts or formatting, and no calls
+# but len() and bool(): their cost is bounded by the size of the data they compare, which is
+# already in memory. Everything else goes to a worker.
+_BOUNDED_NODES = (ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Compare, ast.BoolOp, ast.And, ast.Or,
+                  ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.IfExp, ast.Subscript, ast.Slice, ast.Tuple,
+                  ast.List, ast.Set, ast.Dict, ast.BinOp, ast.Add, ast.Sub, ast.Eq, ast.NotEq, ast.Lt, ast.LtE,
+                  ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn)
+_BOUNDED_CALLS = frozenset({"len", "bool"})
 
-    previous = sys.gettrace()
-    sys.settrace(tracer)
+
+@lru_cache(maxsize=4096)
+def is_bounded(expression: str) -> bool:
     try:
-        return fn()
-    finally:
-        sys.settrace(previous)
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id in _BOUNDED_CALLS and not node.keywords
+                    and all(not isinstance(a, ast.Starred) for a in node.args)):
+                return False
+        elif isinstance(node, ast.Name) and node.id in _BOUNDED_CALLS:
+            continue
+        elif not isinstance(node, _BOUNDED_NODES):
+            return False
+    return True
 
 
-class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
-    """Runs every script and expression of a diagram in the sandbox."""
+# -- what may come back from a worker ---------------------------------------------------------
+_SAFE_CLASSES = {
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"), ("builtins", "slice"),
+    ("builtins", "range"), ("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"),
+    ("datetime", "timedelta"), ("datetime", "timezone"), ("decimal", "Decimal"), ("collections", "OrderedDict"),
+    ("builtins", "bytearray"),
+}
 
-    def __init__(self, helpers: dict | None = None, time_limit: float = TIME_LIMIT_SECONDS):
-        super().__init__(dict(helpers or {}))
-        self.time_limit = time_limit
 
-    def _namespace(self, context: dict, external_context: dict | None) -> dict:
-        namespace = {"__builtins__": SAFE_BUILTINS, **GUARDS, **self.globals}
-        namespace.update(external_context or {})
-        namespace.update(context)
-        return namespace
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _SAFE_CLASSES:
+            return super().find_class(module, name)
+        raise SandboxViolation(f"脚本结果中有不允许的值类型 {module}.{name}")
 
-    def evaluate(self, expression, context, external_context=None):
-        code = _compile_eval(expression)
-        namespace = self._namespace(context, external_context)
-        return _run_limited(lambda: eval(code, namespace), self.time_limit)
 
-    def execute(self, script, context, external_context=None):
-        clash = (set(self.globals) | set(external_context or {})) & set(context)
-        if clash:
-            raise ValueError(f"流程数据中的变量与内置函数同名，请改名：{'、'.join(sorted(clash))}")
-        code = _compile_exec(script)
-        namespace = self._namespace(context, external_context)
-        before = set(namespace)
-        _run_limited(lambda: exec(code, namespace), self.time_limit)
-        fixed = {"__builtins__", *GUARDS, *self.globals, *(external_context or {})}
-        for key in list(context):
-            if key not in namespace:  # the script deleted it
-                del context[key]
-        for key, value in namespace.items():
-            if key in fixed or key.startswith("_") or (key not in before and callable(value)):
-                continue
-            context[key] = value
-        return True
+def safe_loads(data: bytes):
+    """Unpickle a worker's message, building nothing but plain data."""
+    return _PlainUnpickler(io.BytesIO(data)).load()

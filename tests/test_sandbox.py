@@ -6,7 +6,9 @@ import time
 import pytest
 
 from engine.errors import WorkflowFailed
-from engine.sandbox import SandboxedEnvironment, SandboxViolation, ScriptTimeout
+from engine.sandbox import SandboxViolation, ScriptTimeout
+from engine.script_pool import Limits
+from engine.scripting import SandboxedEnvironment
 
 ESCAPES = {
     "import": "import os\nos.system('id')",
@@ -43,7 +45,7 @@ def test_known_escapes_are_refused(name):
 
 
 def test_an_endless_loop_is_stopped_by_the_time_limit():
-    env = SandboxedEnvironment(time_limit=0.3)
+    env = SandboxedEnvironment(limits=Limits(cpu_seconds=0.3, wall_seconds=2))
     started = time.monotonic()
     with pytest.raises(ScriptTimeout) as caught:
         env.execute("while True:\n    pass", {})
