@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -413,8 +414,10 @@ class Incident(Base):
 
     __tablename__ = "incident"
     __table_args__ = (
-        # The admin page: open incidents (resolved_at IS NULL), newest first, with the id as tie-breaker.
-        Index("ix_incident_open_created", "resolved_at", "created_at", "id"),
+        # The admin page: open incidents newest first. Partial, since PostgreSQL reads a composite index
+        # starting with resolved_at in order only for "=", not for "IS NULL"; open ones are few anyway.
+        Index("ix_incident_open_created", "created_at", "id", postgresql_where=text("resolved_at IS NULL"),
+              sqlite_where=text("resolved_at IS NULL")),
         # The open incident of an instance.
         Index("ix_incident_instance_open", "instance_id", "resolved_at"),
     )

@@ -39,8 +39,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     with op.batch_alter_table('incident', schema=None) as batch_op:
-        # Open incidents newest first (resolved_at IS NULL ORDER BY created_at DESC) read the index in order.
-        batch_op.create_index('ix_incident_open_created', ['resolved_at', 'created_at', 'id'], unique=False)
+        # Open incidents newest first (resolved_at IS NULL ORDER BY created_at DESC, id DESC) read this
+        # index in order. Partial: PostgreSQL reads (resolved_at, created_at) in order only after "=".
+        batch_op.create_index('ix_incident_open_created', ['created_at', 'id'], unique=False,
+                              postgresql_where=sa.text('resolved_at IS NULL'),
+                              sqlite_where=sa.text('resolved_at IS NULL'))
         batch_op.create_index('ix_incident_instance_open', ['instance_id', 'resolved_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_schedule_id'), ['schedule_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_message_id'), ['message_id'], unique=False)
