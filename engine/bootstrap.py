@@ -17,6 +17,7 @@ from engine.db import Database
 from engine.deadlines import Planner
 from engine.enterprises import EnterpriseService
 from engine.escalation import EscalationService
+from engine.incidents import IncidentService
 from engine.items import ItemService
 from engine.metrics import configure_logging
 from engine.migration import Migrations
@@ -50,6 +51,7 @@ class Engine:
     enterprises: EnterpriseService
     circulars: CircularService
     migrations: Migrations
+    incidents: IncidentService
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -115,10 +117,13 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
     escalations = EscalationService(db, notifier, planner, clock, tz, settings.base_url)
     workflows.completion_handlers["pool_admission"] = make_completion_handler(notifier, tz, settings.base_url)
     workflows.completion_handlers["pool_data_update"] = make_removal_handler(notifier, settings.base_url)
-    schedules = ScheduleService(db, workflows, planner, clock, tz)
+    incidents = IncidentService(db, notifier, clock, tz, settings.base_url, workflows=workflows, deliverer=deliverer)
+    workflows.incidents = incidents  # timers and steps that keep failing
+    deliverer.on_dead = incidents.delivery_dead  # dead letters
+    schedules = ScheduleService(db, workflows, planner, clock, tz, incidents=incidents)
     circulars = CircularService(db, tz, clock, notifier, settings.base_url)
     workflows.circulars = circulars
     return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
                   schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),
                   items=ItemService(db, settings.attachment_dir, clock), enterprises=EnterpriseService(db, clock),
-                  circulars=circulars, migrations=Migrations(workflows))
+                  circulars=circulars, migrations=Migrations(workflows), incidents=incidents)

@@ -6,13 +6,21 @@ Rules:
   e.g. ``workday:5:1,4,7,10@09:00`` for the 5th working day after each quarter ends), at HH:MM.
 
 A due schedule is claimed with a conditional UPDATE on its ``next_run_at`` (only one of several
-schedulers can move it on) and the instance starts in the same transaction.
+schedulers can move it on), in a short transaction of its own. Then each instance of the run (one
+per measure, one per enterprise in the pool…) starts on its own, through the service layer's
+``start``: a start that fails becomes an incident with its data kept for a retry
+(engine/incidents.py), and the run's other starts go on.
+
+A run claimed by a scheduler that dies before it has started all its instances leaves the rest
+unstarted (at most once, never twice); the log and the schedule's ``last_instance_id`` show how far
+it got.
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -20,8 +28,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import EngineError
+from engine.incidents import describe
 from engine.models import AuditRecord, ProcessSchedule
 from engine.workcalendar import WorkCalendar
+
+log = logging.getLogger("zjtx.schedules")
 
 _WORKDAY = re.compile(r"^workday:(\d{1,2})(?::([\d,]+))?(?:@(\d{1,2}):(\d{2}))?$")
 
@@ -60,7 +71,10 @@ def next_run(rule: str, after: datetime, calendar: WorkCalendar, tz: ZoneInfo) -
     check_rule(rule, tz)
     if rule.startswith("cron:"):
         trigger = CronTrigger.from_crontab(rule[5:].strip(), timezone=tz)
-        return trigger.get_next_fire_time(None, after.astimezone(tz)).astimezone(after.tzinfo)
+        # The trigger's answer may be ``after`` itself (it rounds up to the second): a run claimed at
+        # its very moment would fall due again at once.
+        moment = trigger.get_next_fire_time(None, (after + timedelta(microseconds=1)).astimezone(tz))
+        return moment.astimezone(after.tzinfo)
     n, months, hour, minute = _WORKDAY.match(rule).groups()
     allowed = {int(m) for m in months.split(",") if m} if months else set(range(1, 13))
     at = time(int(hour), int(minute)) if hour is not None else time(9, 0)
@@ -76,12 +90,14 @@ def next_run(rule: str, after: datetime, calendar: WorkCalendar, tz: ZoneInfo) -
 
 
 class ScheduleService:
-    def __init__(self, db, workflows, planner_factory: Callable, clock: Callable[[], datetime], tz: ZoneInfo):
+    def __init__(self, db, workflows, planner_factory: Callable, clock: Callable[[], datetime], tz: ZoneInfo,
+                 incidents=None):
         self.db = db
         self.workflows = workflows
         self.planner_factory = planner_factory
         self.clock = clock
         self.tz = tz
+        self.incidents = incidents  # engine.incidents.IncidentService: failed starts become incidents
 
     def save(self, name: str, process_key: str, rule: str, data: dict | None = None,
              enabled: bool = True) -> dict:
@@ -151,6 +167,30 @@ class ScheduleService:
         return started
 
     def _run_one(self, schedule_id: int, planned: datetime, now: datetime) -> int:
+        claimed = self._claim(schedule_id, planned, now)
+        if claimed is None:
+            return 0  # another scheduler took it, or the run could not be worked out (recorded)
+        name, process_key, starts = claimed
+        started, failures, last_id = 0, [], None
+        for data in starts:
+            try:
+                result = self.workflows.start(process_key, data, actor=None)
+            except Exception as exc:  # whatever it is, the run's other starts go on
+                log.exception("schedule %s: starting %s with %s failed", name, process_key, data)
+                failures.append(self._start_failed(schedule_id, data, exc))
+                continue
+            started += 1
+            last_id = result["id"]
+            self._started(schedule_id, last_id, name, planned, now)
+        if failures:
+            self._note_failures(schedule_id, len(starts), failures)
+        if started or failures:
+            log.info("schedule %s ran: %d started, %d failed", name, started, len(failures))
+        return started
+
+    def _claim(self, schedule_id: int, planned: datetime, now: datetime) -> tuple[str, str, list[dict]] | None:
+        """Move the schedule on to its next run (if it is still at ``planned``) and say what this run
+        starts: (schedule name, process key, the start data of each instance)."""
         try:
             with self.db.write() as session:
                 schedule = session.get(ProcessSchedule, schedule_id)
@@ -162,23 +202,59 @@ class ScheduleService:
                     .values(next_run_at=following, last_run_at=now, last_error=None)
                     .execution_options(synchronize_session=False))
                 if claimed.rowcount != 1:
-                    return 0  # another scheduler took it
-                started = []
-                for data in self._instances_data(session, schedule, planned):
-                    started.append(self.workflows.start_in(session, schedule.process_key, data, None))
-                    session.add(AuditRecord(instance_id=started[-1].id, action="scheduled_start", actor="system",
-                                            at=now, data={"schedule": schedule.name, "planned": planned.isoformat()}))
-                if started:
-                    session.execute(update(ProcessSchedule).where(ProcessSchedule.id == schedule_id)
-                                    .values(last_instance_id=started[-1].id)
-                                    .execution_options(synchronize_session=False))
-                return len(started)
-        except EngineError as exc:
-            # Keep the schedule moving and say why this run failed; the admin sees it in the list.
+                    return None
+                return schedule.name, schedule.process_key, self._instances_data(session, schedule, planned)
+        except Exception as exc:
+            # Keep the schedule moving and say why this run failed (the schedule list and an incident).
+            log.exception("schedule %s: the run planned for %s failed", schedule_id, planned.isoformat())
+            error, detail = describe(exc)
             with self.db.write() as session:
                 schedule = session.get(ProcessSchedule, schedule_id)
-                if schedule.next_run_at == planned:
+                if schedule.next_run_at != planned:
+                    return None  # moved on meanwhile by another scheduler
+                try:
                     schedule.next_run_at = next_run(schedule.rule, max(now, planned),
                                                     self.planner_factory(session).calendar, self.tz)
-                schedule.last_error = exc.message
-            return 0
+                except EngineError:
+                    schedule.next_run_at = None  # a rule that names no next moment: the admin must fix it
+                schedule.last_error = error
+                if self.incidents is not None:
+                    self.incidents.schedule_failed(session, schedule, None, error, detail)
+            return None
+
+    def _started(self, schedule_id: int, instance_id: int, name: str, planned: datetime, now: datetime) -> None:
+        # The start commits in the service layer's own transaction (its signature takes no extra
+        # records), so its scheduled_start record follows in a short one. Should that one fail, the
+        # instance still stands and its history shows it was started by "system".
+        try:
+            with self.db.write() as session:
+                session.add(AuditRecord(instance_id=instance_id, action="scheduled_start", actor="system", at=now,
+                                        data={"schedule": name, "planned": planned.isoformat()}))
+                session.execute(update(ProcessSchedule).where(ProcessSchedule.id == schedule_id)
+                                .values(last_instance_id=instance_id).execution_options(synchronize_session=False))
+        except Exception:
+            log.exception("schedule %s: instance %s started, recording it failed", name, instance_id)
+
+    def _start_failed(self, schedule_id: int, data: dict, exc: Exception) -> str:
+        error, detail = describe(exc)
+        element = exc.details.get("task") if isinstance(exc, EngineError) else None
+        if self.incidents is None:
+            return error
+        try:
+            with self.db.write() as session:
+                schedule = session.get(ProcessSchedule, schedule_id)
+                self.incidents.schedule_failed(session, schedule, data, error, detail, element=element)
+        except Exception:
+            log.exception("schedule %s: recording the failed start as an incident failed", schedule_id)
+        return error
+
+    def _note_failures(self, schedule_id: int, total: int, failures: list[str]) -> None:
+        """The schedule's last_error says how much of this run failed, and the first reason."""
+        summary = (f"本次运行 {total} 个发起中 {len(failures)} 个失败，已记为异常事件（系统管理 › 异常事件）；"
+                   f"首个原因：{failures[0]}")
+        try:
+            with self.db.write() as session:
+                session.execute(update(ProcessSchedule).where(ProcessSchedule.id == schedule_id)
+                                .values(last_error=summary).execution_options(synchronize_session=False))
+        except Exception:
+            log.exception("schedule %s: recording the run's failures failed", schedule_id)

@@ -9,6 +9,9 @@ before each message is sent, on the condition that it is still the one this run 
 whose lease ran out while the earlier ones were being sent (a slow mail server) may have been taken
 by another scheduler, and is then left to it instead of being sent twice. Marking the result is
 conditional on the same lease.
+
+A message that becomes a dead letter is handed to ``on_dead`` (bootstrap sets it to the incident
+service) in the transaction that marks it dead, so that an administrator hears of it.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from engine.models import OutboxMessage
 from notifications.channels import DeliveryError
@@ -36,6 +40,8 @@ class Deliverer:
         self.max_attempts = max_attempts
         self.backoff = backoff_seconds
         self.lease = lease_seconds
+        # on_dead(session, message, error): called in the transaction that makes ``message`` a dead letter.
+        self.on_dead: Callable[[Session, OutboxMessage, str], object] | None = None
 
     def _is_due(self, now: datetime):
         return and_(or_(and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
@@ -97,30 +103,51 @@ class Deliverer:
 
     def _failed(self, message: OutboxMessage, error: str, lease: datetime) -> None:
         attempts = message.attempts + 1
+        then = None
         if attempts >= self.max_attempts:
             values = {"status": DEAD, "attempts": attempts, "last_error": error, "lease_until": None}
+            then = (lambda session: self._dead(session, message, error)) if self.on_dead else None
         else:
             delay = timedelta(seconds=self.backoff * (2 ** (attempts - 1)))
             values = {"status": PENDING, "attempts": attempts, "last_error": error, "lease_until": None,
                       "next_attempt_at": self.clock() + delay}
-        self._finish(message.id, lease, values)
+        self._finish(message.id, lease, values, then)
 
-    def _finish(self, message_id: int, lease: datetime, values: dict) -> bool:
-        """Record the outcome if the lease is still ours (else another run has taken the message)."""
+    def _dead(self, session: Session, message: OutboxMessage, error: str) -> None:
+        # In a savepoint: if recording the incident fails, the message is still marked dead (else it
+        # would stay 'sending' and be sent again when its lease runs out, and fail again, forever).
+        try:
+            with session.begin_nested():
+                self.on_dead(session, message, error)
+        except Exception:
+            log.exception("outbox message %s became a dead letter; recording the incident failed", message.id)
+
+    def _finish(self, message_id: int, lease: datetime, values: dict,
+                then: Callable[[Session], None] | None = None) -> bool:
+        """Record the outcome if the lease is still ours (else another run has taken the message);
+        ``then(session)`` runs in the same transaction when it was."""
         with self.db.write() as session:
-            return session.execute(update(OutboxMessage)
+            done = session.execute(update(OutboxMessage)
                                    .where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING,
                                           OutboxMessage.lease_until == lease)
                                    .values(**values)).rowcount == 1
+            if done and then is not None:
+                then(session)
+            return done
 
     def retry(self, message_id: int) -> bool:
         """Put a dead letter back in the queue (by hand). Returns False if it was not dead."""
         with self.db.write() as session:
-            result = session.execute(update(OutboxMessage)
-                                     .where(OutboxMessage.id == message_id, OutboxMessage.status == DEAD)
-                                     .values(status=PENDING, attempts=0, next_attempt_at=self.clock(),
-                                             last_error=None))
-            return result.rowcount == 1
+            return self.retry_in(session, message_id)
+
+    def retry_in(self, session: Session, message_id: int) -> bool:
+        """:meth:`retry` inside the caller's transaction (the incident service resolves the incident with it)."""
+        result = session.execute(update(OutboxMessage)
+                                 .where(OutboxMessage.id == message_id, OutboxMessage.status == DEAD)
+                                 .values(status=PENDING, attempts=0, next_attempt_at=self.clock(),
+                                         last_error=None)
+                                 .execution_options(synchronize_session=False))
+        return result.rowcount == 1
 
     def next_due(self) -> datetime | None:
         with self.db.read() as session:

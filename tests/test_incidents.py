@@ -1,0 +1,291 @@
+"""Incidents: what the engine kept failing to do on its own reaches the administrators, who retry or
+cancel it; and one failing thing never holds back the others."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from engine.errors import Conflict
+from engine.incidents import RetryFailed
+from engine.models import (
+    AuditRecord,
+    HumanTask,
+    InboxMessage,
+    Incident,
+    OutboxMessage,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessSchedule,
+    ProcessVersion,
+)
+from engine.org import get_user
+from engine.scheduler import Scheduler
+from tests.test_timers import deploy_timed
+
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+ERROR = "流程执行出错：任务「两小时未答复」（timeout）：name 'x' is not defined"
+DETAIL = "Traceback (most recent call last):\n  ...\nNameError: name 'x' is not defined"
+
+# Starts one report per measure; the script divides by (measure_no - 3), so measure 3's start fails.
+POISONED = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+  <bpmn:process id="poisoned_report" name="措施报告（测试）" isExecutable="true">
+    <bpmn:laneSet id="ls"><bpmn:lane id="l1" name="区科技局">
+      <bpmn:flowNodeRef>s</bpmn:flowNodeRef><bpmn:flowNodeRef>share</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>report</bpmn:flowNodeRef><bpmn:flowNodeRef>e</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"><bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="formJsonSchemaFilename" value="measure_report_start.schema.json"/>
+    </spiffworkflow:properties></bpmn:extensionElements><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="share"/>
+    <bpmn:scriptTask id="share" name="计算份额"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>share = SHARE</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="share" targetRef="report"/>
+    <bpmn:userTask id="report" name="报送进展"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="f3" sourceRef="report" targetRef="e"/>
+    <bpmn:endEvent id="e"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def deploy_poisoned(zjtx, script: str = "100 / (measure_no - 3)"):
+    with zjtx.db.write() as session:
+        zjtx.registry.deploy(session, {"poisoned_report.bpmn": POISONED.replace("SHARE", script).encode()})
+
+
+def fail(zjtx, instance_id: int, **kwargs) -> bool:
+    """The runtime's call when a timer of the instance failed (in a fresh transaction)."""
+    with zjtx.db.write() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        return zjtx.incidents.instance_failed(session, instance, "timeout", "两小时未答复", ERROR, DETAIL, **kwargs)
+
+
+def instance(zjtx, instance_id: int) -> ProcessInstance:
+    with zjtx.db.read() as session:
+        return session.get(ProcessInstance, instance_id)
+
+
+def incidents(zjtx, **filters) -> list[Incident]:
+    with zjtx.db.read() as session:
+        return list(session.scalars(select(Incident).filter_by(**filters).order_by(Incident.id)))
+
+
+def admin_inbox(zjtx) -> list[InboxMessage]:
+    with zjtx.db.read() as session:
+        admin = get_user(session, "admin")
+        return list(session.scalars(select(InboxMessage).where(InboxMessage.user_id == admin.id,
+                                                               InboxMessage.key.like("incident:%"))))
+
+
+def actions(zjtx, instance_id: int | None) -> list[str]:
+    with zjtx.db.read() as session:
+        return list(session.scalars(select(AuditRecord.action).where(AuditRecord.instance_id == instance_id)
+                                    .order_by(AuditRecord.id)))
+
+
+def test_a_failing_timer_waits_longer_each_time_then_becomes_an_incident_the_admins_hear_of(zjtx):
+    deploy_timed(zjtx)
+    with time_machine.travel(T0, tick=False) as clock:
+        failing = zjtx.workflows.start("timed", {}, actor="admin")["id"]
+        other = zjtx.workflows.start("timed", {}, actor="admin")["id"]
+        clock.shift(timedelta(hours=2, minutes=1))
+        now = datetime.now(UTC)
+        assert fail(zjtx, failing) is False
+        assert instance(zjtx, failing).next_timer_at == now + timedelta(seconds=60)
+        # The failing instance waits; the other one's timer fires meanwhile.
+        assert zjtx.workflows.fire_due_timers() == 1
+        assert [t["task"] for t in zjtx.workflows.tasks(instance_id=other)] == ["late"]
+        assert fail(zjtx, failing) is False
+        row = instance(zjtx, failing)
+        assert row.next_timer_at == now + timedelta(seconds=120)
+        assert (row.failed_attempts, row.last_error, row.status) == (2, ERROR, "running")
+        assert incidents(zjtx) == [] and admin_inbox(zjtx) == []
+        assert fail(zjtx, failing) is True
+    row = instance(zjtx, failing)
+    assert (row.status, row.next_timer_at, row.failed_attempts) == ("error", None, 3)
+    [incident] = incidents(zjtx)
+    assert (incident.kind, incident.instance_id, incident.element, incident.element_name) == \
+        ("timer", failing, "timeout", "两小时未答复")
+    assert (incident.error, incident.detail, incident.attempts, incident.resolved_at) == (ERROR, DETAIL, 3, None)
+    assert "incident" in actions(zjtx, failing)
+    [notice] = admin_inbox(zjtx)
+    assert notice.link.endswith(f"/admin/incidents/{incident.id}")
+    assert "异常事件" in notice.title and ERROR in notice.body and "重试" in notice.body
+    assert zjtx.incidents.count_open() == 1
+    [listed] = zjtx.incidents.list()
+    assert listed["business_key"] == row.business_key and listed["created_local"].utcoffset() == timedelta(hours=8)
+
+
+def test_a_timer_whose_path_keeps_failing_never_holds_back_the_others(zjtx):
+    """Through the scheduler: the failing instance backs off and becomes an incident; the other's timer fires."""
+    from tests.test_timers import TIMER_PROCESS
+
+    broken = TIMER_PROCESS.replace('id="timed" name="限时答复"', 'id="timed_broken" name="限时答复（坏）"').replace(
+        '<bpmn:sequenceFlow id="f3" sourceRef="timeout" targetRef="late"/>',
+        '<bpmn:sequenceFlow id="f3" sourceRef="timeout" targetRef="oops"/>'
+        '<bpmn:scriptTask id="oops" name="超时处理"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>'
+        '<bpmn:script>late = 1 / 0</bpmn:script></bpmn:scriptTask>'
+        '<bpmn:sequenceFlow id="f5" sourceRef="oops" targetRef="late"/>').replace(
+        '<bpmn:userTask id="late" name="超时说明"><bpmn:incoming>f3</bpmn:incoming>',
+        '<bpmn:userTask id="late" name="超时说明"><bpmn:incoming>f5</bpmn:incoming>').replace(
+        "<bpmn:flowNodeRef>timeout</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>timeout</bpmn:flowNodeRef>"
+        "<bpmn:flowNodeRef>oops</bpmn:flowNodeRef>")
+    deploy_timed(zjtx)
+    with zjtx.db.write() as session:
+        zjtx.registry.deploy(session, {"timed_broken.bpmn": broken.encode()})
+    with time_machine.travel(T0, tick=False) as clock:
+        failing = zjtx.workflows.start("timed_broken", {}, actor="admin")["id"]
+        other = zjtx.workflows.start("timed", {}, actor="admin")["id"]
+        clock.shift(timedelta(hours=2, minutes=1))
+        Scheduler(zjtx).run_until_idle()
+        assert [t["task"] for t in zjtx.workflows.tasks(instance_id=other)] == ["late"]
+        assert instance(zjtx, failing).failed_attempts == 1 and incidents(zjtx) == []
+        for _ in range(4):
+            clock.shift(timedelta(minutes=5))
+            Scheduler(zjtx).run_until_idle()
+    row = instance(zjtx, failing)
+    assert (row.status, row.next_timer_at) == ("error", None)
+    [incident] = incidents(zjtx)
+    assert (incident.kind, incident.instance_id, incident.element) == ("timer", failing, "oops")
+    assert incident.element_name == "超时处理" and "ZeroDivisionError" in incident.error
+    assert len(admin_inbox(zjtx)) == 1
+
+
+def test_the_incident_is_emailed_to_admins_who_have_an_address(mailing_zjtx):
+    zjtx = mailing_zjtx
+    deploy_timed(zjtx)
+    failing = zjtx.workflows.start("timed", {}, actor="admin")["id"]
+    assert fail(zjtx, failing, max_attempts=1) is True
+    [incident] = incidents(zjtx)
+    with zjtx.db.read() as session:
+        mails = list(session.scalars(select(OutboxMessage).where(OutboxMessage.key.like("incident:%"))))
+        admin = get_user(session, "admin")
+    assert [(m.channel, m.address) for m in mails] == [("email", admin.email)]
+    assert f"/admin/incidents/{incident.id}" in mails[0].body
+
+
+def test_retry_puts_the_instance_back_in_the_timer_queue(zjtx):
+    deploy_timed(zjtx)
+    with time_machine.travel(T0, tick=False) as clock:
+        failing = zjtx.workflows.start("timed", {}, actor="admin")["id"]
+        clock.shift(timedelta(hours=3))
+        assert fail(zjtx, failing, max_attempts=1) is True
+        assert Scheduler(zjtx).run_until_idle().get("timers", 0) == 0  # stopped: no tick takes it
+        [incident] = incidents(zjtx)
+        result = zjtx.incidents.retry(incident.id, "admin")
+        assert (result["resolution"], result["resolved_by"], result["open"]) == ("retried", "admin", False)
+        row = instance(zjtx, failing)
+        assert (row.status, row.failed_attempts, row.last_error) == ("running", 0, None)
+        assert row.next_timer_at == datetime.now(UTC)
+        assert Scheduler(zjtx).run_until_idle()["timers"] == 1  # the scheduler's timer job takes it
+    assert [t["task"] for t in zjtx.workflows.tasks(instance_id=failing)] == ["late"]
+    assert actions(zjtx, failing).count("incident_retried") == 1
+    with pytest.raises(Conflict) as caught:
+        zjtx.incidents.retry(incident.id, "admin")
+    assert "已重试" in caught.value.message and "不能再重试或取消" in caught.value.message
+    assert zjtx.incidents.count_open() == 0
+
+
+def test_cancel_cancels_the_instance_and_its_open_tasks(zjtx):
+    deploy_timed(zjtx)
+    failing = zjtx.workflows.start("timed", {}, actor="admin")["id"]
+    assert fail(zjtx, failing, max_attempts=1) is True
+    [incident] = incidents(zjtx)
+    result = zjtx.incidents.cancel(incident.id, "admin")
+    assert result["resolution"] == "cancelled" and result["instance_status"] == "cancelled"
+    assert [t["status"] for t in zjtx.workflows.tasks(instance_id=failing, status="all")] == ["cancelled"]
+    with zjtx.db.read() as session:
+        assert session.scalar(select(func.count(HumanTask.id)).where(
+            HumanTask.instance_id == failing, HumanTask.next_escalation_at.is_not(None))) == 0
+    assert actions(zjtx, failing)[-2:] == ["task_cancelled", "incident_cancelled"]
+    with pytest.raises(Conflict):
+        zjtx.incidents.cancel(incident.id, "admin")
+    with pytest.raises(Conflict):
+        zjtx.incidents.retry(incident.id, "admin")
+
+
+def test_only_an_administrator_resolves_incidents(zjtx):
+    from engine.errors import PermissionDenied
+
+    deploy_timed(zjtx)
+    failing = zjtx.workflows.start("timed", {}, actor="admin")["id"]
+    fail(zjtx, failing, max_attempts=1)
+    [incident] = incidents(zjtx)
+    with pytest.raises(PermissionDenied):
+        zjtx.incidents.cancel(incident.id, "dispatcher")
+    assert incidents(zjtx)[0].resolved_at is None and instance(zjtx, failing).status == "error"
+
+
+def _run_poisoned_schedule(zjtx, clock) -> None:
+    deploy_poisoned(zjtx)
+    zjtx.schedules.save("措施报告测试", "poisoned_report", "cron:0 9 * * *", {"for_each": "measure"})
+    clock.shift(timedelta(days=1))
+    assert zjtx.schedules.run_due() == 29  # 30 measures, number 3 fails
+
+
+def test_a_scheduled_run_with_one_poisoned_start_starts_the_others_and_keeps_its_data(zjtx):
+    with time_machine.travel(T0, tick=False) as clock:
+        _run_poisoned_schedule(zjtx, clock)
+        assert zjtx.schedules.run_due() == 0  # the run was claimed once
+    with zjtx.db.read() as session:
+        started = list(session.scalars(select(ProcessInstance.id).join(ProcessVersion).join(ProcessDefinition)
+                                       .where(ProcessDefinition.key == "poisoned_report")))
+        schedule = session.scalar(select(ProcessSchedule).where(ProcessSchedule.name == "措施报告测试"))
+        recorded = session.scalar(select(func.count(AuditRecord.id)).where(AuditRecord.action == "scheduled_start"))
+    assert len(started) == 29 and recorded == 29
+    assert schedule.last_instance_id == max(started)
+    assert "30 个发起中 1 个失败" in schedule.last_error and "异常事件" in schedule.last_error
+    [incident] = incidents(zjtx)
+    assert (incident.kind, incident.schedule_id, incident.instance_id) == ("schedule", schedule.id, None)
+    assert incident.data["process_key"] == "poisoned_report"
+    assert incident.data["start_data"]["measure_no"] == 3
+    assert incident.data["start_data"]["period_start"] and "ZeroDivisionError" in incident.detail
+    assert incident.error.startswith("流程执行出错") and incident.element == "share"
+    [notice] = admin_inbox(zjtx)
+    assert "措施报告测试" in notice.body
+
+
+def test_retrying_the_failed_scheduled_start_starts_it_once_the_cause_is_fixed(zjtx):
+    with time_machine.travel(T0, tick=False) as clock:
+        _run_poisoned_schedule(zjtx, clock)
+    [incident] = incidents(zjtx)
+    with pytest.raises(RetryFailed) as caught:
+        zjtx.incidents.retry(incident.id, "admin")  # not fixed yet: it fails again and stays open
+    assert "重新发起未成功" in caught.value.message
+    [again] = incidents(zjtx)
+    assert (again.resolved_at, again.attempts) == (None, 2)
+    deploy_poisoned(zjtx, "1")  # the designer fixes the script
+    result = zjtx.incidents.retry(incident.id, "admin")
+    assert result["resolution"] == "retried" and result["started"]["title"].startswith("措施 3 进展报告")
+    new_id = result["started"]["id"]
+    assert [t["task"] for t in zjtx.workflows.tasks(instance_id=new_id)] == ["report"]
+    assert actions(zjtx, new_id)[-2:] == ["scheduled_start", "incident_retried"]
+    with pytest.raises(Conflict):
+        zjtx.incidents.retry(incident.id, "admin")
+
+
+def test_a_dead_letter_becomes_a_delivery_incident_told_in_the_inbox_only(mailing_zjtx, smtp):
+    from tests.test_notifications import notify, outbox
+
+    zjtx = mailing_zjtx  # four tries at most
+    smtp.stop()
+    notify(zjtx, "esc:dead", ["office"])
+    with time_machine.travel(datetime(2026, 10, 10, 1, 0, tzinfo=UTC), tick=False) as clock:
+        for _ in range(4):
+            [row] = outbox(zjtx)
+            clock.move_to(row.next_attempt_at + timedelta(seconds=1))
+            zjtx.deliverer.deliver_due()
+        [row] = outbox(zjtx)  # no e-mail about the failed e-mail
+        assert row.status == "dead"
+        [incident] = incidents(zjtx)
+        assert (incident.kind, incident.message_id, incident.attempts) == ("delivery", row.id, 4)
+        assert row.subject in incident.error and "邮件发送失败" in incident.detail
+        assert len(admin_inbox(zjtx)) == 1
+        smtp.start()
+        assert zjtx.incidents.retry(incident.id, "admin")["resolution"] == "retried"
+        assert outbox(zjtx)[0].status == "pending"
+        assert zjtx.deliverer.deliver_due() == 1
+    assert outbox(zjtx)[0].status == "sent" and zjtx.incidents.count_open() == 0
