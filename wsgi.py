@@ -2,3 +2,4 @@
 from web import create_app
 
 app = create_app()
+app.extensions["zjtx"].workflows.warm()  # script workers and the working calendar, before the first request

@@ -277,6 +277,7 @@ def serve(ctx, host, port, scheduler):
 
     engine = _engine(ctx)
     app = create_app(engine=engine)
+    engine.workflows.warm()  # script workers and the working calendar, before the first request
     if scheduler:
         Scheduler(engine).start_background()
         click.echo("调度器已在本进程内启动")
@@ -292,6 +293,7 @@ def scheduler_command(ctx, until_idle):
     from engine.scheduler import Scheduler
 
     runner = Scheduler(_engine(ctx))
+    _engine(ctx).workflows.warm()
     if until_idle:
         counts = runner.run_until_idle()
         click.echo(json.dumps(counts, ensure_ascii=False))

@@ -23,7 +23,8 @@ from types import SimpleNamespace
 
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine.errors import ValidationFailed
+from engine.errors import EngineError, ValidationFailed
+from engine.sandbox import SandboxViolation
 from engine.xmlsafe import parse_xml
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -64,10 +65,29 @@ class Decisions:
             parser.add_dmn_xml(parse_xml(content), filename=filename)
         self._engines = {name: parser.get_engine(name, None) for name in DECISION_FILES}
         self._script_engine = script_engine
+        self._broken: dict[str, str] = {}
 
     def evaluate(self, decision: str, context: dict) -> dict:
+        """The decision's outputs for ``context``. A table whose entries fail or hit the sandbox's
+        limits raises DecisionFailed (Chinese, naming the table); one that hit a limit is not
+        evaluated again until it is redeployed, so pages that show decisions stay fast."""
+        if decision in self._broken:
+            raise DecisionFailed(self._broken[decision])
         task = SimpleNamespace(data=dict(context), workflow=SimpleNamespace(script_engine=self._script_engine))
-        return dict(self._engines[decision].result(task))
+        try:
+            return dict(self._engines[decision].result(task))
+        except Exception as exc:  # an entry's error, or a limit of the sandbox
+            cause = exc.__cause__ or exc.__context__ or exc
+            message = f"决策表「{decision}」无法判定：{cause if isinstance(cause, SandboxViolation) else exc}"[:500]
+            if isinstance(cause, SandboxViolation) or isinstance(exc, SandboxViolation):
+                self._broken[decision] = message
+            raise DecisionFailed(message) from None
+
+
+class DecisionFailed(EngineError):
+    """A decision table could not be evaluated (see Decisions.evaluate)."""
+
+    code = "decision_failed"
 
 
 @dataclass

@@ -180,7 +180,13 @@ class ScriptPool:
         worker = self._take()
         healthy = False
         try:
-            worker.conn.send_bytes(payload)
+            try:
+                worker.conn.send_bytes(payload)
+            except OSError:  # an idle worker that died: take a fresh one
+                worker.kill()
+                worker = _Worker(self.limits)
+                worker.wait_ready()
+                worker.conn.send_bytes(payload)
             result = self._serve(worker, helpers)
             healthy = True
             return result
@@ -213,7 +219,10 @@ class ScriptPool:
                     data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
                 except Exception:
                     data = pickle.dumps(("error", f"{value}：返回值无法交给脚本"))
-                worker.conn.send_bytes(data)
+                try:
+                    worker.conn.send_bytes(data)
+                except OSError:  # it was stopped meanwhile (its CPU time ran out)
+                    raise self._death(worker) from None
                 continue
             if kind == "ok":
                 return value

@@ -28,6 +28,7 @@ OPERATION_KEY = "zjtx_operation"
 class StepBudget:
     max_tasks: int = 1000       # tasks the engine may run in one step (recursion, runaway loops)
     max_seconds: float = 15.0   # wall time of one step, diagram code included
+    max_depth: int = 30         # sub-processes within sub-processes (a call activity calling itself)
 
 
 @dataclass
@@ -54,7 +55,12 @@ class _Pause(Exception):
 
 def where(task) -> str:
     spec = task.task_spec
-    return f"任务「{spec.bpmn_name or spec.bpmn_id}」（{spec.bpmn_id}）"
+    name = spec.bpmn_name
+    if not name:  # the inner task of a multi-instance activity has no name of its own
+        specs = getattr(getattr(task.workflow, "spec", None), "task_specs", {}) or {}
+        name = next((ts.bpmn_name for ts in specs.values()
+                     if getattr(ts, "bpmn_id", None) == spec.bpmn_id and getattr(ts, "bpmn_name", None)), None)
+    return f"任务「{name or spec.bpmn_id}」（{spec.bpmn_id}）"
 
 
 def workflow_error(exc: SpiffWorkflowException) -> WorkflowFailed:
@@ -63,7 +69,7 @@ def workflow_error(exc: SpiffWorkflowException) -> WorkflowFailed:
     line = getattr(exc, "line_number", None)
     if line:
         place += f"第 {line} 行"
-    message = str(exc)
+    message = str(exc).strip().rstrip(".").strip()
     inner = getattr(exc, "__cause__", None) or getattr(exc, "__context__", None)
     if isinstance(inner, SandboxViolation) and str(inner) not in message:
         message = f"{message}：{inner}"
@@ -113,6 +119,9 @@ def run(workflow, budget: StepBudget, first=None) -> PendingOperation | None:
         if count > budget.max_tasks:
             raise WorkflowFailed(f"流程执行出错：一次推进超过 {budget.max_tasks} 个步骤，已停止"
                                  f"（可能是循环调用或无终止的循环），停在{where(task)}", task=task.task_spec.bpmn_id)
+        if getattr(task.workflow, "depth", 0) > budget.max_depth:
+            raise WorkflowFailed(f"流程执行出错：子流程嵌套超过 {budget.max_depth} 层，已停止（可能是调用活动循环调用自身），"
+                                 f"停在{where(task)}", task=task.task_spec.bpmn_id)
         if time.monotonic() - started > budget.max_seconds:
             raise WorkflowFailed(f"流程执行出错：一次推进超过 {budget.max_seconds:g} 秒，已停止，停在{where(task)}",
                                  task=task.task_spec.bpmn_id)

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as _holidays
@@ -71,6 +72,7 @@ class _Year:
     days: dict[date, tuple[bool, str]]  # only the days that differ from weekday/weekend
 
 
+@lru_cache(maxsize=64)  # the package's data is fixed for the process: built once per year, not per calendar
 def _package_year(year: int) -> _Year:
     """What the ``holidays`` package knows about ``year`` (empty outside its range, never raises)."""
     cn = _holidays.country_holidays("CN", years=year, language="zh_CN")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
-from engine.eligibility import FIGURES, Inputs, decide, industries
+from engine.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
 from engine.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed, goals
 from engine.errors import EngineError, NotFound, ValidationFailed
 from web.security import engine, login_required, roles_required
@@ -36,7 +36,11 @@ def _assessment(record: dict) -> dict:
     inputs = Inputs(as_of=today, registered_on=record["registered_on"], in_district=record["in_district"],
                     independent_legal_person=record["independent_legal_person"], industry=record["industry"],
                     employees=record["employees"], years=record["years"])
-    return decide(inputs, decisions)
+    try:
+        return decide(inputs, decisions)
+    except DecisionFailed as exc:  # a broken table deployed by a designer: say so, keep the page
+        return {"eligible": None, "last_year": today.year - 1, "criteria": [],
+                "summary": f"{exc.message}。请联系流程设计人员检查决策表。"}
 
 
 @bp.get("/<int:enterprise_id>")
