@@ -12,7 +12,6 @@ from pathlib import Path
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
@@ -23,7 +22,7 @@ from engine.forms import check_schema
 from engine.models import ProcessDefinition, ProcessVersion
 from engine.org import ROLES, DepartmentDirectory
 from engine.serialization import serializer
-from engine.validation import dmn_problems, task_problems, translate
+from engine.validation import dmn_problems, human_task_problems, is_human_task, runnable_problems, task_problems, translate
 from engine.xmlsafe import UnsafeXml, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -76,10 +75,6 @@ def properties_of(task_spec) -> dict:
     return (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
 
 
-def is_user_task(task_spec) -> bool:
-    return isinstance(task_spec, UserTask)
-
-
 def _has_script(task_spec) -> bool:
     if isinstance(task_spec, ScriptEngineTask) and getattr(task_spec, "script", None):
         return True
@@ -97,6 +92,7 @@ class Registry:
         problems: list[dict] = []
         self._lines: dict[str, tuple[str, int]] = {}
         self._process_properties: dict[str, dict] = {}
+        self._process_nodes: dict = {}  # process id → its element, for the checks on the XML itself
         for filename, content in files.items():
             if filename.endswith(".json"):
                 continue  # a form (JSON Schema), read by _forms_for
@@ -106,12 +102,15 @@ class Registry:
                 problems.append(_problem(exc.message, file=filename, line=exc.line))
                 continue
             for element in root.iter():
-                element_id = element.get("id") if isinstance(element.tag, str) else None
+                # BPMN and DMN elements only: a spiffworkflow:parameter may carry a task's id
+                element_id = element.get("id") if isinstance(element.tag, str) and \
+                    element.tag.partition("}")[0].lstrip("{") in (BPMN_NS, *DMN_NAMESPACES) else None
                 if element_id:
                     self._lines.setdefault(element_id, (filename, element.sourceline))
             for process in root.findall(f"{{{BPMN_NS}}}process"):
                 props = process.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property")
                 self._process_properties[process.get("id")] = {p.get("name"): p.get("value") for p in props}
+                self._process_nodes.setdefault(process.get("id"), process)
             namespace = root.tag.partition("}")[0].lstrip("{")
             try:
                 if namespace == BPMN_NS:
@@ -159,26 +158,28 @@ class Registry:
 
     def _check_tasks(self, spec, subs, directory: DepartmentDirectory, require_deadlines: bool,
                      problems: list[dict]) -> None:
+        seen = set()  # a multi-instance task and its child share the element id
         for ts in all_task_specs(spec, subs):
             props = properties_of(ts)
             file, line = self._lines.get(ts.bpmn_id, (None, None))
-            for message in task_problems(ts, props, is_user_task(ts) and require_deadlines):
-                problems.append(_problem(message, file=file, element=ts.bpmn_id, name=ts.bpmn_name, line=line))
-            if not is_user_task(ts):
-                continue
-            if "department" in props and directory.find(props["department"]) is None:
-                problems.append(_problem(f"属性 department 指定的部门「{props['department']}」不存在",
-                                         element=ts.bpmn_id, name=ts.bpmn_name))
-            elif "department" not in props and "department_from" not in props:
-                lane = getattr(ts, "lane", None)
-                if not lane or directory.find(lane) is None:
-                    problems.append(_problem(
-                        f"用户任务所在泳道「{lane or '无'}」不对应任何部门，且未设置 department 或 department_from 属性",
-                        element=ts.bpmn_id, name=ts.bpmn_name))
-            unknown = {r.strip() for r in props.get("roles", "").split(",") if r.strip()} - set(ROLES)
-            if unknown:
-                problems.append(_problem(f"属性 roles 含未知角色：{'、'.join(sorted(unknown))}",
-                                         element=ts.bpmn_id, name=ts.bpmn_name))
+            human = is_human_task(ts)
+            messages = task_problems(ts, props, human and require_deadlines)
+            if human:
+                messages += human_task_problems(ts, props, directory, ROLES)
+            for message in messages:
+                if (ts.bpmn_id, message) not in seen:
+                    seen.add((ts.bpmn_id, message))
+                    problems.append(_problem(message, file=file, element=ts.bpmn_id, name=ts.bpmn_name, line=line))
+
+    def _check_runnable(self, process_ids: list[str], problems: list[dict]) -> set[str]:
+        """Constructs the engine cannot run, read from the XML of the executable processes (link and
+        compensation events leave no trace in the parsed spec). Returns the refused element ids."""
+        nodes = {pid: self._process_nodes[pid] for pid in process_ids if pid in self._process_nodes}
+        found = runnable_problems(nodes)
+        for p in found:
+            file, line = self._lines.get(p["element"], (None, None))
+            problems.append(_problem(p["message"], file=file, element=p["element"], name=p["name"], line=line))
+        return {p["element"] for p in found}
 
     # -- checking --------------------------------------------------------------------------
     def validate(self, session: Session, files: dict[str, bytes]) -> list[dict]:
@@ -205,20 +206,30 @@ class Registry:
         if not process_ids:
             raise DeploymentError([_problem("文件中没有可执行的流程（isExecutable=\"true\"）")])
         directory = DepartmentDirectory.of(session)
+        try:
+            refused = self._check_runnable(process_ids, problems)
+        except Exception as exc:  # a report, never a traceback (e.g. RecursionError on absurd nesting)
+            problems.append(_problem(f"无法校验：{type(exc).__name__}: {exc}"))
+            refused = set()
         prepared = []
         for pid in process_ids:
             try:
                 spec = parser.get_spec(pid)
                 subs = parser.get_subprocess_specs(pid)
             except ValidationException as exc:
-                problems.append(_from_validation(exc, None))
+                if getattr(exc, "id", None) not in refused:  # already reported in our own words
+                    problems.append(_from_validation(exc, None))
                 continue
             except Exception as exc:
                 problems.append(_problem(f"无法构建流程：{type(exc).__name__}: {exc}", element=pid))
                 continue
-            forms = self._forms_for(spec, subs, files, problems)
-            require_deadlines = self._process_properties.get(pid, {}).get("require_deadlines") == "true"
-            self._check_tasks(spec, subs, directory, require_deadlines, problems)
+            try:
+                forms = self._forms_for(spec, subs, files, problems)
+                require_deadlines = self._process_properties.get(pid, {}).get("require_deadlines") == "true"
+                self._check_tasks(spec, subs, directory, require_deadlines, problems)
+            except Exception as exc:  # a report, never a traceback
+                problems.append(_problem(f"无法校验：{type(exc).__name__}: {exc}", element=pid))
+                continue
             prepared.append((pid, spec, subs, forms))
         if problems:
             raise DeploymentError(problems)
