@@ -103,9 +103,9 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
 )}
 
 
-def check_allowed(operation: Operation, element: str, trusted: bool, actor) -> None:
+def check_allowed(operation: Operation, element: str, trusted: bool, actor, element_name: str | None = None) -> None:
     """Raise PermissionDenied (Chinese, naming the element) unless this step may run the operation."""
-    where = f"服务任务「{element}」调用操作 {operation.name}（{operation.label}）"
+    where = f"服务任务「{element_name or element}」（{element}）调用操作 {operation.name}（{operation.label}）"
     if not trusted:
         raise PermissionDenied(f"{where}：该流程版本未经系统管理员标记为可信，不能执行有外部效果的操作")
     if getattr(actor, "is_system", False):
@@ -119,10 +119,11 @@ def check_allowed(operation: Operation, element: str, trusted: bool, actor) -> N
         raise PermissionDenied(f"{where}：当前用户无权触发（需要角色：{names}）")
 
 
-def run(name: str, element: str, trusted: bool, ctx: OperationContext, params: dict):
+def run(name: str, element: str, trusted: bool, ctx: OperationContext, params: dict,
+        element_name: str | None = None):
     """Check and run one operation; its result must be JSON data (it is kept in the task)."""
     operation = OPERATIONS.get(name)
     if operation is None:
-        raise ValidationFailed({element: f"服务任务「{element}」调用了不存在的操作「{name}」"})
-    check_allowed(operation, element, trusted, ctx.actor)
+        raise ValidationFailed({element: f"服务任务「{element_name or element}」（{element}）调用了不存在的操作「{name}」"})
+    check_allowed(operation, element, trusted, ctx.actor, element_name)
     return operation.run(ctx, params)

@@ -405,7 +405,8 @@ class WorkflowService:
         context = operations.OperationContext(session=session, actor=who, instance_id=instance.id, now=now,
                                               circulars=self.circulars)
         trusted = bool(getattr(instance.version, "trusted", False))
-        result = operations.run(pending.name, pending.element, trusted, context, pending.params)
+        result = operations.run(pending.name, pending.element, trusted, context, pending.params,
+                                pending.element_name)
         result = json.loads(json.dumps(result, default=str))
         pending.task.internal_data[steps.OPERATION_KEY] = {"name": pending.name, "result": result}
         audits.add(instance_id=instance.id, action="operation", actor=who.username, at=now,
