@@ -225,11 +225,14 @@ class WorkflowService:
         from engine.script_pool import pool_for
 
         pool_for(self.limits).warm()
-        with self.db.read() as session:
-            calendar = self._planner(session).calendar
-            year = self.clock().astimezone(self.tz).year
-            for y in range(year - 1, year + 3):
-                calendar.is_confirmed(y)
+        try:
+            with self.db.read() as session:
+                calendar = self._planner(session).calendar
+                year = self.clock().astimezone(self.tz).year
+                for y in range(year - 1, year + 3):
+                    calendar.is_confirmed(y)
+        except Exception:  # a database not created yet (`zjtx init-db` comes later): built on first use
+            log.warning("working calendar not built at boot", exc_info=True)
 
     def decisions(self, session: Session | None = None):
         """The deployed decision tables (parsed once per content)."""
