@@ -249,7 +249,7 @@ class Registry:
                 (spec_json + json.dumps(forms, sort_keys=True, ensure_ascii=False) + tables).encode("utf-8")
             ).hexdigest()
             results.append(self._store(session, pid, spec.description or pid, spec_json, digest,
-                                       sources, forms, deployed_by, note))
+                                       sources, forms, deployed_by, note, trusted))
         return results
 
     def _with_users_of(self, session: Session, dmn_files: dict[str, bytes]) -> dict[str, bytes]:
@@ -275,7 +275,7 @@ class Registry:
                     out[name] = text.encode("utf-8")
         return out
 
-    def _store(self, session, key, name, spec_json, digest, sources, forms, deployed_by, note):
+    def _store(self, session, key, name, spec_json, digest, sources, forms, deployed_by, note, trusted=False):
         definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key))
         if definition is None:
             definition = ProcessDefinition(key=key, name=name)
@@ -283,12 +283,14 @@ class Registry:
             session.flush()
         latest = self.latest(session, key, required=False)
         if latest is not None and latest.content_hash == digest:
+            if trusted and not latest.trusted:  # the same content, now from our own processes/ folder
+                latest.trusted = True
             return DeployResult(key, definition.name, latest.version, latest.id, created=False)
         definition.name = name
         number = (latest.version if latest else 0) + 1
         version = ProcessVersion(definition_id=definition.id, version=number, content_hash=digest,
                                  spec_json=spec_json, sources=sources, forms=forms,
-                                 deployed_by=deployed_by, note=note)
+                                 deployed_by=deployed_by, note=note, trusted=trusted)
         session.add(version)
         session.flush()
         return DeployResult(key, name, number, version.id, created=True)
