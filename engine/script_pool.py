@@ -102,6 +102,7 @@ class ScriptPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._refilling = False
+        self.runs = 0  # evaluations sent to a worker (make bench: isolation per step)
 
     # -- workers -------------------------------------------------------------------------
     def _check_fork(self) -> None:
@@ -172,6 +173,7 @@ class ScriptPool:
         script's namespace of data. Raises SandboxViolation subclasses for refusals and limits,
         ScriptError for the script's own errors."""
         helpers = helpers or {}
+        self.runs += 1
         message = (kind, code, [*natives, *helpers], context, external, self.limits.cpu_seconds)
         try:
             payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
