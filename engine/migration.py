@@ -103,7 +103,12 @@ class Migrations:
                     "changes": changes}
 
     def migrate(self, instance_id: int, actor: str, version_number: int | None = None) -> dict:
-        def work(session):
+        """Move an instance to another version. The new version's first steps are computed in a read
+        transaction (diagram code runs in the sandbox, no write lock held), then written with the
+        instance's revision checked."""
+        w = self.workflows
+
+        def compute(session):
             instance, target = self._load(session, instance_id, version_number)
             if target.id == instance.version_id:
                 raise Conflict(f"实例已在第 {target.version} 版")
@@ -115,18 +120,28 @@ class Migrations:
                 sub = workflow.subprocesses[sp_id]
                 migrate_workflow(sp_diff, sub, new_subs[sub.spec.name])
             workflow.subprocess_specs = new_subs
-            now = self.workflows.clock()
-            planner = self.workflows._planner(session)
-            workflow.script_engine = self.workflows._script_engine(planner, actor)
-            self.workflows._steps(workflow)
-            old = instance.version.version
+            workflow.script_engine = w._script_engine(w._planner(session), actor)
+            pending = w._steps(workflow)
+            return instance.revision, instance.version.version, target.id, workflow, changes, pending
+
+        revision, old, target_id, workflow, changes, pending = w._read(compute)
+
+        def work(session):
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None or instance.revision != revision:
+                raise Conflict("该实例已被他人同时办理，迁移未保存，请刷新后重试")
+            target = session.get(ProcessVersion, target_id)
+            now = w.clock()
+            planner = w._planner(session)
             instance.version_id = target.id
             instance.version = target
-            self.workflows._save(instance, workflow, now)
+            w._save(instance, workflow, now)
+            if pending is not None:
+                instance.next_timer_at = now  # the scheduler runs the operation the new version reached
             session.flush()
             session.add(AuditRecord(instance_id=instance.id, action="migrated", actor=actor, at=now,
                                     data={"from": old, "to": target.version, **changes}))
             projection.sync(session, instance, workflow, DepartmentDirectory.of(session), now, actor, planner=planner)
             self._refresh_open_rows(session, instance, workflow)
             return {"instance": instance.business_key, "from": old, "to": target.version, "changes": changes}
-        return self.workflows._run(work)
+        return w._run(work)
