@@ -98,6 +98,21 @@ def _params(task) -> dict:
         task.data = original
 
 
+def _failing_task(exc: BaseException):
+    """The task the library was working on when it failed: the innermost frame that has one."""
+    from SpiffWorkflow.task import Task
+
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        for name in ("my_task", "task"):
+            value = tb.tb_frame.f_locals.get(name)
+            if isinstance(value, Task):
+                found = value
+                break
+        tb = tb.tb_next
+    return found
+
+
 def run(workflow, budget: StepBudget, first=None) -> PendingOperation | None:
     """Run ``first`` (the user's task, if any) and then the engine's tasks until only user tasks,
     waiting timers or a service task whose operation has not run yet are left. Returns that
@@ -145,7 +160,7 @@ def run(workflow, budget: StepBudget, first=None) -> PendingOperation | None:
         raise WorkflowFailed(f"流程执行出错：{where(task) + '：' if task is not None else ''}嵌套层次过深，已停止",
                              task=task.task_spec.bpmn_id if task is not None else None) from None
     except Exception as exc:  # the library's own failure on a diagram it accepted: keep the detail
-        task = current[0]
+        task = _failing_task(exc) or current[0]
         detail = traceback.format_exc()
         log.error("engine step failed: %s", detail)
         failed = WorkflowFailed(f"流程执行出错：{where(task) + '：' if task is not None else ''}"

@@ -250,3 +250,29 @@ def test_a_call_activity_that_calls_itself_ends_with_a_clear_error(limited):
         run(workflow, StepBudget())
     assert time.monotonic() - clock < 5
     assert "嵌套" in caught.value.message and "已停止" in caught.value.message
+
+
+def test_a_library_failure_ends_the_step_in_chinese_with_the_detail_kept(limited):
+    # A parallel multi-instance whose input names nothing: SpiffWorkflow raises a TypeError of its own.
+    # Validation refuses it (engine.validation); if one got through, the step still ends cleanly.
+    broken = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="broken" name="坏流程" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="mi"/>
+    <bpmn:scriptTask id="mi" name="逐个处理"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics isSequential="false"><bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>
+      </bpmn:multiInstanceLoopCharacteristics><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="mi" targetRef="e"/>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(broken.encode()), filename="broken.bpmn")
+    workflow = BpmnWorkflow(parser.get_spec("broken"), parser.get_subprocess_specs("broken"),
+                            script_engine=limited.workflows.script_engine)
+    workflow.task_tree.data["items"] = 7  # not a collection
+    with pytest.raises(WorkflowFailed) as caught:
+        run(workflow, StepBudget())
+    assert "逐个处理" in caught.value.message and "Traceback" not in caught.value.message
+    assert "Error" in (getattr(caught.value, "detail", "") or caught.value.message)
