@@ -335,13 +335,6 @@ class WorkflowService:
                 session, session.get(ProcessInstance, summary["id"])))
         return summary
 
-    def start_in(self, session: Session, process_key: str, data: dict | None, actor: str | None,
-                 business_key: str | None = None) -> ProcessInstance:
-        """Start an instance, written inside the caller's transaction (computed before, outside it).
-        An operation the start reaches is run by the scheduler's next tick."""
-        computed = self._read(lambda reading: self._compute_start(reading, process_key, data, actor, business_key))
-        return self._write_start(session, computed, business_key)[0]
-
     def _compute_start(self, session: Session, process_key: str, data: dict | None, actor,
                        business_key: str | None) -> _Computed:
         who = authz.actor_for(session, actor)
