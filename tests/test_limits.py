@@ -228,23 +228,31 @@ def test_another_users_completion_goes_through_while_a_script_loops(limited):
     assert [t["task"] for t in item.open_tasks()] == ["dispatch"]
 
 
-def test_a_call_activity_that_calls_itself_ends_with_a_clear_error(limited):
-    recursive = """<?xml version="1.0" encoding="UTF-8"?>
+ONE_STEP = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
-  <bpmn:process id="again" name="自己调用自己" isExecutable="true">
+  <bpmn:process id="{key}" name="一步" isExecutable="true">
     <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call"/>
-    <bpmn:callActivity id="call" name="再来一次" calledElement="again"><bpmn:incoming>f1</bpmn:incoming>
-      <bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
-    <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="e"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="body"/>
+    {body}
+    <bpmn:sequenceFlow id="f2" sourceRef="body" targetRef="e"/>
     <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
   </bpmn:process>
 </bpmn:definitions>"""
-    # Deployment refuses it (engine.validation); the runtime stops it all the same if one got through.
+
+
+def _unvalidated(engine, key: str, body: str) -> BpmnWorkflow:
+    """A workflow straight from the library's parser, as if validation had let it through."""
     parser = SpiffBpmnParser()
-    parser.add_bpmn_xml(etree.fromstring(recursive.encode()), filename="again.bpmn")
-    spec, subs = parser.get_spec("again"), parser.get_subprocess_specs("again")
-    workflow = BpmnWorkflow(spec, subs, script_engine=limited.workflows.script_engine)
+    parser.add_bpmn_xml(etree.fromstring(ONE_STEP.format(key=key, body=body).encode()), filename=f"{key}.bpmn")
+    return BpmnWorkflow(parser.get_spec(key), parser.get_subprocess_specs(key),
+                        script_engine=engine.workflows.script_engine)
+
+
+def test_a_call_activity_that_calls_itself_ends_with_a_clear_error(limited):
+    # Deployment refuses it (engine.validation); the runtime stops it all the same if one got through.
+    workflow = _unvalidated(limited, "again", '<bpmn:callActivity id="body" name="再来一次" calledElement="again">'
+                                              '<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+                                              '</bpmn:callActivity>')
     clock = time.monotonic()
     with pytest.raises(WorkflowFailed) as caught:
         run(workflow, StepBudget())
@@ -255,22 +263,12 @@ def test_a_call_activity_that_calls_itself_ends_with_a_clear_error(limited):
 def test_a_library_failure_ends_the_step_in_chinese_with_the_detail_kept(limited):
     # A parallel multi-instance whose input names nothing: SpiffWorkflow raises a TypeError of its own.
     # Validation refuses it (engine.validation); if one got through, the step still ends cleanly.
-    broken = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
-  <bpmn:process id="broken" name="坏流程" isExecutable="true">
-    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="mi"/>
-    <bpmn:scriptTask id="mi" name="逐个处理"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-      <bpmn:multiInstanceLoopCharacteristics isSequential="false"><bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>
-      </bpmn:multiInstanceLoopCharacteristics><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>
-    <bpmn:sequenceFlow id="f2" sourceRef="mi" targetRef="e"/>
-    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>"""
-    parser = SpiffBpmnParser()
-    parser.add_bpmn_xml(etree.fromstring(broken.encode()), filename="broken.bpmn")
-    workflow = BpmnWorkflow(parser.get_spec("broken"), parser.get_subprocess_specs("broken"),
-                            script_engine=limited.workflows.script_engine)
+    workflow = _unvalidated(limited, "broken", '<bpmn:scriptTask id="body" name="逐个处理"><bpmn:incoming>f1'
+                                               '</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+                                               '<bpmn:multiInstanceLoopCharacteristics isSequential="false">'
+                                               '<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>'
+                                               '</bpmn:multiInstanceLoopCharacteristics><bpmn:script>x = 1'
+                                               '</bpmn:script></bpmn:scriptTask>')
     workflow.task_tree.data["items"] = 7  # not a collection
     with pytest.raises(WorkflowFailed) as caught:
         run(workflow, StepBudget())
