@@ -286,7 +286,9 @@ class IncidentService:
                 instance.status, instance.failed_attempts, instance.last_error = RUNNING, 0, None
                 instance.next_timer_at = now
                 instance.updated_at = now
-            elif incident.message_id is not None and not self.deliverer.retry_in(session, incident.message_id):
+            elif incident.message_id is None:
+                note = "该通知已被删除"
+            elif not self.deliverer.retry_in(session, incident.message_id):
                 note = "该通知已不在发送失败状态（已被重新排队或已发出）"
             resolution = RETRIED if note is None else RESOLVED
             self._resolve(session, incident, resolution, who, now, {"note": note} if note else {})

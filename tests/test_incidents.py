@@ -289,3 +289,147 @@ def test_a_dead_letter_becomes_a_delivery_incident_told_in_the_inbox_only(mailin
         assert outbox(zjtx)[0].status == "pending"
         assert zjtx.deliverer.deliver_due() == 1
     assert outbox(zjtx)[0].status == "sent" and zjtx.incidents.count_open() == 0
+
+
+# -- the admin pages ------------------------------------------------------------------------------
+
+@pytest.fixture
+def pages(zjtx):
+    from tests.test_web import Browser
+    from web import create_app
+
+    app = create_app(engine=zjtx, config={"TESTING": True})
+
+    def logged(user=None):
+        browser = Browser(app)
+        if user:
+            assert browser.login(user).status_code == 302
+        return browser
+    return logged
+
+
+def timer_incidents(zjtx, n: int) -> list[int]:
+    deploy_timed(zjtx)
+    ids = []
+    for _ in range(n):
+        ids.append(zjtx.workflows.start("timed", {}, actor="admin")["id"])
+        fail(zjtx, ids[-1], max_attempts=1)
+    return ids
+
+
+@pytest.mark.sqlite_only
+def test_the_admin_sees_incidents_and_retries_and_cancels_them_on_the_pages(zjtx, pages):
+    first, second = timer_incidents(zjtx, 2)
+    [a, b] = incidents(zjtx)
+    admin = pages("admin")
+    index = admin.get("/admin/").get_data(as_text=True)
+    assert "有 2 个异常事件待处理" in index and 'href="/admin/incidents"' in index
+    listing = admin.get("/admin/incidents").get_data(as_text=True)
+    key = instance(zjtx, first).business_key
+    assert f'href="/items/{first}">{key}</a>' in listing and "两小时未答复" in listing
+    assert "name &#39;x&#39; is not defined" in listing and "待处理" in listing
+    assert listing.index(f"/admin/incidents/{b.id}") < listing.index(f"/admin/incidents/{a.id}")  # newest first
+    detail = admin.get(f"/admin/incidents/{a.id}").get_data(as_text=True)
+    assert "Traceback (most recent call last)" in detail and "NameError" in detail  # the original text
+    assert "下一步" in detail and "重试" in detail and "取消" in detail and "北京时间" in detail
+
+    response = admin.post(f"/admin/incidents/{a.id}/retry")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/incidents/{a.id}")
+    assert "已放回定时队列" in admin.get(f"/admin/incidents/{a.id}").get_data(as_text=True)
+    assert instance(zjtx, first).status == "running"
+    again = admin.post(f"/admin/incidents/{a.id}/retry", follow_redirects=True).get_data(as_text=True)
+    assert "不能再重试或取消" in again
+
+    unconfirmed = admin.post(f"/admin/incidents/{b.id}/cancel", follow_redirects=True).get_data(as_text=True)
+    assert "请先勾选确认" in unconfirmed and instance(zjtx, second).status == "error"
+    done = admin.post(f"/admin/incidents/{b.id}/cancel", {"confirm": "yes"}, follow_redirects=True)
+    assert f"事项 {instance(zjtx, second).business_key} 及其未办结的待办已取消" in done.get_data(as_text=True)
+    assert instance(zjtx, second).status == "cancelled"
+
+    assert "没有待处理的异常事件" in admin.get("/admin/incidents").get_data(as_text=True)
+    everything = admin.get("/admin/incidents?show=all").get_data(as_text=True)
+    assert "已重试（admin）" in everything and "已取消（admin）" in everything
+    no_token = admin.client.post(f"/admin/incidents/{a.id}/cancel", data={"confirm": "yes"})
+    assert no_token.status_code == 400
+
+
+@pytest.mark.sqlite_only
+def test_the_incident_list_pages_by_twenty(zjtx, pages):
+    timer_incidents(zjtx, 21)
+    admin = pages("admin")
+    first = admin.get("/admin/incidents").get_data(as_text=True)
+    assert first.count("查看并处理") == 20 and "page=2" in first
+    second = admin.get("/admin/incidents?page=2").get_data(as_text=True)
+    assert second.count("查看并处理") == 1 and "page=1" in second and "page=3" not in second
+
+
+@pytest.mark.sqlite_only
+def test_incident_pages_are_for_administrators_only(zjtx, pages):
+    timer_incidents(zjtx, 1)
+    [incident] = incidents(zjtx)
+    for user in ("dispatcher", "designer"):
+        other = pages(user)
+        assert other.get("/admin/incidents").status_code == 403
+        assert other.get(f"/admin/incidents/{incident.id}").status_code == 403
+        assert other.post(f"/admin/incidents/{incident.id}/retry").status_code == 403
+        assert other.post(f"/admin/incidents/{incident.id}/cancel", {"confirm": "yes"}).status_code == 403
+    assert pages().get("/admin/incidents").status_code == 302  # to the login
+    assert incidents(zjtx)[0].resolved_at is None
+    assert pages("admin").get("/admin/incidents/999").status_code == 404
+
+
+@pytest.mark.sqlite_only
+def test_an_administrator_marks_a_version_trusted_and_a_designer_cannot(zjtx, pages):
+    deploy_timed(zjtx)
+
+    def trusted() -> bool:
+        with zjtx.db.read() as session:
+            return session.scalar(select(ProcessVersion.trusted).join(ProcessDefinition)
+                                  .where(ProcessDefinition.key == "timed"))
+
+    designer = pages("designer")
+    page = designer.get("/designer/").get_data(as_text=True)
+    assert "未标记" in page and "/designer/timed/v1/trust" not in page
+    assert designer.post("/designer/timed/v1/trust", {"trusted": "1"}).status_code == 403
+    assert trusted() is False
+    admin = pages("admin")
+    assert "/designer/timed/v1/trust" in admin.get("/designer/").get_data(as_text=True)
+    marked = admin.post("/designer/timed/v1/trust", {"trusted": "1"}, follow_redirects=True).get_data(as_text=True)
+    assert "timed 第 1 版已标记为可信" in marked and trusted() is True
+    admin.post("/designer/timed/v1/trust", {"trusted": "0"})
+    assert trusted() is False
+    assert admin.post("/designer/timed/v9/trust", {"trusted": "1"}).status_code == 404
+    with zjtx.db.read() as session:
+        records = list(session.execute(select(AuditRecord.action, AuditRecord.actor, AuditRecord.data)
+                                       .where(AuditRecord.action.like("version_%")).order_by(AuditRecord.id)))
+    assert [(a, who, d["process"], d["version"]) for a, who, d in records] == \
+        [("version_trusted", "admin", "timed", 1), ("version_untrusted", "admin", "timed", 1)]
+
+
+@pytest.mark.sqlite_only
+def test_resending_a_dead_letter_from_the_outbox_page_closes_its_incident(mailing_zjtx, smtp):
+    from tests.test_web import Browser
+    from web import create_app
+
+    zjtx = mailing_zjtx
+    with zjtx.db.write() as session:
+        message = OutboxMessage(key="k:email:1", channel="email", address="x@example.org", subject="测试通知",
+                                body="…", status="sending", attempts=3, next_attempt_at=datetime.now(UTC),
+                                lease_until=datetime.now(UTC), created_at=datetime.now(UTC))
+        session.add(message)
+        session.flush()
+        zjtx.deliverer.on_dead(session, message, "邮件发送失败：连接被拒绝")
+        message.status = "dead"
+    [incident] = incidents(zjtx)
+    admin = Browser(create_app(engine=zjtx, config={"TESTING": True}))
+    admin.login("admin")
+    page = admin.get(f"/admin/incidents/{incident.id}").get_data(as_text=True)
+    assert "测试通知" in page and "发送失败（死信）" in page and "x@example.org" in page
+    done = admin.post("/admin/outbox?status=dead", {"id": str(message.id)}, follow_redirects=True)
+    assert f"异常事件 #{incident.id} 已处理" in done.get_data(as_text=True)
+    assert incidents(zjtx)[0].resolution == "retried" and outbox_status(zjtx, message.id) == "pending"
+
+
+def outbox_status(zjtx, message_id: int) -> str:
+    with zjtx.db.read() as session:
+        return session.get(OutboxMessage, message_id).status

@@ -1,4 +1,4 @@
-"""Administration: users and roles, departments, working-day calendar, dead-letter notifications."""
+"""Administration: users and roles, departments, working-day calendar, dead-letter notifications, incidents."""
 from __future__ import annotations
 
 import json
@@ -8,13 +8,14 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from engine import accounts
 from engine.calendar_store import import_arrangement, list_days, load_calendar, set_day
-from engine.errors import ValidationFailed
+from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.org import ROLES, departments_as_data, save_department
 from engine.workcalendar import ArrangementError, parse_arrangement
 from notifications import inbox as messages
 from web.security import engine, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+INCIDENTS_PER_PAGE = 20
 
 
 @bp.get("/")
@@ -23,7 +24,8 @@ def index():
     with engine().db.read() as session:
         users = accounts.list_users(session)
         departments = departments_as_data(session)
-    return render_template("admin/index.html", users=users, departments=departments, roles=ROLES)
+    return render_template("admin/index.html", users=users, departments=departments, roles=ROLES,
+                           open_incidents=engine().incidents.count_open())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -120,7 +122,15 @@ def calendar():
 def outbox():
     if request.method == "POST":
         message_id = request.form.get("id", type=int)
-        if message_id and engine().deliverer.retry(message_id):
+        incident_id = engine().incidents.open_for_message(message_id) if message_id else None
+        if incident_id is not None:  # resending it also closes its incident
+            try:
+                engine().incidents.retry(incident_id, g.actor)
+            except EngineError as exc:
+                flash(exc.message, "error")
+            else:
+                flash(f"消息 {message_id} 已重新排队，异常事件 #{incident_id} 已处理", "info")
+        elif message_id and engine().deliverer.retry(message_id):
             flash(f"消息 {message_id} 已重新排队", "info")
         else:
             flash("该消息不是发送失败状态", "error")
@@ -128,3 +138,67 @@ def outbox():
     status = request.args.get("status", "dead")
     return render_template("admin/outbox.html", rows=messages.outbox_messages(engine().db, status or None),
                            status=status)
+
+
+@bp.get("/incidents")
+@roles_required("admin")
+def incidents():
+    """What the engine kept failing to do on its own: open ones first, newest first, by pages."""
+    show = "all" if request.args.get("show") == "all" else "open"
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows = engine().incidents.list(open_only=show == "open", limit=INCIDENTS_PER_PAGE + 1,
+                                   offset=(page - 1) * INCIDENTS_PER_PAGE)
+    return render_template("admin/incidents.html", rows=rows[:INCIDENTS_PER_PAGE], show=show, page=page,
+                           has_next=len(rows) > INCIDENTS_PER_PAGE, open_count=engine().incidents.count_open())
+
+
+@bp.get("/incidents/<int:incident_id>")
+@roles_required("admin")
+def incident(incident_id: int):
+    try:
+        found = engine().incidents.get(incident_id)
+    except NotFound:
+        abort(404)
+    return render_template("admin/incident.html", i=found)
+
+
+_RETRIED = {"timer": "已放回定时队列，系统将在下一次调度时（通常几秒内）重新执行；如再次失败，会重新记为异常事件",
+            "step": "已放回定时队列，系统将在下一次调度时（通常几秒内）继续执行；如再次失败，会重新记为异常事件",
+            "delivery": "通知已重新排队发送，可在「发送失败的通知」中查看结果"}
+
+
+@bp.post("/incidents/<int:incident_id>/retry")
+@roles_required("admin")
+def retry_incident(incident_id: int):
+    try:
+        result = engine().incidents.retry(incident_id, g.actor)
+    except NotFound:
+        abort(404)
+    except EngineError as exc:  # resolved already, or the start failed again
+        flash(exc.message, "error")
+    else:
+        if result.get("started"):
+            flash(f"已用保存的数据重新发起：{result['started']['business_key']}（{result['started']['title']}）", "info")
+        elif result.get("note"):
+            flash(f"{result['note']}，异常事件已标记为已解决", "info")
+        else:
+            flash(f"异常事件 #{incident_id} 已重试：{_RETRIED.get(result['kind'], '已重新执行')}", "info")
+    return redirect(url_for("admin.incident", incident_id=incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/cancel")
+@roles_required("admin")
+def cancel_incident(incident_id: int):
+    if request.form.get("confirm") != "yes":
+        flash("请先勾选确认，再点「取消」", "error")
+        return redirect(url_for("admin.incident", incident_id=incident_id))
+    try:
+        result = engine().incidents.cancel(incident_id, g.actor)
+    except NotFound:
+        abort(404)
+    except EngineError as exc:
+        flash(exc.message, "error")
+    else:
+        what = f"，事项 {result['business_key']} 及其未办结的待办已取消" if result["kind"] in ("timer", "step") else ""
+        flash(f"异常事件 #{incident_id} 已取消{what}", "info")
+    return redirect(url_for("admin.incident", incident_id=incident_id))

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
+from engine import trust
 from engine.errors import Conflict, DeploymentError, NotFound
 from web.security import engine, roles_required
 
@@ -25,7 +26,23 @@ def index():
     with engine().db.read() as session:
         catalogue = engine().registry.catalogue(session)
         tables = sorted(engine().registry.latest_decision_sources(session))
-    return render_template("designer/index.html", catalogue=catalogue, tables=tables)
+        trusted = trust.trusted_versions(session)
+    return render_template("designer/index.html", catalogue=catalogue, tables=tables, trusted=trusted)
+
+
+@bp.post("/<key>/v<int:version>/trust")
+@roles_required("admin")
+def set_trust(key: str, version: int):
+    """An administrator marks a version trusted (it may run effect operations) or withdraws it."""
+    trusted = request.form.get("trusted") == "1"
+    try:
+        with engine().db.write() as session:
+            trust.set_trusted(session, key, version, trusted, g.actor, engine().workflows.clock())
+    except NotFound:
+        abort(404)
+    what = "标记为可信，可以执行有外部效果的操作（生成、发布通报等）" if trusted else "取消可信，不能再执行有外部效果的操作"
+    flash(f"{key} 第 {version} 版已{what}", "info")
+    return redirect(url_for("designer.index"))
 
 
 @bp.post("/upload")
