@@ -23,6 +23,7 @@ from engine.models import (
 )
 from engine.org import get_user
 from engine.scheduler import Scheduler
+from tests import test_browser
 from tests.test_timers import deploy_timed
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -433,3 +434,29 @@ def test_resending_a_dead_letter_from_the_outbox_page_closes_its_incident(mailin
 def outbox_status(zjtx, message_id: int) -> str:
     with zjtx.db.read() as session:
         return session.get(OutboxMessage, message_id).status
+
+
+chromium, server = test_browser.chromium, test_browser.server  # the browser tests' fixtures
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.browser
+def test_the_incident_pages_work_on_a_360_px_phone(zjtx, request):
+    from tests.test_browser import SHOTS, User
+
+    chromium, server = request.getfixturevalue("chromium"), request.getfixturevalue("server")
+    failing, _ = timer_incidents(zjtx, 2)
+    [first, _] = incidents(zjtx)
+    admin = User(chromium, server, "admin")
+    page = admin.page
+    page.set_viewport_size({"width": 360, "height": 740})
+    for name, path in (("admin", "/admin/"), ("incidents", "/admin/incidents"),
+                       ("incident", f"/admin/incidents/{first.id}")):
+        page.goto(server + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"12-{name}-360px.png"), full_page=True)
+    page.click("button:text-is('重试')")
+    page.wait_for_selector(".flash:has-text('已放回定时队列')")
+    assert instance(zjtx, failing).status == "running"
+    assert not admin.foreign_requests() and not admin.errors
