@@ -54,11 +54,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table('process_version', schema=None) as batch_op:
         batch_op.add_column(sa.Column('trusted', sa.Boolean(), nullable=False, server_default=sa.false()))
-    # Versions deployed before this revision ran their scripts' effects (drafting and publishing
-    # circulars, recording measure reports) without any check; they stay able to, so that running
-    # instances do not stop at their next such step after the upgrade. New versions start untrusted;
-    # an administrator can withdraw the trust of an old one on the designer page.
-    op.execute(sa.text('UPDATE process_version SET trusted = :yes').bindparams(yes=True))
+    # Every stored version starts untrusted, whoever uploaded it: before this revision scripts caused
+    # effects directly, and those helpers are gone, so trusting old versions would keep nothing running
+    # but would trust whatever a designer once uploaded. Deploying the bundled processes again
+    # (`make run`, `zjtx deploy processes/*.bpmn`) stores their new versions as trusted.
 
 
 def downgrade() -> None:
