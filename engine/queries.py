@@ -36,7 +36,11 @@ DUE_SOON_WORKING_DAYS = 2
 ACTION_LABELS = {"start": "登记", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
                  "instance_completed": "办结归档", "timer_fired": "定时器触发", "scheduled_start": "按计划发起",
                  "escalation_1": "预警", "escalation_2": "催办", "escalation_3": "督办", "comment": "留言",
-                 "attachment": "上传附件"}
+                 "attachment": "上传附件", "operation": "执行操作", "migrated": "迁移到新版本",
+                 "incident": "出错（已通知系统管理员）", "incident_retried": "管理员重试", "incident_cancelled": "管理员取消",
+                 "incident_retry_failed": "重试失败", "incident_resolved": "异常已处理",
+                 "version_trusted": "标记为可信版本",
+                 "version_untrusted": "取消可信标记"}
 
 
 @dataclass
