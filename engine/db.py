@@ -26,6 +26,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # first statement fails, the pool drops its connections, and the unit of work is tried once more.
 PING_AFTER_IDLE_SECONDS = 2.0
 _CHECKED_IN = "zjtx_checked_in"
+_BEGIN = "zjtx_begin"
 
 T = TypeVar("T")
 
@@ -49,7 +50,12 @@ def _sqlite_engine(url, immediate: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # A Unit asks for no BEGIN at all for the read half of a step (see Unit.reading).
+        statement = conn.info.pop(_BEGIN, None)
+        if statement is None:
+            statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        if statement:
+            conn.exec_driver_sql(statement)
 
     return engine
 
@@ -119,6 +125,19 @@ class Database:
         with self._write() as session, session.begin():
             yield session
 
+    @contextmanager
+    def unit(self):
+        """One connection for one step of the service layer: ``reading()`` to compute in (no write lock
+        while diagram code runs), then ``writing()`` to save (SQLite: BEGIN IMMEDIATE). Objects loaded
+        while reading stay loaded and attached for the writing."""
+        with self.write_engine.connect() as connection:
+            unit = Unit(connection, self.dialect == "sqlite")
+            try:
+                yield unit
+            finally:
+                connection.info.pop(_BEGIN, None)
+                unit.session.close()
+
     def lookup(self, query: Callable[[Connection], T]) -> T:
         """``query(connection)`` for one read outside any transaction (the API token check). PostgreSQL:
         autocommit, so no BEGIN/ROLLBACK round trips; SQLite: a plain connection, whose local BEGIN
@@ -142,3 +161,29 @@ class Database:
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+
+
+class Unit:
+    """See :meth:`Database.unit`. The read half ends as a commit of nothing, which (unlike a rollback)
+    leaves the loaded objects as they are: no expunging, no reloading."""
+
+    def __init__(self, connection: Connection, sqlite: bool):
+        self.connection = connection
+        self.sqlite = sqlite
+        self.session = Session(bind=connection, expire_on_commit=False)
+
+    @contextmanager
+    def reading(self):
+        """SQLite: no BEGIN, so each statement reads on its own and nothing is locked (the step's
+        consistency comes from the revision check when it is written; the instance and its task
+        rows are read by one statement). PostgreSQL: a READ COMMITTED transaction, which locks nothing."""
+        if self.sqlite:
+            self.connection.info[_BEGIN] = ""
+        with self.session.begin():
+            yield self.session
+
+    @contextmanager
+    def writing(self):
+        self.connection.info.pop(_BEGIN, None)
+        with self.session.begin():
+            yield self.session

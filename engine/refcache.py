@@ -43,7 +43,7 @@ def cached(session: Session, kind: str, build: Callable[[Session], object]):
     if kind in session.info.get(_DIRTY, ()):
         local[kind] = build(session)
         return local[kind]
-    bind = session.get_bind()
+    bind = session.get_bind().engine  # a session bound to a Connection (Database.unit) shares the engine's
     generations = session.info.get(_GENERATIONS)
     if generations is None:
         if any(type(obj) in KINDS for obj in (*session.new, *session.dirty, *session.deleted)):

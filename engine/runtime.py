@@ -112,6 +112,18 @@ class _Computed:
     extra: dict = field(default_factory=dict)
 
 
+def _translated(work: Callable[[], object]):
+    """Run ``work``; concurrency failures become Conflict (nothing was written)."""
+    try:
+        return work()
+    except StaleDataError:
+        raise Conflict("该事项已被他人同时办理，本次提交未保存，请刷新后重试") from None
+    except OperationalError as exc:
+        if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
+            raise Conflict("数据库繁忙，本次提交未保存，请稍后重试") from None
+        raise
+
+
 def _element_name(spec: ParsedSpec, bpmn_id: str) -> str | None:
     """The name of a BPMN element of a version, from its parsed spec (top process or sub-processes)."""
     for process in (getattr(spec, "spec", None), *(getattr(spec, "subprocess_specs", None) or {}).values()):
@@ -279,15 +291,21 @@ class WorkflowService:
         def attempt() -> dict:
             with self.db.write() as session:
                 return work(session)
+        return _translated(lambda: retry_on_disconnect(attempt))
 
-        try:
-            return retry_on_disconnect(attempt)
-        except StaleDataError:
-            raise Conflict("该事项已被他人同时办理，本次提交未保存，请刷新后重试") from None
-        except OperationalError as exc:
-            if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
-                raise Conflict("数据库繁忙，本次提交未保存，请稍后重试") from None
-            raise
+    def _unit(self, compute: Callable[[Session], object], write: Callable[[Session, object], object]):
+        """A step: ``compute(session)`` in a read transaction (diagram code runs, no write lock held), then
+        ``write(session, computed)`` in a write transaction with the revision checked, on one connection.
+        Returns (computed, written); (None, None) when compute found nothing to do."""
+        def attempt():
+            with self.db.unit() as unit:
+                with unit.reading() as session:
+                    computed = compute(session)
+                if computed is None:
+                    return None, None
+                with unit.writing() as session:
+                    return computed, write(session, computed)
+        return _translated(lambda: retry_on_disconnect(attempt))
 
     def _steps(self, workflow, first=None) -> steps.PendingOperation | None:
         """Run a step (engine.steps.run) within this service's budget."""
@@ -324,12 +342,11 @@ class WorkflowService:
     def start(self, process_key: str, data: dict | None, actor: str | None = None,
               business_key: str | None = None) -> dict:
         """Start the latest version of ``process_key`` with ``data`` (checked against its start form)."""
-        computed = self._read(lambda session: self._compute_start(session, process_key, data, actor, business_key))
-
-        def work(session: Session) -> dict:
+        def write(session: Session, computed: _Computed) -> dict:
             instance, rows = self._write_start(session, computed, business_key)
             return self._summary_from_rows(session, instance, rows, computed.who)
-        summary = self._run(work)
+        computed, summary = self._unit(
+            lambda session: self._compute_start(session, process_key, data, actor, business_key), write)
         if computed.pending is not None and self._continue(summary["id"], computed.who):
             summary = self._read(lambda session: self._instance_summary(
                 session, session.get(ProcessInstance, summary["id"])))
@@ -456,17 +473,15 @@ class WorkflowService:
         The step is computed in a read transaction (diagram code runs in the sandbox's workers, no
         write lock held), then written in one transaction with the instance's revision checked: if
         another user changed the instance meanwhile, nothing is written and Conflict is raised."""
-        computed = self._read(lambda session: self._compute_completion(session, task_id, data, actor))
-
-        def work(session: Session) -> dict:
+        def write(session: Session, computed: _Computed) -> dict:
             if computed.supervision:
-                task = session.get(HumanTask, task_id)
+                task = session.get(HumanTask, task_id, populate_existing=True)
                 if task is None or task.status not in projection.OPEN_STATUSES:
                     raise Conflict(f"任务 {task_id} 已被他人办理，请刷新后重试", task_id=task_id)
                 return self._close_supervision(session, computed.who, task, DepartmentDirectory.of(session),
                                                data or {})
             return self._write_completion(session, computed)
-        result = self._run(work)
+        computed, result = self._unit(lambda session: self._compute_completion(session, task_id, data, actor), write)
         if computed.pending is not None and self._continue(computed.instance.id, computed.who):
             def refreshed(session: Session) -> dict:
                 instance = session.get(ProcessInstance, computed.instance.id)
@@ -515,7 +530,6 @@ class WorkflowService:
         audits = projection.AuditBatch()
         audits.add(instance_id=instance.id, task_id=task.id, action="complete", actor=who.username, at=now,
                    task_name=task.name, data=computed.cleaned)
-        session.add(instance)  # back from the read transaction, unchanged: no statement
         if computed.pending is not None:
             self._run_operation(session, instance, computed.pending, who, now, audits)
         values = self._state_values(instance, workflow, now, directory)
@@ -530,6 +544,7 @@ class WorkflowService:
                                write=True)
         audits.write(session)
         if instance.status == COMPLETED:
+            session.add(instance)  # back from the read transaction for the process's outcome (no statement)
             self._completed(session, instance, workflow, who.username, now)
             session.flush()
         return self._completion_result(session, directory, instance, task, who, rows)
@@ -652,13 +667,8 @@ class WorkflowService:
             return _Computed(who=who, instance=instance, workflow=workflow, pending=pending, rows=rows,
                              waiting_before=before)
 
-        computed = self._read(compute)
-        if computed is None:
-            return None
-
-        def write(session: Session) -> str:
+        def write(session: Session, computed: _Computed) -> str:
             instance, workflow, now = computed.instance, computed.workflow, self.clock()
-            session.add(instance)
             directory = DepartmentDirectory.of(session)
             audits = projection.AuditBatch()
             if computed.pending is not None:
@@ -678,10 +688,11 @@ class WorkflowService:
                             planner=self._planner(session), rows=computed.rows, audits=audits, write=True)
             audits.write(session)
             if instance.status == COMPLETED:
+                session.add(instance)  # back from the read transaction for the process's outcome
                 self._completed(session, instance, workflow, who.username, now)
                 session.flush()
             return "paused" if computed.pending is not None else "done"
-        return self._run(write)
+        return self._unit(compute, write)[1]
 
     def _instance_failed(self, instance_id: int, exc: Exception) -> None:
         """Record a failed round of an instance: it backs off, and after its attempts becomes an incident
