@@ -132,10 +132,22 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>"""
 END = '<bpmn:endEvent id="e"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
+
+
+def _script(code: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return ('<bpmn:scriptTask id="bad" name="越权脚本"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
+            f'<bpmn:script>{escape(code)}</bpmn:script></bpmn:scriptTask>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="bad" targetRef="e"/>' + END)
+
+
 DIAGRAMS = {
-    "script task": ('<bpmn:scriptTask id="bad" name="越权脚本"><bpmn:incoming>f2</bpmn:incoming>'
-                    '<bpmn:outgoing>f3</bpmn:outgoing><bpmn:script>while True: pass</bpmn:script></bpmn:scriptTask>'
-                    '<bpmn:sequenceFlow id="f3" sourceRef="bad" targetRef="e"/>' + END),
+    "script task": _script("while True: pass"),
+    "script task catching the timeout": _script(TIME_PAYLOADS["loop that catches the timeout"]),
+    "script task with finally: return": _script(TIME_PAYLOADS["finally: return"]),
+    "script task taking memory": _script(MEMORY_PAYLOADS["%*d formatting"]),
+    "script task catching MemoryError": _script(MEMORY_PAYLOADS["catching MemoryError"]),
     "gateway condition": ('<bpmn:exclusiveGateway id="bad" name="越权条件"><bpmn:incoming>f2</bpmn:incoming>'
                           '<bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>'
                           f'<bpmn:sequenceFlow id="f3" sourceRef="bad" targetRef="e"><bpmn:conditionExpression>'
