@@ -29,15 +29,6 @@ def _actor(user: User) -> Actor:
                  roles=frozenset(user.role_names))
 
 
-def authenticate(session: Session, username: str, password: str, ip: str, now: datetime) -> Actor:
-    """Check a login and record the attempt; raises LoginRefused only after the session commits
-    the record (call :func:`login` for that), so failures are always counted."""
-    actor, error = check_login(session, username, password, ip, now)
-    if error:
-        raise LoginRefused(error)
-    return actor
-
-
 def login(db, username: str, password: str, ip: str, now: datetime) -> Actor:
     """A login in its own transaction: the attempt is recorded whether it succeeds or not."""
     with db.write() as session:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
@@ -73,12 +72,6 @@ def all_task_specs(spec, subprocess_specs: dict):
 
 def properties_of(task_spec) -> dict:
     return (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
-
-
-def _has_script(task_spec) -> bool:
-    if isinstance(task_spec, ScriptEngineTask) and getattr(task_spec, "script", None):
-        return True
-    return bool(getattr(task_spec, "prescript", None) or getattr(task_spec, "postscript", None))
 
 
 class Registry:

@@ -149,8 +149,3 @@ class Deliverer:
                                  .execution_options(synchronize_session=False))
         return result.rowcount == 1
 
-    def next_due(self) -> datetime | None:
-        with self.db.read() as session:
-            return session.scalar(select(OutboxMessage.next_attempt_at)
-                                  .where(OutboxMessage.status == PENDING)
-                                  .order_by(OutboxMessage.next_attempt_at).limit(1))
