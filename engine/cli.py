@@ -15,9 +15,7 @@ import click
 
 from engine.bootstrap import Engine, bootstrap
 from engine.errors import DeploymentError, EngineError, ValidationFailed
-
-ACTION_LABELS = {"start": "发起", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
-                 "instance_completed": "办结归档"}
+from engine.queries import ACTION_LABELS
 
 
 def _engine(ctx: click.Context) -> Engine:

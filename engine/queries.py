@@ -33,7 +33,9 @@ from engine.projection import COMPLETED, IN_PROGRESS, OPEN_STATUSES, STATUS_LABE
 COUNT_CAP = 99
 TABS = {"to_sign": "待签收", "in_progress": "办理中", "due_soon": "即将到期", "overdue": "已逾期", "completed": "已办结"}
 DUE_SOON_WORKING_DAYS = 2
-ACTION_LABELS = {"start": "登记", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
+# The one table of audit actions' Chinese names (timelines, the CLI's history). "发起": every process
+# starts this way, not only problem registration.
+ACTION_LABELS = {"start": "发起", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
                  "instance_completed": "办结归档", "timer_fired": "定时器触发", "scheduled_start": "按计划发起",
                  "escalation_1": "预警", "escalation_2": "催办", "escalation_3": "督办", "comment": "留言",
                  "attachment": "上传附件", "operation": "执行操作", "migrated": "迁移到新版本",
