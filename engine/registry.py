@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +75,28 @@ def properties_of(task_spec) -> dict:
     return (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
 
 
+class _PerThread:
+    """An attribute whose value belongs to the calling thread: one registry serves every request of
+    a threaded server, and two uploads parsed at once must not share line numbers or properties."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else getattr(obj._per_thread, self.name)
+
+    def __set__(self, obj, value):
+        setattr(obj._per_thread, self.name, value)
+
+
 class Registry:
+    # The state of the parse in progress (set by _parse, read by the checks that follow it).
+    _lines = _PerThread()
+    _process_properties = _PerThread()
+    _process_nodes = _PerThread()
+
     def __init__(self, forms_dir: Path, trusted_dir: Path):
+        self._per_thread = threading.local()
         self.forms_dir = forms_dir
         self.trusted_dir = trusted_dir.resolve()
 

@@ -138,3 +138,33 @@ def test_conformance_files_deploy_or_get_a_report_never_a_crash(zjtx, name):
         deploy(zjtx, {name: content})
     except DeploymentError as exc:
         assert exc.problems and all(p["message"] for p in exc.problems)
+
+
+def test_two_uploads_validated_at_once_keep_their_own_reports(zjtx):
+    """One registry serves every request of the threaded server: the state of a parse is the thread's own."""
+    import threading
+
+    def bad(lane: str, padding: int) -> bytes:
+        # The same element id at a different line in each file: mixed state would give the wrong line.
+        return MINIMAL.format(lane=lane, task="\n" * padding + USER_TASK).encode()
+
+    reports: dict[int, list] = {}
+    started = threading.Barrier(2)
+
+    def check(padding: int) -> None:
+        started.wait()
+        for _ in range(20):
+            with zjtx.db.read() as session:
+                problems = zjtx.registry.validate(session, {f"p{padding}.bpmn": bad("不存在的单位", padding)})
+            reports.setdefault(padding, []).append({(p.get("file"), p.get("line")) for p in problems
+                                                    if p.get("element") == "t1"})
+    threads = [threading.Thread(target=check, args=(n,)) for n in (1, 40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for padding, runs in reports.items():
+        assert all(run == runs[0] for run in runs) and runs[0], runs
+        [(file, _line)] = runs[0]
+        assert file == f"p{padding}.bpmn"
+    assert reports[1][0] != reports[40][0]
