@@ -62,7 +62,9 @@ DISPATCHER_STEPS = ("triage", "dispatch", "redispatch", "decide_extension", "rev
 PREFERRED_DEPARTMENTS = ["区人力社保局", "区规划自然资源局", "区科技局", "正阳工业园区管委会", "区金融办"]
 ENTERPRISES = ["重庆黔江某新材料科技有限公司", "黔江某精密制造有限公司", "重庆某生物医药有限公司", "黔江某食品加工有限公司",
                "重庆某智能装备有限公司", "黔江某电子科技有限公司"]
-CATEGORIES = ["用地", "用工", "用能", "配套", "融资", "人才", "其他"]
+# The problem categories of the bundled registration form (defined there, once).
+CATEGORIES = json.loads((PROCESSES_DIR / "forms" / "register.schema.json").read_text(encoding="utf-8")
+                        )["properties"]["category"]["enum"]
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
 

@@ -246,6 +246,23 @@ class WorkflowService:
         except Exception:  # a database not created yet (`zjtx init-db` comes later): built on first use
             log.warning("working calendar not built at boot", exc_info=True)
 
+    def categories(self) -> list[str]:
+        """The problem categories offered by the deployed start forms (the field a start form names as
+        ``x-category``), in the forms' order: the inbox filter follows a designer's change of the form.
+        One query over the processes' latest versions; the forms are cached per version."""
+        newest = (select(ProcessVersion.definition_id, func.max(ProcessVersion.version).label("v"))
+                  .group_by(ProcessVersion.definition_id).subquery())
+        out: list[str] = []
+        with self.db.read() as session:
+            for version in session.scalars(select(ProcessVersion).join(
+                    newest, and_(ProcessVersion.definition_id == newest.c.definition_id,
+                                 ProcessVersion.version == newest.c.v)).order_by(ProcessVersion.definition_id)):
+                for form in self.forms_of(version).values():
+                    field = form.get("x-category")
+                    values = ((form.get("properties") or {}).get(field) or {}).get("enum") if field else None
+                    out.extend(v for v in values or () if isinstance(v, str) and v not in out)
+        return out
+
     def decisions(self, session: Session | None = None):
         """The deployed decision tables (parsed once per content)."""
         import hashlib

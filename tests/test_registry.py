@@ -168,3 +168,18 @@ def test_two_uploads_validated_at_once_keep_their_own_reports(zjtx):
         [(file, _line)] = runs[0]
         assert file == f"p{padding}.bpmn"
     assert reports[1][0] != reports[40][0]
+
+
+def test_the_inbox_categories_follow_the_deployed_registration_form(zjtx):
+    import json
+
+    from engine.config import PROCESSES_DIR
+
+    form = json.loads((PROCESSES_DIR / "forms" / "register.schema.json").read_text(encoding="utf-8"))
+    assert zjtx.workflows.categories() == form["properties"]["category"]["enum"]
+    form["properties"]["category"]["enum"].append("物流")  # a designer adds a category to the form
+    with zjtx.db.write() as session:
+        zjtx.registry.deploy(session, {
+            "problem_dispatch.bpmn": (PROCESSES_DIR / "problem_dispatch.bpmn").read_bytes(),
+            "register.schema.json": json.dumps(form, ensure_ascii=False).encode()})
+    assert zjtx.workflows.categories()[-1] == "物流"

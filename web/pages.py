@@ -13,7 +13,6 @@ from web import formfields
 from web.security import engine, login_required, roles_required
 
 bp = Blueprint("pages", __name__)
-CATEGORIES = ["用地", "用工", "用能", "配套", "融资", "人才", "其他"]
 
 
 def _departments() -> list[str]:
@@ -39,7 +38,7 @@ def inbox():
                     category=request.args.get("category") or None, date_from=_date(request.args.get("from")),
                     date_to=_date(request.args.get("to")), page=page)
     result = engine().queries.inbox(g.actor, f)
-    return render_template("inbox.html", result=result, tabs=TABS, f=f, categories=CATEGORIES)
+    return render_template("inbox.html", result=result, tabs=TABS, f=f, categories=engine().workflows.categories())
 
 
 def _task_form(detail: dict):
