@@ -9,24 +9,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine import org, schema
-from engine.admission import make_completion_handler, make_removal_handler
-from engine.circulars import CircularService
 from engine.config import Settings
-from engine.db import Database
-from engine.deadlines import Planner
-from engine.enterprises import EnterpriseService
-from engine.escalation import EscalationService
-from engine.incidents import IncidentService
-from engine.items import ItemService
-from engine.metrics import configure_logging
-from engine.migration import Migrations
-from engine.models import utcnow
-from engine.queries import Queries
-from engine.registry import DeployResult, Registry
-from engine.runtime import WorkflowService
-from engine.schedules import ScheduleService
-from engine.scripting import create_script_engine
+from engine.deadlines.escalation import EscalationService
+from engine.deadlines.planner import Planner
+from engine.identity import org
+from engine.monitoring.incidents import IncidentService
+from engine.monitoring.metrics import configure_logging
+from engine.policy.circulars.service import CircularService
+from engine.policy.pool.admission import make_completion_handler, make_removal_handler
+from engine.policy.pool.enterprises import EnterpriseService
+from engine.queries.views import Queries
+from engine.repository.migration import Migrations
+from engine.repository.registry import DeployResult, Registry
+from engine.runtime.items import ItemService
+from engine.runtime.scripting import create_script_engine
+from engine.runtime.service import WorkflowService
+from engine.scheduling.schedules import ScheduleService
+from engine.storage import schema
+from engine.storage.db import Database
+from engine.storage.models import utcnow
 from notifications.channels import EmailChannel, WebhookChannel
 from notifications.delivery import Deliverer
 from notifications.outbox import Notifier

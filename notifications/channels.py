@@ -9,7 +9,7 @@ import urllib.request
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-from engine.models import OutboxMessage
+from engine.storage.models import OutboxMessage
 
 
 class DeliveryError(Exception):

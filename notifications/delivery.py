@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.models import OutboxMessage
+from engine.storage.models import OutboxMessage
 from notifications.channels import DeliveryError
 
 log = logging.getLogger("zjtx.delivery")

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from engine.models import InboxMessage, OutboxMessage
+from engine.storage.models import InboxMessage, OutboxMessage
 from notifications.delivery import STATUS_LABELS
 
 

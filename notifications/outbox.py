@@ -8,7 +8,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import InboxMessage, NotificationPreference, OutboxMessage, User, WebhookEndpoint
+from engine.storage.models import InboxMessage, NotificationPreference, OutboxMessage, User, WebhookEndpoint
 
 CHANNELS = ("inbox", "email", "webhook")
 CHANNEL_LABELS = {"inbox": "站内消息", "email": "电子邮件", "webhook": "群机器人/Webhook"}

@@ -8,11 +8,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from engine.authz import actor_for
 from engine.errors import ValidationFailed
-from engine.models import InboxMessage
-from engine.org import get_user
-from engine.scheduler import Scheduler
+from engine.identity.authz import actor_for
+from engine.identity.org import get_user
+from engine.scheduling.scheduler import Scheduler
+from engine.storage.models import InboxMessage
 from tests.test_enterprises import GOOD, RECORD
 
 pytestmark = pytest.mark.sqlite_only
@@ -169,7 +169,7 @@ def test_an_unknown_enterprise_cannot_apply(zjtx):
 
 def admit_directly(zjtx):
     """Put the registered enterprise in the pool as an admission would."""
-    from engine.models import Enterprise
+    from engine.storage.models import Enterprise
 
     with zjtx.db.write() as session:
         enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == GOOD))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from engine.org import DEMO_PASSWORD
+from engine.identity.org import DEMO_PASSWORD
 from tests.helpers import liaison
 from web import create_app
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from engine.calendar_store import calendar_of, set_day
-from engine.models import CalendarDay
-from engine.org import DepartmentDirectory, save_department
-from engine.serialization import ParsedSpec, load_state, serializer
+from engine.deadlines.calendar_store import calendar_of, set_day
+from engine.identity.org import DepartmentDirectory, save_department
+from engine.runtime.serialization import ParsedSpec, load_state, serializer
+from engine.storage.models import CalendarDay
 from tests.helpers import Item
 
 
@@ -34,7 +34,7 @@ def test_another_node_sees_a_change_within_the_check_interval(zjtx, monkeypatch)
     plain SQL, so this process's own invalidation does not come into play)."""
     import time
 
-    from engine import refcache
+    from engine.storage import refcache
 
     monkeypatch.setattr(refcache, "CHECK_SECONDS", 0.3)
     with zjtx.db.read() as session:
@@ -51,7 +51,7 @@ def test_another_node_sees_a_change_within_the_check_interval(zjtx, monkeypatch)
 
 
 def test_pending_changes_are_seen_by_their_own_transaction(zjtx):
-    from engine.models import Department
+    from engine.storage.models import Department
 
     with zjtx.db.read() as session:
         DepartmentDirectory.of(session)  # the process cache is warm
@@ -159,7 +159,7 @@ def test_specs_the_library_changes_while_running_are_not_shared():
 
 
 def test_a_shared_spec_loads_the_same_state_as_a_fresh_one(zjtx):
-    from engine.models import ProcessInstance
+    from engine.storage.models import ProcessInstance
 
     item = Item(zjtx)
     item.accept()

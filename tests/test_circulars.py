@@ -11,10 +11,10 @@ from docx import Document
 from sqlalchemy import select
 
 from engine.errors import Conflict
-from engine.figures import compute
-from engine.models import Circular, InboxMessage
-from engine.org import get_user
-from engine.scheduler import Scheduler
+from engine.identity.org import get_user
+from engine.policy.dispatch.figures import compute
+from engine.scheduling.scheduler import Scheduler
+from engine.storage.models import Circular, InboxMessage
 from tests.helpers import Item, liaison
 
 BJ = ZoneInfo("Asia/Shanghai")

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import PermissionDenied, WorkflowFailed
-from engine.models import AuditRecord, Circular, MeasureReport
-from engine.operations import OPERATIONS
+from engine.runtime.operations import OPERATIONS
+from engine.storage.models import AuditRecord, Circular, MeasureReport
 
 PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -98,7 +98,7 @@ def test_a_trusted_diagram_runs_an_operation_only_for_a_role_that_may(zjtx):
 
 
 def test_an_administrator_can_mark_a_version_trusted_and_then_it_runs(zjtx):
-    from engine.trust import set_trusted
+    from engine.repository.trust import set_trusted
 
     _deploy(zjtx, _service("draft_circular"))
     with zjtx.db.write() as session:
@@ -115,7 +115,7 @@ def test_an_administrator_can_mark_a_version_trusted_and_then_it_runs(zjtx):
 
 
 def test_a_designer_cannot_mark_a_version_trusted(zjtx):
-    from engine.trust import set_trusted
+    from engine.repository.trust import set_trusted
 
     _deploy(zjtx, _service("draft_circular"))
     with pytest.raises(PermissionDenied), zjtx.db.write() as session:
@@ -123,7 +123,7 @@ def test_a_designer_cannot_mark_a_version_trusted(zjtx):
 
 
 def test_the_bundled_processes_are_trusted_and_an_upload_of_them_is_not(zjtx):
-    from engine.models import ProcessDefinition, ProcessVersion
+    from engine.storage.models import ProcessDefinition, ProcessVersion
 
     with zjtx.db.read() as session:
         trusted = dict(session.execute(select(ProcessDefinition.key, ProcessVersion.trusted).join(ProcessVersion)).all())

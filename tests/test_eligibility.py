@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from engine.config import PROCESSES_DIR
-from engine.eligibility import Decisions, decide, parse_inputs
 from engine.errors import ValidationFailed
-from engine.scripting import create_script_engine
+from engine.policy.pool.eligibility import Decisions, decide, parse_inputs
+from engine.runtime.scripting import create_script_engine
 
 W = 10_000  # yuan per 万元
 

@@ -6,10 +6,10 @@ import io
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from engine.authz import Actor
-from engine.enterprises import ImportFailed
 from engine.errors import PermissionDenied, ValidationFailed
-from engine.uscc import check_digit, problem
+from engine.identity.authz import Actor
+from engine.policy.pool.enterprises import ImportFailed
+from engine.policy.pool.uscc import check_digit, problem
 
 
 def code(body: str) -> str:
@@ -35,7 +35,7 @@ def test_credit_codes_are_checked_per_gb_32100(value, message):
 
 
 def actor(zjtx, username="dispatcher") -> Actor:
-    from engine.authz import actor_for
+    from engine.identity.authz import actor_for
 
     with zjtx.db.read() as session:
         return actor_for(session, username)
@@ -74,7 +74,7 @@ def test_bad_records_are_refused_field_by_field(zjtx):
 
 
 def workbook(enterprises: list[list], years: list[list]) -> bytes:
-    from engine.enterprises import ENTERPRISE_COLUMNS, YEAR_COLUMNS
+    from engine.policy.pool.enterprises import ENTERPRISE_COLUMNS, YEAR_COLUMNS
 
     book = Workbook()
     sheet = book.active

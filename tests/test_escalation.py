@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from engine.models import Escalation, HumanTask, InboxMessage, OutboxMessage
-from engine.scheduler import Scheduler
+from engine.scheduling.scheduler import Scheduler
+from engine.storage.models import Escalation, HumanTask, InboxMessage, OutboxMessage
 from tests.helpers import Item, head, liaison
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -34,7 +34,7 @@ def escalations(zjtx, task_id=None) -> list[tuple[int, str]]:
 
 
 def inbox_titles(zjtx, username: str) -> list[str]:
-    from engine.org import get_user
+    from engine.identity.org import get_user
 
     with zjtx.db.read() as session:
         user = get_user(session, username)

@@ -9,8 +9,10 @@ import time_machine
 from sqlalchemy import func, select
 
 from engine.errors import Conflict
-from engine.incidents import RetryFailed
-from engine.models import (
+from engine.identity.org import get_user
+from engine.monitoring.incidents import RetryFailed
+from engine.scheduling.scheduler import Scheduler
+from engine.storage.models import (
     AuditRecord,
     HumanTask,
     InboxMessage,
@@ -21,8 +23,6 @@ from engine.models import (
     ProcessSchedule,
     ProcessVersion,
 )
-from engine.org import get_user
-from engine.scheduler import Scheduler
 from tests import test_browser
 from tests.test_timers import deploy_timed
 

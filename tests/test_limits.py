@@ -12,11 +12,11 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 
 from engine.errors import WorkflowFailed
-from engine.models import AuditRecord, HumanTask, ProcessInstance
-from engine.sandbox import SandboxViolation, ScriptMemoryExceeded, ScriptTimeout
-from engine.script_pool import Limits
-from engine.scripting import SCRIPT_GLOBALS, SandboxedEnvironment
-from engine.steps import StepBudget, run
+from engine.runtime.sandbox import SandboxViolation, ScriptMemoryExceeded, ScriptTimeout
+from engine.runtime.script_pool import Limits
+from engine.runtime.scripting import SCRIPT_GLOBALS, SandboxedEnvironment
+from engine.runtime.steps import StepBudget, run
+from engine.storage.models import AuditRecord, HumanTask, ProcessInstance
 from tests.conftest import make_engine
 from tests.helpers import Item
 
@@ -261,7 +261,7 @@ def _unvalidated(engine, key: str, body: str) -> BpmnWorkflow:
 
 
 def test_a_call_activity_that_calls_itself_ends_with_a_clear_error(limited):
-    # Deployment refuses it (engine.validation); the runtime stops it all the same if one got through.
+    # Deployment refuses it (engine.repository.validation); the runtime stops it all the same if one got through.
     workflow = _unvalidated(limited, "again", '<bpmn:callActivity id="body" name="再来一次" calledElement="again">'
                                               '<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
                                               '</bpmn:callActivity>')
@@ -274,7 +274,7 @@ def test_a_call_activity_that_calls_itself_ends_with_a_clear_error(limited):
 
 def test_a_library_failure_ends_the_step_in_chinese_with_the_detail_kept(limited):
     # A parallel multi-instance whose input names nothing: SpiffWorkflow raises a TypeError of its own.
-    # Validation refuses it (engine.validation); if one got through, the step still ends cleanly.
+    # Validation refuses it (engine.repository.validation); if one got through, the step still ends cleanly.
     workflow = _unvalidated(limited, "broken", '<bpmn:scriptTask id="body" name="逐个处理"><bpmn:incoming>f1'
                                                '</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
                                                '<bpmn:multiInstanceLoopCharacteristics isSequential="false">'

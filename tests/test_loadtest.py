@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from engine.loadtest import Options, print_table, run
+from tools.loadtest import Options, print_table, run
 
 
 @pytest.mark.postgres

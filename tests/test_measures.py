@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from engine.models import MeasureReport
-from engine.scheduler import Scheduler
+from engine.scheduling.scheduler import Scheduler
+from engine.storage.models import MeasureReport
 from tests.helpers import head, liaison
 
 pytestmark = pytest.mark.sqlite_only

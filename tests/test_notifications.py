@@ -11,8 +11,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from engine.models import InboxMessage, OutboxMessage, WebhookEndpoint
-from engine.org import DepartmentDirectory, get_user
+from engine.identity.org import DepartmentDirectory, get_user
+from engine.storage.models import InboxMessage, OutboxMessage, WebhookEndpoint
 from notifications.outbox import Notice, set_preference
 
 pytestmark = pytest.mark.sqlite_only
@@ -216,8 +216,8 @@ def test_a_slow_receiver_does_not_hold_back_escalations(database_url, receiver):
     falling due is still urged on time."""
     from conftest import make_engine
 
-    from engine.models import Escalation, HumanTask
-    from engine.scheduler import Scheduler
+    from engine.scheduling.scheduler import Scheduler
+    from engine.storage.models import Escalation, HumanTask
     from tests.helpers import Item
 
     zjtx = make_engine(database_url, tick_seconds=0.2)

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from engine.metrics import JsonFormatter
-from engine.models import HumanTask
-from engine.scheduler import Scheduler
+from engine.monitoring.metrics import JsonFormatter
+from engine.scheduling.scheduler import Scheduler
+from engine.storage.models import HumanTask
 from tests.helpers import Item
 
 pytestmark = pytest.mark.sqlite_only
@@ -51,7 +51,7 @@ def test_the_wsgi_entry_point_builds_the_app(database_url, monkeypatch):
 
 
 def test_the_benchmark_runs(zjtx, tmp_path):
-    from engine.bench import run
+    from tools.bench import run
 
     results = run(zjtx, [20, 40], 3, tmp_path / "bench.json", p4_tasks=20, p4_window=2, p6_seconds=1, p7_seconds=2,
                   lead_seconds=1)
@@ -68,10 +68,10 @@ def test_the_benchmark_runs(zjtx, tmp_path):
 def test_inbox_counts_stop_at_the_cap_and_paging_still_works(zjtx):
     """Tab badges count up to 99 (then "99+") so the page costs the same at any size; paging uses one
     extra row to know whether there is a next page."""
-    from engine.authz import actor_for
-    from engine.bench import Bench
-    from engine.models import Department
-    from engine.queries import COUNT_CAP, InboxFilter
+    from engine.identity.authz import actor_for
+    from engine.queries.views import COUNT_CAP, InboxFilter
+    from engine.storage.models import Department
+    from tools.bench import Bench
 
     with zjtx.db.read() as session:
         science = session.query(Department).filter_by(name="区科技局").one().id

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import InstanceNotFound, PermissionDenied, TaskNotFound, TaskNotOpen, ValidationFailed
-from engine.models import AuditRecord, ProcessInstance
+from engine.storage.models import AuditRecord, ProcessInstance
 from tests.helpers import REGISTRATION, Item, head, liaison
 
 LEAD, CO1, CO2 = "区规划自然资源局", "正阳工业园区管委会", "区人力社保局"

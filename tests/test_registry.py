@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import DeploymentError, ProcessNotFound
-from engine.models import ProcessVersion
+from engine.storage.models import ProcessVersion
 from tests.helpers import Item
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +117,7 @@ def test_missing_form_and_unknown_role_are_reported(zjtx):
 
 def test_uploaded_scripts_are_deployed_and_run_in_the_sandbox(zjtx):
     files = {"tiny.bpmn": MINIMAL.format(lane="区科技局", task=SCRIPT_TASK)}
-    assert deploy(zjtx, files)[0].created  # the sandbox (engine/sandbox.py) makes scripts safe to accept
+    assert deploy(zjtx, files)[0].created  # the sandbox (engine/runtime/sandbox.py) makes scripts safe to accept
     assert zjtx.workflows.start("tiny", {}, actor="admin")["status"] == "completed"
 
 

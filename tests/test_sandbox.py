@@ -6,9 +6,9 @@ import time
 import pytest
 
 from engine.errors import WorkflowFailed
-from engine.sandbox import SandboxViolation, ScriptTimeout
-from engine.script_pool import Limits
-from engine.scripting import SandboxedEnvironment
+from engine.runtime.sandbox import SandboxViolation, ScriptTimeout
+from engine.runtime.script_pool import Limits
+from engine.runtime.scripting import SandboxedEnvironment
 
 ESCAPES = {
     "import": "import os\nos.system('id')",

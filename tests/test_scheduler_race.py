@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 from sqlalchemy import func, select
 
-from engine.models import AuditRecord, Escalation, HumanTask
+from engine.storage.models import AuditRecord, Escalation, HumanTask
 from tests.helpers import Item
 from tests.test_timers import deploy_timed
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine.models import Department, User
-from engine.org import (
+from engine.identity.org import (
     DEMO_PASSWORD,
     DepartmentDirectory,
     get_user,
@@ -14,6 +13,7 @@ from engine.org import (
     measures_as_data,
     verify_password,
 )
+from engine.storage.models import Department, User
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Conflict, ValidationFailed, WorkflowFailed
-from engine.models import AuditRecord, Base, HumanTask, ProcessInstance
+from engine.storage.models import AuditRecord, Base, HumanTask, ProcessInstance
 from tests.helpers import Item, liaison
 
 LEAD = "区科技局"
@@ -131,7 +131,7 @@ def test_upgrading_a_database_with_data_from_the_first_schema_keeps_it(database_
     """An installation made with the first release upgrades in place (SQLite copies tables for that)."""
     from engine.bootstrap import bootstrap
     from engine.config import PROCESSES_DIR, Settings
-    from engine.schema import upgrade
+    from engine.storage.schema import upgrade
 
     engine = bootstrap(Settings(database_url=database_url, processes_dir=PROCESSES_DIR))
     upgrade(engine.db, "0001")
@@ -194,9 +194,9 @@ def test_requests_survive_the_database_dropping_its_connections(zjtx, monkeypatc
     """PostgreSQL connections in steady use are not pinged before each request (a round trip each);
     when the server has dropped them, the request's unit of work runs again on a fresh connection and
     the user sees nothing. Connections idle for a while are pinged and replaced before use."""
-    from engine import db as dbmodule
-    from engine.accounts import issue_token
-    from engine.org import get_user
+    from engine.identity.accounts import issue_token
+    from engine.identity.org import get_user
+    from engine.storage import db as dbmodule
     from web import create_app
 
     item = Item(zjtx)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select
 
-from engine.models import ProcessInstance, User
-from engine.scheduler import Scheduler
+from engine.scheduling.scheduler import Scheduler
+from engine.storage.models import ProcessInstance, User
 from notifications.inbox import unread_count
 
 TIMED = """<?xml version="1.0" encoding="UTF-8"?>

@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from engine.models import ProcessInstance
-from engine.scheduler import Scheduler
-from engine.schedules import ScheduleRuleError
+from engine.scheduling.scheduler import Scheduler
+from engine.scheduling.schedules import ScheduleRuleError
+from engine.storage.models import ProcessInstance
 
 BJ = ZoneInfo("Asia/Shanghai")
 

@@ -117,7 +117,7 @@ CAMUNDA = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_a_camunda_modeler_diagram_deploys_and_runs_without_editing(zjtx):
-    from engine.camunda import juel_to_python
+    from engine.repository.camunda import juel_to_python
 
     assert juel_to_python("${a == true && !b || c ne 'x'}") == "a == True and not b or c != 'x'"
     with zjtx.db.write() as session:
@@ -127,7 +127,7 @@ def test_a_camunda_modeler_diagram_deploys_and_runs_without_editing(zjtx):
     [task] = started["open_tasks"]
     assert task["department"] == "区科技局"  # from camunda:candidateGroups
     with zjtx.db.read() as session:
-        from engine.models import ProcessInstance
+        from engine.storage.models import ProcessInstance
 
         assert session.get(ProcessInstance, started["id"]).next_timer_at is not None  # PT2H, quoted
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from engine.org import DEMO_PASSWORD
+from engine.identity.org import DEMO_PASSWORD
 from tests.helpers import REGISTRATION, Item, liaison
 from web import create_app
 
@@ -232,7 +232,7 @@ def test_comments_and_attachments_are_checked_and_kept(browser, zjtx, tmp_path):
 
 
 def test_notifications_inbox_with_unread_count(browser, zjtx):
-    from engine.scheduler import Scheduler
+    from engine.scheduling.scheduler import Scheduler
 
     with time_machine.travel(datetime(2026, 9, 1, 2, 0, tzinfo=UTC), tick=False):
         dispatched(zjtx)
@@ -278,8 +278,8 @@ def test_admin_manages_users_calendar_and_dead_letters(browser, zjtx):
 
 
 def test_api_with_a_bearer_token_and_the_openapi_document(app, zjtx):
-    from engine.accounts import issue_token
-    from engine.org import get_user
+    from engine.identity.accounts import issue_token
+    from engine.identity.org import get_user
 
     with zjtx.db.write() as session:
         token = issue_token(session, get_user(session, "dispatcher").id, "测试脚本")
@@ -348,7 +348,7 @@ def test_every_route_refuses_anonymous_users(app):
 
 
 def test_admin_edits_a_user_and_a_liaison_cannot(browser, zjtx):
-    from engine.accounts import list_users
+    from engine.identity.accounts import list_users
 
     with zjtx.db.read() as session:
         target = next(u for u in list_users(session) if u["username"] == liaison(CO))
@@ -379,9 +379,9 @@ def test_foreign_departments_cannot_comment_or_upload(browser, zjtx):
 
 
 def test_notification_api_reads_and_marks_only_ones_own(app, zjtx):
-    from engine.accounts import issue_token
-    from engine.org import get_user
-    from engine.scheduler import Scheduler
+    from engine.identity.accounts import issue_token
+    from engine.identity.org import get_user
+    from engine.scheduling.scheduler import Scheduler
 
     with time_machine.travel(datetime(2026, 9, 1, 2, 0, tzinfo=UTC), tick=False):
         dispatched(zjtx)
@@ -409,7 +409,7 @@ def test_admin_edits_departments_and_aliases(browser, zjtx):
     b.get("/admin/departments/区医保局")
     assert b.post("/admin/departments/区医保局", {"name": "区医保局", "aliases": "黔江区医保局、区医疗保障局",
                                                  "leading_group_member": "on"}).status_code == 302
-    from engine.org import DepartmentDirectory
+    from engine.identity.org import DepartmentDirectory
 
     with zjtx.db.read() as session:
         directory = DepartmentDirectory(session)

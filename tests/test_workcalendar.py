@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.workcalendar import (
+from engine.deadlines.workcalendar import (
     Arrangement,
     ArrangementError,
     DayInfo,

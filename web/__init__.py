@@ -138,7 +138,7 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Flas
 def _me(engine: Engine, actor) -> dict | None:
     if actor is None or actor.user_id is None:
         return None
-    from engine.accounts import display_of
+    from engine.identity.accounts import display_of
 
     with engine.db.read() as session:
         return display_of(session, actor.user_id)

@@ -6,11 +6,11 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from engine import accounts
-from engine.calendar_store import import_arrangement, list_days, load_calendar, set_day
+from engine.deadlines.calendar_store import import_arrangement, list_days, load_calendar, set_day
+from engine.deadlines.workcalendar import ArrangementError, parse_arrangement
 from engine.errors import EngineError, NotFound, ValidationFailed
-from engine.org import ROLES, departments_as_data, save_department
-from engine.workcalendar import ArrangementError, parse_arrangement
+from engine.identity import accounts
+from engine.identity.org import ROLES, departments_as_data, save_department
 from notifications import inbox as messages
 from web.security import engine, roles_required
 

@@ -5,9 +5,9 @@ from datetime import date
 
 from flask import Blueprint, g, jsonify, request
 
-from engine.calendar_store import load_calendar
+from engine.deadlines.calendar_store import load_calendar
 from engine.errors import ValidationFailed
-from engine.queries import TABS, InboxFilter
+from engine.queries.views import TABS, InboxFilter
 from notifications import inbox as messages
 from web.openapi import document
 from web.security import engine, login_required

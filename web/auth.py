@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from engine import accounts
 from engine.errors import ValidationFailed
+from engine.identity import accounts
 from web.security import engine, login_required, sign_in
 
 bp = Blueprint("auth", __name__)

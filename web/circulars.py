@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, render_template
 
-from engine.circulars import TABLE_COLUMNS
 from engine.errors import NotFound
-from engine.figures import LABELS
+from engine.policy.circulars.service import TABLE_COLUMNS
+from engine.policy.dispatch.figures import LABELS
 from web.security import engine, login_required
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")

@@ -12,7 +12,7 @@ VIEWERS = ("dispatcher", "leading_group_office", "department_head", "admin")
 @bp.get("/dashboard")
 @roles_required(*VIEWERS)
 def dashboard():
-    from engine.enterprises import goals
+    from engine.policy.pool.enterprises import goals
 
     return render_template("dashboard.html", d=engine().queries.dashboard(),
                            goals=goals(engine().db, engine().workflows.clock().date()))

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from engine import trust
 from engine.errors import Conflict, DeploymentError, NotFound
+from engine.repository import trust
 from web.security import engine, roles_required
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
-from engine.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
-from engine.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed, goals
 from engine.errors import EngineError, NotFound, ValidationFailed
+from engine.policy.pool.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
+from engine.policy.pool.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed, goals
 from web.security import engine, login_required, roles_required
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")

@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, g, render_template, request
 
-from engine import ledgers
 from engine.errors import DepartmentNotFound
-from engine.org import DepartmentDirectory, departments_as_data
+from engine.identity.org import DepartmentDirectory, departments_as_data
+from engine.policy import ledgers
 from web.security import engine, roles_required
 
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")

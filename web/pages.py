@@ -6,8 +6,8 @@ from datetime import date
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import EngineError, NotFound, ValidationFailed
-from engine.org import departments_as_data
-from engine.queries import TABS, InboxFilter
+from engine.identity.org import departments_as_data
+from engine.queries.views import TABS, InboxFilter
 from notifications import inbox as messages
 from web import formfields
 from web.security import engine, login_required, roles_required

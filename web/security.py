@@ -15,8 +15,8 @@ from functools import wraps
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, session, url_for
 
-from engine import accounts
-from engine.authz import Actor
+from engine.identity import accounts
+from engine.identity.authz import Actor
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

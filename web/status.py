@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, render_template
 
-from engine.calendar_store import load_calendar
+from engine.deadlines.calendar_store import load_calendar
 from web.security import engine, login_required
 
 bp = Blueprint("status", __name__)
@@ -27,7 +27,7 @@ def metrics():
     """Prometheus metrics. Like /healthz, meant for the monitoring network, not for users."""
     from flask import Response
 
-    from engine.metrics import render
+    from engine.monitoring.metrics import render
 
     e = engine()
     return Response(render(e.db, e.workflows.clock()), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,1 @@
+"""Deadlines: the working-day calendar, deadline planning, the escalation ladder and escalation."""

@@ -1,0 +1,145 @@
+"""The escalation ladder: 1 预警 → 2 催办 → 3 督办, fired by the scheduler.
+
+Due work is found with the indexed ``human_task.next_escalation_at`` and claimed with a row lock
+(SKIP LOCKED on PostgreSQL; SQLite's writers are serialised). The unique constraint on
+``escalation(deadline_key, due_at, level)`` makes a second firing impossible even if two
+schedulers raced past the lock. Each firing, its notifications, its audit record and, at level 3,
+the supervision item commit in one transaction.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.deadlines.planner import LEVEL_LABELS, SUPERVISE, URGE, WARN, Planner, next_moment
+from engine.identity.org import DISPATCHER_DEPARTMENT
+from engine.runtime.projection import IN_PROGRESS, OPEN_STATUSES
+from engine.storage.models import AuditRecord, Department, Escalation, HumanTask, User, UserRole
+from notifications.outbox import Notice, Notifier
+
+
+class EscalationService:
+    def __init__(self, db, notifier: Notifier, planner_factory: Callable[[Session], Planner],
+                 clock: Callable[[], datetime], tz: ZoneInfo, base_url: str):
+        self.db = db
+        self.notifier = notifier
+        self.planner_factory = planner_factory
+        self.clock = clock
+        self.tz = tz
+        self.base_url = base_url.rstrip("/")
+
+    @staticmethod
+    def due_probe(now: datetime):
+        """A query with a row when some escalation is due (the scheduler asks them all at once)."""
+        return select(HumanTask.id).where(HumanTask.next_escalation_at <= now)
+
+    def fire_due(self, limit: int = 20) -> int:
+        """Fire the levels that have fallen due for up to ``limit`` tasks; returns firings made."""
+        now = self.clock()
+        with self.db.read() as session:  # the common case, nothing due, takes no write lock
+            if session.scalar(select(HumanTask.id).where(HumanTask.next_escalation_at <= now).limit(1)) is None:
+                return 0
+        with self.db.write() as session:
+            tasks = list(session.scalars(
+                select(HumanTask)
+                .where(HumanTask.next_escalation_at <= now, HumanTask.status.in_(OPEN_STATUSES))
+                .order_by(HumanTask.next_escalation_at).limit(limit)
+                .with_for_update(skip_locked=True)))
+            if not tasks:
+                return 0
+            planner = self.planner_factory(session)
+            return sum(self._advance(session, planner, task, now) for task in tasks)
+
+    def _advance(self, session: Session, planner: Planner, task: HumanTask, now: datetime) -> int:
+        moments = planner.moments(task)
+        fired = 0
+        for level, moment in sorted(moments.items()):
+            if level <= task.escalation_level or moment > now:
+                continue
+            if level == WARN and moments[URGE] <= now:
+                continue  # a warning after the deadline says nothing: the urge notice goes instead
+            fired += self._fire(session, planner, task, level, moment, now)
+            task.escalation_level = level
+        task.next_escalation_at = next_moment(moments, task.escalation_level)
+        return fired
+
+    def _fire(self, session: Session, planner: Planner, task: HumanTask, level: int, moment: datetime,
+              now: datetime) -> int:
+        record = Escalation(task_id=task.id, instance_id=task.instance_id, department_id=task.department_id,
+                            deadline_key=task.deadline_key or f"task:{task.id}", due_at=task.due_at, level=level,
+                            scheduled_at=moment, fired_at=now, recipients=[])
+        try:
+            with session.begin_nested():
+                session.add(record)
+                session.flush()
+        except IntegrityError:
+            return 0  # already fired for this deadline (another scheduler, or a re-created task)
+        department = session.get(Department, task.department_id)
+        handlers, heads, office = self._people(session, task)
+        users = handlers + (heads if level >= URGE else []) + (office if level == SUPERVISE else [])
+        users = list({u.id: u for u in users}.values())
+        instance = task.instance
+        link = f"{self.base_url}/tasks/{task.id}"
+        if level == SUPERVISE:
+            record.supervision_task_id = self._open_supervision(session, task, department, now).id
+            link = f"{self.base_url}/tasks/{record.supervision_task_id}"
+        calendar = planner.calendar
+        due_day = task.due_at.astimezone(self.tz).date()
+        today = now.astimezone(self.tz).date()
+        context = {
+            "title": instance.title or instance.business_key, "business_key": instance.business_key,
+            "task_name": task.name, "department": department.name,
+            "due_local": f"{due_day:%Y年%m月%d日}",
+            "days_left": max(calendar.working_days_between(today, due_day), 0),
+            "overdue_days": max(calendar.working_days_between(due_day, today), 0),
+        }
+        notice = Notice(key=f"esc:{record.id}", template=f"escalation_{level}", context=context, link=link,
+                        data={"level": level, "level_label": LEVEL_LABELS[level], "task_id": task.id,
+                              "business_key": instance.business_key, "department": department.name,
+                              "due_at": task.due_at.isoformat()})
+        record.recipients = self.notifier.notify(session, notice, users, task.department_id, now)
+        session.add(AuditRecord(instance_id=task.instance_id, task_id=task.id, action=f"escalation_{level}",
+                                actor="system", at=now, task_name=task.name,
+                                data={"level": level, "label": LEVEL_LABELS[level], "department": department.name,
+                                      "due_at": task.due_at.isoformat(), "recipients": record.recipients}))
+        return 1
+
+    @staticmethod
+    def _people(session: Session, task: HumanTask) -> tuple[list[User], list[User], list[User]]:
+        """Who handles the task (its department's users holding one of its roles, and its
+        assignee), the department's heads, and the leading-group office."""
+        roles = [r.strip() for r in (task.roles or "").split(",") if r.strip()]
+        # Heads may act on their department's tasks, but they hear of them from 催办 on, as copies.
+        roles = [r for r in roles if r != "department_head"] or roles
+
+        def users(*conditions) -> list[User]:
+            return list(session.scalars(select(User).join(UserRole).where(User.active.is_(True), *conditions)
+                                        .order_by(User.id)).unique())
+
+        handlers = users(User.department_id == task.department_id, UserRole.role.in_(roles)) if roles else []
+        if task.assignee is not None and task.assignee.id not in {u.id for u in handlers}:
+            handlers.append(task.assignee)
+        heads = users(User.department_id == task.department_id, UserRole.role == "department_head")
+        office = users(UserRole.role == "leading_group_office")
+        return handlers, heads, office
+
+    @staticmethod
+    def _open_supervision(session: Session, task: HumanTask, department: Department, now: datetime) -> HumanTask:
+        office_department = session.scalar(select(Department).where(Department.name == DISPATCHER_DEPARTMENT))
+        item = HumanTask(
+            instance_id=task.instance_id, kind="supervision", spiff_task_id=None, bpmn_id=task.bpmn_id,
+            name=f"督办：{department.name}「{task.name}」逾期", stage="supervise",
+            department_id=office_department.id, roles="leading_group_office", form="supervision.schema.json",
+            status=IN_PROGRESS, created_at=now, related_task_id=task.id, escalation_level=0,
+            deadline_confirmed=True)
+        session.add(item)
+        session.flush()
+        session.add(AuditRecord(instance_id=task.instance_id, task_id=item.id, action="task_created",
+                                actor="system", at=now, task_name=item.name,
+                                data={"department": office_department.name, "supervises": task.id}))
+        return item

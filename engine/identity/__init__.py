@@ -1,0 +1,1 @@
+"""Identity: the organisation (departments, users, roles), accounts and authorization."""

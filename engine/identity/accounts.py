@@ -1,0 +1,175 @@
+"""Accounts: logging in (with limits on guessing), passwords, API tokens, user administration."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from engine.errors import EngineError, PermissionDenied, ValidationFailed
+from engine.identity.authz import Actor
+from engine.identity.org import ROLES, DepartmentDirectory, create_user, verify_password
+from engine.storage.models import ApiToken, LoginAttempt, User, UserRole
+
+MAX_FAILURES = 5  # per user name, and (×4) per address, within the window
+FAILURE_WINDOW = timedelta(minutes=15)
+MIN_PASSWORD = 8
+
+
+class LoginRefused(EngineError):
+    code = "login_refused"
+
+
+def _actor(user: User) -> Actor:
+    return Actor(username=user.username, user_id=user.id, department_id=user.department_id,
+                 roles=frozenset(user.role_names))
+
+
+def login(db, username: str, password: str, ip: str, now: datetime) -> Actor:
+    """A login in its own transaction: the attempt is recorded whether it succeeds or not."""
+    with db.write() as session:
+        actor, error = check_login(session, username, password, ip, now)
+    if error:
+        raise LoginRefused(error)
+    return actor
+
+
+def check_login(session: Session, username: str, password: str, ip: str, now: datetime
+                ) -> tuple[Actor | None, str | None]:
+    """Too many recent failures for the name or the address refuse even a right password."""
+    since = now - FAILURE_WINDOW
+    failures = session.scalar(select(func.count(LoginAttempt.id)).where(
+        LoginAttempt.username == username, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
+    from_ip = session.scalar(select(func.count(LoginAttempt.id)).where(
+        LoginAttempt.ip == ip, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
+    if failures >= MAX_FAILURES or from_ip >= 4 * MAX_FAILURES:
+        return None, "登录失败次数过多，请 15 分钟后再试"
+    user = session.scalar(select(User).where(User.username == username))
+    ok = user is not None and user.active and verify_password(user, password)
+    session.add(LoginAttempt(username=username[:64], ip=ip[:64], at=now, success=ok))
+    if not ok:
+        return None, "用户名或密码错误"
+    return _actor(user), None
+
+
+def change_password(session: Session, user_id: int, old: str, new: str, confirm: str) -> None:
+    user = session.get(User, user_id)
+    errors = {}
+    if not verify_password(user, old):
+        errors["old_password"] = "原密码不正确"
+    if len(new) < MIN_PASSWORD:
+        errors["new_password"] = f"新密码至少 {MIN_PASSWORD} 位"
+    elif new == old:
+        errors["new_password"] = "新密码不能与原密码相同"
+    if new != confirm:
+        errors["confirm_password"] = "两次输入的新密码不一致"
+    if errors:
+        raise ValidationFailed(errors)
+    user.password_hash = generate_password_hash(new)
+
+
+def actor_by_id(session: Session, user_id: int) -> Actor | None:
+    user = session.get(User, user_id)
+    return _actor(user) if user is not None and user.active else None
+
+
+def issue_token(session: Session, user_id: int, name: str) -> str:
+    """A new API token; the plain value is returned once and never stored."""
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user_id, name=name[:100],
+                         token_hash=hashlib.sha256(token.encode()).hexdigest()))
+    return token
+
+
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+# One query: the token, its user and the user's roles (one row per role). Built once: on every API
+# call, constructing the statement would cost ten times as much as running it.
+_TOKEN_QUERY = (
+    select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.department_id, UserRole.role)
+    .join(User, ApiToken.user_id == User.id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False), User.active.is_(True)))
+
+
+def actor_by_token(session: Session | Connection, token: str, now: datetime) -> tuple[Actor | None, int | None]:
+    """The actor holding ``token``, and the token's id when its "last used" moment is due to be
+    refreshed (at most every five minutes, so that API calls stay read-only)."""
+    rows = session.execute(_TOKEN_QUERY, {"token_hash": hashlib.sha256(token.encode()).hexdigest()}).all()
+    if not rows:
+        return None, None
+    token_id, last_used, user_id, username, department_id, _ = rows[0]
+    actor = Actor(username=username, user_id=user_id, department_id=department_id,
+                  roles=frozenset(r[5] for r in rows if r[5] is not None))
+    stale = last_used is None or now - last_used >= TOKEN_TOUCH_INTERVAL
+    return actor, (token_id if stale else None)
+
+
+def touch_token(session: Session, token_id: int, now: datetime) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is not None:
+        row.last_used_at = now
+
+
+def list_users(session: Session) -> list[dict]:
+    directory = DepartmentDirectory.of(session)
+    return [{"id": u.id, "username": u.username, "display_name": u.display_name, "email": u.email,
+             "department": directory.name_of(u.department_id), "roles": sorted(u.role_names), "active": u.active}
+            for u in session.scalars(select(User).order_by(User.department_id, User.username))]
+
+
+def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = None) -> int:
+    """Create (with a password) or update a user. Field errors are Chinese and per field."""
+    if not admin.is_admin:
+        raise PermissionDenied("只有系统管理员可以管理用户")
+    errors = {}
+    directory = DepartmentDirectory.of(session)
+    roles = [r for r in data.get("roles", []) if r]
+    if not roles:
+        errors["roles"] = "至少选择一个角色"
+    elif set(roles) - set(ROLES):
+        errors["roles"] = "含未知角色"
+    if not (data.get("display_name") or "").strip():
+        errors["display_name"] = "「姓名」为必填项"
+    if directory.find(data.get("department") or "") is None:
+        errors["department"] = "请选择部门"
+    if user_id is None:
+        username = (data.get("username") or "").strip()
+        if not username or not username.replace("_", "").isalnum() or not username.isascii():
+            errors["username"] = "用户名只能由字母、数字和下划线组成"
+        elif session.scalar(select(User.id).where(User.username == username)):
+            errors["username"] = f"用户名「{username}」已存在"
+        if len(data.get("password") or "") < MIN_PASSWORD:
+            errors["password"] = f"初始密码至少 {MIN_PASSWORD} 位"
+    if errors:
+        raise ValidationFailed(errors)
+    if user_id is None:
+        user = create_user(session, data["username"].strip(), data["display_name"].strip(), data["department"],
+                           roles, data["password"], email=(data.get("email") or None))
+        return user.id
+    user = session.get(User, user_id)
+    if user is None:
+        raise ValidationFailed({"user": "用户不存在"})
+    user.display_name = data["display_name"].strip()
+    user.email = data.get("email") or None
+    user.department_id = directory.get(data["department"]).id
+    user.active = bool(data.get("active", True))
+    # Change only what changed: dropping and re-adding a role would re-insert the same key.
+    keep = [r for r in user.roles if r.role in roles]
+    user.roles = keep + [UserRole(role=r) for r in roles if r not in {k.role for k in keep}]
+    if data.get("password"):
+        if len(data["password"]) < MIN_PASSWORD:
+            raise ValidationFailed({"password": f"新密码至少 {MIN_PASSWORD} 位"})
+        user.password_hash = generate_password_hash(data["password"])
+    return user.id
+
+
+def display_of(session: Session, user_id: int) -> dict:
+    """What the page header shows about the signed-in user."""
+    user = session.get(User, user_id)
+    return {"username": user.username, "display_name": user.display_name, "department": user.department.name,
+            "roles": [ROLES[r] for r in sorted(user.role_names)]}

@@ -1,0 +1,94 @@
+"""Who may see and act on what. Checked on the server for every call of the service layer.
+
+A liaison or department head sees and acts on their own department's tasks only. Dispatcher,
+leading-group office and service officers work across departments; they may act on a task
+only when the task lists their role. Admins and the command line's system actor may do all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from engine.errors import PermissionDenied, TaskNotFound
+from engine.identity.org import GLOBAL_ROLES, ROLES, get_user
+from engine.storage.models import HumanTask
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    user_id: int | None = None
+    department_id: int | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    is_system: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_system or "admin" in self.roles
+
+    @property
+    def sees_all(self) -> bool:
+        return self.is_system or bool(self.roles & GLOBAL_ROLES)
+
+
+SYSTEM = Actor(username="system", is_system=True)
+
+
+def actor_for(session: Session, username: str | Actor | None) -> Actor:
+    """The actor for a user name; an Actor already resolved for this request is used as it is."""
+    if username is None:
+        return SYSTEM
+    if isinstance(username, Actor):
+        return username
+    user = get_user(session, username)
+    return Actor(username=user.username, user_id=user.id, department_id=user.department_id,
+                 roles=frozenset(user.role_names))
+
+
+def task_roles(task: HumanTask) -> set[str]:
+    return {r.strip() for r in (task.roles or "").split(",") if r.strip()}
+
+
+def can_see_task(actor: Actor, task: HumanTask) -> bool:
+    return actor.sees_all or task.department_id == actor.department_id
+
+
+def check_can_act(actor: Actor, task: HumanTask) -> None:
+    """Raise TaskNotFound for tasks the actor may not even see, PermissionDenied otherwise."""
+    if actor.is_admin:
+        return
+    if not can_see_task(actor, task):
+        raise TaskNotFound(task.id)
+    allowed = task_roles(task)
+    mine = actor.roles & allowed
+    if not mine:
+        names = "、".join(ROLES.get(r, r) for r in sorted(allowed)) or "（未设置）"
+        raise PermissionDenied(f"任务「{task.name}」只能由以下角色办理：{names}", task_id=task.id)
+    if not (mine & GLOBAL_ROLES) and task.department_id != actor.department_id:
+        raise TaskNotFound(task.id)
+
+
+def check_can_start(actor: Actor, roles: set[str], process_name: str) -> None:
+    if actor.is_admin or not roles or actor.roles & roles:
+        return
+    names = "、".join(ROLES.get(r, r) for r in sorted(roles))
+    raise PermissionDenied(f"发起「{process_name}」需要以下角色之一：{names}")
+
+
+def visible_task_filter(actor: Actor):
+    """A WHERE clause restricting human_task rows to what the actor may see (None: no limit)."""
+    if actor.sees_all:
+        return None
+    return HumanTask.department_id == (actor.department_id if actor.department_id is not None else -1)
+
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "actor_for",
+    "can_see_task",
+    "check_can_act",
+    "check_can_start",
+    "visible_task_filter",
+]

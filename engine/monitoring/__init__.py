@@ -1,0 +1,1 @@
+"""Monitoring: metrics, structured logs and incidents."""

@@ -1,0 +1,1 @@
+"""Circulars (通报): drafting, approval, publishing."""

@@ -1,0 +1,188 @@
+"""Circulars (通报): drafted from the period's figures, approved, numbered, published, never changed after.
+
+The figures come from :mod:`engine.policy.dispatch.figures` (one definition each); the draft text is generated
+and the 区经济信息委 may edit it before the leading-group office approves. Publishing assigns the
+next number of the year (黔江专精特新通报〔2026〕3号), freezes figures and text, and tells every
+leading-group member unit.
+"""
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.errors import Conflict, NotFound
+from engine.policy.dispatch.figures import LABELS, compute, overdue_items
+from engine.policy.measures.reports import ASSESSMENTS, latest_status
+from engine.policy.pool.enterprises import goals_in
+from engine.storage.models import Circular, Department, User, UserRole
+
+NUMBER_FORMAT = "黔江专精特新通报〔{year}〕{seq}号"
+TABLE_COLUMNS = ["received", "due", "closed", "on_time_rate", "overdue_now", "returns", "extension_requests",
+                 "first_time_rate", "satisfaction_rate", "warned", "urged", "supervised"]
+
+
+def previous_month(today: date) -> tuple[date, date]:
+    end = today.replace(day=1) - timedelta(days=1)
+    return end.replace(day=1), end
+
+
+def previous_quarter(today: date) -> tuple[date, date]:
+    first_month = 3 * ((today.month - 1) // 3) + 1
+    end = date(today.year, first_month, 1) - timedelta(days=1)
+    return date(end.year, end.month - 2, 1), end
+
+
+def _title(start: date, end: date) -> str:
+    if start.day == 1 and (end + timedelta(days=1)).day == 1 and start.month == end.month:
+        return f"关于{start.year}年{start.month}月“专精特新”企业问题交办办理情况的通报"
+    return f"关于{start:%Y年%m月%d日}至{end:%Y年%m月%d日}“专精特新”企业问题交办办理情况的通报"
+
+
+def _fmt(value, percent=False) -> str:
+    if value is None:
+        return "—"
+    return f"{value}%" if percent else str(value)
+
+
+def draft_text(title: str, figures: dict) -> str:
+    table = figures["table"]
+    lines = [title, "", "区级有关部门、单位：",
+             f"现将{figures['period'][0]}至{figures['period'][1]}企业问题交办办理情况通报如下。", "", "一、总体情况"]
+    total = {k: sum(r[k] for r in table) for k in ("received", "closed", "closed_on_time", "overdue_now", "supervised")}
+    rate = _fmt(round(100.0 * total["closed_on_time"] / total["closed"], 1) if total["closed"] else None, True)
+    lines.append(f"期内共交办 {total['received']} 件次，办结 {total['closed']} 件次，按期办结率 {rate}；"
+                 f"截至期末逾期未办结 {total['overdue_now']} 件次，启动督办 {total['supervised']} 次。")
+    lines += ["", "二、各单位办理情况（按按期办结率排序）"]
+    for r in table:
+        lines.append(f"{r['rank']}. {r['department']}：收到交办 {r['received']} 件次，办结 {r['closed']} 件次，"
+                     f"按期办结率 {_fmt(r['on_time_rate'], True)}，逾期未办结 {r['overdue_now']} 件次，"
+                     f"预警 {r['warned']} 次、催办 {r['urged']} 次、督办 {r['supervised']} 次。")
+    lines += ["", "三、逾期未办结事项"]
+    lines += [f"{i}. {o['business_key']} {o['title']}（{o['department']}，{o['step']}，期限 {o['due']}）"
+              for i, o in enumerate(figures["overdue_items"], 1)] or ["无。"]
+    lines += ["", "四、通报批评"]
+    if figures["named_for_criticism"]:
+        lines.append(f"{'、'.join(figures['named_for_criticism'])}有事项经督办仍未按期办结，予以通报批评，"
+                     "请于 10 个工作日内书面报告整改情况。")
+    else:
+        lines.append("本期无。")
+    measures = figures.get("measures")
+    if measures:
+        c = measures["counts"]
+        lines += ["", "五、30 项措施推进情况",
+                  f"已完成 {c['已完成']} 项，推进中 {c['推进中']} 项，滞后 {c['滞后']} 项，"
+                  f"尚无报告 {measures['unreported']} 项。"]
+        lines += [f"滞后：第 {m['no']} 项（{m['lead']}{'' if m['lead_is_written'] else '，未列牵头单位，由其汇总'}）"
+                  f"{m['comment'] or ''}" for m in measures["lagging"]]
+    lines += ["", "六、培育目标进展" if measures else "五、培育目标进展"]
+    lines += [f"{g['goal']}：现有 {g['actual']}" + (f"（目标 {g['target']}）" if g["target"] else "")
+              for g in figures["goals"]]
+    lines += ["", "黔江区“专精特新”企业培育发展工作领导小组办公室"]
+    return "\n".join(lines)
+
+
+class CircularService:
+    def __init__(self, db, tz: ZoneInfo, clock, notifier=None, base_url: str = ""):
+        self.db = db
+        self.tz = tz
+        self.clock = clock
+        self.notifier = notifier
+        self.base_url = base_url.rstrip("/")
+
+    # -- inside a process's transaction (script helpers) -------------------------------------
+    def draft_in(self, session: Session, start: date, end: date, instance_id: int | None = None) -> Circular:
+        figures = compute(session, start, end, self.tz)
+        figures["overdue_items"] = overdue_items(session, start, end, self.tz)
+        figures["goals"] = goals_in(session)
+        status = latest_status(session, end)
+        figures["measures"] = {
+            "counts": {a: sum(1 for v in status.values() if v["assessment"] == a) for a in ASSESSMENTS},
+            "unreported": 30 - len(status),
+            "lagging": [{"no": no, **v} for no, v in sorted(status.items()) if v["assessment"] == "滞后"],
+        }
+        title = _title(start, end)
+        circular = Circular(period_start=start, period_end=end, title=title, status="draft", figures=figures,
+                            text=draft_text(title, figures), instance_id=instance_id, created_at=self.clock())
+        session.add(circular)
+        session.flush()
+        return circular
+
+    @staticmethod
+    def save_text_in(session: Session, circular_id: int, text: str) -> None:
+        circular = session.get(Circular, circular_id)
+        if circular.status != "draft":
+            raise Conflict(f"{circular.number} 已发布，不能修改")
+        circular.text = text
+
+    def publish_in(self, session: Session, circular_id: int, by: str | None) -> str:
+        circular = session.get(Circular, circular_id)
+        if circular.status == "published":
+            raise Conflict(f"{circular.number} 已发布")
+        now = self.clock()
+        year = now.astimezone(self.tz).year
+        seq = (session.scalar(select(func.max(Circular.seq)).where(Circular.year == year)) or 0) + 1
+        circular.year, circular.seq = year, seq
+        circular.number = NUMBER_FORMAT.format(year=year, seq=seq)
+        circular.status, circular.published_at, circular.published_by = "published", now, by
+        if self.notifier is not None:
+            from notifications.outbox import Notice
+
+            users = list(session.scalars(
+                select(User).join(Department, User.department_id == Department.id).join(UserRole)
+                .where(Department.leading_group_member.is_(True), UserRole.role.in_(("liaison", "department_head")),
+                       User.active.is_(True))).unique())
+            self.notifier.notify(session, Notice(
+                key=f"circular:{circular.id}", template="circular_published",
+                context={"number": circular.number, "title": circular.title,
+                         "named": "、".join(circular.figures.get("named_for_criticism", []))},
+                link=f"{self.base_url}/circulars/{circular.id}"), users, None, now)
+        return circular.number
+
+    # -- reading ---------------------------------------------------------------------------
+    def list(self, include_drafts: bool) -> list[Circular]:
+        with self.db.read() as session:
+            query = select(Circular).order_by(Circular.period_end.desc(), Circular.id.desc())
+            if not include_drafts:
+                query = query.where(Circular.status == "published")
+            return list(session.scalars(query))
+
+    def get(self, circular_id: int, include_drafts: bool) -> Circular:
+        with self.db.read() as session:
+            circular = session.get(Circular, circular_id)
+            if circular is None or (circular.status != "published" and not include_drafts):
+                raise NotFound(f"通报 {circular_id} 不存在")
+            return circular
+
+    @staticmethod
+    def docx(circular: Circular) -> bytes:
+        """The circular as a Word document: number, title, text, and the figures table."""
+        from docx import Document
+        from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+        doc = Document()
+        if circular.number:
+            head = doc.add_paragraph(circular.number)
+            head.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        doc.add_heading(circular.title, level=1)
+        for line in circular.text.split("\n")[1:]:
+            doc.add_paragraph(line)
+        table = circular.figures.get("table", [])
+        if table:
+            doc.add_heading("附表：各单位办理情况", level=2)
+            grid = doc.add_table(rows=1, cols=len(TABLE_COLUMNS) + 2)
+            grid.style = "Table Grid"
+            for cell, text in zip(grid.rows[0].cells, ["名次", "单位", *[LABELS[c] for c in TABLE_COLUMNS]],
+                                  strict=True):
+                cell.text = text
+            for row in table:
+                values = [str(row["rank"]), row["department"]] + [
+                    _fmt(row[c], c.endswith("rate")) for c in TABLE_COLUMNS]
+                for cell, text in zip(grid.add_row().cells, values, strict=True):
+                    cell.text = text
+        out = io.BytesIO()
+        doc.save(out)
+        return out.getvalue()

@@ -1,0 +1,1 @@
+"""Problem dispatch (问题交办): the departments' evaluation figures and demo items."""

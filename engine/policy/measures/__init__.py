@@ -1,0 +1,1 @@
+"""The 30 measures' supervision: reports and assessments per period."""

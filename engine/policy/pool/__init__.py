@@ -1,0 +1,1 @@
+"""The cultivation pool: the enterprise registry, eligibility, admission and the yearly update."""

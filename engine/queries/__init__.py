@@ -1,0 +1,1 @@
+"""Read models: inbox, task and item views, the dashboard."""

@@ -1,0 +1,291 @@
+"""Read models for the pages: the inbox with its tabs, a task with its item, the dashboard.
+
+Every query here is on indexed projection columns and is limited to what the actor may see.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine.deadlines.calendar_store import calendar_of
+from engine.deadlines.planner import LEVEL_LABELS
+from engine.errors import TaskNotFound
+from engine.identity import authz
+from engine.identity.org import GLOBAL_ROLES
+from engine.runtime.projection import COMPLETED, IN_PROGRESS, OPEN_STATUSES, STATUS_LABELS, TO_SIGN
+from engine.storage.models import (
+    Attachment,
+    AuditRecord,
+    Comment,
+    Department,
+    HumanTask,
+    ProcessInstance,
+    User,
+)
+
+# Tab badges count up to this many (then show "99+"), so an inbox page costs the same with 100 or
+# 100,000 open tasks; the list itself is paged with one extra row to know whether a next page exists.
+COUNT_CAP = 99
+TABS = {"to_sign": "待签收", "in_progress": "办理中", "due_soon": "即将到期", "overdue": "已逾期", "completed": "已办结"}
+DUE_SOON_WORKING_DAYS = 2
+# The one table of audit actions' Chinese names (timelines, the CLI's history). "发起": every process
+# starts this way, not only problem registration.
+ACTION_LABELS = {"start": "发起", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
+                 "instance_completed": "办结归档", "timer_fired": "定时器触发", "scheduled_start": "按计划发起",
+                 "escalation_1": "预警", "escalation_2": "催办", "escalation_3": "督办", "comment": "留言",
+                 "attachment": "上传附件", "operation": "执行操作", "migrated": "迁移到新版本",
+                 "incident": "出错（已通知系统管理员）", "incident_retried": "管理员重试", "incident_cancelled": "管理员取消",
+                 "incident_retry_failed": "重试失败", "incident_resolved": "异常已处理",
+                 "version_trusted": "标记为可信版本",
+                 "version_untrusted": "取消可信标记"}
+
+
+@dataclass
+class InboxFilter:
+    tab: str = "in_progress"
+    enterprise: str | None = None
+    category: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+def actionable(actor: authz.Actor):
+    """Tasks the actor may act on: their department's for department roles, any for central roles."""
+    if actor.is_admin:
+        return None
+    local = [r for r in actor.roles if r not in GLOBAL_ROLES]
+    central = [r for r in actor.roles if r in GLOBAL_ROLES]
+    clauses = []
+    if local:
+        clauses.append(and_(HumanTask.department_id == actor.department_id,
+                            or_(*[HumanTask.roles.like(f"%{r}%") for r in local])))
+    if central:
+        clauses.append(or_(*[HumanTask.roles.like(f"%{r}%") for r in central]))
+    return or_(*clauses) if clauses else HumanTask.id < 0
+
+
+class Queries:
+    def __init__(self, db, tz: ZoneInfo, clock):
+        self.db = db
+        self.tz = tz
+        self.clock = clock
+
+    def _local_day_start(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self.tz)
+
+    def inbox(self, actor: authz.Actor, f: InboxFilter) -> dict:
+        now = self.clock()
+        with self.db.read() as session:
+            calendar = calendar_of(session)
+            today = now.astimezone(self.tz).date()
+            soon = calendar.end_of_day(calendar.add_working_days(today, DUE_SOON_WORKING_DAYS), self.tz)
+            base = [c for c in [actionable(actor)] if c is not None]
+            tab_conditions = {
+                "to_sign": [HumanTask.status == TO_SIGN],
+                "in_progress": [HumanTask.status == IN_PROGRESS],
+                "due_soon": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at >= now, HumanTask.due_at <= soon],
+                "overdue": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now],
+                "completed": [HumanTask.status == COMPLETED],
+            }
+            filters = []
+            if f.enterprise:
+                filters.append(ProcessInstance.subject.contains(f.enterprise.strip()))
+            if f.category:
+                filters.append(ProcessInstance.category == f.category)
+            if f.date_from:
+                filters.append(HumanTask.created_at >= self._local_day_start(f.date_from))
+            if f.date_to:
+                filters.append(HumanTask.created_at < self._local_day_start(f.date_to + timedelta(days=1)))
+            # The five tab counts, each stopped after COUNT_CAP + 1 rows, in one statement.
+            def bounded(conditions):
+                rows = (select(HumanTask.id).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                        .where(*base, *conditions, *filters).limit(COUNT_CAP + 1).subquery())
+                return select(func.count()).select_from(rows).scalar_subquery()
+
+            row = session.execute(select(*[bounded(c) for c in tab_conditions.values()])).one()
+            counts = {tab: int(value) for tab, value in zip(tab_conditions, row, strict=True)}
+            tab = f.tab if f.tab in TABS else "in_progress"
+            # Both orders follow an index (department, status, due_at | completed_at, id) to the page.
+            order = ((HumanTask.completed_at.desc(), HumanTask.id.desc()) if tab == "completed"
+                     else (HumanTask.due_at.asc().nulls_last(), HumanTask.id))
+            rows = session.execute(
+                select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, ProcessInstance.subject,
+                       ProcessInstance.category, Department.name)
+                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                .join(Department, HumanTask.department_id == Department.id)
+                .where(*base, *tab_conditions[tab], *filters)
+                .order_by(*order)
+                .limit(f.per_page + 1).offset((max(f.page, 1) - 1) * f.per_page)).all()
+            has_next = len(rows) > f.per_page
+            rows = rows[:f.per_page]
+            items = []
+            for task, key, title, subject, category, department in rows:
+                items.append({
+                    "id": task.id, "instance_id": task.instance_id, "business_key": key, "title": title,
+                    "enterprise": subject, "category": category, "name": task.name, "department": department,
+                    "status": task.status, "status_label": STATUS_LABELS[task.status], "stage": task.stage,
+                    "created_at": task.created_at, "due_at": task.due_at,
+                    "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
+                    "working_days_left": self._days_left(calendar, today, task.due_at),
+                    "overdue": task.due_at is not None and task.due_at < now and task.status in OPEN_STATUSES,
+                    "escalation_level": task.escalation_level,
+                    "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
+                    "deadline_confirmed": task.deadline_confirmed,
+                })
+            labels = {t: (f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)) for t, n in counts.items()}
+            return {"tab": tab, "counts": counts, "count_labels": labels, "count_cap": COUNT_CAP, "items": items,
+                    "page": max(f.page, 1), "per_page": f.per_page, "total": counts[tab],
+                    "total_label": labels[tab], "has_next": has_next}
+
+    def overdue(self, actor: authz.Actor, limit: int = 200) -> list[dict]:
+        """Every overdue open task the actor may see (all departments for central roles)."""
+        now = self.clock()
+        with self.db.read() as session:
+            calendar = calendar_of(session)
+            today = now.astimezone(self.tz).date()
+            visible = authz.visible_task_filter(actor)
+            rows = session.execute(
+                select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, Department.name)
+                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                .join(Department, HumanTask.department_id == Department.id)
+                .where(HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now,
+                       *([visible] if visible is not None else []))
+                .order_by(HumanTask.due_at).limit(limit)).all()
+            return [{"id": t.id, "instance_id": t.instance_id, "business_key": key, "title": title, "name": t.name,
+                     "department": dep, "due_local": t.due_at.astimezone(self.tz),
+                     "overdue_days": -self._days_left(calendar, today, t.due_at),
+                     "escalation_level": t.escalation_level,
+                     "escalation_label": LEVEL_LABELS.get(t.escalation_level, "")}
+                    for t, key, title, dep in rows]
+
+    def _days_left(self, calendar, today: date, due_at: datetime | None) -> int | None:
+        if due_at is None:
+            return None
+        return calendar.working_days_between(today, due_at.astimezone(self.tz).date())
+
+    def task_detail(self, actor: authz.Actor, task_id: int) -> dict:
+        """A task with its item's facts, history, comments and attachments (404 for what one may not see)."""
+        with self.db.read() as session:
+            task = session.get(HumanTask, task_id)
+            if task is None or not self._may_see_instance(session, actor, task.instance_id):
+                raise TaskNotFound(task_id)
+            instance = task.instance
+            can_act = task.status in OPEN_STATUSES and self._may_act(actor, task)
+            schema = None
+            if can_act and task.form:
+                if task.kind == "supervision":
+                    from engine.runtime.service import supervision_form
+
+                    schema = supervision_form()
+                else:
+                    schema = instance.version.forms.get(task.form)
+            return {
+                "task": task, "instance": instance, "schema": schema,
+                "department": session.get(Department, task.department_id).name,
+                "status_label": STATUS_LABELS[task.status],
+                "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
+                "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
+                "working_days_left": self._days_left(calendar_of(session), self.clock().astimezone(self.tz).date(),
+                                                     task.due_at),
+                "can_act": can_act,
+                **self._item_parts(session, instance.id),
+            }
+
+    def _may_act(self, actor, task) -> bool:
+        try:
+            authz.check_can_act(actor, task)
+        except Exception:
+            return False
+        return True
+
+    def _may_see_instance(self, session: Session, actor: authz.Actor, instance_id: int) -> bool:
+        if actor.sees_all:
+            return True
+        return bool(session.scalar(select(func.count(HumanTask.id)).where(
+            HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)))
+
+    def _item_parts(self, session: Session, instance_id: int) -> dict:
+        users = {u.username: u.display_name for u in session.scalars(select(User))}
+        names = {u.id: u.display_name for u in session.scalars(select(User))}
+        forms = session.get(ProcessInstance, instance_id).version.forms or {}
+        task_forms = dict(session.execute(select(HumanTask.id, HumanTask.form)
+                                          .where(HumanTask.instance_id == instance_id)).all())
+        history = [{"at": a.at.astimezone(self.tz), "actor": users.get(a.actor, a.actor or "系统"),
+                    "action": ACTION_LABELS.get(a.action, a.action), "code": a.action, "task": a.task_name,
+                    "data": a.data or {},
+                    "fields": _readable(forms.get(task_forms.get(a.task_id) or ""), a.data)
+                    if a.action in ("complete", "start") else []}
+                   for a in session.scalars(select(AuditRecord).where(AuditRecord.instance_id == instance_id)
+                                            .order_by(AuditRecord.id))]
+        comments = [{"at": c.at.astimezone(self.tz), "user": names.get(c.user_id, ""), "text": c.text}
+                    for c in session.scalars(select(Comment).where(Comment.instance_id == instance_id)
+                                             .order_by(Comment.id))]
+        attachments = [{"id": a.id, "filename": a.filename, "size": a.size, "user": names.get(a.user_id, ""),
+                        "at": a.at.astimezone(self.tz)}
+                       for a in session.scalars(select(Attachment).where(Attachment.instance_id == instance_id)
+                                                .order_by(Attachment.id))]
+        tasks = session.execute(
+            select(HumanTask, Department.name).join(Department, HumanTask.department_id == Department.id)
+            .where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)).all()
+        return {"history": history, "comments": comments, "attachments": attachments,
+                "tasks": [{"id": t.id, "name": t.name, "department": d, "status": t.status,
+                           "status_label": STATUS_LABELS[t.status], "bpmn_id": t.bpmn_id, "kind": t.kind,
+                           "due_local": t.due_at.astimezone(self.tz) if t.due_at else None,
+                           "escalation_level": t.escalation_level,
+                           "overdue": t.due_at is not None and t.status in OPEN_STATUSES and t.due_at < self.clock()}
+                          for t, d in tasks]}
+
+    def instance_detail(self, actor: authz.Actor, instance_id: int) -> dict | None:
+        with self.db.read() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None or not self._may_see_instance(session, actor, instance_id):
+                return None
+            version = instance.version
+            key = version.definition.key
+            # A deployment may hold several files: show the one that defines this process.
+            pattern = re.compile(r"<(?:\w+:)?process\b[^>]*\bid=[\"']" + re.escape(key) + r"[\"']")
+            source = next((text for name, text in sorted((version.sources or {}).items())
+                           if name.endswith(".bpmn") and pattern.search(text)), None)
+            return {"instance": instance, "process": version.definition.key, "version": version.version,
+                    "bpmn": source, **self._item_parts(session, instance_id)}
+
+    def dashboard(self) -> dict:
+        """This month so far, with the circular's figure definitions (engine.policy.dispatch.figures)."""
+        from engine.policy.dispatch.figures import compute
+
+        today = self.clock().astimezone(self.tz).date()
+        with self.db.read() as session:
+            figures = compute(session, today.replace(day=1), today, self.tz)
+        escalations = {"预警": sum(r["warned"] for r in figures["table"]),
+                       "催办": sum(r["urged"] for r in figures["table"]),
+                       "督办": sum(r["supervised"] for r in figures["table"])}
+        return {"table": figures["table"], "definitions": figures["definitions"], "escalations": escalations,
+                "month": f"{today.year}年{today.month}月"}
+
+
+def _readable(schema: dict | None, data: dict | None) -> list[tuple[str, str]]:
+    """Submitted data as (field title, shown value) pairs, in the form's order, for the timeline."""
+    if not schema or not data:
+        return []
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        value = data.get(name)
+        if value in (None, "", []):
+            continue
+        if isinstance(value, bool):
+            shown = "是" if value else "否"
+        elif isinstance(value, list):
+            columns = prop.get("items", {}).get("properties", {})
+            shown = "；".join("，".join(f"{columns.get(k, {}).get('title', k)} {v}" for k, v in row.items())
+                             if isinstance(row, dict) else str(row) for row in value)
+        else:
+            shown = str(prop.get("x-labels", {}).get(value, value))
+        out.append((prop.get("title", name), shown))
+    return out

@@ -1,0 +1,104 @@
+"""Comments and attachments on an item (a process instance), with the same visibility as its tasks."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from engine.errors import InstanceNotFound, NotFound, ValidationFailed
+from engine.identity.authz import Actor
+from engine.storage.models import Attachment, AuditRecord, Comment, HumanTask, ProcessInstance
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Extension → (content type, leading bytes the file must start with, or None for text)
+ALLOWED_TYPES = {
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (b"PK\x03\x04",)),
+    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (b"PK\x03\x04",)),
+    ".doc": ("application/msword", (b"\xd0\xcf\x11\xe0",)),
+    ".xls": ("application/vnd.ms-excel", (b"\xd0\xcf\x11\xe0",)),
+    ".txt": ("text/plain; charset=utf-8", None),
+}
+
+
+class ItemService:
+    def __init__(self, db, storage_dir: Path, clock):
+        self.db = db
+        self.storage_dir = storage_dir
+        self.clock = clock
+
+    def _check_visible(self, session, actor: Actor, instance_id: int) -> ProcessInstance:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise InstanceNotFound(instance_id)
+        if not actor.sees_all and not session.scalar(select(func.count(HumanTask.id)).where(
+                HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)):
+            raise InstanceNotFound(instance_id)
+        return instance
+
+    def add_comment(self, actor: Actor, instance_id: int, text: str, task_id: int | None = None) -> None:
+        text = (text or "").strip()
+        if not text:
+            raise ValidationFailed({"text": "「留言」不能为空"})
+        if len(text) > 2000:
+            raise ValidationFailed({"text": "「留言」不能超过 2000 个字"})
+        with self.db.write() as session:
+            self._check_visible(session, actor, instance_id)
+            now = self.clock()
+            session.add(Comment(instance_id=instance_id, task_id=task_id, user_id=actor.user_id, text=text, at=now))
+            session.add(AuditRecord(instance_id=instance_id, task_id=task_id, action="comment", actor=actor.username,
+                                    at=now, data={"text": text[:200]}))
+
+    def add_attachment(self, actor: Actor, instance_id: int, filename: str, content: bytes,
+                       task_id: int | None = None) -> int:
+        name = Path((filename or "").replace("\\", "/")).name.strip()
+        suffix = Path(name).suffix.lower()
+        if not name:
+            raise ValidationFailed({"file": "请选择要上传的文件"})
+        if suffix not in ALLOWED_TYPES:
+            raise ValidationFailed({"file": "只接受 " + "、".join(sorted(ALLOWED_TYPES)) + " 文件"})
+        if len(content) > MAX_ATTACHMENT_BYTES:
+            raise ValidationFailed({"file": f"文件不能超过 {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB"})
+        if not content:
+            raise ValidationFailed({"file": "文件是空的"})
+        content_type, magic = ALLOWED_TYPES[suffix]
+        if magic is not None and not content.startswith(magic):
+            raise ValidationFailed({"file": f"文件内容与扩展名 {suffix} 不符"})
+        if magic is None:
+            try:
+                content.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValidationFailed({"file": "文本文件须为 UTF-8 编码"}) from None
+        digest = hashlib.sha256(content).hexdigest()
+        with self.db.write() as session:
+            self._check_visible(session, actor, instance_id)
+            # Stored under its hash, never under the user's file name.
+            path = self.storage_dir / digest[:2] / digest
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".part")
+                tmp.write_bytes(content)
+                tmp.replace(path)
+            row = Attachment(instance_id=instance_id, task_id=task_id, user_id=actor.user_id, filename=name[:200],
+                             content_type=content_type, size=len(content), sha256=digest, at=self.clock())
+            session.add(row)
+            session.flush()
+            session.add(AuditRecord(instance_id=instance_id, task_id=task_id, action="attachment",
+                                    actor=actor.username, at=row.at, data={"filename": row.filename, "size": row.size}))
+            return row.id
+
+    def read_attachment(self, actor: Actor, attachment_id: int) -> tuple[str, str, bytes]:
+        with self.db.read() as session:
+            row = session.get(Attachment, attachment_id)
+            if row is None:
+                raise NotFound(f"附件 {attachment_id} 不存在")
+            try:
+                self._check_visible(session, actor, row.instance_id)
+            except InstanceNotFound:
+                raise NotFound(f"附件 {attachment_id} 不存在") from None
+            path = self.storage_dir / row.sha256[:2] / row.sha256
+            return row.filename, row.content_type, path.read_bytes()

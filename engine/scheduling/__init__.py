@@ -1,0 +1,1 @@
+"""Scheduling: the tick (timers, escalation, deliveries, periodic starts) and the periodic schedules."""

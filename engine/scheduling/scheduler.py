@@ -1,0 +1,147 @@
+"""The node-local trigger. APScheduler only wakes us; the database says what is due.
+
+Each tick asks one question of the database — is any escalation, BPMN timer, scheduled start or
+outbox delivery due now? (four indexed EXISTS in one statement) — and works through the kinds that
+are, in small batches. Its cost depends on how much is due, not on how many instances exist.
+
+Sending mail and webhooks waits on other servers, so it runs as its own job (its own thread):
+a slow mail server never holds back an escalation, a timer or a scheduled start.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import select
+
+from engine.monitoring.metrics import TICK_SECONDS
+
+log = logging.getLogger("zjtx.scheduler")
+
+
+WORK = ("escalations", "timers", "schedules")
+DELIVERY = ("deliveries",)
+
+
+class Scheduler:
+    def __init__(self, engine, batch: int = 20, budget_seconds: float = 5.0):
+        self.engine = engine
+        self.batch = batch
+        self.budget = budget_seconds
+        self._locks = {WORK: threading.Lock(), DELIVERY: threading.Lock()}
+        self._apscheduler = None
+
+    def _jobs(self) -> dict:
+        e, batch = self.engine, self.batch
+        return {
+            "escalations": (e.escalations.due_probe, lambda: e.escalations.fire_due(batch)),
+            "timers": (e.workflows.timer_probe, lambda: e.workflows.fire_due_timers(batch)),
+            "schedules": (e.schedules.due_probe, lambda: e.schedules.run_due(batch)),
+            "deliveries": (e.deliverer.due_probe, lambda: e.deliverer.deliver_due(batch)),
+        }
+
+    def _due(self, kinds: tuple[str, ...], jobs: dict) -> list[str]:
+        """The kinds of work due now, from one statement."""
+        now = self.engine.workflows.clock()
+        with self.engine.db.read() as session:
+            flags = session.execute(select(*[jobs[k][0](now).exists() for k in kinds])).one()
+        return [k for k, flag in zip(kinds, flags, strict=True) if flag]
+
+    def tick(self, kinds: tuple[str, ...] = WORK + DELIVERY) -> dict:
+        """Do everything of ``kinds`` that is due now, within a time budget. Returns counts by kind."""
+        if kinds == WORK + DELIVERY:  # both groups, one after the other (tests, run_until_idle)
+            counts = self.tick(WORK)
+            counts.update(self.tick(DELIVERY))
+            return counts
+        lock = self._locks[kinds]
+        if not lock.acquire(blocking=False):
+            return {}
+        started = time.monotonic()
+        try:
+            deadline = time.monotonic() + self.budget
+            counts = dict.fromkeys(kinds, 0)
+            jobs = self._jobs()
+            try:
+                due = self._due(kinds, jobs)
+            except Exception:  # the database is away: try again next tick
+                log.exception("scheduler could not ask what is due")
+                return counts
+            for name in due:
+                job = jobs[name][1]
+                while time.monotonic() < deadline:
+                    try:
+                        done = job()
+                    except Exception:  # one failing kind of work must not stop the others
+                        log.exception("scheduler job %s failed", name)
+                        break
+                    counts[name] += done
+                    if done < self.batch:
+                        break
+            if any(counts.values()):
+                log.info("tick did work: %s", counts, extra={"duration_ms": round((time.monotonic() - started) * 1000)})
+            return counts
+        finally:
+            TICK_SECONDS.observe(time.monotonic() - started)
+            lock.release()
+
+    def tick_work(self) -> dict:
+        return self.tick(WORK)
+
+    def tick_deliveries(self) -> dict:
+        return self.tick(DELIVERY)
+
+    def run_until_idle(self, max_ticks: int = 1000) -> dict:
+        """Tick until nothing more is due now (deliveries failing with backoff end the loop)."""
+        total: dict[str, int] = {}
+        for _ in range(max_ticks):
+            counts = self.tick()
+            for k, v in counts.items():
+                total[k] = total.get(k, 0) + v
+            if not any(counts.values()):
+                break
+        return total
+
+    def _add_job(self, scheduler) -> None:
+        every = self.engine.settings.tick_seconds
+        scheduler.add_job(self.tick_work, "interval", seconds=every, id="zjtx-tick",
+                          max_instances=1, coalesce=True, misfire_grace_time=None)
+        scheduler.add_job(self.tick_deliveries, "interval", seconds=every, id="zjtx-deliver",
+                          max_instances=1, coalesce=True, misfire_grace_time=None)
+
+    def start_background(self) -> None:
+        """Run ticks in a background thread (inside the web process)."""
+        self._apscheduler = BackgroundScheduler(daemon=True)
+        self._add_job(self._apscheduler)
+        self._apscheduler.start()
+
+    def run_forever(self) -> None:
+        """``zjtx scheduler``: block and tick until interrupted (Ctrl+C or SIGTERM).
+
+        SIGTERM (how systemd, Kubernetes and process managers stop a service) lets the tick in
+        progress finish: without this, Python's default action ends the process at once, and e-mail
+        it had claimed stays 'sending' until its lease runs out (and the message being sent may go
+        out twice)."""
+        scheduler = BlockingScheduler()
+        self._add_job(scheduler)
+
+        def stop(_signum, _frame):
+            if scheduler.running:
+                scheduler.shutdown(wait=True)  # no new ticks; waits for the running one
+
+        previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def shutdown(self) -> None:
+        if self._apscheduler is not None:
+            self._apscheduler.shutdown(wait=False)
+            self._apscheduler = None

@@ -1,0 +1,1 @@
+"""Storage: the database, its tables, the schema migrations and the reference-data cache."""

@@ -1,0 +1,189 @@
+"""Database connections and the unit of work.
+
+SQLite (the embedded default) runs in WAL mode; write transactions start with
+``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout instead of failing
+late on a stale snapshot. PostgreSQL uses READ COMMITTED plus the optimistic revision
+counter on ``process_instance``.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.orm import Session, sessionmaker
+
+import engine.storage.refcache  # noqa: F401  (registers the reference-data generation bumps on every session)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection idle for longer than this is checked with a ping before use. One in
+# steady use is not (a ping is a round trip on every request); if the server went away meanwhile, the
+# first statement fails, the pool drops its connections, and the unit of work is tried once more.
+PING_AFTER_IDLE_SECONDS = 2.0
+_CHECKED_IN = "zjtx_checked_in"
+_BEGIN = "zjtx_begin"
+
+T = TypeVar("T")
+
+
+def _sqlite_engine(url, immediate: bool) -> Engine:
+    database = url.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # A Unit asks for no BEGIN at all for the read half of a step (see Unit.reading).
+        statement = conn.info.pop(_BEGIN, None)
+        if statement is None:
+            statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        if statement:
+            conn.exec_driver_sql(statement)
+
+    return engine
+
+
+def _server_engine(url) -> Engine:
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        last = record.info.get(_CHECKED_IN)
+        if last is not None and time.monotonic() - last < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces the connection and tries again
+            raise DisconnectionError(str(exc)) from exc
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    return engine
+
+
+def retry_on_disconnect(work: Callable[[], T]) -> T:
+    """Run ``work``; if the database connection turned out to be dead (the server restarted), once more
+    on a fresh one. Only for work that is all inside one transaction, which the failure rolled back."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return work()
+
+
+class Database:
+    """Owns the engines. ``write()`` is the unit of work for every state change."""
+
+    def __init__(self, url: str):
+        self.url = make_url(url)
+        if self.url.get_backend_name() == "sqlite":
+            self.engine = _sqlite_engine(self.url, immediate=False)
+            self.write_engine = _sqlite_engine(self.url, immediate=True)
+        else:
+            self.engine = _server_engine(self.url)
+            self.write_engine = self.engine
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    @contextmanager
+    def read(self):
+        """A session for queries; rolled back at the end. Loaded objects stay readable afterwards."""
+        with self._read() as session:
+            try:
+                yield session
+            finally:
+                session.expunge_all()
+                session.rollback()
+
+    @contextmanager
+    def write(self):
+        """One transaction: committed if the block succeeds, rolled back otherwise."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def unit(self):
+        """One connection for one step of the service layer: ``reading()`` to compute in (no write lock
+        while diagram code runs), then ``writing()`` to save (SQLite: BEGIN IMMEDIATE). Objects loaded
+        while reading stay loaded and attached for the writing."""
+        with self.write_engine.connect() as connection:
+            unit = Unit(connection, self.dialect == "sqlite")
+            try:
+                yield unit
+            finally:
+                connection.info.pop(_BEGIN, None)
+                unit.session.close()
+
+    def lookup(self, query: Callable[[Connection], T]) -> T:
+        """``query(connection)`` for one read outside any transaction (the API token check). PostgreSQL:
+        autocommit, so no BEGIN/ROLLBACK round trips; SQLite: a plain connection, whose local BEGIN
+        costs less than switching the driver's isolation level there and back."""
+        def run() -> T:
+            with self.engine.connect() as conn:
+                if self.dialect != "sqlite":
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                return query(conn)
+        return retry_on_disconnect(run)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (health checks)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def session(self) -> Session:
+        return self._write()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()
+
+
+class Unit:
+    """See :meth:`Database.unit`. The read half ends as a commit of nothing, which (unlike a rollback)
+    leaves the loaded objects as they are: no expunging, no reloading."""
+
+    def __init__(self, connection: Connection, sqlite: bool):
+        self.connection = connection
+        self.sqlite = sqlite
+        self.session = Session(bind=connection, expire_on_commit=False)
+
+    @contextmanager
+    def reading(self):
+        """SQLite: no BEGIN, so each statement reads on its own and nothing is locked (the step's
+        consistency comes from the revision check when it is written; the instance and its task
+        rows are read by one statement). PostgreSQL: a READ COMMITTED transaction, which locks nothing."""
+        if self.sqlite:
+            self.connection.info[_BEGIN] = ""
+        with self.session.begin():
+            yield self.session
+
+    @contextmanager
+    def writing(self):
+        self.connection.info.pop(_BEGIN, None)
+        with self.session.begin():
+            yield self.session

@@ -1,0 +1,42 @@
+"""Creating and upgrading the schema with Alembic, from code (no alembic.ini needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from engine.storage.db import Database
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the database schema to ``revision`` (idempotent), keeping the data."""
+    cfg = alembic_config(db.url.render_as_string(hide_password=False))
+
+    def run(conn):
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+    if db.dialect != "sqlite":
+        with db.engine.begin() as conn:
+            run(conn)
+        return
+    # SQLite alters tables by copying them; with foreign keys on, dropping the old copy of a table that
+    # others reference fails. The pragma only works outside a transaction, so it is set on the driver.
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                run(conn)
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
