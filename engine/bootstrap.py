@@ -38,7 +38,7 @@ MEASURE_SCHEDULE = "措施进展季度报告"
 
 
 @dataclass
-class Engine:
+class Services:
     settings: Settings
     db: Database
     registry: Registry
@@ -93,7 +93,7 @@ class Engine:
         self.db.dispose()
 
 
-def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
+def bootstrap(settings: Settings | None = None, clock=None) -> Services:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format)
     clock = clock or utcnow
@@ -124,7 +124,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Engine:
     schedules = ScheduleService(db, workflows, planner, clock, tz, incidents=incidents)
     circulars = CircularService(db, tz, clock, notifier, settings.base_url)
     workflows.circulars = circulars
-    return Engine(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
+    return Services(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
                   schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),
                   items=ItemService(db, settings.attachment_dir, clock), enterprises=EnterpriseService(db, clock),
                   circulars=circulars, migrations=Migrations(workflows), incidents=incidents)

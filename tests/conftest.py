@@ -71,11 +71,11 @@ def _sqlite_template() -> Path:
     with _template_lock:
         if "path" not in _template:
             path = Path(tempfile.mkdtemp(prefix="zjtx-template-")) / "zjtx.sqlite3"
-            engine = bootstrap(Settings(database_url=f"sqlite:///{path}", processes_dir=PROCESSES_DIR))
-            engine.init_db()
-            engine.seed()
-            engine.deploy_bundled(deployed_by="admin")
-            engine.close()  # the last connection closing checkpoints the WAL into the file
+            services = bootstrap(Settings(database_url=f"sqlite:///{path}", processes_dir=PROCESSES_DIR))
+            services.init_db()
+            services.seed()
+            services.deploy_bundled(deployed_by="admin")
+            services.close()  # the last connection closing checkpoints the WAL into the file
             _template["path"] = path
         return _template["path"]
 
@@ -86,20 +86,20 @@ def make_engine(url: str, clock=None, **settings):
     fresh = target.get_backend_name() == "sqlite" and target.database and not Path(target.database).exists()
     if fresh:
         shutil.copyfile(_sqlite_template(), target.database)
-    engine = bootstrap(Settings(database_url=url, processes_dir=PROCESSES_DIR, **settings), clock=clock)
+    services = bootstrap(Settings(database_url=url, processes_dir=PROCESSES_DIR, **settings), clock=clock)
     if not fresh:
-        engine.init_db()
-        engine.seed()
-        engine.deploy_bundled(deployed_by="admin")
-    return engine
+        services.init_db()
+        services.seed()
+        services.deploy_bundled(deployed_by="admin")
+    return services
 
 
 @pytest.fixture
 def zjtx(database_url):
     """An engine on a fresh database with the organisation, demo users and our processes."""
-    engine = make_engine(database_url)
-    yield engine
-    engine.close()
+    services = make_engine(database_url)
+    yield services
+    services.close()
 
 
 class SmtpSink:
@@ -157,7 +157,7 @@ def smtp():
 @pytest.fixture
 def mailing_zjtx(database_url, smtp):
     """An engine that sends email to the loopback SMTP server."""
-    engine = make_engine(database_url, smtp_host="127.0.0.1", smtp_port=smtp.port,
+    services = make_engine(database_url, smtp_host="127.0.0.1", smtp_port=smtp.port,
                          delivery_backoff_seconds=60, delivery_max_attempts=4)
-    yield engine
-    engine.close()
+    yield services
+    services.close()

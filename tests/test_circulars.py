@@ -150,7 +150,7 @@ def test_the_archive_the_printable_page_and_the_word_document(zjtx):
     with time_machine.travel(at("2026-11-06 10:00"), tick=False):
         started = zjtx.workflows.start("evaluation_circular", {"period_start": "2026-10-01",
                                                                "period_end": "2026-10-31"}, actor="dispatcher")
-    app = create_app(engine=zjtx, config={"TESTING": True})
+    app = create_app(services=zjtx, config={"TESTING": True})
     member = Browser(app)
     member.login(liaison(CO))
     assert "2026年10月" not in member.get("/circulars/").get_data(as_text=True)  # drafts are not public

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.sqlite_only
 def app(zjtx):
     from web import create_app
 
-    return create_app(engine=zjtx, config={"TESTING": True})
+    return create_app(services=zjtx, config={"TESTING": True})
 
 
 def as_user(app, user):

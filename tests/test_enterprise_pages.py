@@ -16,7 +16,7 @@ pytestmark = pytest.mark.sqlite_only
 def browser(zjtx):
     from web import create_app
 
-    app = create_app(engine=zjtx, config={"TESTING": True})
+    app = create_app(services=zjtx, config={"TESTING": True})
 
     def make(user):
         b = Browser(app)

@@ -16,10 +16,10 @@ FIRST_DISPATCH = textwrap.dedent("""
     import sys, time
     from engine.bootstrap import bootstrap
     from engine.config import Settings
-    engine = bootstrap(Settings(database_url=sys.argv[1]))
+    services = bootstrap(Settings(database_url=sys.argv[1]))
     if sys.argv[2] == "warm":
-        engine.workflows.warm()  # what `zjtx serve`, `zjtx scheduler` and wsgi.py do at boot
-    w = engine.workflows
+        services.workflows.warm()  # what `zjtx serve`, `zjtx scheduler` and wsgi.py do at boot
+    w = services.workflows
     item = w.start("problem_dispatch", {"enterprise_name": "某某公司", "category": "用地",
                                         "description": "扩建用地不足的问题", "source": "企业"}, actor="dispatcher")
     triage = item["open_tasks"][0]["id"]

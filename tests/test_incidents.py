@@ -299,7 +299,7 @@ def pages(zjtx):
     from tests.test_web import Browser
     from web import create_app
 
-    app = create_app(engine=zjtx, config={"TESTING": True})
+    app = create_app(services=zjtx, config={"TESTING": True})
 
     def logged(user=None):
         browser = Browser(app)
@@ -422,7 +422,7 @@ def test_resending_a_dead_letter_from_the_outbox_page_closes_its_incident(mailin
         zjtx.deliverer.on_dead(session, message, "邮件发送失败：连接被拒绝")
         message.status = "dead"
     [incident] = incidents(zjtx)
-    admin = Browser(create_app(engine=zjtx, config={"TESTING": True}))
+    admin = Browser(create_app(services=zjtx, config={"TESTING": True}))
     admin.login("admin")
     page = admin.get(f"/admin/incidents/{incident.id}").get_data(as_text=True)
     assert "测试通知" in page and "发送失败（死信）" in page and "x@example.org" in page

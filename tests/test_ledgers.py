@@ -23,7 +23,7 @@ def rows_of(response) -> list[tuple]:
 def browse(zjtx):
     from web import create_app
 
-    app = create_app(engine=zjtx, config={"TESTING": True})
+    app = create_app(services=zjtx, config={"TESTING": True})
 
     def make(user):
         b = Browser(app)

@@ -184,19 +184,19 @@ POISON_DMN = f"""<?xml version="1.0" encoding="UTF-8"?>
 
 @pytest.fixture
 def limited(database_url):
-    engine = make_engine(database_url, script_cpu_seconds=CPU, script_wall_seconds=WALL)
-    yield engine
-    engine.close()
+    services = make_engine(database_url, script_cpu_seconds=CPU, script_wall_seconds=WALL)
+    yield services
+    services.close()
 
 
-def _deploy(engine, bpmn: str, extra: dict | None = None) -> None:
+def _deploy(services, bpmn: str, extra: dict | None = None) -> None:
     files = {"poisoned.bpmn": bpmn.encode(), **{k: v.encode() for k, v in (extra or {}).items()}}
-    with engine.db.write() as session:
-        engine.registry.deploy(session, files)
+    with services.db.write() as session:
+        services.registry.deploy(session, files)
 
 
-def _counts(engine, instance_id):
-    with engine.db.read() as session:
+def _counts(services, instance_id):
+    with services.db.read() as session:
         return (session.scalar(select(func.count(HumanTask.id)).where(HumanTask.instance_id == instance_id)),
                 session.scalar(select(func.count(AuditRecord.id)).where(AuditRecord.instance_id == instance_id)),
                 session.scalar(select(ProcessInstance.revision).where(ProcessInstance.id == instance_id)))
@@ -252,12 +252,12 @@ ONE_STEP = """<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>"""
 
 
-def _unvalidated(engine, key: str, body: str) -> BpmnWorkflow:
+def _unvalidated(services, key: str, body: str) -> BpmnWorkflow:
     """A workflow straight from the library's parser, as if validation had let it through."""
     parser = SpiffBpmnParser()
     parser.add_bpmn_xml(etree.fromstring(ONE_STEP.format(key=key, body=body).encode()), filename=f"{key}.bpmn")
     return BpmnWorkflow(parser.get_spec(key), parser.get_subprocess_specs(key),
-                        script_engine=engine.workflows.script_engine)
+                        script_engine=services.workflows.script_engine)
 
 
 def test_a_call_activity_that_calls_itself_ends_with_a_clear_error(limited):

@@ -270,9 +270,9 @@ def test_instances_survive_a_restart_between_steps(database_url):
     engines = []
 
     def fresh():
-        engine = make_engine(database_url)
-        engines.append(engine)
-        return engine
+        services = make_engine(database_url)
+        engines.append(services)
+        return services
 
     item = Item(fresh())
     for step in (lambda i: i.accept(), lambda i: i.dispatch(LEAD), lambda i: i.sign(LEAD),
@@ -281,5 +281,5 @@ def test_instances_survive_a_restart_between_steps(database_url):
         step(item)
     item.workflows = fresh().workflows
     assert item.task("review")["department"] == "区经济信息委"
-    for engine in engines:
-        engine.close()
+    for services in engines:
+        services.close()

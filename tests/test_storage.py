@@ -133,9 +133,9 @@ def test_upgrading_a_database_with_data_from_the_first_schema_keeps_it(database_
     from engine.config import PROCESSES_DIR, Settings
     from engine.storage.schema import upgrade
 
-    engine = bootstrap(Settings(database_url=database_url, processes_dir=PROCESSES_DIR))
-    upgrade(engine.db, "0001")
-    with engine.db.engine.begin() as conn:
+    services = bootstrap(Settings(database_url=database_url, processes_dir=PROCESSES_DIR))
+    upgrade(services.db, "0001")
+    with services.db.engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO department (id, name, short_code, leading_group_member, sort_order) "
                              "VALUES (1, '区科技局', 'science_tech_bureau', true, 0)")
         conn.exec_driver_sql("INSERT INTO process_definition (id, key, name, created_at) VALUES "
@@ -150,24 +150,24 @@ def test_upgrading_a_database_with_data_from_the_first_schema_keeps_it(database_
                              "'2026-01-01 00:00:00')")
         conn.exec_driver_sql("INSERT INTO audit_record (id, instance_id, task_id, action, at) VALUES "
                              "(1, 1, 1, 'task_created', '2026-01-01 00:00:00')")
-    engine.init_db()
-    with engine.db.read() as session:
+    services.init_db()
+    with services.db.read() as session:
         task = session.get(HumanTask, 1)
         assert (task.name, task.kind, task.escalation_level) == ("签收", "bpmn", 0)
         assert session.get(AuditRecord, 1).task_id == 1
         # states written as plain JSON text read back unchanged; saving compresses them
         assert session.get(ProcessInstance, 1).state_json == "{}"
     state = '{"tasks":{},"data":{"企业":"' + "重庆某某科技有限公司" * 50 + '"}}'
-    with engine.db.write() as session:
+    with services.db.write() as session:
         session.get(ProcessInstance, 1).state_json = state
-    with engine.db.engine.connect() as conn:
+    with services.db.engine.connect() as conn:
         stored = bytes(conn.exec_driver_sql("SELECT state_json FROM process_instance WHERE id = 1").scalar())
         assert stored[:1] == b"x" and len(stored) < len(state.encode()) / 5
         assert dict(conn.exec_driver_sql("SELECT kind, generation FROM reference_generation").all()) == {
             "org": 1, "calendar": 1}
-    with engine.db.read() as session:
+    with services.db.read() as session:
         assert session.get(ProcessInstance, 1).state_json == state
-    engine.close()
+    services.close()
 
 
 def _kill_pooled_connections(zjtx) -> int:
@@ -204,7 +204,7 @@ def test_requests_survive_the_database_dropping_its_connections(zjtx, monkeypatc
     item.dispatch(LEAD)
     with zjtx.db.write() as session:
         token = issue_token(session, get_user(session, liaison(LEAD)).id, "t")
-    client = create_app(engine=zjtx).test_client()
+    client = create_app(services=zjtx).test_client()
     headers = {"Authorization": f"Bearer {token}"}
 
     # 1. Through the API: the token check meets the dead connection first.

@@ -123,56 +123,56 @@ ALLOWED = {
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def services(tmp_path_factory):
     """One engine for checks that only read (validation writes nothing)."""
     built = make_engine(f"sqlite:///{tmp_path_factory.mktemp('runnable') / 'zjtx.sqlite3'}")
     yield built
     built.close()
 
 
-def report(engine, files: dict[str, str]) -> list[dict]:
-    with engine.db.read() as session:
-        return engine.registry.validate(session, {k: v.encode() for k, v in files.items()})
+def report(services, files: dict[str, str]) -> list[dict]:
+    with services.db.read() as session:
+        return services.registry.validate(session, {k: v.encode() for k, v in files.items()})
 
 
-def refused(engine, files: dict[str, str], element: str) -> str:
+def refused(services, files: dict[str, str], element: str) -> str:
     """The report's message on ``element`` (exactly one), asserting it is named with its name."""
-    found = [p for p in report(engine, files) if p["element"] == element]
-    assert len(found) == 1, report(engine, files)
+    found = [p for p in report(services, files) if p["element"] == element]
+    assert len(found) == 1, report(services, files)
     return found[0]["message"]
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
-def test_events_nothing_delivers_or_runs_are_refused(engine, case):
+def test_events_nothing_delivers_or_runs_are_refused(services, case):
     element, reason, body = REFUSED[case]
-    message = refused(engine, {"p.bpmn": diagram(body)}, element)
+    message = refused(services, {"p.bpmn": diagram(body)}, element)
     assert reason in message and f"元素 {element}" in message
 
 
 @pytest.mark.parametrize("case", sorted(ALLOWED))
-def test_events_the_library_runs_inside_an_instance_stay_allowed(engine, case):
-    assert report(engine, {"p.bpmn": diagram(ALLOWED[case])}) == []
+def test_events_the_library_runs_inside_an_instance_stay_allowed(services, case):
+    assert report(services, {"p.bpmn": diagram(ALLOWED[case])}) == []
 
 
 # -- human tasks: plain and manual tasks are projected like user tasks ----------------------------------
 @pytest.mark.parametrize("tag, kind", [("task", "未指定类型的 bpmn:task"), ("manualTask", "手工任务")])
-def test_a_manual_or_plain_task_without_a_department_is_refused(engine, tag, kind):
+def test_a_manual_or_plain_task_without_a_department_is_refused(services, tag, kind):
     body = chain(START, f'<bpmn:{tag} id="m1" name="现场核查"/>', END)
-    message = refused(engine, {"p.bpmn": diagram(body)}, "m1")
+    message = refused(services, {"p.bpmn": diagram(body)}, "m1")
     assert "没有指定办理单位" in message and kind in message and "（现场核查）" in message
 
 
 @pytest.mark.parametrize("tag", ["task", "manualTask"])
-def test_a_manual_or_plain_task_is_checked_like_a_user_task(engine, tag):
+def test_a_manual_or_plain_task_is_checked_like_a_user_task(services, tag):
     props = ('<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="department" value="无此局"/>'
              '<spiffworkflow:property name="roles" value="liaison,boss"/></spiffworkflow:properties></bpmn:extensionElements>')
-    messages = [p["message"] for p in report(engine, {"p.bpmn": diagram(chain(
+    messages = [p["message"] for p in report(services, {"p.bpmn": diagram(chain(
         START, f'<bpmn:{tag} id="m1" name="现场核查">{props}</bpmn:{tag}>', END))})]
     assert any("部门「无此局」不存在" in m for m in messages) and any("未知角色：boss" in m for m in messages)
     strict = MINIMAL.format(lane="区科技局", task=f'<bpmn:{tag} id="t1" name="核查"/>').replace(
         'isExecutable="true">', 'isExecutable="true"><bpmn:extensionElements><spiffworkflow:properties>'
         '<spiffworkflow:property name="require_deadlines" value="true"/></spiffworkflow:properties></bpmn:extensionElements>')
-    [problem] = report(engine, {"tiny.bpmn": strict})
+    [problem] = report(services, {"tiny.bpmn": strict})
     assert problem["element"] == "t1" and "没有期限" in problem["message"]
 
 
@@ -196,35 +196,35 @@ def calling(pid: str, target: str, activity: str) -> str:
                          END), pid=pid, name=f"流程{pid}")
 
 
-def test_a_call_activity_calling_its_own_process_is_refused(engine):
-    message = refused(engine, {"a.bpmn": calling("a", "a", "again")}, "again")
+def test_a_call_activity_calling_its_own_process_is_refused(services):
+    message = refused(services, {"a.bpmn": calling("a", "a", "again")}, "again")
     assert "调用活动形成循环调用：a（流程a） —again→ a（流程a）" in message
 
 
-def test_a_cycle_through_other_processes_is_refused_once_naming_the_chain(engine):
+def test_a_cycle_through_other_processes_is_refused_once_naming_the_chain(services):
     files = {"a.bpmn": calling("a", "b", "call_b"), "b.bpmn": calling("b", "c", "call_c"),
              "c.bpmn": calling("c", "a", "call_a")}
-    cycles = [p for p in report(engine, files) if "循环调用" in p["message"]]
+    cycles = [p for p in report(services, files) if "循环调用" in p["message"]]
     assert len(cycles) == 1 and cycles[0]["element"] == "call_a" and cycles[0]["file"] == "c.bpmn"
     assert "a（流程a） —call_b→ b（流程b） —call_c→ c（流程c） —call_a→ a（流程a）" in cycles[0]["message"]
 
 
-def test_a_call_without_a_cycle_passes(engine):
-    assert report(engine, {"a.bpmn": calling("a", "b", "call_b"), "b.bpmn": diagram(chain(START, user(), END), pid="b")}) \
+def test_a_call_without_a_cycle_passes(services):
+    assert report(services, {"a.bpmn": calling("a", "b", "call_b"), "b.bpmn": diagram(chain(START, user(), END), pid="b")}) \
         == []
 
 
 # -- multi-instance -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("sequential", ["false", "true"])
-def test_a_multi_instance_task_with_nothing_to_count_is_refused(engine, sequential):
+def test_a_multi_instance_task_with_nothing_to_count_is_refused(services, sequential):
     def mi(inner: str) -> str:
         return diagram(chain(START, user("u", "会签", f'<bpmn:multiInstanceLoopCharacteristics isSequential="{sequential}">'
                                                f'{inner}</bpmn:multiInstanceLoopCharacteristics>'), END))
 
-    assert "多实例任务必须指定次数或输入集合" in refused(engine, {"p.bpmn": mi("")}, "u")  # the parser's own check
-    empty = refused(engine, {"p.bpmn": mi("<bpmn:loopCardinality></bpmn:loopCardinality>")}, "u")
+    assert "多实例任务必须指定次数或输入集合" in refused(services, {"p.bpmn": mi("")}, "u")  # the parser's own check
+    empty = refused(services, {"p.bpmn": mi("<bpmn:loopCardinality></bpmn:loopCardinality>")}, "u")
     assert "多实例任务没有指定次数（loopCardinality）或输入集合（loopDataInputRef）" in empty
-    assert report(engine, {"p.bpmn": mi("<bpmn:loopCardinality>2</bpmn:loopCardinality>")}) == []
+    assert report(services, {"p.bpmn": mi("<bpmn:loopCardinality>2</bpmn:loopCardinality>")}) == []
 
 
 # -- service tasks ------------------------------------------------------------------------------------
@@ -237,30 +237,30 @@ def service(operator: str, params, value=lambda name: name, task_id: str = "op")
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
-def test_a_service_task_naming_one_of_our_operations_with_its_parameters_passes(engine, name):
-    assert report(engine, {"p.bpmn": service(name, OPERATIONS[name].params)}) == []
+def test_a_service_task_naming_one_of_our_operations_with_its_parameters_passes(services, name):
+    assert report(services, {"p.bpmn": service(name, OPERATIONS[name].params)}) == []
 
 
-def test_a_service_task_with_an_unknown_operator_is_refused_listing_ours(engine):
-    message = refused(engine, {"p.bpmn": service("send_email", ["to"])}, "op")
+def test_a_service_task_with_an_unknown_operator_is_refused_listing_ours(services):
+    message = refused(services, {"p.bpmn": service("send_email", ["to"])}, "op")
     assert "服务任务调用的操作「send_email」不存在" in message and all(n in message for n in OPERATIONS)
 
 
-def test_missing_parameters_and_broken_parameter_expressions_are_reported(engine):
+def test_missing_parameters_and_broken_parameter_expressions_are_reported(services):
     name, operation = next((n, o) for n, o in sorted(OPERATIONS.items()) if o.params)
-    message = refused(engine, {"p.bpmn": service(name, operation.params[1:])}, "op")
+    message = refused(services, {"p.bpmn": service(name, operation.params[1:])}, "op")
     assert f"缺少参数：{operation.params[0]}" in message and name in message
-    broken = [p["message"] for p in report(engine, {"p.bpmn": service(name, operation.params, value=lambda p: "a +")})]
+    broken = [p["message"] for p in report(services, {"p.bpmn": service(name, operation.params, value=lambda p: "a +")})]
     assert any(f"元素 op（办结）：参数 {operation.params[0]} 的表达式有语法错误" in m for m in broken)
 
 
-def test_a_parameter_named_like_an_element_is_reported_not_misparsed(engine):
+def test_a_parameter_named_like_an_element_is_reported_not_misparsed(services):
     name, operation = next((n, o) for n, o in sorted(OPERATIONS.items()) if o.params)
     clash = operation.params[0]
     bpmn = service(name, operation.params).replace(START, START + user(clash, "填报")).replace(
         'sourceRef="s" targetRef="op"', f'sourceRef="s" targetRef="{clash}"').replace(
         "</bpmn:process>", f'<bpmn:sequenceFlow id="fx" sourceRef="{clash}" targetRef="op"/></bpmn:process>')
-    message = refused(engine, {"p.bpmn": bpmn}, clash)
+    message = refused(services, {"p.bpmn": bpmn}, clash)
     assert f"id「{clash}」同时用于" in message and "服务任务的参数名不能与元素 id 相同" in message
 
 
@@ -277,21 +277,21 @@ RAW_ERRORS = {  # each is an exception other than ValidationException inside Spi
 
 
 @pytest.mark.parametrize("case", sorted(RAW_ERRORS))
-def test_exceptions_inside_the_parser_become_report_entries(engine, case):
+def test_exceptions_inside_the_parser_become_report_entries(services, case):
     element, reason, body = RAW_ERRORS[case]
-    found = report(engine, {"p.bpmn": body if body.startswith("<?xml") else diagram(body)})
+    found = report(services, {"p.bpmn": body if body.startswith("<?xml") else diagram(body)})
     assert any(reason in p["message"] and p["element"] == (element or p["element"]) for p in found), found
 
 
 @pytest.mark.parametrize("where, prefix", [("engine.repository.registry.SpiffBpmnParser.add_bpmn_xml", "无法解析：RuntimeError"),
                                            ("engine.repository.registry.SpiffBpmnParser.get_spec", "无法构建流程：RuntimeError"),
                                            ("engine.repository.registry.runnable_problems", "无法校验：RuntimeError")])
-def test_any_exception_of_parsing_or_checking_is_a_report_entry(engine, monkeypatch, where, prefix):
+def test_any_exception_of_parsing_or_checking_is_a_report_entry(services, monkeypatch, where, prefix):
     def broken(*args, **kwargs):
         raise RuntimeError("坏了")
 
     monkeypatch.setattr(where, broken)
-    found = report(engine, {"p.bpmn": diagram(chain(START, user(), END))})
+    found = report(services, {"p.bpmn": diagram(chain(START, user(), END))})
     assert any(prefix in p["message"] and "坏了" in p["message"] for p in found), found
 
 
@@ -326,7 +326,7 @@ def test_zjtx_validate_reports_each_rule_without_a_traceback(tmp_path, monkeypat
 def test_the_designer_reports_each_rule_in_its_validate_answer(zjtx):
     from web import create_app
 
-    b = Browser(create_app(engine=zjtx, config={"TESTING": True}))
+    b = Browser(create_app(services=zjtx, config={"TESTING": True}))
     assert b.login("designer").status_code == 302
     b.get("/designer/")
     for case, (content, element, reason) in CLI_CASES.items():
@@ -352,13 +352,13 @@ CONFORMANCE_REASONS = {
 
 @pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/conformance 不存在")
 @pytest.mark.parametrize("name", sorted(CONFORMANCE_REASONS))
-def test_conformance_files_are_refused_for_what_cannot_run_here(engine, name):
+def test_conformance_files_are_refused_for_what_cannot_run_here(services, name):
     element, reason = CONFORMANCE_REASONS[name]
-    assert reason in refused(engine, {name: (CONFORMANCE / name).read_text(encoding="utf-8")}, element)
+    assert reason in refused(services, {name: (CONFORMANCE / name).read_text(encoding="utf-8")}, element)
 
 
 @pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/conformance 不存在")
-def test_c_9_1_also_has_a_user_task_nobody_is_named_for(engine):
-    message = refused(engine, {"C.9.1.bpmn": (CONFORMANCE / "C.9.1.bpmn").read_text(encoding="utf-8")},
+def test_c_9_1_also_has_a_user_task_nobody_is_named_for(services):
+    message = refused(services, {"C.9.1.bpmn": (CONFORMANCE / "C.9.1.bpmn").read_text(encoding="utf-8")},
                       "UserTask_CallCustomer")
     assert "用户任务没有指定办理单位" in message

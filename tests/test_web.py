@@ -17,7 +17,7 @@ LEAD, CO = "区科技局", "区财政局"
 
 @pytest.fixture
 def app(zjtx):
-    return create_app(engine=zjtx, config={"TESTING": True})
+    return create_app(services=zjtx, config={"TESTING": True})
 
 
 class Browser:

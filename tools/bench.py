@@ -36,9 +36,9 @@ def _timed(fn, repeat: int) -> dict:
 
 
 class Bench:
-    def __init__(self, engine):
-        self.engine = engine
-        self.workflows = engine.workflows
+    def __init__(self, services):
+        self.services = services
+        self.workflows = services.workflows
 
     def _dispatched(self, lead="区科技局") -> dict:
         w = self.workflows
@@ -50,7 +50,7 @@ class Bench:
 
     def populate(self, total: int, departments: list[int]) -> None:
         """Bring the number of waiting dispatch instances up to ``total`` by copying a real one."""
-        with self.engine.db.read() as session:
+        with self.services.db.read() as session:
             have = session.query(ProcessInstance).count()
         future = self.workflows.clock() + timedelta(days=365)
         self._copies(max(total - have - 1, 0), lambda i: {"department_id": departments[i % len(departments)],
@@ -62,7 +62,7 @@ class Bench:
         ``task_values(i)`` (and ``instance_values(i)``) give the columns that differ per copy."""
         template = self._dispatched()
         future = self.workflows.clock() + timedelta(days=365)
-        with self.engine.db.write() as session:
+        with self.services.db.write() as session:
             source = session.get(ProcessInstance, template["id"])
             task = session.scalar(select(HumanTask).where(HumanTask.instance_id == source.id,
                                                           HumanTask.status == "to_sign"))
@@ -94,16 +94,16 @@ class Bench:
                     flush()
             if batch:
                 flush()
-            if self.engine.db.dialect == "postgresql":  # ids were given explicitly: move the sequence on
+            if self.services.db.dialect == "postgresql":  # ids were given explicitly: move the sequence on
                 session.execute(text("SELECT setval(pg_get_serial_sequence('process_instance', 'id'), "
                                      "(SELECT max(id) FROM process_instance))"))
-        if self.engine.db.dialect == "postgresql":
+        if self.services.db.dialect == "postgresql":
             # What autovacuum does after a bulk load, before measuring the steady state: planner statistics,
             # and the visibility map and hint bits set, so the first reads do not rewrite fresh pages.
-            with self.engine.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with self.services.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE process_instance")
                 conn.exec_driver_sql("VACUUM ANALYZE human_task")
-        with self.engine.db.read() as session:
+        with self.services.db.read() as session:
             return list(session.scalars(select(HumanTask.id).where(HumanTask.instance_id >= next_id)
                                         .order_by(HumanTask.id)))
 
@@ -119,13 +119,13 @@ class Bench:
         from engine.runtime.serialization import dump_state, load_state, serializer
         from web import create_app
 
-        client = create_app(engine=self.engine).test_client()
-        with self.engine.db.write() as session:
+        client = create_app(services=self.services).test_client()
+        with self.services.db.write() as session:
             token = issue_token(session, get_user(session, "science_tech_bureau_liaison").id, "bench")
         headers = {"Authorization": f"Bearer {token}"}
         tasks = [self._dispatched()["open_tasks"][0]["id"] for _ in range(repeat + 3)]
         instance = self._dispatched()
-        with self.engine.db.read() as session:
+        with self.services.db.read() as session:
             row = session.get(ProcessInstance, instance["id"])
             state, fmt, spec = row.state_json, row.serializer_version, row.version.spec_json
             spiff_id = session.scalar(select(HumanTask.spiff_task_id).where(HumanTask.instance_id == row.id,
@@ -198,16 +198,16 @@ class Bench:
     def tick(self, repeat: int) -> dict:
         from engine.scheduling.scheduler import Scheduler
 
-        scheduler = Scheduler(self.engine)
+        scheduler = Scheduler(self.services)
         return _timed(scheduler.tick, repeat)
 
     def inbox(self, repeat: int) -> dict:
         from engine.identity.authz import actor_for
         from engine.queries.views import InboxFilter
 
-        with self.engine.db.read() as session:
+        with self.services.db.read() as session:
             actor = actor_for(session, "science_tech_bureau_liaison")
-        return _timed(lambda: self.engine.queries.inbox(actor, InboxFilter(tab="to_sign", category="用地", page=2)),
+        return _timed(lambda: self.services.queries.inbox(actor, InboxFilter(tab="to_sign", category="用地", page=2)),
                       repeat)
 
     def bytes_per_instance(self, count: int = 200) -> float:
@@ -218,7 +218,7 @@ class Bench:
         return (self._database_bytes() - before) / count / 1000
 
     def _database_bytes(self) -> int:
-        db = self.engine.db
+        db = self.services.db
         if db.dialect == "sqlite":
             raw = db.write_engine.raw_connection()  # outside any transaction, so the checkpoint can run
             try:
@@ -254,16 +254,16 @@ class Bench:
                                              "escalation_level": 1, "warn_before_days": 1, "supervise_after_days": 3,
                                              "deadline_key": f"bench-p4:{uuid.uuid4().hex}"})
         wanted = set(ids)
-        with self.engine.db.read() as session:
+        with self.services.db.read() as session:
             last = session.scalar(select(Escalation.id).order_by(Escalation.id.desc()).limit(1)) or 0
-        scheduler = Scheduler(self.engine)
+        scheduler = Scheduler(self.services)
         seen: dict[int, float] = {}
         stop = threading.Event()
 
         def watch() -> None:
             nonlocal last
             while not stop.is_set():
-                with self.engine.db.read() as session:
+                with self.services.db.read() as session:
                     rows = session.execute(select(Escalation.id, Escalation.task_id, Escalation.scheduled_at)
                                            .where(Escalation.id > last).order_by(Escalation.id)).all()
                 now = datetime.now(UTC)
@@ -293,7 +293,7 @@ class Bench:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
-        url = self.engine.settings.database_url
+        url = self.services.settings.database_url
         with context.Pool(workers) as pool:
             counts = pool.starmap(_start_loop, [(url, seconds)] * workers)
         total = sum(c for c, _ in counts)
@@ -309,7 +309,7 @@ class Bench:
         import subprocess
         import sys
 
-        env = {**os.environ, "DATABASE_URL": self.engine.settings.database_url, "ZJTX_LOG_FORMAT": "json"}
+        env = {**os.environ, "DATABASE_URL": self.services.settings.database_url, "ZJTX_LOG_FORMAT": "json"}
         process = subprocess.Popen([sys.executable, "-m", "engine.cli", "scheduler"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -342,31 +342,31 @@ def _start_loop(url: str, seconds: float) -> tuple[int, float]:
     from engine.config import Settings
     from engine.identity.authz import actor_for
 
-    engine = bootstrap(Settings.from_env({"DATABASE_URL": url}))
-    with engine.db.read() as session:  # resolved once, as the API resolves it once per request
+    services = bootstrap(Settings.from_env({"DATABASE_URL": url}))
+    with services.db.read() as session:  # resolved once, as the API resolves it once per request
         who = actor_for(session, "dispatcher")
     data = {"enterprise_name": "吞吐量测试企业", "category": "融资", "description": "吞吐量测试", "source": "企业"}
-    engine.workflows.start("problem_dispatch", data, actor=who)  # warm the caches
+    services.workflows.start("problem_dispatch", data, actor=who)  # warm the caches
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        item = engine.workflows.start("problem_dispatch", data, actor=who)
+        item = services.workflows.start("problem_dispatch", data, actor=who)
         assert item["open_tasks"], item
         count += 1
     elapsed = time.perf_counter() - started
-    engine.close()
+    services.close()
     return count, elapsed
 
 
-def run(engine, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1000, p4_window: float = 60.0,
+def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1000, p4_window: float = 60.0,
         p6_seconds: float = 10.0, p7_seconds: float = 300.0, progress=lambda message: None,
         lead_seconds: float = 5.0) -> dict:
     """Every figure; ``lead_seconds`` is the settling time before P4's window and P7's measurement."""
-    bench = Bench(engine)
-    with engine.db.read() as session:
+    bench = Bench(services)
+    with services.db.read() as session:
         from engine.storage.models import Department
 
         departments = [d.id for d in session.query(Department).order_by(Department.id)]
-    results = {"sizes": {}, "database": engine.db.dialect}
+    results = {"sizes": {}, "database": services.db.dialect}
     progress("P1 提交任务 …")
     submit = bench.submit(repeat)
     progress("P8 脚本隔离开销 …")
@@ -448,8 +448,8 @@ def fresh_database(url: str) -> str:
     return parsed.update_query_dict({"options": f"-csearch_path={BENCH_SCHEMA}"}).render_as_string(hide_password=False)
 
 
-def cleanup(engine) -> None:
-    with engine.db.write() as session:
+def cleanup(services) -> None:
+    with services.db.write() as session:
         ids = select(ProcessInstance.id).where(ProcessInstance.business_key.like("BENCH-%"))
         session.execute(delete(HumanTask).where(HumanTask.instance_id.in_(ids)))
         session.execute(delete(ProcessInstance).where(ProcessInstance.business_key.like("BENCH-%")))

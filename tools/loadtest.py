@@ -785,19 +785,19 @@ def check(db, engine_factory, stats: Stats, world: World, recorder: SmtpRecorder
         {"twice_db": twice_db[:50], "twice_client": twice_client[:50], "completed_without_200": without_200[:50]}))
 
     # instance states: the open task rows are exactly the state's READY user tasks
-    engine = engine_factory()
+    services = engine_factory()
     mismatched, completed_mismatch, not_in_tree = [], [], 0
     try:
         rows_by_instance = defaultdict(list)
         for t in tasks.values():
             if t.kind == "bpmn":
                 rows_by_instance[t.instance_id].append(t)
-        with engine.db.read() as session:
+        with services.db.read() as session:
             versions = {v.id: v for v in session.scalars(select(ProcessVersion))}
-            specs = {vid: engine.workflows.parsed_spec(v) for vid, v in versions.items()}
+            specs = {vid: services.workflows.parsed_spec(v) for vid, v in versions.items()}
         for instance in instances:
             workflow = load_state(instance.state_json, instance.serializer_version, specs[instance.version_id],
-                                  engine.workflows.script_engine)
+                                  services.workflows.script_engine)
             ready = {str(t.id) for t in ready_user_tasks(workflow)} if not workflow.is_completed() else set()
             rows = rows_by_instance[instance.id]
             open_rows = {r.spiff_task_id for r in rows if r.status in OPEN_STATUSES}
@@ -813,7 +813,7 @@ def check(db, engine_factory, stats: Stats, world: World, recorder: SmtpRecorder
                 elif spiff.state != TaskState.COMPLETED:
                     completed_mismatch.append({"task": r.id, "state": TaskState.get_name(spiff.state)})
     finally:
-        engine.close()
+        services.close()
     checks.append(Check(
         "C3", "实例状态一致", "instance states consistent (open task rows = the state's READY user tasks)",
         "pass" if not mismatched and not completed_mismatch else "fail",

@@ -11,7 +11,7 @@ from flask import Flask, g, jsonify, render_template, request, send_from_directo
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
-from engine.bootstrap import Engine, bootstrap
+from engine.bootstrap import Services, bootstrap
 from engine.errors import EngineError
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -40,20 +40,20 @@ def _status_for(exc: EngineError) -> int:
     return 404 if exc.code.endswith("not_found") else 400
 
 
-def create_app(engine: Engine | None = None, config: dict | None = None) -> Flask:
+def create_app(services: Services | None = None, config: dict | None = None) -> Flask:
     app = Flask(__name__)
-    engine = engine or bootstrap()
+    services = services or bootstrap()
     app.config.update(
-        SECRET_KEY=engine.settings.secret_key,
+        SECRET_KEY=services.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=engine.settings.base_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=services.settings.base_url.startswith("https://"),
         # The cookie outlives the idle limit so that the server can say "登录已超时"; idle is checked per request.
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         MAX_CONTENT_LENGTH=11 * 1024 * 1024,
     )
     app.config.update(config or {})
-    app.extensions["zjtx"] = engine
+    app.extensions["zjtx"] = services
     app.json.ensure_ascii = False
 
     from web import admin, api, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
@@ -72,8 +72,8 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Flas
         nav = [(e, label) for e, label, roles in NAV
                if actor is not None and (roles is None or actor.is_admin or actor.roles & roles)]
         return {"csrf_token": security.csrf_token, "actor": actor, "nav": nav,
-                "unread": unread_count(engine.db, actor.user_id) if actor and actor.user_id else 0,
-                "me": _me(engine, actor)}
+                "unread": unread_count(services.db, actor.user_id) if actor and actor.user_id else 0,
+                "me": _me(services, actor)}
 
     @app.get("/vendor/<path:filename>")
     def vendor(filename: str):
@@ -135,10 +135,10 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Flas
     return app
 
 
-def _me(engine: Engine, actor) -> dict | None:
+def _me(services: Services, actor) -> dict | None:
     if actor is None or actor.user_id is None:
         return None
     from engine.identity.accounts import display_of
 
-    with engine.db.read() as session:
+    with services.db.read() as session:
         return display_of(session, actor.user_id)

@@ -12,7 +12,7 @@ from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.identity import accounts
 from engine.identity.org import ROLES, departments_as_data, save_department
 from notifications import inbox as messages
-from web.security import engine, roles_required
+from web.security import roles_required, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 INCIDENTS_PER_PAGE = 20
@@ -21,18 +21,18 @@ INCIDENTS_PER_PAGE = 20
 @bp.get("/")
 @roles_required("admin")
 def index():
-    with engine().db.read() as session:
+    with services().db.read() as session:
         users = accounts.list_users(session)
         departments = departments_as_data(session)
     return render_template("admin/index.html", users=users, departments=departments, roles=ROLES,
-                           open_incidents=engine().incidents.count_open())
+                           open_incidents=services().incidents.count_open())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required("admin")
 def user(user_id: int | None = None):
-    with engine().db.read() as session:
+    with services().db.read() as session:
         departments = [d["name"] for d in departments_as_data(session)]
         existing = next((u for u in accounts.list_users(session) if u["id"] == user_id), None)
     if user_id is not None and existing is None:
@@ -45,7 +45,7 @@ def user(user_id: int | None = None):
                   "roles": request.form.getlist("roles"), "password": request.form.get("password", ""),
                   "active": request.form.get("active") == "on" if user_id else True}
         try:
-            with engine().db.write() as session:
+            with services().db.write() as session:
                 accounts.save_user(session, g.actor, values, user_id)
         except ValidationFailed as exc:
             errors = exc.errors
@@ -60,7 +60,7 @@ def user(user_id: int | None = None):
 @bp.route("/departments/<path:name>", methods=["GET", "POST"])
 @roles_required("admin")
 def department(name: str | None = None):
-    with engine().db.read() as session:
+    with services().db.read() as session:
         existing = next((d for d in departments_as_data(session) if d["name"] == name), None)
     if name is not None and existing is None:
         abort(404)
@@ -71,7 +71,7 @@ def department(name: str | None = None):
                   "aliases": request.form.get("aliases", "").replace("，", ",").replace("、", ",").split(","),
                   "leading_group_member": request.form.get("leading_group_member") == "on"}
         try:
-            with engine().db.write() as session:
+            with services().db.write() as session:
                 save_department(session, values["name"], values["aliases"], values["leading_group_member"],
                                 values["short_code"], original=name)
         except ValidationFailed as exc:
@@ -93,7 +93,7 @@ def calendar():
             except ValueError:
                 errors.append("「日期」格式应为 YYYY-MM-DD")
             else:
-                with engine().db.write() as session:
+                with services().db.write() as session:
                     set_day(session, day, request.form.get("kind") == "workday", request.form.get("name") or None)
                 flash(f"{day.isoformat()} 已修改", "info")
         else:
@@ -104,13 +104,13 @@ def calendar():
             except (ValueError, UnicodeDecodeError) as exc:
                 errors = exc.errors if isinstance(exc, ArrangementError) else [f"文件不是有效的 JSON：{exc}"]
             else:
-                with engine().db.write() as session:
+                with services().db.write() as session:
                     import_arrangement(session, arrangement, data.get("source") or upload.filename, g.actor.username)
                 flash(f"已导入 {arrangement.year} 年节假日安排", "info")
         if not errors:
             return redirect(url_for("admin.calendar"))
-    today = engine().workflows.clock().date()
-    with engine().db.read() as session:
+    today = services().workflows.clock().date()
+    with services().db.read() as session:
         cal = load_calendar(session)
         overrides = list_days(session)
     return render_template("admin/calendar.html", overrides=overrides, errors=errors,
@@ -122,21 +122,21 @@ def calendar():
 def outbox():
     if request.method == "POST":
         message_id = request.form.get("id", type=int)
-        incident_id = engine().incidents.open_for_message(message_id) if message_id else None
+        incident_id = services().incidents.open_for_message(message_id) if message_id else None
         if incident_id is not None:  # resending it also closes its incident
             try:
-                engine().incidents.retry(incident_id, g.actor)
+                services().incidents.retry(incident_id, g.actor)
             except EngineError as exc:
                 flash(exc.message, "error")
             else:
                 flash(f"消息 {message_id} 已重新排队，异常事件 #{incident_id} 已处理", "info")
-        elif message_id and engine().deliverer.retry(message_id):
+        elif message_id and services().deliverer.retry(message_id):
             flash(f"消息 {message_id} 已重新排队", "info")
         else:
             flash("该消息不是发送失败状态", "error")
         return redirect(url_for("admin.outbox", status=request.args.get("status", "dead")))
     status = request.args.get("status", "dead")
-    return render_template("admin/outbox.html", rows=messages.outbox_messages(engine().db, status or None),
+    return render_template("admin/outbox.html", rows=messages.outbox_messages(services().db, status or None),
                            status=status)
 
 
@@ -146,17 +146,17 @@ def incidents():
     """What the engine kept failing to do on its own: open ones first, newest first, by pages."""
     show = "all" if request.args.get("show") == "all" else "open"
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    rows = engine().incidents.list(open_only=show == "open", limit=INCIDENTS_PER_PAGE + 1,
+    rows = services().incidents.list(open_only=show == "open", limit=INCIDENTS_PER_PAGE + 1,
                                    offset=(page - 1) * INCIDENTS_PER_PAGE)
     return render_template("admin/incidents.html", rows=rows[:INCIDENTS_PER_PAGE], show=show, page=page,
-                           has_next=len(rows) > INCIDENTS_PER_PAGE, open_count=engine().incidents.count_open())
+                           has_next=len(rows) > INCIDENTS_PER_PAGE, open_count=services().incidents.count_open())
 
 
 @bp.get("/incidents/<int:incident_id>")
 @roles_required("admin")
 def incident(incident_id: int):
     try:
-        found = engine().incidents.get(incident_id)
+        found = services().incidents.get(incident_id)
     except NotFound:
         abort(404)
     return render_template("admin/incident.html", i=found)
@@ -171,7 +171,7 @@ _RETRIED = {"timer": "已放回定时队列，系统将在下一次调度时（�
 @roles_required("admin")
 def retry_incident(incident_id: int):
     try:
-        result = engine().incidents.retry(incident_id, g.actor)
+        result = services().incidents.retry(incident_id, g.actor)
     except NotFound:
         abort(404)
     except EngineError as exc:  # resolved already, or the start failed again
@@ -193,7 +193,7 @@ def cancel_incident(incident_id: int):
         flash("请先勾选确认，再点「取消」", "error")
         return redirect(url_for("admin.incident", incident_id=incident_id))
     try:
-        result = engine().incidents.cancel(incident_id, g.actor)
+        result = services().incidents.cancel(incident_id, g.actor)
     except NotFound:
         abort(404)
     except EngineError as exc:

@@ -10,7 +10,7 @@ from engine.errors import ValidationFailed
 from engine.queries.views import TABS, InboxFilter
 from notifications import inbox as messages
 from web.openapi import document
-from web.security import engine, login_required
+from web.security import login_required, services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -40,13 +40,13 @@ def tasks():
     if tab:
         if tab not in TABS:
             raise ValidationFailed({"tab": "可选：" + "、".join(TABS)})
-        result = engine().queries.inbox(g.actor, InboxFilter(
+        result = services().queries.inbox(g.actor, InboxFilter(
             tab=tab, enterprise=request.args.get("enterprise"), category=request.args.get("category"),
             page=request.args.get("page", 1, type=int), per_page=min(request.args.get("per_page", 20, type=int), 100)))
         items = [{k: _serial(v) for k, v in row.items()} for row in result["items"]]
         return jsonify({"tab": tab, "counts": result["counts"], "count_cap": result["count_cap"],
                         "total": result["total"], "has_next": result["has_next"], "tasks": items})
-    rows = engine().workflows.tasks(actor=g.actor.username, department=request.args.get("department") or None,
+    rows = services().workflows.tasks(actor=g.actor.username, department=request.args.get("department") or None,
                                     status=request.args.get("status", "open"),
                                     limit=min(request.args.get("limit", 100, type=int), 500),
                                     offset=max(request.args.get("offset", 0, type=int), 0))
@@ -56,7 +56,7 @@ def tasks():
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def task(task_id: int):
-    d = engine().queries.task_detail(g.actor, task_id)
+    d = services().queries.task_detail(g.actor, task_id)
     t = d["task"]
     return jsonify({"id": t.id, "instance_id": t.instance_id, "name": t.name, "task": t.bpmn_id,
                     "department": d["department"], "status": t.status, "status_label": d["status_label"],
@@ -67,33 +67,33 @@ def task(task_id: int):
 @bp.post("/tasks/<int:task_id>/complete")
 @login_required
 def complete(task_id: int):
-    return jsonify(engine().workflows.complete(task_id, _json_body(), g.actor))
+    return jsonify(services().workflows.complete(task_id, _json_body(), g.actor))
 
 
 @bp.post("/items")
 @login_required
 def register():
-    result = engine().workflows.start("problem_dispatch", _json_body(), actor=g.actor)
+    result = services().workflows.start("problem_dispatch", _json_body(), actor=g.actor)
     return jsonify(result), 201
 
 
 @bp.get("/instances/<ref>")
 @login_required
 def instance(ref: str):
-    return jsonify(engine().workflows.show(ref, actor=g.actor.username))
+    return jsonify(services().workflows.show(ref, actor=g.actor.username))
 
 
 @bp.get("/calendar/add-working-days")
 @login_required
 def add_working_days():
     try:
-        start = date.fromisoformat(request.args.get("start") or engine().workflows.clock().date().isoformat())
+        start = date.fromisoformat(request.args.get("start") or services().workflows.clock().date().isoformat())
         days = int(request.args.get("days", ""))
         if not 1 <= days <= 365:
             raise ValueError
     except ValueError:
         raise ValidationFailed({"days": "「期限」应为 1 到 365 之间的工作日数；start 应为 YYYY-MM-DD"}) from None
-    with engine().db.read() as session:
+    with services().db.read() as session:
         cal = load_calendar(session)
     due = cal.add_working_days(start, days)
     return jsonify({"start": start.isoformat(), "days": days, "due": due.isoformat(),
@@ -103,8 +103,8 @@ def add_working_days():
 @bp.get("/notifications")
 @login_required
 def notifications():
-    rows = messages.messages(engine().db, g.actor.user_id)
-    return jsonify({"unread": messages.unread_count(engine().db, g.actor.user_id),
+    rows = messages.messages(services().db, g.actor.user_id)
+    return jsonify({"unread": messages.unread_count(services().db, g.actor.user_id),
                     "messages": [{"id": m.id, "title": m.title, "body": m.body, "link": m.link,
                                   "created_at": _serial(m.created_at), "read": m.read_at is not None} for m in rows]})
 
@@ -112,5 +112,5 @@ def notifications():
 @bp.post("/notifications/<int:message_id>/read")
 @login_required
 def notification_read(message_id: int):
-    changed = messages.mark_read(engine().db, g.actor.user_id, engine().workflows.clock(), message_id)
+    changed = messages.mark_read(services().db, g.actor.user_id, services().workflows.clock(), message_id)
     return jsonify({"marked": changed})

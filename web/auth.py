@@ -5,7 +5,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from engine.errors import ValidationFailed
 from engine.identity import accounts
-from web.security import engine, login_required, sign_in
+from web.security import login_required, services, sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -23,8 +23,8 @@ def login():
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         try:
-            actor = accounts.login(engine().db, username, password, request.remote_addr or "-",
-                                   engine().workflows.clock())
+            actor = accounts.login(services().db, username, password, request.remote_addr or "-",
+                                   services().workflows.clock())
         except accounts.LoginRefused as exc:
             flash(exc.message, "error")
             return render_template("login.html", username=username), 401
@@ -48,7 +48,7 @@ def password():
     errors = {}
     if request.method == "POST":
         try:
-            with engine().db.write() as session:
+            with services().db.write() as session:
                 accounts.change_password(session, g.actor.user_id, request.form.get("old_password", ""),
                                          request.form.get("new_password", ""), request.form.get("confirm_password", ""))
         except ValidationFailed as exc:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, g, render_template
 from engine.errors import NotFound
 from engine.policy.circulars.service import TABLE_COLUMNS
 from engine.policy.dispatch.figures import LABELS
-from web.security import engine, login_required
+from web.security import login_required, services
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 DRAFT_READERS = {"dispatcher", "leading_group_office", "admin"}
@@ -19,12 +19,12 @@ def _drafts() -> bool:
 @bp.get("/")
 @login_required
 def index():
-    return render_template("circulars/index.html", rows=engine().circulars.list(_drafts()))
+    return render_template("circulars/index.html", rows=services().circulars.list(_drafts()))
 
 
 def _get(circular_id: int):
     try:
-        return engine().circulars.get(circular_id, _drafts())
+        return services().circulars.get(circular_id, _drafts())
     except NotFound:
         abort(404)
 
@@ -42,6 +42,6 @@ def docx(circular_id: int):
     from urllib.parse import quote
 
     name = quote(f"{circular.number or '通报草稿'}.docx")
-    return Response(engine().circulars.docx(circular),
+    return Response(services().circulars.docx(circular),
                     content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
-from web.security import engine, roles_required
+from web.security import roles_required, services
 
 bp = Blueprint("dashboard", __name__)
 VIEWERS = ("dispatcher", "leading_group_office", "department_head", "admin")
@@ -14,11 +14,11 @@ VIEWERS = ("dispatcher", "leading_group_office", "department_head", "admin")
 def dashboard():
     from engine.policy.pool.enterprises import goals
 
-    return render_template("dashboard.html", d=engine().queries.dashboard(),
-                           goals=goals(engine().db, engine().workflows.clock().date()))
+    return render_template("dashboard.html", d=services().queries.dashboard(),
+                           goals=goals(services().db, services().workflows.clock().date()))
 
 
 @bp.get("/dashboard/data.json")
 @roles_required(*VIEWERS)
 def dashboard_data():
-    return jsonify(engine().queries.dashboard())
+    return jsonify(services().queries.dashboard())

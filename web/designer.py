@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, rende
 
 from engine.errors import Conflict, DeploymentError, NotFound
 from engine.repository import trust
-from web.security import engine, roles_required
+from web.security import roles_required, services
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
 ROLES = ("designer", "admin")
@@ -16,16 +16,16 @@ MAX_UPLOAD = 5 * 1024 * 1024
 
 
 def _deploy(files: dict[str, bytes], note: str | None):
-    with engine().db.write() as session:
-        return engine().registry.deploy(session, files, deployed_by=g.actor.username, note=note)
+    with services().db.write() as session:
+        return services().registry.deploy(session, files, deployed_by=g.actor.username, note=note)
 
 
 @bp.get("/")
 @roles_required(*ROLES)
 def index():
-    with engine().db.read() as session:
-        catalogue = engine().registry.catalogue(session)
-        tables = sorted(engine().registry.latest_decision_sources(session))
+    with services().db.read() as session:
+        catalogue = services().registry.catalogue(session)
+        tables = sorted(services().registry.latest_decision_sources(session))
         trusted = trust.trusted_versions(session)
     return render_template("designer/index.html", catalogue=catalogue, tables=tables, trusted=trusted)
 
@@ -36,8 +36,8 @@ def set_trust(key: str, version: int):
     """An administrator marks a version trusted (it may run effect operations) or withdraws it."""
     trusted = request.form.get("trusted") == "1"
     try:
-        with engine().db.write() as session:
-            trust.set_trusted(session, key, version, trusted, g.actor, engine().workflows.clock())
+        with services().db.write() as session:
+            trust.set_trusted(session, key, version, trusted, g.actor, services().workflows.clock())
     except NotFound:
         abort(404)
     what = "标记为可信，可以执行有外部效果的操作（生成、发布通报等）" if trusted else "取消可信，不能再执行有外部效果的操作"
@@ -60,8 +60,8 @@ def upload():
         flash("请选择要上传的 .bpmn 或 .dmn 文件", "error")
         return redirect(url_for("designer.index"))
     if request.form.get("action") == "validate":
-        with engine().db.read() as session:
-            problems = engine().registry.validate(session, files)
+        with services().db.read() as session:
+            problems = services().registry.validate(session, files)
         return render_template("designer/report.html", problems=problems, files=sorted(files),
                                deployed=None), (400 if problems else 200)
     try:
@@ -75,8 +75,8 @@ def upload():
 @roles_required(*ROLES)
 def download(key: str, version: int, filename: str):
     try:
-        with engine().db.read() as session:
-            name, text = engine().registry.source(session, key, version, filename)
+        with services().db.read() as session:
+            name, text = services().registry.source(session, key, version, filename)
     except NotFound:
         abort(404)
     return Response(text, content_type="application/xml; charset=utf-8",
@@ -86,8 +86,8 @@ def download(key: str, version: int, filename: str):
 @bp.get("/dmn/<name>.dmn/edit")
 @roles_required(*ROLES)
 def edit_dmn(name: str):
-    with engine().db.read() as session:
-        if f"{name}.dmn" not in engine().registry.latest_decision_sources(session):
+    with services().db.read() as session:
+        if f"{name}.dmn" not in services().registry.latest_decision_sources(session):
             abort(404)
     return render_template("designer/edit.html", key=name, filename=f"{name}.dmn", kind="dmn",
                            source=url_for("designer.dmn_source", name=name))
@@ -96,8 +96,8 @@ def edit_dmn(name: str):
 @bp.get("/dmn/<name>.dmn")
 @roles_required(*ROLES)
 def dmn_source(name: str):
-    with engine().db.read() as session:
-        content = engine().registry.latest_decision_sources(session).get(f"{name}.dmn")
+    with services().db.read() as session:
+        content = services().registry.latest_decision_sources(session).get(f"{name}.dmn")
     if content is None:
         abort(404)
     return Response(content, content_type="application/xml; charset=utf-8")
@@ -107,8 +107,8 @@ def dmn_source(name: str):
 @roles_required(*ROLES)
 def edit(key: str):
     try:
-        with engine().db.read() as session:
-            filename, _ = engine().registry.source(session, key, None)
+        with services().db.read() as session:
+            filename, _ = services().registry.source(session, key, None)
     except NotFound:
         abort(404)
     return render_template("designer/edit.html", key=key, filename=filename, kind="bpmn",
@@ -119,8 +119,8 @@ def edit(key: str):
 @roles_required(*ROLES)
 def latest(key: str):
     try:
-        with engine().db.read() as session:
-            _, text = engine().registry.source(session, key, None)
+        with services().db.read() as session:
+            _, text = services().registry.source(session, key, None)
     except NotFound:
         abort(404)
     return Response(text, content_type="application/xml; charset=utf-8")
@@ -144,8 +144,8 @@ def _posted_file():
 @roles_required(*ROLES)
 def forms(key: str):
     """The forms of the latest version of a process (file name → JSON Schema)."""
-    with engine().db.read() as session:
-        latest = engine().registry.latest(session, key, required=False)
+    with services().db.read() as session:
+        latest = services().registry.latest(session, key, required=False)
         if latest is None:
             abort(404)
         return jsonify(latest.forms or {})
@@ -157,8 +157,8 @@ def validate():
     files, _, _ = _posted_file()
     if files is None:
         return jsonify({"code": "validation_failed", "message": "请求应包含 xml 和以 .bpmn/.dmn 结尾的 filename"}), 400
-    with engine().db.read() as session:
-        problems = engine().registry.validate(session, files)
+    with services().db.read() as session:
+        problems = services().registry.validate(session, files)
     return jsonify({"ok": not problems, "problems": problems})
 
 
@@ -206,8 +206,8 @@ def deploy():
         return jsonify({"code": "validation_failed", "message": "请求应包含 xml 和以 .bpmn/.dmn 结尾的 filename"}), 400
     if filename.endswith(".bpmn"):
         # An edited diagram keeps the decision tables its version was deployed with.
-        with engine().db.read() as session:
-            tables = engine().registry.latest_decision_sources(session)
+        with services().db.read() as session:
+            tables = services().registry.latest_decision_sources(session)
         files = {**tables, **files}
     try:
         results = _deploy(files, body.get("note") or None)
@@ -221,10 +221,10 @@ def deploy():
 def migrate(instance_id: int):
     try:
         if request.method == "POST":
-            result = engine().migrations.migrate(instance_id, g.actor.username)
+            result = services().migrations.migrate(instance_id, g.actor.username)
             flash(f"{result['instance']} 已从第 {result['from']} 版迁移到第 {result['to']} 版", "info")
             return redirect(url_for("pages.instance", instance_id=instance_id))
-        preview = engine().migrations.preview(instance_id)
+        preview = services().migrations.preview(instance_id)
     except NotFound:
         abort(404)
     except Conflict as exc:

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.policy.pool.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
 from engine.policy.pool.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed, goals
-from web.security import engine, login_required, roles_required
+from web.security import login_required, roles_required, services
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
 VIEW_ROLES = ("dispatcher", "service_officer", "leading_group_office", "admin", "liaison", "department_head")
@@ -20,19 +20,19 @@ FIGURE_LABELS = {"revenue": "营业收入", "rd_expense": "研发投入", "net_p
 def index():
     page = max(request.args.get("page", 1, type=int), 1)
     pool = {"yes": True, "no": False}.get(request.args.get("pool", ""))
-    rows, total = engine().enterprises.list(g.actor, q=request.args.get("q") or None,
+    rows, total = services().enterprises.list(g.actor, q=request.args.get("q") or None,
                                             industry=request.args.get("industry") or None,
                                             tier=request.args.get("tier") or None, in_pool=pool,
                                             limit=50, offset=(page - 1) * 50)
     return render_template("enterprises/index.html", rows=rows, total=total, page=page, tiers=TIERS,
                            industries=[i["name"] for i in industries()], args=request.args,
                            can_edit=g.actor.is_admin or bool(g.actor.roles & EDIT_ROLES),
-                           goals=goals(engine().db, engine().workflows.clock().date()))
+                           goals=goals(services().db, services().workflows.clock().date()))
 
 
 def _assessment(record: dict) -> dict:
-    decisions = engine().workflows.decisions()
-    today = engine().workflows.clock().astimezone(engine().workflows.tz).date()
+    decisions = services().workflows.decisions()
+    today = services().workflows.clock().astimezone(services().workflows.tz).date()
     inputs = Inputs(as_of=today, registered_on=record["registered_on"], in_district=record["in_district"],
                     independent_legal_person=record["independent_legal_person"], industry=record["industry"],
                     employees=record["employees"], years=record["years"])
@@ -47,7 +47,7 @@ def _assessment(record: dict) -> dict:
 @roles_required(*VIEW_ROLES)
 def view(enterprise_id: int):
     try:
-        record = engine().enterprises.get(enterprise_id, g.actor)
+        record = services().enterprises.get(enterprise_id, g.actor)
     except NotFound:
         abort(404)
     return render_template("enterprises/view.html", e=record, assessment=_assessment(record), tiers=TIERS,
@@ -62,7 +62,7 @@ def edit(enterprise_id: int | None = None):
     record = {}
     if enterprise_id is not None:
         try:
-            record = engine().enterprises.get(enterprise_id, g.actor)
+            record = services().enterprises.get(enterprise_id, g.actor)
         except NotFound:
             abort(404)
     errors = {}
@@ -75,7 +75,7 @@ def edit(enterprise_id: int | None = None):
             if row["year"]:
                 years.append(row)
         try:
-            saved = engine().enterprises.save(g.actor, raw, years, enterprise_id)
+            saved = services().enterprises.save(g.actor, raw, years, enterprise_id)
         except ValidationFailed as exc:
             errors = exc.errors
             record = {**record, **raw}
@@ -91,7 +91,7 @@ def edit(enterprise_id: int | None = None):
 @bp.get("/export.xlsx")
 @roles_required(*EDIT_ROLES, "leading_group_office")
 def export():
-    return Response(engine().enterprises.export_workbook(),
+    return Response(services().enterprises.export_workbook(),
                     content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": "attachment; filename*=UTF-8''enterprises.xlsx"})
 
@@ -101,7 +101,7 @@ def export():
 def import_():
     upload = request.files.get("file")
     try:
-        result = engine().enterprises.import_workbook(g.actor, upload.read() if upload else b"")
+        result = services().enterprises.import_workbook(g.actor, upload.read() if upload else b"")
     except ImportFailed as exc:
         return render_template("enterprises/import_errors.html", problems=exc.problems, message=exc.message), 400
     except ValidationFailed as exc:
@@ -115,9 +115,9 @@ def import_():
 @login_required
 def apply(enterprise_id: int):
     try:
-        record = engine().enterprises.get(enterprise_id, g.actor)
+        record = services().enterprises.get(enterprise_id, g.actor)
         channel = "application" if g.actor.roles & {"service_officer", "dispatcher"} else "nomination"
-        started = engine().workflows.start("pool_admission", {"enterprise_uscc": record["uscc"], "channel": channel},
+        started = services().workflows.start("pool_admission", {"enterprise_uscc": record["uscc"], "channel": channel},
                                            actor=g.actor.username)
     except NotFound:
         abort(404)

@@ -10,13 +10,13 @@ from engine.identity.org import departments_as_data
 from engine.queries.views import TABS, InboxFilter
 from notifications import inbox as messages
 from web import formfields
-from web.security import engine, login_required, roles_required
+from web.security import login_required, roles_required, services
 
 bp = Blueprint("pages", __name__)
 
 
 def _departments() -> list[str]:
-    with engine().db.read() as session:
+    with services().db.read() as session:
         return [d["name"] for d in departments_as_data(session)]
 
 
@@ -37,8 +37,8 @@ def inbox():
     f = InboxFilter(tab=request.args.get("tab", "in_progress"), enterprise=request.args.get("enterprise") or None,
                     category=request.args.get("category") or None, date_from=_date(request.args.get("from")),
                     date_to=_date(request.args.get("to")), page=page)
-    result = engine().queries.inbox(g.actor, f)
-    return render_template("inbox.html", result=result, tabs=TABS, f=f, categories=engine().workflows.categories())
+    result = services().queries.inbox(g.actor, f)
+    return render_template("inbox.html", result=result, tabs=TABS, f=f, categories=services().workflows.categories())
 
 
 def _task_form(detail: dict):
@@ -50,7 +50,7 @@ def _task_form(detail: dict):
 @login_required
 def task(task_id: int):
     try:
-        detail = engine().queries.task_detail(g.actor, task_id)
+        detail = services().queries.task_detail(g.actor, task_id)
     except NotFound:
         abort(404)
     schema, fields = _task_form(detail)
@@ -58,14 +58,14 @@ def task(task_id: int):
     prefill = [n for n, p in (schema or {}).get("properties", {}).items() if p.get("x-prefill")]
     if prefill and request.method == "GET":
         # Fields the diagram prepared (e.g. a generated circular draft) start filled in.
-        data = engine().workflows.show(detail["task"].instance_id, actor=g.actor.username)["data"]
+        data = services().workflows.show(detail["task"].instance_id, actor=g.actor.username)["data"]
         values = {n: data.get(n) for n in prefill if data.get(n) is not None}
     if request.method == "POST":
         if schema is None:
             abort(403)
         values = formfields.parse(schema, request.form)
         try:
-            engine().workflows.complete(task_id, values, g.actor)
+            services().workflows.complete(task_id, values, g.actor)
         except ValidationFailed as exc:
             errors, status = exc.errors, 400
         except EngineError as exc:
@@ -81,7 +81,7 @@ def task(task_id: int):
 @login_required
 def comment(instance_id: int):
     try:
-        engine().items.add_comment(g.actor, instance_id, request.form.get("text", ""),
+        services().items.add_comment(g.actor, instance_id, request.form.get("text", ""),
                                    request.form.get("task_id", type=int))
     except ValidationFailed as exc:
         flash(next(iter(exc.errors.values())), "error")
@@ -95,7 +95,7 @@ def comment(instance_id: int):
 def attach(instance_id: int):
     upload = request.files.get("file")
     try:
-        engine().items.add_attachment(g.actor, instance_id, upload.filename if upload else "",
+        services().items.add_attachment(g.actor, instance_id, upload.filename if upload else "",
                                       upload.read() if upload else b"", request.form.get("task_id", type=int))
     except ValidationFailed as exc:
         flash(next(iter(exc.errors.values())), "error")
@@ -110,7 +110,7 @@ def attach(instance_id: int):
 @login_required
 def attachment(attachment_id: int):
     try:
-        filename, content_type, content = engine().items.read_attachment(g.actor, attachment_id)
+        filename, content_type, content = services().items.read_attachment(g.actor, attachment_id)
     except NotFound:
         abort(404)
     from urllib.parse import quote
@@ -123,17 +123,17 @@ def attachment(attachment_id: int):
 @bp.get("/items/<int:instance_id>")
 @login_required
 def instance(instance_id: int):
-    detail = engine().queries.instance_detail(g.actor, instance_id)
+    detail = services().queries.instance_detail(g.actor, instance_id)
     if detail is None:
         abort(404)
-    data = engine().workflows.show(instance_id, actor=g.actor.username)["data"]
+    data = services().workflows.show(instance_id, actor=g.actor.username)["data"]
     return render_template("instance.html", d=detail, data=data)
 
 
 @bp.get("/items/<int:instance_id>/diagram.bpmn")
 @login_required
 def diagram(instance_id: int):
-    detail = engine().queries.instance_detail(g.actor, instance_id)
+    detail = services().queries.instance_detail(g.actor, instance_id)
     if detail is None or not detail["bpmn"]:
         abort(404)
     return Response(detail["bpmn"], content_type="application/xml; charset=utf-8")
@@ -142,23 +142,23 @@ def diagram(instance_id: int):
 @bp.route("/console", methods=["GET", "POST"])
 @roles_required("dispatcher", "service_officer")
 def console():
-    with engine().db.read() as session:
-        version = engine().registry.latest(session, "problem_dispatch", required=False)
+    with services().db.read() as session:
+        version = services().registry.latest(session, "problem_dispatch", required=False)
         schema = version.forms.get("register.schema.json") if version else None
     fields = formfields.describe(schema, _departments()) if schema else []
     errors, values, status = {}, {}, 200
     if request.method == "POST" and schema:
         values = formfields.parse(schema, request.form)
         try:
-            started = engine().workflows.start("problem_dispatch", values, actor=g.actor)
+            started = services().workflows.start("problem_dispatch", values, actor=g.actor)
         except ValidationFailed as exc:
             errors, status = exc.errors, 400
         else:
             flash(f"已登记 {started['business_key']}：{started['title']}", "info")
             first = started["open_tasks"][0]["id"] if started["open_tasks"] else None
             return redirect(url_for("pages.task", task_id=first) if first else url_for("pages.console"))
-    mine = engine().queries.inbox(g.actor, InboxFilter(tab="in_progress", per_page=50))
-    late = engine().queries.overdue(g.actor)
+    mine = services().queries.inbox(g.actor, InboxFilter(tab="in_progress", per_page=50))
+    late = services().queries.overdue(g.actor)
     return render_template("console.html", fields=fields, errors=errors, values=values, mine=mine,
                            late=late), status
 
@@ -166,12 +166,12 @@ def console():
 @bp.get("/notifications")
 @login_required
 def notifications():
-    return render_template("notifications.html", messages=messages.messages(engine().db, g.actor.user_id))
+    return render_template("notifications.html", messages=messages.messages(services().db, g.actor.user_id))
 
 
 @bp.post("/notifications/read")
 @login_required
 def notifications_read():
     message_id = request.form.get("id", type=int)
-    messages.mark_read(engine().db, g.actor.user_id, engine().workflows.clock(), message_id)
+    messages.mark_read(services().db, g.actor.user_id, services().workflows.clock(), message_id)
     return redirect(url_for("pages.notifications"))

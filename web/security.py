@@ -21,7 +21,7 @@ from engine.identity.authz import Actor
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def engine():
+def services():
     return current_app.extensions["zjtx"]
 
 
@@ -42,11 +42,11 @@ def load_actor() -> None:
     g.via_token = False
     auth = request.headers.get("Authorization", "")
     if request.path.startswith("/api/") and auth.startswith("Bearer "):
-        now = engine().workflows.clock()
+        now = services().workflows.clock()
         # One statement on a plain connection: no ORM session (on PostgreSQL no BEGIN/ROLLBACK either).
-        g.actor, stale_token = engine().db.lookup(lambda conn: accounts.actor_by_token(conn, auth[7:].strip(), now))
+        g.actor, stale_token = services().db.lookup(lambda conn: accounts.actor_by_token(conn, auth[7:].strip(), now))
         if g.actor is not None and stale_token is not None:
-            with engine().db.write() as s:
+            with services().db.write() as s:
                 accounts.touch_token(s, stale_token, now)
         g.via_token = True
         return
@@ -54,11 +54,11 @@ def load_actor() -> None:
     if user_id is None:
         return
     idle = time.time() - session.get("seen", 0)
-    if idle > engine().settings.session_minutes * 60:
+    if idle > services().settings.session_minutes * 60:
         session.clear()
         g.session_expired = True
         return
-    with engine().db.read() as s:
+    with services().db.read() as s:
         g.actor = accounts.actor_by_id(s, user_id)
     if g.actor is None:
         session.clear()

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, jsonify, render_template
 
 from engine.deadlines.calendar_store import load_calendar
-from web.security import engine, login_required
+from web.security import login_required, services
 
 bp = Blueprint("status", __name__)
 
@@ -15,7 +15,7 @@ bp = Blueprint("status", __name__)
 @bp.get("/status")
 @login_required
 def index():
-    e = engine()
+    e = services()
     today = datetime.now(ZoneInfo(e.settings.timezone)).date()
     with e.db.read() as session:
         unconfirmed = load_calendar(session).unconfirmed_years(today, ahead=1)
@@ -29,11 +29,11 @@ def metrics():
 
     from engine.monitoring.metrics import render
 
-    e = engine()
+    e = services()
     return Response(render(e.db, e.workflows.clock()), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @bp.get("/healthz")
 def healthz():
-    engine().db.ping()
+    services().db.ping()
     return jsonify({"status": "ok"})

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from engine.bootstrap import Engine, bootstrap
+from engine.bootstrap import Services, bootstrap
 from engine.errors import DeploymentError, EngineError, ValidationFailed
 from engine.queries.views import ACTION_LABELS
 
 
-def _engine(ctx: click.Context) -> Engine:
+def _services(ctx: click.Context) -> Services:
     if ctx.obj is None:
         ctx.obj = bootstrap()
         ctx.call_on_close(ctx.obj.close)
@@ -78,9 +78,9 @@ def main(ctx):
 @click.pass_context
 def init_db(ctx):
     """创建或升级数据库结构（Alembic 迁移）。"""
-    engine = _engine(ctx)
-    engine.init_db()
-    click.echo(f"数据库已就绪：{engine.db.url.render_as_string(hide_password=True)}")
+    services = _services(ctx)
+    services.init_db()
+    click.echo(f"数据库已就绪：{services.db.url.render_as_string(hide_password=True)}")
 
 
 @main.command()
@@ -88,7 +88,7 @@ def init_db(ctx):
 @click.pass_context
 def seed(ctx, no_demo_users):
     """写入部门、30 项措施和演示用户（可重复执行）。"""
-    result = _engine(ctx).seed(demo_users=not no_demo_users)
+    result = _services(ctx).seed(demo_users=not no_demo_users)
     click.echo(f"部门 {result['departments']} 个，措施 {result['measures']} 项，新建用户 {result['users_created']} 个")
 
 
@@ -98,8 +98,8 @@ def demo(ctx):
     """写入几件演示用的企业问题（数据库中已有事项时不做任何事）。"""
     from engine.policy.dispatch.demo import load_demo
 
-    engine = _engine(ctx)
-    n = load_demo(engine.workflows, engine.db)
+    services = _services(ctx)
+    n = load_demo(services.workflows, services.db)
     click.echo(f"已写入 {n} 件演示事项" if n else "数据库中已有事项，未写入演示数据")
 
 
@@ -111,7 +111,7 @@ def demo(ctx):
 @click.pass_context
 def deploy(ctx, files, note, actor, as_json):
     """部署 BPMN/DMN 文件：内容有变化时生成新版本，相同内容不重复部署。"""
-    results = _engine(ctx).deploy(list(files), deployed_by=actor, note=note)
+    results = _services(ctx).deploy(list(files), deployed_by=actor, note=note)
     if as_json:
         _print_json([r.to_dict() for r in results])
         return
@@ -126,9 +126,9 @@ def deploy(ctx, files, note, actor, as_json):
 @click.pass_context
 def validate(ctx, files, as_json):
     """校验 BPMN/DMN 文件（与部署前的校验相同）；有问题时逐项列出并以非零状态退出。"""
-    engine = _engine(ctx)
-    with engine.db.read() as session:
-        problems = engine.registry.validate(session, {f.name: f.read_bytes() for f in files})
+    services = _services(ctx)
+    with services.db.read() as session:
+        problems = services.registry.validate(session, {f.name: f.read_bytes() for f in files})
     if as_json:
         _print_json({"ok": not problems, "problems": problems})
     elif problems:
@@ -150,7 +150,7 @@ def validate(ctx, files, as_json):
 @click.pass_context
 def start(ctx, process, data, actor, business_key, as_json):
     """发起流程实例。"""
-    result = _engine(ctx).workflows.start(process, _parse_data(data), actor=actor, business_key=business_key)
+    result = _services(ctx).workflows.start(process, _parse_data(data), actor=actor, business_key=business_key)
     if as_json:
         _print_json(result)
         return
@@ -173,7 +173,7 @@ def _echo_open_tasks(tasks: list[dict]) -> None:
 @click.pass_context
 def tasks(ctx, department, status, actor, limit, as_json):
     """列出任务（来自任务投影表）。"""
-    rows = _engine(ctx).workflows.tasks(actor=actor, department=department, status=status, limit=limit)
+    rows = _services(ctx).workflows.tasks(actor=actor, department=department, status=status, limit=limit)
     if as_json:
         _print_json(rows)
         return
@@ -192,7 +192,7 @@ def tasks(ctx, department, status, actor, limit, as_json):
 @click.pass_context
 def complete(ctx, task_id, data, actor, as_json):
     """办理（提交）一个任务。"""
-    result = _engine(ctx).workflows.complete(task_id, _parse_data(data), actor)
+    result = _services(ctx).workflows.complete(task_id, _parse_data(data), actor)
     if as_json:
         _print_json(result)
         return
@@ -209,7 +209,7 @@ def complete(ctx, task_id, data, actor, as_json):
 @click.pass_context
 def show(ctx, instance, actor, as_json):
     """显示流程实例（实例号或事项编号）：数据、待办和办理记录。"""
-    result = _engine(ctx).workflows.show(instance, actor=actor)
+    result = _services(ctx).workflows.show(instance, actor=actor)
     if as_json:
         _print_json(result)
         return
@@ -218,7 +218,7 @@ def show(ctx, instance, actor, as_json):
     click.echo(f"  状态：{result['item_status'] or ''}（{result['status']}）")
     _echo_open_tasks(result["open_tasks"])
     click.echo("  办理记录：")
-    tz = ZoneInfo(_engine(ctx).settings.timezone)
+    tz = ZoneInfo(_services(ctx).settings.timezone)
     for h in result["history"]:
         at = datetime.fromisoformat(h["at"]).astimezone(tz)
         action = ACTION_LABELS.get(h["action"], h["action"])
@@ -232,7 +232,7 @@ def measures(ctx, as_json):
     """列出行动计划的 30 项措施及牵头、责任单位。"""
     from engine.identity.org import measures_as_data
 
-    with _engine(ctx).db.read() as session:
+    with _services(ctx).db.read() as session:
         rows = measures_as_data(session)
     if as_json:
         _print_json(rows)
@@ -249,7 +249,7 @@ def departments(ctx, as_json):
     """列出部门、别名及是否为领导小组成员单位。"""
     from engine.identity.org import departments_as_data
 
-    with _engine(ctx).db.read() as session:
+    with _services(ctx).db.read() as session:
         rows = departments_as_data(session)
     if as_json:
         _print_json(rows)
@@ -273,11 +273,11 @@ def serve(ctx, host, port, scheduler):
     from engine.scheduling.scheduler import Scheduler
     from web import create_app
 
-    engine = _engine(ctx)
-    app = create_app(engine=engine)
-    engine.workflows.warm()  # script workers and the working calendar, before the first request
+    services = _services(ctx)
+    app = create_app(services=services)
+    services.workflows.warm()  # script workers and the working calendar, before the first request
     if scheduler:
-        Scheduler(engine).start_background()
+        Scheduler(services).start_background()
         click.echo("调度器已在本进程内启动")
     click.echo(f"服务地址：http://{host}:{port}/")
     run_simple(host, port, app, threaded=True, use_reloader=False)
@@ -290,13 +290,13 @@ def scheduler_command(ctx, until_idle):
     """单独运行调度器进程：预警/催办/督办、BPMN 定时器、周期流程、通知发送。"""
     from engine.scheduling.scheduler import Scheduler
 
-    runner = Scheduler(_engine(ctx))
-    _engine(ctx).workflows.warm()
+    runner = Scheduler(_services(ctx))
+    _services(ctx).workflows.warm()
     if until_idle:
         counts = runner.run_until_idle()
         click.echo(json.dumps(counts, ensure_ascii=False))
         return
-    click.echo(f"调度器运行中（每 {_engine(ctx).settings.tick_seconds} 秒检查一次），按 Ctrl+C 停止")
+    click.echo(f"调度器运行中（每 {_services(ctx).settings.tick_seconds} 秒检查一次），按 Ctrl+C 停止")
     runner.run_forever()
 
 
@@ -323,7 +323,7 @@ def calendar_add(ctx, day, n):
     from engine.deadlines.calendar_store import load_calendar
 
     start = _iso_date(day, "DAY")
-    with _engine(ctx).db.read() as session:
+    with _services(ctx).db.read() as session:
         cal = load_calendar(session)
     result = cal.add_working_days(start, n)
     click.echo(result.isoformat())
@@ -340,7 +340,7 @@ def calendar_is_workday(ctx, day):
     from engine.deadlines.calendar_store import load_calendar
 
     d = _iso_date(day, "DAY")
-    with _engine(ctx).db.read() as session:
+    with _services(ctx).db.read() as session:
         info = load_calendar(session).day(d)
     click.echo("true" if info.workday else "false")
     if not info.confirmed:
@@ -368,7 +368,7 @@ def calendar_import(ctx, file, actor):
             click.echo(f"  - {line}", err=True)
         sys.exit(1)
     source = (data.get("source") if isinstance(data, dict) else None) or file.name
-    with _engine(ctx).db.write() as session:
+    with _services(ctx).db.write() as session:
         count = import_arrangement(session, arrangement, source, actor)
     click.echo(f"已导入 {arrangement.year} 年节假日安排：{count} 天（放假 {len(arrangement.holidays)} 天，"
                f"调休上班 {len(arrangement.workdays)} 天）")
@@ -384,7 +384,7 @@ def calendar_set(ctx, day, kind, name):
     from engine.deadlines.calendar_store import set_day
 
     d = _iso_date(day, "DAY")
-    with _engine(ctx).db.write() as session:
+    with _services(ctx).db.write() as session:
         set_day(session, d, kind == "workday", name)
     click.echo(f"{d.isoformat()} 已设为{'工作日' if kind == 'workday' else '休息日'}")
 
@@ -395,9 +395,9 @@ def calendar_status(ctx):
     """今年和明年的节假日安排是否已确认。"""
     from engine.deadlines.calendar_store import load_calendar
 
-    engine = _engine(ctx)
-    today = datetime.now(ZoneInfo(engine.settings.timezone)).date()
-    with engine.db.read() as session:
+    services = _services(ctx)
+    today = datetime.now(ZoneInfo(services.settings.timezone)).date()
+    with services.db.read() as session:
         cal = load_calendar(session)
     missing = cal.unconfirmed_years(today, ahead=1)
     for year in (today.year, today.year + 1):
@@ -421,7 +421,7 @@ def outbox_list(ctx, status, limit, as_json):
     from engine.storage.models import OutboxMessage
     from notifications.delivery import STATUS_LABELS
 
-    with _engine(ctx).db.read() as session:
+    with _services(ctx).db.read() as session:
         query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
         if status:
             query = query.where(OutboxMessage.status == status)
@@ -445,7 +445,7 @@ def outbox_list(ctx, status, limit, as_json):
 @click.pass_context
 def outbox_retry(ctx, message_id):
     """把一条发送失败（死信）的消息重新放回发送队列。"""
-    if not _engine(ctx).deliverer.retry(message_id):
+    if not _services(ctx).deliverer.retry(message_id):
         click.echo(f"错误：消息 {message_id} 不存在或不是发送失败状态", err=True)
         sys.exit(1)
     click.echo(f"消息 {message_id} 已重新排队发送")
@@ -469,7 +469,7 @@ def webhook_add(ctx, name, url, fmt, department):
 
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("地址必须以 http:// 或 https:// 开头", param_hint="URL")
-    with _engine(ctx).db.write() as session:
+    with _services(ctx).db.write() as session:
         dep = DepartmentDirectory.of(session).get(department).id if department else None
         session.add(WebhookEndpoint(name=name, url=url, format=fmt, department_id=dep, enabled=True))
     click.echo(f"已添加 Webhook「{name}」（{fmt}）{'，部门：' + department if department else '，接收全部通知'}")
@@ -483,7 +483,7 @@ def webhook_list(ctx):
     from engine.identity.org import DepartmentDirectory
     from engine.storage.models import WebhookEndpoint
 
-    with _engine(ctx).db.read() as session:
+    with _services(ctx).db.read() as session:
         directory = DepartmentDirectory.of(session)
         rows = list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
         names = {r.id: directory.name_of(r.department_id) if r.department_id else "全部" for r in rows}
@@ -506,7 +506,7 @@ def eligibility(ctx, file, as_json):
         data = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise click.BadParameter(f"不是有效的 JSON：{exc}", param_hint="FILE") from None
-    decisions = Decisions(_engine(ctx).settings.processes_dir, create_script_engine())
+    decisions = Decisions(_services(ctx).settings.processes_dir, create_script_engine())
     result = decide(parse_inputs(data), decisions)
     if as_json:
         _print_json({"eligible": result["eligible"], "sme_class": result["sme_class"],
@@ -533,11 +533,11 @@ def enterprises_import(ctx, file, actor):
     from engine.identity.authz import actor_for
     from engine.policy.pool.enterprises import ImportFailed
 
-    engine = _engine(ctx)
-    with engine.db.read() as session:
+    services = _services(ctx)
+    with services.db.read() as session:
         who = actor_for(session, actor)
     try:
-        result = engine.enterprises.import_workbook(who, file.read_bytes())
+        result = services.enterprises.import_workbook(who, file.read_bytes())
     except ImportFailed as exc:
         click.echo(f"错误：{exc.message}", err=True)
         for problem in exc.problems:
@@ -551,7 +551,7 @@ def enterprises_import(ctx, file, actor):
 @click.pass_context
 def enterprises_export(ctx, file):
     """导出企业库到 Excel（可作为导入模板）。"""
-    file.write_bytes(_engine(ctx).enterprises.export_workbook())
+    file.write_bytes(_services(ctx).enterprises.export_workbook())
     click.echo(f"已导出到 {file}")
 
 
@@ -580,9 +580,9 @@ def bench(ctx, sizes, repeat, output, p4_tasks, p4_window, p6_seconds, p7_second
         ctx.obj.init_db()
         ctx.obj.seed()
         ctx.obj.deploy_bundled()
-    engine = _engine(ctx)
+    services = _services(ctx)
     numbers = sorted(int(x) for x in sizes.split(",") if x.strip())
-    results = run(engine, numbers, repeat, output, p4_tasks=p4_tasks, p4_window=p4_window, p6_seconds=p6_seconds,
+    results = run(services, numbers, repeat, output, p4_tasks=p4_tasks, p4_window=p4_window, p6_seconds=p6_seconds,
                   p7_seconds=p7_seconds, progress=lambda m: click.echo(m, err=True))
     click.echo(f"数据库：{results['database']}；规模：{numbers}；每项重复 {repeat} 次（取中位数）")
     for row in results["table"]:
@@ -600,7 +600,7 @@ def token(ctx, username, name):
     from engine.identity.accounts import issue_token
     from engine.identity.org import get_user
 
-    with _engine(ctx).db.write() as session:
+    with _services(ctx).db.write() as session:
         value = issue_token(session, get_user(session, username).id, name)
     click.echo(value)
 
@@ -615,7 +615,7 @@ def notify_pref(ctx, username, channel, state):
     from engine.identity.org import get_user
     from notifications.outbox import CHANNEL_LABELS, set_preference
 
-    with _engine(ctx).db.write() as session:
+    with _services(ctx).db.write() as session:
         set_preference(session, get_user(session, username).id, channel, state == "on")
     click.echo(f"{username}：{CHANNEL_LABELS[channel]}{'开启' if state == 'on' else '关闭'}")
 
@@ -634,7 +634,7 @@ def schedule():
 @click.pass_context
 def schedule_set(ctx, name, process, rule, data, disable):
     """新建或修改计划。RULE：cron:分 时 日 月 周，或 workday:N[:月份][@时:分]（每月第 N 个工作日）。"""
-    result = _engine(ctx).schedules.save(name, process, rule, _parse_data(data), enabled=not disable)
+    result = _services(ctx).schedules.save(name, process, rule, _parse_data(data), enabled=not disable)
     click.echo(f"计划「{name}」：{process}，规则 {rule}，下次运行 {result['next_run_at'] or '（已停用）'}")
 
 
@@ -642,7 +642,7 @@ def schedule_set(ctx, name, process, rule, data, disable):
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def schedule_list(ctx, as_json):
-    rows = _engine(ctx).schedules.list()
+    rows = _services(ctx).schedules.list()
     if as_json:
         _print_json(rows)
         return
