@@ -28,7 +28,7 @@ from engine.scheduling.schedules import ScheduleService
 from engine.storage import schema
 from engine.storage.db import Database
 from engine.storage.models import utcnow
-from notifications.channels import EmailChannel, WebhookChannel
+from notifications.channels import build as build_channels
 from notifications.delivery import Deliverer
 from notifications.outbox import Notifier
 
@@ -106,12 +106,8 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         return Planner(session, tz, settings.warn_before_working_days, settings.supervise_after_working_days,
                        settings.warn_hour)
 
-    notifier = Notifier(email_enabled=bool(settings.smtp_host))
-    channels: dict = {"webhook": WebhookChannel(timeout=settings.webhook_timeout)}
-    if settings.smtp_host:
-        channels["email"] = EmailChannel(settings.smtp_host, settings.smtp_port, settings.smtp_security,
-                                         settings.mail_sender, settings.smtp_user, settings.smtp_password,
-                                         settings.smtp_timeout)
+    channels = build_channels(settings)  # the registered ones the settings switch on
+    notifier = Notifier(channels)
     deliverer = Deliverer(db, channels, clock, max_attempts=settings.delivery_max_attempts,
                           backoff_seconds=settings.delivery_backoff_seconds,
                           lease_seconds=settings.delivery_lease_seconds)

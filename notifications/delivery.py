@@ -16,14 +16,14 @@ service) in the transaction that marks it dead, so that an administrator hears o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.storage.models import OutboxMessage
-from notifications.channels import DeliveryError
+from notifications.channels import Channel, DeliveryError
 
 log = logging.getLogger("zjtx.delivery")
 
@@ -32,10 +32,12 @@ STATUS_LABELS = {PENDING: "待发送", SENDING: "发送中", SENT: "已发送", 
 
 
 class Deliverer:
-    def __init__(self, db, channels: dict, clock: Callable[[], datetime], max_attempts: int = 6,
-                 backoff_seconds: float = 30.0, lease_seconds: float = 120.0):
+    def __init__(self, db, channels: Iterable[Channel] | Mapping[str, Channel], clock: Callable[[], datetime],
+                 max_attempts: int = 6, backoff_seconds: float = 30.0, lease_seconds: float = 120.0):
         self.db = db
-        self.channels = channels
+        # The queued channels by name: only their rows are claimed, each is sent by its channel.
+        self.channels: dict[str, Channel] = dict(channels) if isinstance(channels, Mapping) else {
+            c.name: c for c in channels if c.queued}
         self.clock = clock
         self.max_attempts = max_attempts
         self.backoff = backoff_seconds
@@ -80,7 +82,7 @@ class Deliverer:
             if lease is None:
                 continue  # its lease ran out while the batch's earlier messages were sent; another run has it
             try:
-                self.channels[message.channel].send(message)
+                self.channels[message.channel].deliver(message)
             except DeliveryError as exc:
                 self._failed(message, str(exc), lease)
             else:

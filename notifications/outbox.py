@@ -1,17 +1,17 @@
-"""Writing notifications in the transaction of the change that caused them."""
+"""Writing notifications in the transaction of the change that caused them, through every channel."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.storage.models import InboxMessage, NotificationPreference, OutboxMessage, User, WebhookEndpoint
-
-CHANNELS = ("inbox", "email", "webhook")
-CHANNEL_LABELS = {"inbox": "站内消息", "email": "电子邮件", "webhook": "群机器人/Webhook"}
+from engine.storage.models import NotificationPreference, User
+from notifications import channels as registry
+from notifications.channels import Channel, Message
 
 
 @dataclass
@@ -26,8 +26,8 @@ class Notice:
 
 
 class Notifier:
-    def __init__(self, email_enabled: bool):
-        self.email_enabled = email_enabled
+    def __init__(self, channels: Sequence[Channel]):
+        self.channels = list(channels)
         self.templates = Environment(loader=PackageLoader("notifications", "templates"),
                                      undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
@@ -36,47 +36,52 @@ class Notifier:
         subject, _, body = text.partition("\n")
         return subject.strip(), body.strip() + "\n"
 
-    def notify(self, session: Session, notice: Notice, users: list[User], department_id: int | None,
-               now: datetime) -> list[dict]:
-        """Queue ``notice`` for ``users`` (by their preferences) and the department's webhooks.
+    def notify(self, session: Session, notice: Notice, users: Sequence[User], department_id: int | None,
+               now: datetime, only: Callable[[Channel], bool] | None = None) -> list[dict]:
+        """Queue ``notice`` for ``users`` (on the channels they have not switched off) and for the
+        department's endpoints, on every channel (those ``only`` accepts, when given).
 
         Returns the recipients as ``[{"channel": …, "to": …}]`` for the record.
         """
         subject, body = self.render(notice.template, {**notice.context, "link": notice.link or ""})
-        disabled = set()
-        if users:
-            disabled = set(session.execute(
-                select(NotificationPreference.user_id, NotificationPreference.channel).where(
-                    NotificationPreference.user_id.in_([u.id for u in users]),
-                    NotificationPreference.enabled.is_(False))).all())
+        message = Message(key=notice.key, subject=subject, body=body, link=notice.link, data=notice.data)
+        switched_off = _switched_off(session, users)
         recipients = []
-        for user in users:
-            if (user.id, "inbox") not in disabled:
-                session.add(InboxMessage(key=f"{notice.key}:inbox:{user.id}", user_id=user.id, title=subject,
-                                         body=body, link=notice.link, created_at=now))
-                recipients.append({"channel": "inbox", "to": user.username})
-            if self.email_enabled and user.email and (user.id, "email") not in disabled:
-                session.add(OutboxMessage(key=f"{notice.key}:email:{user.id}", channel="email", user_id=user.id,
-                                          address=user.email, subject=subject, body=body, status="pending",
-                                          attempts=0, next_attempt_at=now, created_at=now))
-                recipients.append({"channel": "email", "to": user.email})
-        endpoints = session.scalars(select(WebhookEndpoint).where(
-            WebhookEndpoint.enabled.is_(True),
-            or_(WebhookEndpoint.department_id.is_(None), WebhookEndpoint.department_id == department_id)))
-        for endpoint in endpoints:
-            session.add(OutboxMessage(
-                key=f"{notice.key}:webhook:{endpoint.id}", channel="webhook", address=endpoint.url,
-                subject=subject, body=body, status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                payload={"format": endpoint.format, "link": notice.link, "data": notice.data}))
-            recipients.append({"channel": "webhook", "to": endpoint.name})
+        for channel in self.channels:
+            if only is not None and not only(channel):
+                continue
+            addressed = [u for u in users if (u.id, channel.name) not in switched_off] if channel.personal else users
+            for recipient in channel.recipients(session, message, addressed, department_id):
+                channel.write(session, message, recipient, now)
+                recipients.append({"channel": channel.name, "to": recipient.shown})
         return recipients
 
 
+def _switched_off(session: Session, users: Sequence[User]) -> set[tuple[int, str]]:
+    if not users:
+        return set()
+    return set(session.execute(
+        select(NotificationPreference.user_id, NotificationPreference.channel).where(
+            NotificationPreference.user_id.in_([u.id for u in users]),
+            NotificationPreference.enabled.is_(False))).all())
+
+
 def set_preference(session: Session, user_id: int, channel: str, enabled: bool) -> None:
-    if channel not in CHANNELS:
+    """Switch one of the registered channels on or off for a user."""
+    if channel not in registry.names():
         raise ValueError(channel)
     pref = session.get(NotificationPreference, (user_id, channel))
     if pref is None:
         session.add(NotificationPreference(user_id=user_id, channel=channel, enabled=enabled))
     else:
         pref.enabled = enabled
+
+
+def __getattr__(name: str):
+    # The channel names and labels, read from the registry when asked (a channel registered after this
+    # module was imported is included); notifications.channels.names()/labels() say the same.
+    if name == "CHANNELS":
+        return tuple(registry.names())
+    if name == "CHANNEL_LABELS":
+        return registry.labels()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -11,8 +12,13 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from engine.bootstrap import bootstrap
+from engine.config import PROCESSES_DIR, Settings
 from engine.identity.org import DepartmentDirectory, get_user
 from engine.storage.models import InboxMessage, OutboxMessage, WebhookEndpoint
+from notifications import channels
+from notifications.channels import Channel, Recipient
+from notifications.channels.http import post_json
 from notifications.outbox import Notice, set_preference
 
 pytestmark = pytest.mark.sqlite_only
@@ -253,3 +259,95 @@ def test_a_slow_receiver_does_not_hold_back_escalations(database_url, receiver):
     finally:
         scheduler.shutdown()
         zjtx.close()
+
+
+@dataclass(frozen=True)
+class SmsSettings(Settings):
+    """The settings of the SMS channel below, as a deployment would add them to engine.config.Settings."""
+
+    sms_gateway_url: str | None = None
+    sms_numbers: dict = field(default_factory=dict)  # user name → mobile number (no such column in the tests)
+
+
+class SmsChannel(Channel):
+    """A channel defined outside the notifications package: an SMS gateway that takes
+
+    ``POST <sms_gateway_url>`` with ``Content-Type: application/json; charset=utf-8`` and
+    ``Idempotency-Key: <key>``, body ``{"to": "<mobile number>", "text": "<subject>\\n<body>", "key": "<key>"}``;
+    any status but 2xx is a failed delivery."""
+
+    name = "sms"
+    label = "短信"
+
+    def __init__(self, url: str, numbers: dict):
+        self.url, self.numbers = url, numbers
+
+    @classmethod
+    def from_settings(cls, settings):
+        url = getattr(settings, "sms_gateway_url", None)
+        return cls(url, settings.sms_numbers) if url else None
+
+    def recipients(self, session, message, users, department_id):
+        return [Recipient(target=str(u.id), address=self.numbers[u.username], shown=self.numbers[u.username],
+                          user_id=u.id) for u in users if u.username in self.numbers]
+
+    def deliver(self, message):
+        post_json(self.url, {"to": message.address, "text": f"{message.subject}\n{message.body}", "key": message.key},
+                  message.key, timeout=5, what="短信网关")
+
+
+@pytest.fixture
+def sms_zjtx(database_url, receiver):
+    """An engine with the SMS channel registered (the registry, not Notifier or Deliverer, knows of it)."""
+    from conftest import make_engine
+
+    make_engine(database_url).close()  # the database, from the template
+    channels.register(SmsChannel)
+    try:
+        services = bootstrap(SmsSettings(database_url=database_url, processes_dir=PROCESSES_DIR,
+                                         sms_gateway_url=receiver.url, delivery_max_attempts=2,
+                                         sms_numbers={"office": "13800000001", "dispatcher": "13800000002"}))
+        yield services
+        services.close()
+    finally:
+        channels.unregister("sms")
+
+
+def test_a_channel_registered_from_outside_delivers_through_the_outbox(sms_zjtx, receiver):
+    zjtx = sms_zjtx
+    assert "sms" in zjtx.deliverer.channels and "sms" in [c.name for c in zjtx.notifier.channels]
+    with zjtx.db.write() as session:
+        set_preference(session, get_user(session, "office").id, "sms", False)  # office switches SMS off
+    recipients = notify(zjtx, "esc:sms", ["office", "dispatcher"])
+    assert {"channel": "sms", "to": "13800000002"} in recipients
+    assert {"channel": "sms", "to": "13800000001"} not in recipients
+    assert {"channel": "inbox", "to": "office"} in recipients  # the other channels are untouched
+    [row] = outbox(zjtx)
+    key = f"esc:sms:sms:{_id(zjtx, 'dispatcher')}"
+    assert (row.channel, row.address, row.key, row.status) == ("sms", "13800000002", key, "pending")
+    assert zjtx.deliverer.deliver_due() == 1
+    [(headers, body)] = receiver.posts
+    assert headers["Content-Type"] == "application/json; charset=utf-8" and headers["Idempotency-Key"] == key
+    assert body["to"] == "13800000002" and body["key"] == key
+    assert body["text"].startswith("【催办】某公司：用地问题：「办理答复」已到期未办结\n") and "请立即办理" in body["text"]
+    assert outbox(zjtx)[0].status == "sent"
+
+
+def test_a_registered_channel_that_fails_is_retried_then_reported_by_its_label(sms_zjtx, receiver):
+    zjtx = sms_zjtx
+    receiver.status = 503
+    notify(zjtx, "esc:sms-down", ["dispatcher"], department=None)
+    with time_machine.travel(datetime.now(UTC), tick=False) as clock:
+        assert zjtx.deliverer.deliver_due() == 0
+        [row] = outbox(zjtx)
+        assert (row.status, row.attempts) == ("pending", 1) and "短信网关 返回 HTTP 503" in row.last_error
+        clock.move_to(row.next_attempt_at + timedelta(seconds=1))
+        assert zjtx.deliverer.deliver_due() == 0
+    assert outbox(zjtx)[0].status == "dead"
+    [incident] = zjtx.incidents.list()
+    assert incident["kind"] == "delivery" and "通过短信发送到 13800000002" in incident["error"]
+
+
+def test_an_unregistered_channel_is_not_a_preference():
+    with pytest.raises(ValueError):
+        set_preference(None, 1, "sms", False)

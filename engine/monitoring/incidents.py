@@ -34,15 +34,15 @@ from engine.storage.db import retry_on_disconnect
 from engine.storage.models import (
     AuditRecord,
     HumanTask,
-    InboxMessage,
     Incident,
-    NotificationPreference,
     OutboxMessage,
     ProcessInstance,
     ProcessSchedule,
     User,
     UserRole,
 )
+from notifications.channels import labels as channel_labels
+from notifications.outbox import Notice
 
 log = logging.getLogger("zjtx.incidents")
 
@@ -141,7 +141,7 @@ class IncidentService:
         """An outbox message became a dead letter (in the transaction that marked it)."""
         now = self.clock()
         row = session.get(OutboxMessage, message.id) or message
-        channel = {"email": "电子邮件", "webhook": "群机器人/Webhook"}.get(row.channel, row.channel)
+        channel = channel_labels().get(row.channel, row.channel)
         text = f"通知「{row.subject}」经 {row.attempts} 次尝试仍未能通过{channel}发送到 {row.address}"
         return self._open(session, DELIVERY, text, error, row.attempts, now, message=row, email=False,
                           data={"channel": row.channel, "address": row.address, "subject": row.subject})
@@ -187,23 +187,14 @@ class IncidentService:
         if not admins:
             return
         link = f"{self.base_url}/admin/incidents/{incident.id}"
-        title, body = self.notifier.render("incident", {
+        notice = Notice(key=f"incident:{incident.id}", template="incident", link=link, context={
             "kind_label": KIND_LABELS[incident.kind], "subject": subject, "incident_id": incident.id,
             "attempts": incident.attempts, "element": incident.element, "element_name": incident.element_name,
-            "error": incident.error, "advice": ADVICE[incident.kind], "link": link})
-        disabled = set(session.execute(
-            select(NotificationPreference.user_id, NotificationPreference.channel).where(
-                NotificationPreference.user_id.in_([u.id for u in admins]),
-                NotificationPreference.enabled.is_(False))).all())
-        key = f"incident:{incident.id}"
-        for user in admins:
-            if (user.id, "inbox") not in disabled:
-                session.add(InboxMessage(key=f"{key}:inbox:{user.id}", user_id=user.id, title=title[:300],
-                                         body=body, link=link, created_at=now))
-            if email and self.notifier.email_enabled and user.email and (user.id, "email") not in disabled:
-                session.add(OutboxMessage(key=f"{key}:email:{user.id}", channel="email", user_id=user.id,
-                                          address=user.email, subject=title[:300], body=body, status="pending",
-                                          attempts=0, next_attempt_at=now, created_at=now))
+            "error": incident.error, "advice": ADVICE[incident.kind]})
+        # The administrators' own channels, not the departments' groups; a dead letter only on those that
+        # deliver at once (the inbox), so that a broken channel cannot feed on itself.
+        self.notifier.notify(session, notice, admins, None, now,
+                             only=lambda channel: channel.personal and (email or not channel.queued))
 
     # -- reading ------------------------------------------------------------------------------
     def list(self, open_only: bool = True, limit: int = 50, offset: int = 0) -> list[dict]:
