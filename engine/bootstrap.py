@@ -15,26 +15,25 @@ from engine.deadlines.planner import Planner
 from engine.identity import org
 from engine.monitoring.incidents import IncidentService
 from engine.monitoring.metrics import configure_logging
+from engine.policy import procedures
 from engine.policy.circulars.service import CircularService
-from engine.policy.pool.admission import make_completion_handler, make_removal_handler
 from engine.policy.pool.enterprises import EnterpriseService
+from engine.policy.pool.procedure import DeployedDecisions
 from engine.queries.views import Queries
 from engine.repository.migration import Migrations
 from engine.repository.registry import DeployResult, Registry
+from engine.runtime.extensions import Extensions
 from engine.runtime.items import ItemService
 from engine.runtime.scripting import create_script_engine
 from engine.runtime.service import WorkflowService
 from engine.scheduling.schedules import ScheduleService
+from engine.scheduling.timers import TimerService
 from engine.storage import schema
 from engine.storage.db import Database
 from engine.storage.models import utcnow
 from notifications.channels import build as build_channels
 from notifications.delivery import Deliverer
 from notifications.outbox import Notifier
-
-DATA_UPDATE_SCHEDULE = "培育库年度数据更新"
-CIRCULAR_SCHEDULE = "月度通报"
-MEASURE_SCHEDULE = "措施进展季度报告"
 
 
 @dataclass
@@ -43,6 +42,7 @@ class Services:
     db: Database
     registry: Registry
     workflows: WorkflowService
+    timers: TimerService
     escalations: EscalationService
     schedules: ScheduleService
     deliverer: Deliverer
@@ -53,6 +53,8 @@ class Services:
     circulars: CircularService
     migrations: Migrations
     incidents: IncidentService
+    decisions: DeployedDecisions
+    extensions: Extensions
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -75,18 +77,9 @@ class Services:
             self.settings.processes_dir.glob("*.dmn"))
         results = self.deploy(paths, deployed_by=deployed_by, note="随系统发布的流程")
         existing = {s["name"] for s in self.schedules.list()}
-        if DATA_UPDATE_SCHEDULE not in existing:
-            # Every 1 March: the yearly data update for each enterprise in the pool (due 30 April).
-            self.schedules.save(DATA_UPDATE_SCHEDULE, "pool_data_update", "cron:0 9 1 3 *",
-                                {"for_each": "pool_enterprise"})
-        if MEASURE_SCHEDULE not in existing:
-            # The 1st working day of each quarter: a report per measure on the quarter before,
-            # due on its 5th working day.
-            self.schedules.save(MEASURE_SCHEDULE, "measure_supervision", "workday:1:1,4,7,10@09:00",
-                                {"for_each": "measure", "period": "quarter"})
-        if CIRCULAR_SCHEDULE not in existing:
-            # The 5th working day of every month: the circular on the month before.
-            self.schedules.save(CIRCULAR_SCHEDULE, "evaluation_circular", "workday:5@09:00", {"period": "month"})
+        for default in self.extensions.schedules():  # each procedure's, created once, then the office's
+            if default.name not in existing:
+                self.schedules.save(default.name, default.process, default.rule, dict(default.data))
         return results
 
     def close(self) -> None:
@@ -100,7 +93,8 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
     tz = ZoneInfo(settings.timezone)
     db = Database(settings.database_url)
     registry = Registry(forms_dir=settings.processes_dir / "forms", trusted_dir=settings.processes_dir)
-    workflows = WorkflowService(db, registry, create_script_engine, settings, clock=clock)
+    extensions = Extensions(procedures())
+    workflows = WorkflowService(db, registry, create_script_engine, settings, clock=clock, extensions=extensions)
 
     def planner(session) -> Planner:
         return Planner(session, tz, settings.warn_before_working_days, settings.supervise_after_working_days,
@@ -112,15 +106,17 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
                           backoff_seconds=settings.delivery_backoff_seconds,
                           lease_seconds=settings.delivery_lease_seconds)
     escalations = EscalationService(db, notifier, planner, clock, tz, settings.base_url)
-    workflows.completion_handlers["pool_admission"] = make_completion_handler(notifier, tz, settings.base_url)
-    workflows.completion_handlers["pool_data_update"] = make_removal_handler(notifier, settings.base_url)
     incidents = IncidentService(db, notifier, clock, tz, settings.base_url, workflows=workflows, deliverer=deliverer)
     workflows.incidents = incidents  # timers and steps that keep failing
     deliverer.on_dead = incidents.delivery_dead  # dead letters
     schedules = ScheduleService(db, workflows, planner, clock, tz, incidents=incidents)
     circulars = CircularService(db, tz, clock, notifier, settings.base_url)
-    workflows.circulars = circulars
-    return Services(settings=settings, db=db, registry=registry, workflows=workflows, escalations=escalations,
-                  schedules=schedules, deliverer=deliverer, notifier=notifier, queries=Queries(db, tz, clock),
-                  items=ItemService(db, settings.attachment_dir, clock), enterprises=EnterpriseService(db, clock),
-                  circulars=circulars, migrations=Migrations(workflows), incidents=incidents)
+    services = Services(
+        settings=settings, db=db, registry=registry, workflows=workflows, timers=TimerService(workflows),
+        escalations=escalations, schedules=schedules, deliverer=deliverer, notifier=notifier,
+        queries=Queries(db, tz, clock, workflows), items=ItemService(db, settings.attachment_dir, clock),
+        enterprises=EnterpriseService(db, clock), circulars=circulars, migrations=Migrations(workflows),
+        incidents=incidents, extensions=extensions,
+        decisions=DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir))
+    extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
+    return services

@@ -28,13 +28,13 @@ class Item:
     """One enterprise problem walked through the engine. Every call loads the instance from the database."""
 
     def __init__(self, zjtx, registration: dict | None = None, actor: str = "dispatcher"):
-        self.workflows = zjtx.workflows
-        started = self.workflows.start("problem_dispatch", registration or dict(REGISTRATION), actor=actor)
+        self.services = zjtx
+        started = self.services.workflows.start("problem_dispatch", registration or dict(REGISTRATION), actor=actor)
         self.id = started["id"]
         self.key = started["business_key"]
 
     def open_tasks(self) -> list[dict]:
-        return self.workflows.tasks(instance_id=self.id)
+        return self.services.queries.tasks(instance_id=self.id)
 
     def task(self, bpmn_id: str, department: str | None = None) -> dict:
         found = [t for t in self.open_tasks()
@@ -43,10 +43,10 @@ class Item:
         return found[0]
 
     def do(self, bpmn_id: str, data: dict, actor: str, department: str | None = None) -> dict:
-        return self.workflows.complete(self.task(bpmn_id, department)["id"], data, actor)
+        return self.services.workflows.complete(self.task(bpmn_id, department)["id"], data, actor)
 
     def show(self) -> dict:
-        return self.workflows.show(self.id)
+        return self.services.queries.show(self.id)
 
     def data(self) -> dict:
         return self.show()["data"]

@@ -40,7 +40,7 @@ def apply(zjtx):
 
 
 def open_task(zjtx, instance_id, bpmn_id):
-    [task] = [t for t in zjtx.workflows.tasks(instance_id=instance_id) if t["task"] == bpmn_id]
+    [task] = [t for t in zjtx.queries.tasks(instance_id=instance_id) if t["task"] == bpmn_id]
     return task
 
 
@@ -63,16 +63,16 @@ def test_an_eligible_enterprise_is_admitted_after_five_working_days_of_notice(zj
     with time_machine.travel(at("2026-09-28 10:00"), tick=False) as clock:
         started = apply(zjtx)
         through_reviews(zjtx, started["id"])
-        assert zjtx.workflows.show(started["id"])["item_status"] == "公示中"
+        assert zjtx.queries.show(started["id"])["item_status"] == "公示中"
         notice = open_task(zjtx, started["id"], "public_notice")
         assert notice["department"] == "区经济信息委"
         # 5 working days from 09-28: 09-29, 09-30, (National Day), 10-08, 10-09, 10-10 (make-up Saturday).
         clock.move_to(at("2026-10-10 23:59:00"))
         Scheduler(zjtx).run_until_idle()
-        assert zjtx.workflows.show(started["id"])["status"] == "running"
+        assert zjtx.queries.show(started["id"])["status"] == "running"
         clock.move_to(at("2026-10-11 00:00:01"))
         Scheduler(zjtx).run_until_idle()
-    shown = zjtx.workflows.show(started["id"])
+    shown = zjtx.queries.show(started["id"])
     assert (shown["status"], shown["item_status"]) == ("completed", "已入库")
     [enterprise] = zjtx.enterprises.list(actor_for_admin(zjtx))[0]
     assert enterprise["in_pool"] is True and str(enterprise["pool_valid_until"]) == "2029-10-10"
@@ -89,7 +89,7 @@ def actor_for_admin(zjtx):
 def test_an_ineligible_enterprise_is_returned_with_the_explanation(zjtx):
     register(zjtx, years=[{**YEARS[2], "year": 2025, "rd_expense": 100_000}, YEARS[0], YEARS[1]])
     started = apply(zjtx)
-    shown = zjtx.workflows.show(started["id"])
+    shown = zjtx.queries.show(started["id"])
     assert (shown["status"], shown["item_status"]) == ("completed", "不符合培育条件")
     assert any("研发投入占营业收入比重" in r and "不符合" in r for r in shown["data"]["admission_reasons"])
     assert any("不符合培育条件" in t for t in officer_inbox(zjtx))
@@ -122,7 +122,7 @@ def test_a_reviewer_can_refuse_with_reasons(zjtx, step, user):
     with pytest.raises(ValidationFailed):  # a refusal needs its reason
         zjtx.workflows.complete(task["id"], {"review_approved": False}, user)
     zjtx.workflows.complete(task["id"], {"review_approved": False, "review_opinion": "主导产品不属于重点支持领域"}, user)
-    shown = zjtx.workflows.show(started["id"])
+    shown = zjtx.queries.show(started["id"])
     assert shown["item_status"] == "不予入库" and shown["data"]["admission_reasons"] == ["主导产品不属于重点支持领域"]
     assert zjtx.enterprises.list(actor_for_admin(zjtx))[0][0]["in_pool"] is False
 
@@ -143,10 +143,10 @@ def test_an_objection_during_the_notice_is_resolved_before_admission(zjtx):
         assert open_task(zjtx, started["id"], "public_notice")  # the notice goes on to its end
         clock.move_to(at("2026-11-09 23:59:58"))  # 5 working days from 11-02 end on 11-09
         Scheduler(zjtx).run_until_idle()
-        assert zjtx.workflows.show(started["id"])["status"] == "running"
+        assert zjtx.queries.show(started["id"])["status"] == "running"
         clock.move_to(at("2026-11-10 00:00:01"))
         Scheduler(zjtx).run_until_idle()
-    assert zjtx.workflows.show(started["id"])["item_status"] == "已入库"
+    assert zjtx.queries.show(started["id"])["item_status"] == "已入库"
 
 
 def test_an_upheld_objection_stops_the_admission(zjtx):
@@ -157,7 +157,7 @@ def test_an_upheld_objection_stops_the_admission(zjtx):
                             {"objection": "该企业上年度发生重大安全生产事故"}, "dispatcher")
     zjtx.workflows.complete(open_task(zjtx, started["id"], "resolve_objection")["id"],
                             {"objection_upheld": True, "objection_resolution": "异议属实，不予入库"}, "office")
-    shown = zjtx.workflows.show(started["id"])
+    shown = zjtx.queries.show(started["id"])
     assert shown["item_status"] == "不予入库" and shown["data"]["admission_reasons"] == ["异议属实，不予入库"]
 
 
@@ -184,10 +184,10 @@ def test_the_yearly_data_update_goes_to_every_pool_enterprise_by_30_april(zjtx):
         zjtx.deploy_bundled()  # the default schedule: 1 March, 09:00
         clock.move_to(at("2027-03-01 09:00:01"))
         assert scheduler.run_until_idle()["schedules"] >= 1  # the monthly circular may fall due too
-        [task] = [t for t in zjtx.workflows.tasks() if t["task"] == "update_data"]
+        [task] = [t for t in zjtx.queries.tasks() if t["task"] == "update_data"]
         assert task["due_at"] == at("2027-04-30 23:59:59").astimezone(ZoneInfo("UTC")).isoformat()
         zjtx.workflows.complete(task["id"], {"data_updated": True}, "officer")
-        assert zjtx.workflows.show(task["instance_id"])["item_status"] == "已更新"
+        assert zjtx.queries.show(task["instance_id"])["item_status"] == "已更新"
 
 
 def test_missing_the_yearly_update_leads_to_a_removal_review(zjtx):
@@ -199,7 +199,7 @@ def test_missing_the_yearly_update_leads_to_a_removal_review(zjtx):
         clock.move_to(at("2027-05-01 00:00:01"))
         Scheduler(zjtx).run_until_idle()
         review = open_task(zjtx, started["id"], "removal_review")
-        assert zjtx.workflows.show(started["id"])["item_status"] == "逾期未更新，待移出审查"
+        assert zjtx.queries.show(started["id"])["item_status"] == "逾期未更新，待移出审查"
         zjtx.workflows.complete(review["id"], {"remove_from_pool": True,
                                                "removal_reason": "逾期未更新2026年度数据，经催告仍未报送"}, "dispatcher")
     enterprise = zjtx.enterprises.list(actor_for_admin(zjtx))[0][0]

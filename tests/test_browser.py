@@ -131,8 +131,8 @@ def test_one_problem_from_registration_to_close_in_the_browser(chromium, server,
     dispatcher.open_task("in_progress", "回访评价")
     page.check("input[name=rating_value][value=满意]")
     dispatcher.submit()
-    [instance] = zjtx.workflows.tasks(status="all", limit=1)
-    shown = zjtx.workflows.show(instance["instance_id"])
+    [instance] = zjtx.queries.tasks(status="all", limit=1)
+    shown = zjtx.queries.show(instance["instance_id"])
     assert (shown["status"], shown["item_status"]) == ("completed", "已办结")
 
     page.goto(f"{server}/items/{instance['instance_id']}")
@@ -180,7 +180,7 @@ def test_a_designer_adds_a_step_with_a_deadline_and_it_reaches_the_inbox(chromiu
     assert not designer.foreign_requests() and not designer.errors
 
     item = Item(zjtx)  # a new instance runs on version 2
-    assert zjtx.workflows.show(item.id)["version"] == 2
+    assert zjtx.queries.show(item.id)["version"] == 2
     item.to_review("区科技局")
     item.do("review", {"review_decision": "accept"}, "dispatcher")
     item.do("rating", {"rating_value": "满意"}, "officer")

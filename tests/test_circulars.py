@@ -108,21 +108,21 @@ def test_the_monthly_circular_is_drafted_sent_back_approved_numbered_and_publish
         zjtx.schedules.save(schedule["name"], schedule["process"], schedule["rule"], schedule["data"])
         clock.move_to(at("2026-11-06 09:00:01"))
         Scheduler(zjtx).run_until_idle()
-        [draft] = [t for t in zjtx.workflows.tasks() if t["task"] == "draft"]
-        data = zjtx.workflows.show(draft["instance_id"])["data"]
+        [draft] = [t for t in zjtx.queries.tasks() if t["task"] == "draft"]
+        data = zjtx.queries.show(draft["instance_id"])["data"]
         assert "2026-10-01至2026-10-31" in data["circular_text"] and "区财政局有事项经督办" in data["circular_text"]
         assert "五、30 项措施推进情况" in data["circular_text"] and "尚无报告 30 项" in data["circular_text"]
         text = data["circular_text"] + "\n（经区经济信息委核定）"
         zjtx.workflows.complete(draft["id"], {"circular_text": text}, "dispatcher")
-        [approve] = [t for t in zjtx.workflows.tasks() if t["task"] == "approve"]
+        [approve] = [t for t in zjtx.queries.tasks() if t["task"] == "approve"]
         zjtx.workflows.complete(approve["id"], {"circular_approved": False, "approval_comment": "请补充目标进展"}, "office")
-        [again] = [t for t in zjtx.workflows.tasks() if t["task"] == "draft"]
+        [again] = [t for t in zjtx.queries.tasks() if t["task"] == "draft"]
         zjtx.workflows.complete(again["id"], {"circular_text": text + "\n目标进展见第五部分。"}, "dispatcher")
-        [approve] = [t for t in zjtx.workflows.tasks() if t["task"] == "approve"]
+        [approve] = [t for t in zjtx.queries.tasks() if t["task"] == "approve"]
         zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
-    shown = zjtx.workflows.show(approve["instance_id"])
+    shown = zjtx.queries.show(approve["instance_id"])
     assert shown["data"]["circular_number"] == "黔江专精特新通报〔2026〕1号" and shown["item_status"] == "已发布"
-    [rectify] = [t for t in zjtx.workflows.tasks() if t["task"] == "rectify"]
+    [rectify] = [t for t in zjtx.queries.tasks() if t["task"] == "rectify"]
     assert rectify["department"] == CO
     assert any(t.startswith("【通报】黔江专精特新通报〔2026〕1号") for t in inbox(zjtx, liaison(CO)))
     assert any(t.startswith("【通报】") for t in inbox(zjtx, liaison("区统计局")))  # every member unit
@@ -158,17 +158,17 @@ def test_the_archive_the_printable_page_and_the_word_document(zjtx):
     office.login("office")
     listing = office.get("/circulars/").get_data(as_text=True)
     assert "草稿" in listing and "关于2026年10月" in listing
-    [draft] = [t for t in zjtx.workflows.tasks() if t["task"] == "draft"]
+    [draft] = [t for t in zjtx.queries.tasks() if t["task"] == "draft"]
     dispatcher = Browser(app)
     dispatcher.login("dispatcher")
     form = dispatcher.get(f"/tasks/{draft['id']}").get_data(as_text=True)
     assert "一、总体情况" in form  # the generated draft fills the text box
     with time_machine.travel(at("2026-11-06 11:00"), tick=False):
-        zjtx.workflows.complete(draft["id"], {"circular_text": zjtx.workflows.show(started["id"])["data"]
+        zjtx.workflows.complete(draft["id"], {"circular_text": zjtx.queries.show(started["id"])["data"]
                                               ["circular_text"]}, "dispatcher")
-        [approve] = [t for t in zjtx.workflows.tasks() if t["task"] == "approve"]
+        [approve] = [t for t in zjtx.queries.tasks() if t["task"] == "approve"]
         zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
-    circular_id = zjtx.workflows.show(started["id"])["data"]["circular_id"]
+    circular_id = zjtx.queries.show(started["id"])["data"]["circular_id"]
     page = member.get(f"/circulars/{circular_id}").get_data(as_text=True)
     assert "黔江专精特新通报〔2026〕1号" in page and "附表：各单位办理情况" in page and "print.css" in page
     word = member.client.get(f"/circulars/{circular_id}.docx")

@@ -122,7 +122,7 @@ def test_an_edited_decision_table_is_deployed_with_its_processes_and_used(zjtx):
                                                             deployed_by="designer", note="研发投入比例调整为5%")}
     assert results["pool_admission"].created and results["pool_admission"].version == 2
     started = apply(zjtx)  # decided with the deployed table: 3% is now below the bar
-    shown = zjtx.workflows.show(started["id"])
+    shown = zjtx.queries.show(started["id"])
     assert shown["item_status"] == "不符合培育条件"
     assert any("研发投入" in r for r in shown["data"]["admission_reasons"])
 

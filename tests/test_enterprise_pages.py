@@ -81,7 +81,7 @@ def test_applying_from_the_enterprise_page_starts_the_admission(browser, zjtx):
     b.get(f"/enterprises/{enterprise_id}")
     started = b.post(f"/enterprises/{enterprise_id}/apply")
     assert started.status_code == 302 and "/items/" in started.headers["Location"]
-    [review] = [t for t in zjtx.workflows.tasks() if t["task"] == "industry_review"]
+    [review] = [t for t in zjtx.queries.tasks() if t["task"] == "industry_review"]
     assert review["department"] == "区商务委"
 
 

@@ -91,7 +91,7 @@ def test_a_three_day_task_before_national_day_is_warned_urged_and_supervised_on_
         assert escalations(zjtx) == [(1, "10-08 09:00"), (2, "10-10 00:00"), (3, "10-14 00:00")]
         assert smtp.subjects_to(email_of("office"))[0].startswith("【督办】")
         assert inbox_titles(zjtx, "office")[0].startswith("【督办】")
-        [supervision] = [t for t in zjtx.workflows.tasks(actor="office") if t["stage"] == "supervise"]
+        [supervision] = [t for t in zjtx.queries.tasks(actor="office") if t["stage"] == "supervise"]
         assert supervision["department"] == "区经济信息委" and LEAD in supervision["name"]
         # Every message went out exactly once.
         keys = [m["X-ZJTX-Key"] for _, m in smtp.messages]
@@ -106,8 +106,8 @@ def test_the_office_closes_a_supervision_item_with_its_decision(zjtx):
         dispatched_before_national_day(zjtx)
         clock.move_to(at("2026-10-20 10:00"))
         scheduler.run_until_idle()
-        [item] = [t for t in zjtx.workflows.tasks(actor="office") if t["stage"] == "supervise"]
-        assert zjtx.workflows.tasks(actor=liaison(LEAD), status="all")[-1]["stage"] == "handle"  # not theirs
+        [item] = [t for t in zjtx.queries.tasks(actor="office") if t["stage"] == "supervise"]
+        assert zjtx.queries.tasks(actor=liaison(LEAD), status="all")[-1]["stage"] == "handle"  # not theirs
         done = zjtx.workflows.complete(item["id"], {"supervision_result": "已约谈分管负责人，限期三日办结"}, "office")
         assert done["task"]["status"] == "completed"
     # Catching up after downtime: the warning is dropped once the deadline itself has passed.

@@ -24,7 +24,7 @@ FIRST_DISPATCH = textwrap.dedent("""
                                         "description": "扩建用地不足的问题", "source": "企业"}, actor="dispatcher")
     triage = item["open_tasks"][0]["id"]
     w.complete(triage, {"triage_decision": "accept"}, "dispatcher")
-    dispatch = [t for t in w.tasks(instance_id=item["id"]) if t["task"] == "dispatch"][0]["id"]
+    dispatch = [t for t in services.queries.tasks(instance_id=item["id"]) if t["task"] == "dispatch"][0]["id"]
     started = time.monotonic()
     out = w.complete(dispatch, {"lead_department": "区科技局", "lead_due_working_days": 5,
                                 "co_handlers": [{"department": "区人力社保局", "due_working_days": 3}]}, "dispatcher")

@@ -97,8 +97,8 @@ def test_a_failing_timer_waits_longer_each_time_then_becomes_an_incident_the_adm
         assert fail(zjtx, failing) is False
         assert instance(zjtx, failing).next_timer_at == now + timedelta(seconds=60)
         # The failing instance waits; the other one's timer fires meanwhile.
-        assert zjtx.workflows.fire_due_timers() == 1
-        assert [t["task"] for t in zjtx.workflows.tasks(instance_id=other)] == ["late"]
+        assert zjtx.timers.fire_due() == 1
+        assert [t["task"] for t in zjtx.queries.tasks(instance_id=other)] == ["late"]
         assert fail(zjtx, failing) is False
         row = instance(zjtx, failing)
         assert row.next_timer_at == now + timedelta(seconds=120)
@@ -142,7 +142,7 @@ def test_a_timer_whose_path_keeps_failing_never_holds_back_the_others(zjtx):
         other = zjtx.workflows.start("timed", {}, actor="admin")["id"]
         clock.shift(timedelta(hours=2, minutes=1))
         Scheduler(zjtx).run_until_idle()
-        assert [t["task"] for t in zjtx.workflows.tasks(instance_id=other)] == ["late"]
+        assert [t["task"] for t in zjtx.queries.tasks(instance_id=other)] == ["late"]
         assert instance(zjtx, failing).failed_attempts == 1 and incidents(zjtx) == []
         for _ in range(4):
             clock.shift(timedelta(minutes=5))
@@ -182,7 +182,7 @@ def test_retry_puts_the_instance_back_in_the_timer_queue(zjtx):
         assert (row.status, row.failed_attempts, row.last_error) == ("running", 0, None)
         assert row.next_timer_at == datetime.now(UTC)
         assert Scheduler(zjtx).run_until_idle()["timers"] == 1  # the scheduler's timer job takes it
-    assert [t["task"] for t in zjtx.workflows.tasks(instance_id=failing)] == ["late"]
+    assert [t["task"] for t in zjtx.queries.tasks(instance_id=failing)] == ["late"]
     assert actions(zjtx, failing).count("incident_retried") == 1
     with pytest.raises(Conflict) as caught:
         zjtx.incidents.retry(incident.id, "admin")
@@ -197,7 +197,7 @@ def test_cancel_cancels_the_instance_and_its_open_tasks(zjtx):
     [incident] = incidents(zjtx)
     result = zjtx.incidents.cancel(incident.id, "admin")
     assert result["resolution"] == "cancelled" and result["instance_status"] == "cancelled"
-    assert [t["status"] for t in zjtx.workflows.tasks(instance_id=failing, status="all")] == ["cancelled"]
+    assert [t["status"] for t in zjtx.queries.tasks(instance_id=failing, status="all")] == ["cancelled"]
     with zjtx.db.read() as session:
         assert session.scalar(select(func.count(HumanTask.id)).where(
             HumanTask.instance_id == failing, HumanTask.next_escalation_at.is_not(None))) == 0
@@ -262,7 +262,7 @@ def test_retrying_the_failed_scheduled_start_starts_it_once_the_cause_is_fixed(z
     result = zjtx.incidents.retry(incident.id, "admin")
     assert result["resolution"] == "retried" and result["started"]["title"].startswith("措施 3 进展报告")
     new_id = result["started"]["id"]
-    assert [t["task"] for t in zjtx.workflows.tasks(instance_id=new_id)] == ["report"]
+    assert [t["task"] for t in zjtx.queries.tasks(instance_id=new_id)] == ["report"]
     assert actions(zjtx, new_id)[-2:] == ["scheduled_start", "incident_retried"]
     with pytest.raises(Conflict):
         zjtx.incidents.retry(incident.id, "admin")

@@ -21,7 +21,7 @@ def at(text):
 
 
 def tasks_of(zjtx, instance_id, bpmn_id):
-    return [t for t in zjtx.workflows.tasks(instance_id=instance_id) if t["task"] == bpmn_id]
+    return [t for t in zjtx.queries.tasks(instance_id=instance_id) if t["task"] == bpmn_id]
 
 
 def start(zjtx, no):
@@ -48,7 +48,7 @@ def test_responsible_units_report_first_then_the_lead_consolidates(zjtx):
                                 head("区科技局"))
         [assess] = tasks_of(zjtx, started["id"], "assess")
         zjtx.workflows.complete(assess["id"], {"assessment": "推进中", "assessment_comment": "按计划推进"}, "dispatcher")
-    assert zjtx.workflows.show(started["id"])["status"] == "completed"
+    assert zjtx.queries.show(started["id"])["status"] == "completed"
     with zjtx.db.read() as session:
         report = session.scalar(select(MeasureReport).where(MeasureReport.measure_no == 2))
     assert report.assessment == "推进中" and len(report.contributions) == 4 and report.lead_is_written
@@ -58,7 +58,7 @@ def test_responsible_units_report_first_then_the_lead_consolidates(zjtx):
 def test_a_measure_without_a_lead_is_consolidated_by_its_first_responsible_unit(zjtx):
     started = start(zjtx, 25)  # 25 names responsible units only: 区经济信息委、区商务委、正阳工业园区管委会
     assert sorted(t["department"] for t in tasks_of(zjtx, started["id"], "contribute")) == ["区商务委", "正阳工业园区管委会"]
-    assert zjtx.workflows.show(started["id"])["data"]["measure"]["lead_is_written"] is False
+    assert zjtx.queries.show(started["id"])["data"]["measure"]["lead_is_written"] is False
 
 
 def test_a_lagging_measure_gets_a_follow_up_with_a_deadline(zjtx):
@@ -89,5 +89,5 @@ def test_the_quarterly_schedule_starts_one_report_per_measure(zjtx):
         clock.move_to(at("2026-10-08 09:00:01"))  # first working day of October 2026
         counts = Scheduler(zjtx).run_until_idle()
     assert counts["schedules"] == 30
-    starts = [t for t in zjtx.workflows.tasks(limit=1000) if t["task"] in ("contribute", "consolidate")]
+    starts = [t for t in zjtx.queries.tasks(limit=1000) if t["task"] in ("contribute", "consolidate")]
     assert len({t["instance_id"] for t in starts}) == 30

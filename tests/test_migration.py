@@ -19,7 +19,7 @@ def test_a_running_instance_moves_to_the_new_version(zjtx):
     assert "交办（新版）" in preview["changes"]["changed"] or preview["changes"]["changed"]
     result = zjtx.migrations.migrate(item.id, "designer")
     assert result["to"] == 2
-    assert zjtx.workflows.show(item.id)["version"] == 2
+    assert zjtx.queries.show(item.id)["version"] == 2
     assert item.task("dispatch")["name"] == "交办（新版）"
     assert any(h["action"] == "migrated" for h in item.show()["history"])
     item.dispatch("区科技局")  # it runs on in the new version
@@ -47,4 +47,4 @@ def test_migration_is_refused_when_the_current_step_was_removed(zjtx):
     assert preview["possible"] is False and any("「交办」在新版本中已删除" in r for r in preview["reasons"])
     with pytest.raises(Conflict):
         zjtx.migrations.migrate(item.id, "designer")
-    assert zjtx.workflows.show(item.id)["version"] == 1 and item.task("dispatch")
+    assert zjtx.queries.show(item.id)["version"] == 1 and item.task("dispatch")

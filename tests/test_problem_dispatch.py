@@ -75,7 +75,7 @@ def test_dispatch_gives_each_department_its_own_sign_task(zjtx):
     assert assignments[LEAD]["role"] == "lead" and assignments[LEAD]["due_working_days"] == 5
     assert assignments[CO1]["role"] == "co" and assignments[CO1]["due_working_days"] == 3
     # A liaison's task list holds their own department's task only.
-    mine = zjtx.workflows.tasks(actor=liaison(CO1))
+    mine = zjtx.queries.tasks(actor=liaison(CO1))
     assert [(t["task"], t["department"]) for t in mine] == [("sign", CO1)]
 
 
@@ -216,11 +216,11 @@ def test_a_liaison_acts_on_their_own_department_only(zjtx):
     with pytest.raises(TaskNotFound):  # another department's task does not even exist for them
         zjtx.workflows.complete(foreign["id"], {"sign_decision": "sign"}, liaison(LEAD))
     with pytest.raises(InstanceNotFound):
-        zjtx.workflows.show(item.id, actor=liaison("区财政局"))
-    assert zjtx.workflows.show(item.id, actor=liaison(LEAD))["id"] == item.id
+        zjtx.queries.show(item.id, actor=liaison("区财政局"))
+    assert zjtx.queries.show(item.id, actor=liaison(LEAD))["id"] == item.id
     with pytest.raises(PermissionDenied):  # the dispatcher does not sign for a department
         zjtx.workflows.complete(foreign["id"], {"sign_decision": "sign"}, "dispatcher")
-    triage_done = zjtx.workflows.tasks(instance_id=item.id, status="completed")[0]
+    triage_done = zjtx.queries.tasks(instance_id=item.id, status="completed")[0]
     assert triage_done["completed_by"] == "dispatcher"
     item.sign(LEAD)  # the liaison who signs for it carries on with the handling
     assert item.task("handle", LEAD)["assignee"] == liaison(LEAD)
@@ -277,9 +277,9 @@ def test_instances_survive_a_restart_between_steps(database_url):
     item = Item(fresh())
     for step in (lambda i: i.accept(), lambda i: i.dispatch(LEAD), lambda i: i.sign(LEAD),
                  lambda i: i.answer(LEAD, "已解决")):
-        item.workflows = fresh().workflows
+        item.services = fresh()
         step(item)
-    item.workflows = fresh().workflows
+    item.services = fresh()
     assert item.task("review")["department"] == "区经济信息委"
     for services in engines:
         services.close()

@@ -60,8 +60,8 @@ def test_a_changed_diagram_becomes_a_new_version_and_running_instances_keep_thei
     [result] = deploy(zjtx, {"problem_dispatch.bpmn": changed}, trusted=True)
     assert (result.version, result.created) == (2, True)
     new = Item(zjtx)
-    assert zjtx.workflows.show(new.id)["version"] == 2
-    assert zjtx.workflows.show(old.id)["version"] == 1
+    assert zjtx.queries.show(new.id)["version"] == 2
+    assert zjtx.queries.show(old.id)["version"] == 1
     assert old.task("dispatch")["name"] == "交办"
     new.accept()
     assert new.task("dispatch")["name"] == "交办（新版）"

@@ -124,7 +124,7 @@ def test_a_script_failing_mid_step_writes_nothing(zjtx):
         zjtx.workflows.complete(started["open_tasks"][0]["id"], {}, "admin")
     assert "出错的脚本" in caught.value.message and "boom" in caught.value.message
     assert _counts(zjtx, started["id"]) == before
-    assert [t["status"] for t in zjtx.workflows.tasks(instance_id=started["id"])] == ["in_progress"]
+    assert [t["status"] for t in zjtx.queries.tasks(instance_id=started["id"])] == ["in_progress"]
 
 
 def test_upgrading_a_database_with_data_from_the_first_schema_keeps_it(database_url):

@@ -79,8 +79,8 @@ def test_a_timer_claimed_by_one_scheduler_is_not_fired_by_another(zjtx):
         clock.shift(timedelta(hours=2))
         with zjtx.db.read() as session:
             due_at = session.scalar(select(ProcessInstance.next_timer_at).where(ProcessInstance.id == instance))
-        assert zjtx.workflows._claim(instance, due_at, datetime.now(UTC) + timedelta(minutes=2))
-        assert zjtx.workflows.fire_due_timers() == 0  # held by the first claim
+        assert zjtx.timers._claim(instance, due_at, datetime.now(UTC) + timedelta(minutes=2))
+        assert zjtx.timers.fire_due() == 0  # held by the first claim
         clock.shift(timedelta(minutes=3))  # the claim's lease ran out (its node died): taken over
-        assert zjtx.workflows.fire_due_timers() == 1
+        assert zjtx.timers.fire_due() == 1
         assert _status(zjtx, instance)[0] == "completed"

@@ -58,13 +58,13 @@ def test_a_boundary_timer_fires_when_due_and_only_then(zjtx):
         assert next_timer_at(zjtx, started["id"]) == start + timedelta(hours=2)
         assert next_timer_at(zjtx, idle["id"]) is None
         clock.shift(timedelta(hours=1, minutes=59))
-        assert zjtx.workflows.fire_due_timers() == 0
+        assert zjtx.timers.fire_due() == 0
         clock.shift(timedelta(minutes=2))
         assert Scheduler(zjtx).run_until_idle()["timers"] == 1
-    tasks = zjtx.workflows.tasks(instance_id=started["id"], status="all")
+    tasks = zjtx.queries.tasks(instance_id=started["id"], status="all")
     assert [(t["task"], t["status"]) for t in tasks] == [("answer", "cancelled"), ("late", "in_progress")]
     assert next_timer_at(zjtx, started["id"]) is None
-    assert [h["action"] for h in zjtx.workflows.show(started["id"])["history"]].count("timer_fired") == 1
+    assert [h["action"] for h in zjtx.queries.show(started["id"])["history"]].count("timer_fired") == 1
 
 
 def test_a_scheduled_process_starts_on_the_nth_working_day(zjtx):

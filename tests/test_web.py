@@ -163,13 +163,13 @@ def test_the_dispatcher_registers_and_dispatches_from_the_console(browser, zjtx)
     b.get(triage_url)
     dispatch = b.post(triage_url, {"triage_decision": "accept"})
     assert dispatch.status_code == 302
-    [task] = [t for t in zjtx.workflows.tasks() if t["task"] == "dispatch"]
+    [task] = [t for t in zjtx.queries.tasks() if t["task"] == "dispatch"]
     page = b.get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert "主办单位" in page and "<option value=\"区科技局\"" in page and "co_handlers-0-department" in page
     done = b.post(f"/tasks/{task['id']}", {"lead_department": LEAD, "lead_due_working_days": "5",
                                            "co_handlers-0-department": CO, "co_handlers-0-due_working_days": "3"})
     assert done.status_code == 302
-    assert sorted(t["department"] for t in zjtx.workflows.tasks() if t["task"] == "sign") == sorted([LEAD, CO])
+    assert sorted(t["department"] for t in zjtx.queries.tasks() if t["task"] == "sign") == sorted([LEAD, CO])
 
 
 def test_the_authorization_matrix(browser, zjtx):

@@ -46,7 +46,7 @@ def tasks():
         items = [{k: _serial(v) for k, v in row.items()} for row in result["items"]]
         return jsonify({"tab": tab, "counts": result["counts"], "count_cap": result["count_cap"],
                         "total": result["total"], "has_next": result["has_next"], "tasks": items})
-    rows = services().workflows.tasks(actor=g.actor.username, department=request.args.get("department") or None,
+    rows = services().queries.tasks(actor=g.actor.username, department=request.args.get("department") or None,
                                     status=request.args.get("status", "open"),
                                     limit=min(request.args.get("limit", 100, type=int), 500),
                                     offset=max(request.args.get("offset", 0, type=int), 0))
@@ -80,7 +80,7 @@ def register():
 @bp.get("/instances/<ref>")
 @login_required
 def instance(ref: str):
-    return jsonify(services().workflows.show(ref, actor=g.actor.username))
+    return jsonify(services().queries.show(ref, actor=g.actor.username))
 
 
 @bp.get("/calendar/add-working-days")

@@ -58,7 +58,7 @@ def task(task_id: int):
     prefill = [n for n, p in (schema or {}).get("properties", {}).items() if p.get("x-prefill")]
     if prefill and request.method == "GET":
         # Fields the diagram prepared (e.g. a generated circular draft) start filled in.
-        data = services().workflows.show(detail["task"].instance_id, actor=g.actor.username)["data"]
+        data = services().queries.show(detail["task"].instance_id, actor=g.actor.username)["data"]
         values = {n: data.get(n) for n in prefill if data.get(n) is not None}
     if request.method == "POST":
         if schema is None:
@@ -126,7 +126,7 @@ def instance(instance_id: int):
     detail = services().queries.instance_detail(g.actor, instance_id)
     if detail is None:
         abort(404)
-    data = services().workflows.show(instance_id, actor=g.actor.username)["data"]
+    data = services().queries.show(instance_id, actor=g.actor.username)["data"]
     return render_template("instance.html", d=detail, data=data)
 
 

@@ -19,7 +19,7 @@ def index():
     today = datetime.now(ZoneInfo(e.settings.timezone)).date()
     with e.db.read() as session:
         unconfirmed = load_calendar(session).unconfirmed_years(today, ahead=1)
-    return render_template("status.html", counts=e.workflows.counts(), unconfirmed=unconfirmed)
+    return render_template("status.html", counts=e.queries.counts(), unconfirmed=unconfirmed)
 
 
 @bp.get("/metrics")

@@ -1,1 +1,15 @@
-"""The policy's procedures, one package each, registered with the runtime through :mod:`engine.policy.registration`."""
+"""The policy's procedures, one package each: dispatch (问题交办), pool (培育库), measures (措施督办),
+circulars (通报). Each registers what it brings to the runtime through its ``procedure.PROCEDURE``
+(engine.runtime.extensions); the runtime knows none of them. Ledgers span the procedures."""
+from __future__ import annotations
+
+from engine.runtime.extensions import Procedure
+
+
+def procedures() -> tuple[Procedure, ...]:
+    from engine.policy.circulars.procedure import PROCEDURE as circulars
+    from engine.policy.dispatch.procedure import PROCEDURE as dispatch
+    from engine.policy.measures.procedure import PROCEDURE as measures
+    from engine.policy.pool.procedure import PROCEDURE as pool
+
+    return dispatch, pool, measures, circulars

@@ -17,6 +17,7 @@ from engine.deadlines.planner import LEVEL_LABELS
 from engine.errors import TaskNotFound
 from engine.identity import authz
 from engine.identity.org import GLOBAL_ROLES
+from engine.queries.tasks import TaskLists
 from engine.runtime.projection import COMPLETED, IN_PROGRESS, OPEN_STATUSES, STATUS_LABELS, TO_SIGN
 from engine.storage.models import (
     Attachment,
@@ -71,11 +72,12 @@ def actionable(actor: authz.Actor):
     return or_(*clauses) if clauses else HumanTask.id < 0
 
 
-class Queries:
-    def __init__(self, db, tz: ZoneInfo, clock):
+class Queries(TaskLists):
+    def __init__(self, db, tz: ZoneInfo, clock, workflows=None):
         self.db = db
         self.tz = tz
         self.clock = clock
+        self.workflows = workflows  # the runtime (version cache, script engine) for instance views
 
     def _local_day_start(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self.tz)
@@ -181,7 +183,7 @@ class Queries:
             schema = None
             if can_act and task.form:
                 if task.kind == "supervision":
-                    from engine.runtime.service import supervision_form
+                    from engine.runtime.supervision import supervision_form
 
                     schema = supervision_form()
                 else:

@@ -120,11 +120,11 @@ class Migrations:
                 sub = workflow.subprocesses[sp_id]
                 migrate_workflow(sp_diff, sub, new_subs[sub.spec.name])
             workflow.subprocess_specs = new_subs
-            workflow.script_engine = w._script_engine(w._planner(session), actor)
-            pending = w._steps(workflow)
+            workflow.script_engine = w.step_script_engine(w.planner(session))
+            pending = w.run_steps(workflow)
             return instance.revision, instance.version.version, target.id, workflow, changes, pending
 
-        revision, old, target_id, workflow, changes, pending = w._read(compute)
+        revision, old, target_id, workflow, changes, pending = w.run_read(compute)
 
         def work(session):
             instance = session.get(ProcessInstance, instance_id)
@@ -132,16 +132,17 @@ class Migrations:
                 raise Conflict("该实例已被他人同时办理，迁移未保存，请刷新后重试")
             target = session.get(ProcessVersion, target_id)
             now = w.clock()
-            planner = w._planner(session)
+            planner = w.planner(session)
+            directory = DepartmentDirectory.of(session)
             instance.version_id = target.id
             instance.version = target
-            w._save(instance, workflow, now)
+            w.save(instance, workflow, now, directory)
             if pending is not None:
                 instance.next_timer_at = now  # the scheduler runs the operation the new version reached
             session.flush()
             session.add(AuditRecord(instance_id=instance.id, action="migrated", actor=actor, at=now,
                                     data={"from": old, "to": target.version, **changes}))
-            projection.sync(session, instance, workflow, DepartmentDirectory.of(session), now, actor, planner=planner)
+            projection.sync(session, instance, workflow, directory, now, actor, planner=planner)
             self._refresh_open_rows(session, instance, workflow)
             return {"instance": instance.business_key, "from": old, "to": target.version, "changes": changes}
-        return w._run(work)
+        return w.run_write(work)

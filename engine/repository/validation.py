@@ -14,13 +14,17 @@ from engine.repository.camunda import BPMN_NS
 from engine.runtime.operations import OPERATIONS
 from engine.runtime.sandbox import SandboxViolation, _compile_eval, _compile_exec
 
-AVAILABLE_OPERATIONS = "、".join(f"{op.name}（{op.label}）" for op in OPERATIONS.values())
+
+def available_operations() -> str:
+    """The registered operations (engine/policy registers them at start-up), for messages."""
+    return "、".join(f"{op.name}（{op.label}）" for op in OPERATIONS.values()) or "（无）"
+
 
 # SpiffWorkflow's parser messages, in Chinese for the report (the original stays in brackets).
 TRANSLATIONS = [
     (r"Data Store with name (.+) has no implementation", r"数据存储「\1」在本系统中没有实现"),
     (r"A Service Task must have an operator",
-     f"服务任务没有指定要调用的操作（spiffworkflow:serviceTaskOperator）；可用的操作：{AVAILABLE_OPERATIONS}"),
+     "服务任务没有指定要调用的操作（spiffworkflow:serviceTaskOperator）；可用的操作：{operations}"),
     (r"Exactly one start event is required in a SubWorkflow Task; found 0", "子流程缺少开始事件"),
     (r"Exactly one start event is required.*", "流程或子流程必须有且只有一个开始事件"),
     (r"A multiinstance task must specify a cardinality or a loop input data reference",
@@ -48,6 +52,7 @@ def translate(message: str) -> str:
     for pattern, chinese in TRANSLATIONS:
         found = re.search(pattern, text)
         if found:
+            chinese = chinese.replace("{operations}", available_operations())
             return f"{re.sub(pattern, chinese, found.group(0))}（{text}）"
     return text
 
@@ -136,7 +141,7 @@ def _operation_problems(ts) -> list[str]:
     name, params = ts.operation_name, ts.operation_params or {}
     operation = OPERATIONS.get(name)
     if operation is None:
-        return [f"服务任务调用的操作「{name}」不存在；可用的操作：{AVAILABLE_OPERATIONS}"]
+        return [f"服务任务调用的操作「{name}」不存在；可用的操作：{available_operations()}"]
     out = []
     missing = [p for p in operation.params if p not in params]
     if missing:

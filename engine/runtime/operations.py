@@ -31,7 +31,7 @@ class OperationContext:
     actor: object  # engine.identity.authz.Actor
     instance_id: int | None
     now: datetime
-    circulars: object  # engine.policy.circulars.service.CircularService
+    services: object  # the services container (engine.bootstrap.Services), for the procedures' own services
 
 
 @dataclass(frozen=True)
@@ -45,62 +45,26 @@ class Operation:
     returns: str
 
 
-def _day(params: dict, name: str) -> date:
+# name → Operation: filled by the procedures' registration (engine.runtime.extensions, engine/policy).
+OPERATIONS: dict[str, Operation] = {}
+
+
+def register(operation: Operation) -> None:
+    OPERATIONS[operation.name] = operation
+
+
+def day_param(params: dict, name: str) -> date:
     try:
         return date.fromisoformat(str(params[name]))
     except (KeyError, ValueError):
         raise ValidationFailed({name: f"参数「{name}」应为日期 YYYY-MM-DD，收到 {params.get(name)!r}"}) from None
 
 
-def _int(params: dict, name: str) -> int:
+def int_param(params: dict, name: str) -> int:
     try:
         return int(params[name])
     except (KeyError, TypeError, ValueError):
         raise ValidationFailed({name: f"参数「{name}」应为整数，收到 {params.get(name)!r}"}) from None
-
-
-def _draft_circular(ctx: OperationContext, params: dict) -> dict:
-    circular = ctx.circulars.draft_in(ctx.session, _day(params, "period_start"), _day(params, "period_end"),
-                                      instance_id=ctx.instance_id)
-    return {"id": circular.id, "text": circular.text, "title": circular.title}
-
-
-def _save_circular_text(ctx: OperationContext, params: dict) -> None:
-    ctx.circulars.save_text_in(ctx.session, _int(params, "circular_id"), str(params.get("circular_text") or ""))
-
-
-def _publish_circular(ctx: OperationContext, params: dict) -> dict:
-    from engine.storage.models import Circular
-
-    circular_id = _int(params, "circular_id")
-    number = ctx.circulars.publish_in(ctx.session, circular_id, ctx.actor.username)
-    circular = ctx.session.get(Circular, circular_id)
-    return {"number": number, "criticized": list((circular.figures or {}).get("named_for_criticism", []))}
-
-
-def _record_measure_report(ctx: OperationContext, params: dict) -> None:
-    from engine.policy.measures.reports import record_report
-
-    record_report(ctx.session, _int(params, "measure_no"), _day(params, "period_start"), _day(params, "period_end"),
-                  str(params.get("lead_unit") or ""), bool(params.get("lead_is_written")),
-                  params.get("progress_report"), params.get("contributions") or [],
-                  str(params.get("assessment") or ""), params.get("assessment_comment"),
-                  params.get("follow_up_report"), ctx.now)
-
-
-_CIRCULAR_ROLES = frozenset({"dispatcher", "leading_group_office", "admin"})
-OPERATIONS: dict[str, Operation] = {op.name: op for op in (
-    Operation("draft_circular", "生成通报初稿", _CIRCULAR_ROLES, True, ("period_start", "period_end"), _draft_circular,
-              "{id, text, title}：初稿编号、正文、标题"),
-    Operation("save_circular_text", "保存通报定稿", frozenset({"dispatcher", "admin"}), False,
-              ("circular_id", "circular_text"), _save_circular_text, "无"),
-    Operation("publish_circular", "通报编号发布", frozenset({"leading_group_office", "admin"}), False,
-              ("circular_id",), _publish_circular, "{number, criticized}：文号、被点名单位"),
-    Operation("record_measure_report", "记录措施落实报告与评定",
-              frozenset({"dispatcher", "admin", "liaison", "department_head"}), False,
-              ("measure_no", "period_start", "period_end", "lead_unit", "lead_is_written", "progress_report",
-               "contributions", "assessment", "assessment_comment", "follow_up_report"), _record_measure_report, "无"),
-)}
 
 
 def check_allowed(operation: Operation, element: str, trusted: bool, actor, element_name: str | None = None) -> None:

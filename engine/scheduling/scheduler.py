@@ -39,7 +39,7 @@ class Scheduler:
         e, batch = self.engine, self.batch
         return {
             "escalations": (e.escalations.due_probe, lambda: e.escalations.fire_due(batch)),
-            "timers": (e.workflows.timer_probe, lambda: e.workflows.fire_due_timers(batch)),
+            "timers": (e.timers.probe, lambda: e.timers.fire_due(batch)),
             "schedules": (e.schedules.due_probe, lambda: e.schedules.run_due(batch)),
             "deliveries": (e.deliverer.due_probe, lambda: e.deliverer.deliver_due(batch)),
         }

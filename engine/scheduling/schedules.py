@@ -125,28 +125,16 @@ class ScheduleService:
                 "last_instance_id": s.last_instance_id, "last_error": s.last_error}
 
     def _instances_data(self, session: Session, schedule: ProcessSchedule, planned: datetime) -> list[dict]:
-        """One start; or with ``{"for_each": "pool_enterprise"}`` one per enterprise in the pool
-        (``enterprise_uscc``, ``update_year``); or with ``{"for_each": "measure"}`` one per measure
-        (``measure_no`` and the period that just ended)."""
+        """One start; or with ``{"for_each": kind}`` one per item of the fan-out a procedure registered
+        under that kind (engine.runtime.extensions: ``pool_enterprise``, ``measure``)."""
         data = dict(schedule.data or {})
         for_each = data.pop("for_each", None)
-        if for_each == "measure":
-            # One report per measure, on the quarter (or month) that just ended.
-            from engine.policy.circulars.service import previous_month, previous_quarter
-            from engine.storage.models import Measure
-
-            kind = data.pop("period", "quarter")
-            start, end = (previous_month if kind == "month" else previous_quarter)(planned.astimezone(self.tz).date())
-            numbers = session.scalars(select(Measure.no).order_by(Measure.no))
-            return [{**data, "measure_no": no, "period_start": start.isoformat(), "period_end": end.isoformat()}
-                    for no in numbers]
-        if for_each != "pool_enterprise":
+        if for_each is None:
             return [data]
-        from engine.storage.models import Enterprise
-
-        year = planned.astimezone(self.tz).year
-        codes = session.scalars(select(Enterprise.uscc).where(Enterprise.in_pool.is_(True)).order_by(Enterprise.id))
-        return [{**data, "enterprise_uscc": code, "update_year": year} for code in codes]
+        fan_out = self.workflows.extensions.fan_out(for_each)
+        if fan_out is None:
+            raise ValueError(f"计划的 for_each「{for_each}」没有对应的展开方式")
+        return fan_out(session, data, planned.astimezone(self.tz).date())
 
     @staticmethod
     def due_probe(now: datetime):

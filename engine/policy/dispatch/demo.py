@@ -23,15 +23,16 @@ def _liaison(name: str) -> str:
     return f"{codes[name]}_liaison"
 
 
-def load_demo(workflows, db) -> int:
+def load_demo(services) -> int:
     """Start the demo items unless the database already holds instances. Returns how many started."""
-    with db.read() as session:
+    workflows, queries = services.workflows, services.queries
+    with services.db.read() as session:
         if session.scalar(select(func.count(ProcessInstance.id))):
             return 0
     started = [workflows.start("problem_dispatch", dict(item), actor="dispatcher") for item in DEMO_ITEMS]
 
     def step(instance, bpmn_id, data, actor, department=None):
-        for task in workflows.tasks(instance_id=instance["id"]):
+        for task in queries.tasks(instance_id=instance["id"]):
             if task["task"] == bpmn_id and department in (None, task["department"]):
                 return workflows.complete(task["id"], data, actor)
         raise LookupError(bpmn_id)

@@ -1,0 +1,71 @@
+"""``zjtx``: the administrators' command line.
+
+``--json`` output is stable (documented in README.md) and meant for scripts. Errors go to
+stderr in Chinese with exit status 1; usage errors exit with 2.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from engine.bootstrap import Services, bootstrap
+from engine.errors import DeploymentError, EngineError, ValidationFailed
+
+
+def _services(ctx: click.Context) -> Services:
+    if ctx.obj is None:
+        ctx.obj = bootstrap()
+        ctx.call_on_close(ctx.obj.close)
+    return ctx.obj
+
+
+def _print_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _parse_data(raw: str | None) -> dict:
+    if raw is None:
+        return {}
+    text = raw
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        if not path.is_file():
+            raise click.BadParameter(f"文件 {path} 不存在", param_hint="--data")
+        text = path.read_text(encoding="utf-8")
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"不是有效的 JSON：{exc}", param_hint="--data") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("必须是 JSON 对象，如 '{\"字段\": \"值\"}'", param_hint="--data")
+    return value
+
+
+class _Group(click.Group):
+    """Turns engine errors into a Chinese message on stderr and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ValidationFailed as exc:
+            click.echo(f"错误：{exc.message.split('：')[0]}", err=True)
+            for field, message in exc.errors.items():
+                click.echo(f"  - {field}：{message}", err=True)
+            sys.exit(1)
+        except DeploymentError as exc:
+            click.echo("错误：流程文件无法部署", err=True)
+            for problem in exc.problems:
+                click.echo(f"  - {problem['message']}", err=True)
+            sys.exit(1)
+        except EngineError as exc:
+            click.echo(f"错误：{exc.message}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.pass_context
+def main(ctx):
+    """黔江区“专精特新”企业培育流程引擎的管理命令。"""

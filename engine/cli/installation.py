@@ -1,0 +1,111 @@
+"""``zjtx``: Setting up: the database, the organisation, demo data, deploying and validating diagrams, reference lists."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from engine.cli.base import _print_json, _services, main
+
+
+@main.command("init-db")
+@click.pass_context
+def init_db(ctx):
+    """创建或升级数据库结构（Alembic 迁移）。"""
+    services = _services(ctx)
+    services.init_db()
+    click.echo(f"数据库已就绪：{services.db.url.render_as_string(hide_password=True)}")
+
+
+@main.command()
+@click.option("--no-demo-users", is_flag=True, help="只写入部门和措施，不创建演示用户")
+@click.pass_context
+def seed(ctx, no_demo_users):
+    """写入部门、30 项措施和演示用户（可重复执行）。"""
+    result = _services(ctx).seed(demo_users=not no_demo_users)
+    click.echo(f"部门 {result['departments']} 个，措施 {result['measures']} 项，新建用户 {result['users_created']} 个")
+
+
+@main.command()
+@click.pass_context
+def demo(ctx):
+    """写入几件演示用的企业问题（数据库中已有事项时不做任何事）。"""
+    from engine.policy.dispatch.demo import load_demo
+
+    services = _services(ctx)
+    n = load_demo(services)
+    click.echo(f"已写入 {n} 件演示事项" if n else "数据库中已有事项，未写入演示数据")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--note", help="变更说明")
+@click.option("--as", "actor", help="部署人用户名")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def deploy(ctx, files, note, actor, as_json):
+    """部署 BPMN/DMN 文件：内容有变化时生成新版本，相同内容不重复部署。"""
+    results = _services(ctx).deploy(list(files), deployed_by=actor, note=note)
+    if as_json:
+        _print_json([r.to_dict() for r in results])
+        return
+    for r in results:
+        state = "新版本" if r.created else "内容未变，沿用"
+        click.echo(f"{r.key}（{r.name}）：{state} v{r.version}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def validate(ctx, files, as_json):
+    """校验 BPMN/DMN 文件（与部署前的校验相同）；有问题时逐项列出并以非零状态退出。"""
+    services = _services(ctx)
+    with services.db.read() as session:
+        problems = services.registry.validate(session, {f.name: f.read_bytes() for f in files})
+    if as_json:
+        _print_json({"ok": not problems, "problems": problems})
+    elif problems:
+        click.echo(f"发现 {len(problems)} 个问题：", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem['message']}", err=True)
+    else:
+        click.echo("校验通过，可以部署")
+    if problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def measures(ctx, as_json):
+    """列出行动计划的 30 项措施及牵头、责任单位。"""
+    from engine.identity.org import measures_as_data
+
+    with _services(ctx).db.read() as session:
+        rows = measures_as_data(session)
+    if as_json:
+        _print_json(rows)
+        return
+    for m in rows:
+        lead = "、".join(m["lead"]) or "（未列牵头单位）"
+        click.echo(f"{m['no']:>2}. {m['title']}  牵头：{lead}  责任：{'、'.join(m['responsible']) or '—'}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def departments(ctx, as_json):
+    """列出部门、别名及是否为领导小组成员单位。"""
+    from engine.identity.org import departments_as_data
+
+    with _services(ctx).db.read() as session:
+        rows = departments_as_data(session)
+    if as_json:
+        _print_json(rows)
+        return
+    for d in rows:
+        alias = f"（又称：{'、'.join(d['aliases'])}）" if d["aliases"] else ""
+        member = "领导小组成员" if d["leading_group_member"] else ""
+        click.echo(f"{d['name']}{alias} {member}")

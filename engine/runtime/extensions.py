@@ -1,0 +1,100 @@
+"""What a procedure brings to the runtime, registered at start-up.
+
+The runtime knows how to run any diagram; it knows nothing of the policy. Each procedure of the
+policy (engine/policy/<name>/procedure.py) describes itself as a :class:`Procedure`: the pure helpers
+its diagram code may call, the named operations its service tasks may ask for, what happens when one
+of its processes completes, and its default schedules. The one wiring place (engine/bootstrap.py)
+installs them; the runtime asks :class:`Extensions` for them and never imports engine.policy.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy.orm import Session
+
+from engine.runtime import operations
+
+
+@dataclass(frozen=True)
+class HelperContext:
+    """What a helper factory may use: the step's transaction, its working calendar, the clock and zone,
+    and the services container (for a procedure's own services; opaque to the runtime)."""
+    session: Session
+    calendar: object  # engine.deadlines.workcalendar.WorkCalendar
+    now: Callable[[], datetime]
+    tz: tzinfo
+    services: object
+
+
+@dataclass(frozen=True)
+class DefaultSchedule:
+    """A periodic start created once when the bundled processes are deployed (then the office's to edit)."""
+    name: str
+    process: str
+    rule: str
+    data: Mapping = field(default_factory=dict)
+
+
+# A completion handler: (session, instance, final data, now) → None, in the completing transaction.
+CompletionHandler = Callable[[Session, object, dict, datetime], None]
+# A schedule's fan-out (its data's ``for_each``): (session, the schedule's data, the planned Beijing date)
+# → the data of each start.
+FanOut = Callable[[Session, dict, date], list[dict]]
+
+
+@dataclass(frozen=True)
+class Procedure:
+    key: str
+    label: str
+    processes: tuple[str, ...] = ()
+    # HelperContext → {name: pure function}: names diagram code may call (bounded arguments only).
+    helpers: Callable[[HelperContext], Mapping[str, Callable]] | None = None
+    operations: tuple[operations.Operation, ...] = ()
+    # services → {process key: handler}: outcomes a process applies when it completes.
+    completion_handlers: Callable[[object], Mapping[str, CompletionHandler]] | None = None
+    schedules: tuple[DefaultSchedule, ...] = ()
+    fan_outs: Mapping[str, FanOut] = field(default_factory=dict)
+
+
+class Extensions:
+    """The installed procedures, as the runtime sees them."""
+
+    def __init__(self, procedures: Iterable[Procedure] = ()):
+        self.procedures: list[Procedure] = []
+        self.services: object = None
+        self._handlers: dict[str, CompletionHandler] = {}
+        for procedure in procedures:
+            self.install(procedure)
+
+    def install(self, procedure: Procedure) -> None:
+        if any(p.key == procedure.key for p in self.procedures):
+            return
+        self.procedures.append(procedure)
+        for operation in procedure.operations:
+            operations.register(operation)
+
+    def bind(self, services: object) -> None:
+        """Give the procedures the built services (their completion handlers and helpers use them)."""
+        self.services = services
+        self._handlers = {}
+        for procedure in self.procedures:
+            if procedure.completion_handlers is not None:
+                self._handlers.update(procedure.completion_handlers(services))
+
+    def helpers(self, context: HelperContext) -> dict[str, Callable]:
+        out: dict[str, Callable] = {}
+        for procedure in self.procedures:
+            if procedure.helpers is not None:
+                out.update(procedure.helpers(context))
+        return out
+
+    def completion_handler(self, process_key: str) -> CompletionHandler | None:
+        return self._handlers.get(process_key)
+
+    def fan_out(self, kind: str) -> FanOut | None:
+        return next((p.fan_outs[kind] for p in self.procedures if kind in p.fan_outs), None)
+
+    def schedules(self) -> list[DefaultSchedule]:
+        return [s for p in self.procedures for s in p.schedules]
