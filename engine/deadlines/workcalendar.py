@@ -165,23 +165,29 @@ class WorkCalendar:
         return datetime.combine(d, time(23, 59, 59), tzinfo=tz).astimezone(UTC)
 
 
-def parse_arrangement(data: dict) -> Arrangement:
-    """Validate an import file (see the module docstring); raise ArrangementError listing every problem."""
-    if not isinstance(data, dict):
-        raise ArrangementError(["导入文件应为 JSON 对象"])
-    errors: list[str] = []
-    year = data.get("year")
-    if year is None:
-        errors.append("缺少年份（year）")
-    elif not isinstance(year, int) or isinstance(year, bool) or not 1990 <= year <= 2100:
-        errors.append(f"年份（year）无效：{year!r}，应为 1990 至 2100 之间的整数")
-        year = None
-    if not isinstance(data.get("source", ""), str):
-        errors.append("来源（source）应为文本")
+class _ArrangementParser:
+    """Checks an import file part by part, collecting every problem (in Chinese, naming the item)."""
 
-    def parse_date(value, where: str, field: str) -> date | None:
+    def __init__(self):
+        self.errors: list[str] = []
+        self.year: int | None = None
+        self.off: dict[date, tuple[str, str]] = {}  # date -> (name, item label), to name the clashing item
+        self.work: dict[date, str] = {}
+
+    def header(self, data: dict) -> None:
+        year = data.get("year")
+        if year is None:
+            self.errors.append("缺少年份（year）")
+        elif not isinstance(year, int) or isinstance(year, bool) or not 1990 <= year <= 2100:
+            self.errors.append(f"年份（year）无效：{year!r}，应为 1990 至 2100 之间的整数")
+        else:
+            self.year = year
+        if not isinstance(data.get("source", ""), str):
+            self.errors.append("来源（source）应为文本")
+
+    def day(self, value, where: str, field: str) -> date | None:
         if value is None:
-            errors.append(f"{where}：缺少{field}")
+            self.errors.append(f"{where}：缺少{field}")
             return None
         # fromisoformat alone would also accept "20270205" or "2027-W05-5".
         try:
@@ -189,74 +195,86 @@ def parse_arrangement(data: dict) -> Arrangement:
                 raise ValueError
             d = date.fromisoformat(value)
         except ValueError:
-            errors.append(f"{where}：{field}“{value}”不是有效日期，应为 YYYY-MM-DD 格式")
+            self.errors.append(f"{where}：{field}“{value}”不是有效日期，应为 YYYY-MM-DD 格式")
             return None
-        if year is not None and d.year != year:
-            errors.append(f"{where}：{field} {d} 不在 {year} 年内")
+        if self.year is not None and d.year != self.year:
+            self.errors.append(f"{where}：{field} {d} 不在 {self.year} 年内")
         return d
 
-    off: dict[date, tuple[str, str]] = {}  # date -> (name, item label), to name the clashing item
-    items = data.get("holidays")
-    if not isinstance(items, list) or not items:
-        errors.append("缺少放假安排（holidays），应为非空列表")
-        items = []
-    for i, item in enumerate(items, 1):
-        where = f"放假安排第{i}项"
-        if not isinstance(item, dict):
-            errors.append(f"{where}：应为包含 name、start、end 的对象")
-            continue
-        name = item.get("name")
-        if isinstance(name, str) and name.strip():
-            name = name.strip()
-            where += f"（{name}）"
-        else:
-            errors.append(f"{where}：缺少名称（name）")
-            name = None
-        start = parse_date(item.get("start"), where, "开始日期（start）")
-        end = parse_date(item.get("end"), where, "结束日期（end）")
+    def holidays(self, items) -> None:
+        if not isinstance(items, list) or not items:
+            self.errors.append("缺少放假安排（holidays），应为非空列表")
+            return
+        for i, item in enumerate(items, 1):
+            where = f"放假安排第{i}项"
+            if not isinstance(item, dict):
+                self.errors.append(f"{where}：应为包含 name、start、end 的对象")
+                continue
+            name = item.get("name")
+            if isinstance(name, str) and name.strip():
+                name = name.strip()
+                where += f"（{name}）"
+            else:
+                self.errors.append(f"{where}：缺少名称（name）")
+                name = None
+            self._holiday(where, name, self.day(item.get("start"), where, "开始日期（start）"),
+                          self.day(item.get("end"), where, "结束日期（end）"))
+
+    def _holiday(self, where: str, name: str | None, start: date | None, end: date | None) -> None:
         if start is None or end is None:
-            continue
+            return
         if end < start:
-            errors.append(f"{where}：结束日期 {end} 早于开始日期 {start}")
-            continue
+            self.errors.append(f"{where}：结束日期 {end} 早于开始日期 {start}")
+            return
         if start.year != end.year:  # already reported as outside the year; don't walk a typo's decades
-            continue
+            return
         d = start
         while d <= end:
-            if d in off:
-                errors.append(f"{where}：{d} 已列在{off[d][1]}中")
+            if d in self.off:
+                self.errors.append(f"{where}：{d} 已列在{self.off[d][1]}中")
             elif name:
-                off[d] = (name, where)
+                self.off[d] = (name, where)
             d += _ONE_DAY
 
-    work: dict[date, str] = {}
-    items = data.get("workdays", [])
-    if not isinstance(items, list):
-        errors.append("调休上班（workdays）应为列表")
-        items = []
-    for i, item in enumerate(items, 1):
-        where = f"调休上班第{i}项"
-        if not isinstance(item, dict):
-            errors.append(f"{where}：应为包含 date 的对象")
-            continue
-        if isinstance(item.get("date"), str):
-            where += f"（{item['date']}）"
-        name = item.get("name", MAKEUP_NAME)
-        if not isinstance(name, str) or not name.strip():
-            errors.append(f"{where}：名称（name）应为非空文本")
-            name = MAKEUP_NAME
-        d = parse_date(item.get("date"), where, "日期（date）")
-        if d is None:
-            continue
-        if d.weekday() < 5:
-            errors.append(f"{where}：{d} 是星期{_WEEKDAY_NAMES[d.weekday()]}，调休上班日应为星期六或星期日")
-        if d in off:
-            errors.append(f"{where}：{d} 同时列为放假（{off[d][1]}）和调休上班")
-        elif d in work:
-            errors.append(f"{where}：{d} 重复列出")
-        else:
-            work[d] = name.strip()
+    def workdays(self, items) -> None:
+        if not isinstance(items, list):
+            self.errors.append("调休上班（workdays）应为列表")
+            return
+        for i, item in enumerate(items, 1):
+            where = f"调休上班第{i}项"
+            if not isinstance(item, dict):
+                self.errors.append(f"{where}：应为包含 date 的对象")
+                continue
+            if isinstance(item.get("date"), str):
+                where += f"（{item['date']}）"
+            name = item.get("name", MAKEUP_NAME)
+            if not isinstance(name, str) or not name.strip():
+                self.errors.append(f"{where}：名称（name）应为非空文本")
+                name = MAKEUP_NAME
+            self._workday(where, name.strip(), self.day(item.get("date"), where, "日期（date）"))
 
-    if errors:
-        raise ArrangementError(errors)
-    return Arrangement(year, tuple(sorted((d, n) for d, (n, _) in off.items())), tuple(sorted(work.items())))
+    def _workday(self, where: str, name: str, d: date | None) -> None:
+        if d is None:
+            return
+        if d.weekday() < 5:
+            self.errors.append(f"{where}：{d} 是星期{_WEEKDAY_NAMES[d.weekday()]}，调休上班日应为星期六或星期日")
+        if d in self.off:
+            self.errors.append(f"{where}：{d} 同时列为放假（{self.off[d][1]}）和调休上班")
+        elif d in self.work:
+            self.errors.append(f"{where}：{d} 重复列出")
+        else:
+            self.work[d] = name
+
+
+def parse_arrangement(data: dict) -> Arrangement:
+    """Validate an import file (see the module docstring); raise ArrangementError listing every problem."""
+    if not isinstance(data, dict):
+        raise ArrangementError(["导入文件应为 JSON 对象"])
+    parser = _ArrangementParser()
+    parser.header(data)
+    parser.holidays(data.get("holidays"))
+    parser.workdays(data.get("workdays", []))
+    if parser.errors:
+        raise ArrangementError(parser.errors)
+    return Arrangement(parser.year, tuple(sorted((d, n) for d, (n, _) in parser.off.items())),
+                       tuple(sorted(parser.work.items())))

@@ -116,6 +116,59 @@ def _insert_values(row: HumanTask) -> dict:
     return values
 
 
+def _closing(row: HumanTask, instance: ProcessInstance, now: datetime, actor: str | None,
+             completed: HumanTask | None, completed_by_id: int | None, record) -> dict:
+    """The values of a row whose task is no longer ready: completed (the one the user just finished)
+    or cancelled (the engine took the token elsewhere, audited)."""
+    values = {"completed_at": now, "next_escalation_at": None}
+    if completed is not None and row.id == completed.id:
+        values.update(status=COMPLETED, completed_by_id=completed_by_id, assignee_id=row.assignee_id or completed_by_id)
+    else:
+        values.update(status=CANCELLED, completed_by_id=row.completed_by_id, assignee_id=row.assignee_id)
+        record(instance_id=instance.id, task_id=row.id, action="task_cancelled", actor=actor, at=now,
+               task_name=row.name)
+    return values
+
+
+def _new_row(instance: ProcessInstance, spiff_id: str, task, directory: DepartmentDirectory, now: datetime,
+             completed: HumanTask | None, completed_by_id: int | None) -> HumanTask:
+    spec = task.task_spec
+    props = properties_of(spec)
+    dep = task_department(task, directory)
+    return HumanTask(
+        instance_id=instance.id, spiff_task_id=spiff_id, bpmn_id=spec.bpmn_id,
+        name=spec.bpmn_name or spec.bpmn_id, stage=props.get("stage"),
+        department_id=dep.id, roles=props.get("roles", ""),
+        form=props.get("formJsonSchemaFilename"),
+        status=TO_SIGN if props.get("stage") == "sign" else IN_PROGRESS,
+        created_at=now,
+        # Whoever signed for or handled the previous step of their department carries on with it.
+        assignee_id=completed_by_id if completed is not None and completed.department_id == dep.id else None,
+        kind="bpmn",
+        deadline_key=f"{instance.id}:{spec.bpmn_id}:{dep.id}",
+        escalation_level=0,
+    )
+
+
+def _apply(session: Session, closed: list[tuple[HumanTask, dict]], created: list[HumanTask], write: bool) -> None:
+    if write:
+        connection = session.connection()
+        if closed:
+            connection.execute(_UPDATE_TASK, [{**values, "b_id": row.id} for row, values in closed])
+            for row, values in closed:
+                for key, value in values.items():
+                    set_committed_value(row, key, value)
+        if created:
+            ids = connection.execute(_INSERT_TASKS, [_insert_values(row) for row in created]).scalars().all()
+            for row, new_id in zip(created, ids, strict=True):
+                row.id = new_id
+    else:
+        for row, values in closed:
+            for key, value in values.items():
+                setattr(row, key, value)
+        session.add_all(created)
+
+
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
          directory: DepartmentDirectory, now: datetime, actor: str | None,
          completed: HumanTask | None = None, completed_by_id: int | None = None,
@@ -144,58 +197,19 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
     ready = {str(t.id): t for t in ready_user_tasks(workflow)}
     closed: list[tuple[HumanTask, dict]] = []
     for spiff_id, row in open_rows.items():
-        if spiff_id in ready:
-            continue
-        values = {"completed_at": now, "next_escalation_at": None}
-        if completed is not None and row.id == completed.id:
-            values.update(status=COMPLETED, completed_by_id=completed_by_id,
-                          assignee_id=row.assignee_id or completed_by_id)
-        else:
-            values.update(status=CANCELLED, completed_by_id=row.completed_by_id, assignee_id=row.assignee_id)
-            record(instance_id=instance.id, task_id=row.id, action="task_cancelled", actor=actor, at=now,
-                   task_name=row.name)
-        closed.append((row, values))
+        if spiff_id not in ready:
+            closed.append((row, _closing(row, instance, now, actor, completed, completed_by_id, record)))
     created: list[HumanTask] = []
     for spiff_id, task in ready.items():
         if spiff_id in open_rows:
             continue
-        spec = task.task_spec
-        props = properties_of(spec)
-        dep = task_department(task, directory)
-        row = HumanTask(
-            instance_id=instance.id, spiff_task_id=spiff_id, bpmn_id=spec.bpmn_id,
-            name=spec.bpmn_name or spec.bpmn_id, stage=props.get("stage"),
-            department_id=dep.id, roles=props.get("roles", ""),
-            form=props.get("formJsonSchemaFilename"),
-            status=TO_SIGN if props.get("stage") == "sign" else IN_PROGRESS,
-            created_at=now,
-            # Whoever signed for or handled the previous step of their department carries on with it.
-            assignee_id=completed_by_id if completed is not None and completed.department_id == dep.id else None,
-            kind="bpmn",
-            deadline_key=f"{instance.id}:{spec.bpmn_id}:{dep.id}",
-            escalation_level=0,
-        )
+        row = _new_row(instance, spiff_id, task, directory, now, completed, completed_by_id)
         if planner is not None:
-            deadline = planner.deadline(props, task.data, now, row.name)
+            deadline = planner.deadline(properties_of(task.task_spec), task.data, now, row.name)
             planner.apply(row, deadline, latest_by_key.get(row.deadline_key) if deadline is not None else None)
         record(instance_id=instance.id, task=row, action="task_created", actor=actor, at=now,
                task_name=row.name, data={"department": directory.name_of(row.department_id)})
         created.append(row)
-    if write:
-        connection = session.connection()
-        if closed:
-            connection.execute(_UPDATE_TASK, [{**values, "b_id": row.id} for row, values in closed])
-            for row, values in closed:
-                for key, value in values.items():
-                    set_committed_value(row, key, value)
-        if created:
-            ids = connection.execute(_INSERT_TASKS, [_insert_values(row) for row in created]).scalars().all()
-            for row, new_id in zip(created, ids, strict=True):
-                row.id = new_id
-    else:
-        for row, values in closed:
-            for key, value in values.items():
-                setattr(row, key, value)
-        session.add_all(created)
+    _apply(session, closed, created, write)
     rows.extend(created)
     return rows
