@@ -243,6 +243,16 @@ def decide(inputs: Inputs, decisions: Decisions) -> dict:
         "growth": {"revenue": _shown(rev_growth), "net_profit": _shown(profit_growth)},
         "debt_ratio": _shown(context["debt_ratio"]),
     }
+    criteria, counts = _judged(outcome, values, missing, f"营业收入 {_fmt(_shown(rev_growth), '%')}，"
+                                                         f"净利润 {_fmt(_shown(profit_growth), '%')}")
+    eligible = decisions.evaluate("cultivation_decision", counts).get("eligible")
+    summary = {True: "符合培育入库条件", False: "不符合培育入库条件", None: "无法判定，请补充缺少的数据"}[eligible]
+    return {"eligible": eligible, "sme_class": sme_class, "last_year": y, "summary": summary,
+            "criteria": criteria}
+
+
+def _judged(outcome: dict, values: dict, missing: dict, growth_shown: str) -> tuple[list[dict], dict]:
+    """Each criterion with its value, threshold and Chinese message, and the counts the decision reads."""
     criteria = []
     counts = {"mandatory_failed": 0, "mandatory_undecided": 0, "optional_passed": 0, "optional_undecided": 0}
     mandatory_ids = {"in_district", "registered_years", "independent_legal_person", "sme", "rd_ratio", "revenue_min"}
@@ -250,8 +260,7 @@ def decide(inputs: Inputs, decisions: Decisions) -> dict:
         passed, threshold, _ = outcome.get(cid, (None, None, cid in mandatory_ids))
         mandatory = cid in mandatory_ids
         value = values[cid]
-        shown = (f"营业收入 {_fmt(_shown(rev_growth), '%')}，净利润 {_fmt(_shown(profit_growth), '%')}" if cid == "growth"
-                 else _fmt(value, unit))
+        shown = growth_shown if cid == "growth" else _fmt(value, unit)
         if passed is None:
             message = f"{label}：无法判定，缺少{missing.get(cid, '所需数据')}"
             counts["mandatory_undecided" if mandatory else "optional_undecided"] += 1
@@ -263,10 +272,7 @@ def decide(inputs: Inputs, decisions: Decisions) -> dict:
                 counts["optional_passed"] += 1
         criteria.append({"id": cid, "label": label, "mandatory": mandatory, "passed": passed,
                          "value": value, "threshold": threshold, "message": message})
-    eligible = decisions.evaluate("cultivation_decision", counts).get("eligible")
-    summary = {True: "符合培育入库条件", False: "不符合培育入库条件", None: "无法判定，请补充缺少的数据"}[eligible]
-    return {"eligible": eligible, "sme_class": sme_class, "last_year": y, "summary": summary,
-            "criteria": criteria}
+    return criteria, counts
 
 
 def _missing(inputs: Inputs, y: int, sme_class: str | None) -> dict[str, str]:
