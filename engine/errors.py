@@ -103,3 +103,4 @@ class WorkflowFailed(EngineError):
     """A script or expression of the diagram failed while the engine ran it."""
 
     code = "workflow_error"
+    detail: str | None = None  # the library's own message, for the incident (not shown to users)

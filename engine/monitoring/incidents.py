@@ -235,7 +235,7 @@ class IncidentService:
                 .outerjoin(OutboxMessage, Incident.message_id == OutboxMessage.id))
 
     def _as_dict(self, i: Incident, business_key, title, instance_status, schedule_name, subject, message_status,
-                 detail: bool = False) -> dict:
+                 *, detail: bool = False) -> dict:
         def local(moment: datetime | None) -> datetime | None:  # Beijing time, as the pages show it
             return moment.astimezone(self.tz) if moment is not None else None
 

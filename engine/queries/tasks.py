@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from engine.identity.org import DepartmentDirectory
 from engine.runtime import projection
 from engine.runtime.serialization import load_state
 from engine.runtime.summaries import TaskSummary, instance_summary, task_rows
+from engine.storage.db import Database
 from engine.storage.models import AuditRecord, Department, HumanTask, ProcessDefinition, ProcessInstance, User
 
 
@@ -32,8 +34,8 @@ class TaskLists:
     """Mixed into engine.queries.views.Queries: needs ``db`` and, for ``show``, ``workflows`` (the
     runtime, for its version cache and script engine)."""
 
-    db: object
-    workflows: object
+    db: Database
+    workflows: Any  # engine.runtime.service.WorkflowService
 
     def tasks(self, *, actor: str | None = None, department: str | None = None, status: str = "open",
               instance_id: int | None = None, limit: int = 200, offset: int = 0) -> list[TaskSummary]:
@@ -41,7 +43,7 @@ class TaskLists:
         with self.db.read() as session:
             who = authz.actor_for(session, actor)
             directory = DepartmentDirectory.of(session)
-            conditions = []
+            conditions: list = []
             if status == "open":
                 conditions.append(HumanTask.status.in_(projection.OPEN_STATUSES))
             elif status != "all":

@@ -111,9 +111,9 @@ class Registry:
     def _parse(self, files: dict[str, bytes]):
         parser = SpiffBpmnParser(validator=VALIDATOR)
         problems: list[dict] = []
-        self._lines: dict[str, tuple[str, int]] = {}
-        self._process_properties: dict[str, dict] = {}
-        self._process_nodes: dict = {}  # process id → its element, for the checks on the XML itself
+        self._lines = {}  # file → (source, line) of each element id
+        self._process_properties = {}
+        self._process_nodes = {}  # process id → its element, for the checks on the XML itself
         for filename, content in files.items():
             if filename.endswith(".json"):
                 continue  # a form (JSON Schema), read by _forms_for
@@ -289,7 +289,7 @@ class Registry:
 
     def latest_decision_sources(self, session: Session) -> dict[str, bytes]:
         """The DMN files of the newest deployed versions (the tables decisions are made with)."""
-        out: dict[str, tuple] = {}
+        out: dict[str, bytes] = {}
         for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
             for name, text in (version.sources or {}).items():
                 if name.endswith(".dmn"):

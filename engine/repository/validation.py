@@ -171,7 +171,7 @@ def dmn_problems(parser) -> list[dict]:
             dmn_parser.parse()
             tables = dmn_parser.decision.decisionTables
         except Exception as exc:  # the library raises raw errors on malformed tables
-            out.append({"element": decision_id, "message": f"决策表无法解析：{translate(exc)}"})
+            out.append({"element": decision_id, "message": f"决策表无法解析：{translate(str(exc))}"})
             continue
         for table in tables:
             for rule in table.rules:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from engine.deadlines.workcalendar import WorkCalendar
 from engine.runtime import operations
 
 
@@ -22,10 +25,10 @@ class HelperContext:
     """What a helper factory may use: the step's transaction, its working calendar, the clock and zone,
     and the services container (for a procedure's own services; opaque to the runtime)."""
     session: Session
-    calendar: object  # engine.deadlines.workcalendar.WorkCalendar
+    calendar: WorkCalendar
     now: Callable[[], datetime]
-    tz: tzinfo
-    services: object
+    tz: ZoneInfo
+    services: Any
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class Extensions:
 
     def __init__(self, procedures: Iterable[Procedure] = ()):
         self.procedures: list[Procedure] = []
-        self.services: object = None
+        self.services: Any = None
         self._handlers: dict[str, CompletionHandler] = {}
         for procedure in procedures:
             self.install(procedure)

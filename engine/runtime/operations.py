@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -28,10 +29,10 @@ from engine.errors import PermissionDenied, ValidationFailed
 class OperationContext:
     """What an operation may use: the saving transaction, who acted, the instance, the clock."""
     session: Session
-    actor: object  # engine.identity.authz.Actor
+    actor: Any  # engine.identity.authz.Actor
     instance_id: int | None
     now: datetime
-    services: object  # the services container (engine.bootstrap.Services), for the procedures' own services
+    services: Any  # the services container (engine.bootstrap.Services), for the procedures' own services
 
 
 @dataclass(frozen=True)

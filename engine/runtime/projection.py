@@ -5,10 +5,11 @@ Task lists are queries on ``human_task``; nothing here deserialises other instan
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -55,6 +56,11 @@ def current_data(workflow: BpmnWorkflow) -> dict:
     return last.data if last is not None else workflow.data
 
 
+_INSTANCE = cast(Table, ProcessInstance.__table__)
+_TASK = cast(Table, HumanTask.__table__)
+_AUDIT = cast(Table, AuditRecord.__table__)
+
+
 class AuditBatch:
     """Audit records of one step, written with one INSERT once the flush has given new task rows
     their ids (cheaper than one ORM object each on the hot path)."""
@@ -67,7 +73,7 @@ class AuditBatch:
 
     def write(self, session: Session) -> None:
         if self._rows:
-            session.connection().execute(insert(AuditRecord.__table__), [
+            session.connection().execute(insert(_AUDIT), [
                 {"instance_id": v.get("instance_id"), "task_id": task.id if task is not None else v.get("task_id"),
                  "action": v["action"], "actor": v.get("actor"), "at": v["at"], "task_name": v.get("task_name"),
                  "data": v.get("data")} for task, v in self._rows])
@@ -78,16 +84,15 @@ class AuditBatch:
 # built once: the ORM unit of work costs more than the three statements themselves.
 _INSTANCE_STATE_COLUMNS = ("next_timer_at", "state_json", "serializer_version", "updated_at", "item_status",
                            "lead_department_id", "status", "completed_at")
-_UPDATE_INSTANCE = (update(ProcessInstance.__table__)
-                    .where(ProcessInstance.__table__.c.id == bindparam("b_id"),
-                           ProcessInstance.__table__.c.revision == bindparam("b_revision"))
-                    .values({c: bindparam(c, type_=ProcessInstance.__table__.c[c].type) for c in _INSTANCE_STATE_COLUMNS}
+_UPDATE_INSTANCE = (update(_INSTANCE)
+                    .where(_INSTANCE.c.id == bindparam("b_id"), _INSTANCE.c.revision == bindparam("b_revision"))
+                    .values({c: bindparam(c, type_=_INSTANCE.c[c].type) for c in _INSTANCE_STATE_COLUMNS}
                             | {"revision": bindparam("b_revision") + 1}))
 _CLOSED_TASK_COLUMNS = ("status", "completed_at", "completed_by_id", "assignee_id", "next_escalation_at")
-_UPDATE_TASK = (update(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("b_id"))
-                .values({c: bindparam(c, type_=HumanTask.__table__.c[c].type) for c in _CLOSED_TASK_COLUMNS}))
-_TASK_INSERT_COLUMNS = tuple(c for c in HumanTask.__table__.columns if c.key != "id")
-_INSERT_TASKS = insert(HumanTask.__table__).returning(HumanTask.__table__.c.id, sort_by_parameter_order=True)
+_UPDATE_TASK = (update(_TASK).where(_TASK.c.id == bindparam("b_id"))
+                .values({c: bindparam(c, type_=_TASK.c[c].type) for c in _CLOSED_TASK_COLUMNS}))
+_TASK_INSERT_COLUMNS = tuple(c for c in _TASK.columns if c.key != "id")
+_INSERT_TASKS = insert(_TASK).returning(_TASK.c.id, sort_by_parameter_order=True)
 
 
 def write_instance_state(session: Session, instance: ProcessInstance, values: dict) -> None:
@@ -110,7 +115,7 @@ def _insert_values(row: HumanTask) -> dict:
         if column.key in state:
             values[column.key] = state[column.key]
         elif column.default is not None and column.default.is_scalar:
-            values[column.key] = column.default.arg
+            values[column.key] = column.default.arg  # type: ignore[attr-defined]
         else:
             values[column.key] = None
     return values
@@ -120,7 +125,7 @@ def _closing(row: HumanTask, instance: ProcessInstance, now: datetime, actor: st
              completed: HumanTask | None, completed_by_id: int | None, record) -> dict:
     """The values of a row whose task is no longer ready: completed (the one the user just finished)
     or cancelled (the engine took the token elsewhere, audited)."""
-    values = {"completed_at": now, "next_escalation_at": None}
+    values: dict[str, object] = {"completed_at": now, "next_escalation_at": None}
     if completed is not None and row.id == completed.id:
         values.update(status=COMPLETED, completed_by_id=completed_by_id, assignee_id=row.assignee_id or completed_by_id)
     else:

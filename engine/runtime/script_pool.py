@@ -112,7 +112,7 @@ class ScriptPool:
     def warm(self) -> None:
         """Start the idle workers now (at boot), so the first evaluation waits for none."""
         self._check_fork()
-        started = []
+        started: list[_Worker] = []
         with self._lock:
             while len(self._idle) + len(started) < self.limits.idle_workers:
                 started.append(_Worker(self.limits))

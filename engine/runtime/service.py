@@ -23,6 +23,7 @@ from engine.repository.registry import properties_of
 from engine.runtime import projection, summaries, supervision
 from engine.runtime.serialization import FORMAT_VERSION, load_state, new_workflow
 from engine.runtime.stepper import COMPLETED, RUNNING, Computed, Stepper
+from engine.runtime.summaries import InstanceSummary
 from engine.storage.models import HumanTask, ProcessInstance, ProcessVersion
 
 log = logging.getLogger("zjtx.runtime")
@@ -77,9 +78,9 @@ class WorkflowService(Stepper):
 
     # -- start -------------------------------------------------------------------------------
     def start(self, process_key: str, data: dict | None, actor: str | None = None,
-              business_key: str | None = None) -> dict:
+              business_key: str | None = None) -> InstanceSummary:
         """Start the latest version of ``process_key`` with ``data`` (checked against its start form)."""
-        def write(session: Session, computed: Computed) -> dict:
+        def write(session: Session, computed: Computed) -> InstanceSummary:
             instance, rows = self._write_start(session, computed, business_key)
             return summaries.from_rows(session, instance, rows, computed.who,
                                        self.versions.process_key(instance.version))

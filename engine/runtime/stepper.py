@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.util.task import TaskState
@@ -35,6 +36,9 @@ from engine.storage.db import retry_on_disconnect
 from engine.storage.models import AuditRecord, HumanTask, ProcessInstance, ProcessVersion, utcnow
 
 log = logging.getLogger("zjtx.runtime")
+T = TypeVar("T")
+C = TypeVar("C")
+W = TypeVar("W")
 
 RUNNING, COMPLETED, ERROR = "running", "completed", "error"
 # An instance whose timer the scheduler is working on is not taken by another for this long.
@@ -48,7 +52,7 @@ class Computed:
     """A step computed outside any write lock, to be written with the revision check."""
     who: authz.Actor
     instance: ProcessInstance | None
-    workflow: object
+    workflow: Any  # BpmnWorkflow
     pending: steps.PendingOperation | None
     rows: list = field(default_factory=list)
     task: HumanTask | None = None
@@ -90,7 +94,7 @@ class Stepper:
         self.tz = ZoneInfo(settings.timezone)
         self.clock = clock
         self.extensions = extensions or Extensions()
-        self.incidents = None  # set by bootstrap (engine.monitoring.incidents.IncidentService)
+        self.incidents: Any = None  # set by bootstrap (engine.monitoring.incidents.IncidentService)
         self.limits = Limits(settings.script_cpu_seconds, settings.script_wall_seconds, settings.script_memory_mb,
                              idle_workers=settings.script_workers)
         self.budget = steps.StepBudget(settings.step_max_tasks, settings.step_max_seconds)
@@ -136,25 +140,25 @@ class Stepper:
         return forms.validate(self.versions.forms_of(version)[form_ref], data, self.form_context(session, directory))
 
     # -- transactions ----------------------------------------------------------------------
-    def run_write(self, work: Callable[[Session], object]):
+    def run_write(self, work: Callable[[Session], T]) -> T:
         """Run one unit of work in a write transaction; concurrency failures become Conflict."""
         def attempt():
             with self.db.write() as session:
                 return work(session)
         return translated(lambda: retry_on_disconnect(attempt))
 
-    def run_read(self, work: Callable[[Session], object]):
+    def run_read(self, work: Callable[[Session], T]) -> T:
         """Compute in a read transaction: no write lock is held while diagram code runs."""
         def attempt():
             with self.db.read() as session:
                 return work(session)
         return retry_on_disconnect(attempt)
 
-    def unit(self, compute: Callable[[Session], object], write: Callable[[Session, object], object]):
+    def unit(self, compute: Callable[[Session], C | None], write: Callable[[Session, C], W]) -> tuple[C, W]:
         """A step: ``compute(session)`` in a read transaction, then ``write(session, computed)`` in a write
         transaction with the revision checked, on one connection. Returns (computed, written); (None, None)
         when compute found nothing to do."""
-        def attempt():
+        def attempt() -> tuple:
             with self.db.unit() as unit:
                 with unit.reading() as session:
                     computed = compute(session)

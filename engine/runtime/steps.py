@@ -11,6 +11,7 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass
+from typing import Any
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -34,7 +35,7 @@ class StepBudget:
 @dataclass
 class PendingOperation:
     """A service task reached in this step: the engine runs its operation when it saves the step."""
-    task: object  # SpiffWorkflow Task, READY
+    task: Any  # SpiffWorkflow Task, READY
     name: str
     params: dict
 

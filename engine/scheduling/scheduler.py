@@ -114,9 +114,9 @@ class Scheduler:
 
     def start_background(self) -> None:
         """Run ticks in a background thread (inside the web process)."""
-        self._apscheduler = BackgroundScheduler(daemon=True)
-        self._add_job(self._apscheduler)
-        self._apscheduler.start()
+        scheduler = self._apscheduler = BackgroundScheduler(daemon=True)
+        self._add_job(scheduler)
+        scheduler.start()
 
     def run_forever(self) -> None:
         """``zjtx scheduler``: block and tick until interrupted (Ctrl+C or SIGTERM).

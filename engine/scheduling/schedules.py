@@ -17,6 +17,7 @@ it got.
 """
 from __future__ import annotations
 
+import builtins
 import logging
 import re
 from collections.abc import Callable
@@ -113,7 +114,7 @@ class ScheduleService:
             session.flush()
             return self._as_dict(schedule)
 
-    def list(self) -> list[dict]:
+    def list(self) -> builtins.list[dict]:
         with self.db.read() as session:
             return [self._as_dict(s) for s in session.scalars(select(ProcessSchedule).order_by(ProcessSchedule.name))]
 
@@ -124,7 +125,7 @@ class ScheduleService:
                 "last_run_at": s.last_run_at.isoformat() if s.last_run_at else None,
                 "last_instance_id": s.last_instance_id, "last_error": s.last_error}
 
-    def _instances_data(self, session: Session, schedule: ProcessSchedule, planned: datetime) -> list[dict]:
+    def _instances_data(self, session: Session, schedule: ProcessSchedule, planned: datetime) -> builtins.list[dict]:
         """One start; or with ``{"for_each": kind}`` one per item of the fan-out a procedure registered
         under that kind (engine.runtime.extensions: ``pool_enterprise``, ``measure``)."""
         data = dict(schedule.data or {})
@@ -176,7 +177,7 @@ class ScheduleService:
             log.info("schedule %s ran: %d started, %d failed", name, started, len(failures))
         return started
 
-    def _claim(self, schedule_id: int, planned: datetime, now: datetime) -> tuple[str, str, list[dict]] | None:
+    def _claim(self, schedule_id: int, planned: datetime, now: datetime) -> tuple[str, str, builtins.list[dict]] | None:
         """Move the schedule on to its next run (if it is still at ``planned``) and say what this run
         starts: (schedule name, process key, the start data of each instance)."""
         try:
@@ -236,7 +237,7 @@ class ScheduleService:
             log.exception("schedule %s: recording the failed start as an incident failed", schedule_id)
         return error
 
-    def _note_failures(self, schedule_id: int, total: int, failures: list[str]) -> None:
+    def _note_failures(self, schedule_id: int, total: int, failures: builtins.list[str]) -> None:
         """The schedule's last_error says how much of this run failed, and the first reason."""
         summary = (f"本次运行 {total} 个发起中 {len(failures)} 个失败，已记为异常事件（系统管理 › 异常事件）；"
                    f"首个原因：{failures[0]}")

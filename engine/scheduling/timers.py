@@ -7,8 +7,9 @@ once, computed outside any lock and written on its own (engine.runtime.stepper).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict
@@ -58,5 +59,5 @@ class TimerService:
                                               ProcessInstance.next_timer_at == due_at,
                                               ProcessInstance.status == RUNNING)
                 .values(next_timer_at=until).execution_options(synchronize_session=False))
-            return claimed.rowcount == 1
+            return cast(CursorResult, claimed).rowcount == 1
         return self.stepper.run_write(work)

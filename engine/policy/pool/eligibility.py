@@ -180,8 +180,8 @@ def _growth(series: list[float | None]) -> Fraction | None:
     a, b, c = series
     if None in (a, b, c) or a <= 0 or b <= 0:
         return None
-    a, b, c = (Fraction(str(v)) for v in (a, b, c))
-    return ((b - a) / a + (c - b) / b) / 2 * 100
+    fa, fb, fc = (Fraction(str(v)) for v in (a, b, c))
+    return ((fb - fa) / fa + (fc - fb) / fb) / 2 * 100
 
 
 def _ratio(part, whole) -> Fraction | None:
