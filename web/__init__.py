@@ -66,12 +66,13 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
 
     @app.context_processor
     def _globals():
+        from engine.deadlines import ladder
         from notifications.inbox import unread_count
 
         actor = g.get("actor")
         nav = [(e, label) for e, label, roles in NAV
                if actor is not None and (roles is None or actor.is_admin or actor.roles & roles)]
-        return {"csrf_token": security.csrf_token, "actor": actor, "nav": nav,
+        return {"csrf_token": security.csrf_token, "actor": actor, "nav": nav, "ladder": ladder.current(),
                 "unread": unread_count(services.db, actor.user_id) if actor and actor.user_id else 0,
                 "me": _me(services, actor)}
 

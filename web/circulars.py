@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, render_template
 
 from engine.errors import NotFound
-from engine.policy.circulars.service import TABLE_COLUMNS
-from engine.policy.dispatch.figures import LABELS
+from engine.policy.circulars.service import table_columns
+from engine.policy.dispatch.figures import labels
 from web.security import login_required, services
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
@@ -32,7 +32,8 @@ def _get(circular_id: int):
 @bp.get("/<int:circular_id>")
 @login_required
 def view(circular_id: int):
-    return render_template("circulars/view.html", c=_get(circular_id), columns=TABLE_COLUMNS, labels=LABELS)
+    circular = _get(circular_id)
+    return render_template("circulars/view.html", c=circular, columns=table_columns(circular.figures), labels=labels())
 
 
 @bp.get("/<int:circular_id>.docx")

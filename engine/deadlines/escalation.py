@@ -1,10 +1,11 @@
-"""The escalation ladder: 1 预警 → 2 催办 → 3 督办, fired by the scheduler.
+"""The escalation ladder (engine.deadlines.ladder: 1 预警 → 2 催办 → 3 督办), fired by the scheduler.
 
 Due work is found with the indexed ``human_task.next_escalation_at`` and claimed with a row lock
 (SKIP LOCKED on PostgreSQL; SQLite's writers are serialised). The unique constraint on
 ``escalation(deadline_key, due_at, level)`` makes a second firing impossible even if two
-schedulers raced past the lock. Each firing, its notifications, its audit record and, at level 3,
-the supervision item commit in one transaction.
+schedulers raced past the lock. Each firing, its notifications (to the level's audience, with the
+level's template), its audit record and, for the level that opens one, the supervision item commit
+in one transaction.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.deadlines.planner import LEVEL_LABELS, SUPERVISE, URGE, WARN, Planner, next_moment
+from engine.deadlines import ladder
+from engine.deadlines.ladder import Level, next_moment
+from engine.deadlines.planner import Planner
 from engine.identity.org import DISPATCHER_DEPARTMENT
 from engine.runtime.projection import IN_PROGRESS, OPEN_STATUSES
 from engine.storage.models import AuditRecord, Department, Escalation, HumanTask, User, UserRole
@@ -56,23 +59,25 @@ class EscalationService:
             return sum(self._advance(session, planner, task, now) for task in tasks)
 
     def _advance(self, session: Session, planner: Planner, task: HumanTask, now: datetime) -> int:
+        steps = ladder.current()
         moments = planner.moments(task)
         fired = 0
-        for level, moment in sorted(moments.items()):
-            if level <= task.escalation_level or moment > now:
+        for number, moment in sorted(moments.items()):
+            level = steps.level(number)
+            if number <= task.escalation_level or moment > now or level is None:
                 continue
-            if level == WARN and moments[URGE] <= now:
-                continue  # a warning after the deadline says nothing: the urge notice goes instead
+            if level.moment.stale_after_deadline and (task.due_at is None or task.due_at <= now):
+                continue  # a warning after the deadline says nothing: the next level goes instead
             fired += self._fire(session, planner, task, level, moment, now)
-            task.escalation_level = level
+            task.escalation_level = number
         task.next_escalation_at = next_moment(moments, task.escalation_level)
         return fired
 
-    def _fire(self, session: Session, planner: Planner, task: HumanTask, level: int, moment: datetime,
+    def _fire(self, session: Session, planner: Planner, task: HumanTask, level: Level, moment: datetime,
               now: datetime) -> int:
         record = Escalation(task_id=task.id, instance_id=task.instance_id, department_id=task.department_id,
-                            deadline_key=task.deadline_key or f"task:{task.id}", due_at=task.due_at, level=level,
-                            scheduled_at=moment, fired_at=now, recipients=[])
+                            deadline_key=task.deadline_key or f"task:{task.id}", due_at=task.due_at,
+                            level=level.number, scheduled_at=moment, fired_at=now, recipients=[])
         try:
             with session.begin_nested():
                 session.add(record)
@@ -80,13 +85,11 @@ class EscalationService:
         except IntegrityError:
             return 0  # already fired for this deadline (another scheduler, or a re-created task)
         department = session.get(Department, task.department_id)
-        handlers, heads, office = self._people(session, task)
-        users = handlers + (heads if level >= URGE else []) + (office if level == SUPERVISE else [])
-        users = list({u.id: u for u in users}.values())
+        users = list({u.id: u for u in self._audience(session, task, level.audience)}.values())
         instance = task.instance
         link = f"{self.base_url}/tasks/{task.id}"
-        if level == SUPERVISE:
-            record.supervision_task_id = self._open_supervision(session, task, department, now).id
+        if level.opens_supervision:
+            record.supervision_task_id = self._open_supervision(session, task, level, department, now).id
             link = f"{self.base_url}/tasks/{record.supervision_task_id}"
         calendar = planner.calendar
         due_day = task.due_at.astimezone(self.tz).date()
@@ -98,42 +101,50 @@ class EscalationService:
             "days_left": max(calendar.working_days_between(today, due_day), 0),
             "overdue_days": max(calendar.working_days_between(due_day, today), 0),
         }
-        notice = Notice(key=f"esc:{record.id}", template=f"escalation_{level}", context=context, link=link,
-                        data={"level": level, "level_label": LEVEL_LABELS[level], "task_id": task.id,
+        notice = Notice(key=f"esc:{record.id}", template=level.template, context=context, link=link,
+                        data={"level": level.number, "level_label": level.label, "task_id": task.id,
                               "business_key": instance.business_key, "department": department.name,
                               "due_at": task.due_at.isoformat()})
         record.recipients = self.notifier.notify(session, notice, users, task.department_id, now)
-        session.add(AuditRecord(instance_id=task.instance_id, task_id=task.id, action=f"escalation_{level}",
+        session.add(AuditRecord(instance_id=task.instance_id, task_id=task.id, action=f"escalation_{level.number}",
                                 actor="system", at=now, task_name=task.name,
-                                data={"level": level, "label": LEVEL_LABELS[level], "department": department.name,
+                                data={"level": level.number, "label": level.label, "department": department.name,
                                       "due_at": task.due_at.isoformat(), "recipients": record.recipients}))
         return 1
 
     @staticmethod
-    def _people(session: Session, task: HumanTask) -> tuple[list[User], list[User], list[User]]:
-        """Who handles the task (its department's users holding one of its roles, and its
-        assignee), the department's heads, and the leading-group office."""
+    def _audience(session: Session, task: HumanTask, groups: tuple[str, ...]) -> list[User]:
+        """The people of a level's audience (engine.deadlines.ladder.AUDIENCES), group by group: who
+        handles the task (its department's users holding one of its roles, and its assignee), the
+        department's heads, the leading-group office."""
         roles = [r.strip() for r in (task.roles or "").split(",") if r.strip()]
-        # Heads may act on their department's tasks, but they hear of them from 催办 on, as copies.
+        # Heads may act on their department's tasks, but they hear of them as "heads", as copies.
         roles = [r for r in roles if r != "department_head"] or roles
 
         def users(*conditions) -> list[User]:
             return list(session.scalars(select(User).join(UserRole).where(User.active.is_(True), *conditions)
                                         .order_by(User.id)).unique())
 
-        handlers = users(User.department_id == task.department_id, UserRole.role.in_(roles)) if roles else []
-        if task.assignee is not None and task.assignee.id not in {u.id for u in handlers}:
-            handlers.append(task.assignee)
-        heads = users(User.department_id == task.department_id, UserRole.role == "department_head")
-        office = users(UserRole.role == "leading_group_office")
-        return handlers, heads, office
+        people: list[User] = []
+        for group in groups:
+            if group == "handlers":
+                handlers = users(User.department_id == task.department_id, UserRole.role.in_(roles)) if roles else []
+                if task.assignee is not None and task.assignee.id not in {u.id for u in handlers}:
+                    handlers.append(task.assignee)
+                people += handlers
+            elif group == "heads":
+                people += users(User.department_id == task.department_id, UserRole.role == "department_head")
+            elif group == "office":
+                people += users(UserRole.role == "leading_group_office")
+        return people
 
     @staticmethod
-    def _open_supervision(session: Session, task: HumanTask, department: Department, now: datetime) -> HumanTask:
+    def _open_supervision(session: Session, task: HumanTask, level: Level, department: Department,
+                          now: datetime) -> HumanTask:
         office_department = session.scalar(select(Department).where(Department.name == DISPATCHER_DEPARTMENT))
         item = HumanTask(
             instance_id=task.instance_id, kind="supervision", spiff_task_id=None, bpmn_id=task.bpmn_id,
-            name=f"督办：{department.name}「{task.name}」逾期", stage="supervise",
+            name=f"{level.label}：{department.name}「{task.name}」逾期", stage="supervise",
             department_id=office_department.id, roles="leading_group_office", form="supervision.schema.json",
             status=IN_PROGRESS, created_at=now, related_task_id=task.id, escalation_level=0,
             deadline_confirmed=True)

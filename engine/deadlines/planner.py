@@ -8,21 +8,20 @@ A task's deadline comes from its BPMN properties (designers change it by editing
   the day after the task is created (次日起算), due at the end of that day;
 - ``due_natural_days``: N natural days, likewise.
 
-``warn_before_working_days`` and ``supervise_after_working_days`` set the ladder (else the
-settings' defaults). All moments are Asia/Shanghai days stored as UTC.
+``warn_before_working_days`` and ``supervise_after_working_days`` set the ladder's per-task
+parameters (else the settings' defaults); the levels and their moment rules are in
+:mod:`engine.deadlines.ladder`. All moments are Asia/Shanghai days stored as UTC.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from engine.deadlines import ladder
 from engine.deadlines.workcalendar import WorkCalendar
 from engine.errors import WorkflowFailed
 from engine.runtime.datapath import lookup
-
-WARN, URGE, SUPERVISE = 1, 2, 3
-LEVEL_LABELS = {WARN: "预警", URGE: "催办", SUPERVISE: "督办"}
 
 
 @dataclass(frozen=True)
@@ -66,37 +65,14 @@ def task_deadline(props: dict, data: dict, created_at: datetime, calendar: WorkC
             due_day = calendar.add_natural_days(created_day, n) if n > 0 else created_day
     if due_day is None:
         return None
+    warn, supervise = (ladder.PARAMETERS[p].bpmn_property for p in ("warn_before", "supervise_after"))
     confirmed = all(calendar.is_confirmed(y) for y in range(created_day.year, due_day.year + 1))
     return Deadline(
         due_at=calendar.end_of_day(due_day, tz),
         confirmed=confirmed,
-        warn_before=_int(props.get("warn_before_working_days", default_warn), "warn_before_working_days", task_name),
-        supervise_after=_int(props.get("supervise_after_working_days", default_supervise),
-                             "supervise_after_working_days", task_name),
+        warn_before=_int(props.get(warn, default_warn), warn, task_name),
+        supervise_after=_int(props.get(supervise, default_supervise), supervise, task_name),
     )
-
-
-def ladder(due_at: datetime, created_at: datetime, warn_before: int, supervise_after: int,
-           calendar: WorkCalendar, tz: ZoneInfo, warn_hour: int = 9) -> dict[int, datetime]:
-    """The moment of each level: 预警 at ``warn_hour`` of the N-th working day before the due day
-    (left out when that is not after the task's creation), 催办 at the deadline, 督办 at the end of
-    the M-th working day after it."""
-    due_day = due_at.astimezone(tz).date()
-    moments: dict[int, datetime] = {}
-    if warn_before > 0:
-        warn_day = calendar.working_days_before(due_day, warn_before)
-        warn_at = datetime.combine(warn_day, time(warn_hour), tz).astimezone(due_at.tzinfo)
-        if warn_at > created_at:
-            moments[WARN] = warn_at
-    moments[URGE] = due_at
-    supervise_day = calendar.add_working_days(due_day, supervise_after) if supervise_after > 0 else due_day
-    moments[SUPERVISE] = calendar.end_of_day(supervise_day, tz)
-    return moments
-
-
-def next_moment(moments: dict[int, datetime], level: int) -> datetime | None:
-    later = [m for lvl, m in sorted(moments.items()) if lvl > level]
-    return later[0] if later else None
 
 
 class Planner:
@@ -126,8 +102,10 @@ class Planner:
                              self.default_supervise, task_name)
 
     def moments(self, task) -> dict[int, datetime]:
-        return ladder(task.due_at, task.created_at, task.warn_before_days or 0,
-                      task.supervise_after_days or 0, self.calendar, self.tz, self.warn_hour)
+        """The moment of each level of the ladder in force for ``task``'s deadline."""
+        params = {p.name: getattr(task, p.column) or 0 for p in ladder.PARAMETERS.values()}
+        return ladder.current().moments(task.due_at, task.created_at, params, self.calendar, self.tz,
+                                        self.warn_hour)
 
     def apply(self, task, deadline: Deadline | None, previous=None) -> None:
         """Give ``task`` its deadline and ladder state; a previous task of the same step with the
@@ -142,4 +120,4 @@ class Planner:
         task.supervise_after_days = deadline.supervise_after
         same = previous is not None and previous.due_at == deadline.due_at
         task.escalation_level = previous.escalation_level if same else 0
-        task.next_escalation_at = next_moment(self.moments(task), task.escalation_level)
+        task.next_escalation_at = ladder.next_moment(self.moments(task), task.escalation_level)

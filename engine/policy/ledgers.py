@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.deadlines import ladder
 from engine.identity.org import measures_as_data
 from engine.policy.dispatch.figures import period_bounds
 from engine.policy.pool.enterprises import TIERS
@@ -29,8 +30,13 @@ from engine.storage.models import (
     User,
 )
 
-PROBLEM_COLUMNS = ["事项编号", "企业", "类别", "登记时间", "主办单位", "协办单位", "承办单位及期限", "事项状态",
-                   "办结时间", "退回次数", "延期申请", "预警", "催办", "督办", "企业评价"]
+_PROBLEM_COLUMNS = ["事项编号", "企业", "类别", "登记时间", "主办单位", "协办单位", "承办单位及期限", "事项状态",
+                    "办结时间", "退回次数", "延期申请"]
+
+
+def problem_columns() -> list[str]:
+    """The problem ledger's headers: the item's facts, a count per level of the ladder, the rating."""
+    return _PROBLEM_COLUMNS + [level.label for level in ladder.current().levels] + ["企业评价"]
 
 
 def _book(title: str, headers: list[str], rows: list[list]) -> bytes:
@@ -63,7 +69,9 @@ def problem_ledger(session: Session, tz: ZoneInfo, start: date | None, end: date
         tasks[t.instance_id].append(t)
     escalations = Counter((e.instance_id, e.level) for e in
                           session.scalars(select(Escalation).where(Escalation.instance_id.in_(ids))))
-    returns, extensions, ratings = Counter(), Counter(), {}
+    returns: Counter[int] = Counter()
+    extensions: Counter[int] = Counter()
+    ratings: dict[int, str | None] = {}
     for a, bpmn_id in session.execute(select(AuditRecord, HumanTask.bpmn_id).join(
             HumanTask, AuditRecord.task_id == HumanTask.id).where(
             AuditRecord.instance_id.in_(ids), AuditRecord.action == "complete")):
@@ -91,10 +99,10 @@ def problem_ledger(session: Session, tz: ZoneInfo, start: date | None, end: date
             i.business_key, i.subject, i.category, i.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             lead or "", "、".join(co), "；".join(f"{k}（{v}）" for k, v in deadlines.items()), i.item_status or "",
             i.completed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if i.completed_at else "",
-            returns[i.id], extensions[i.id], escalations[(i.id, 1)], escalations[(i.id, 2)], escalations[(i.id, 3)],
+            returns[i.id], extensions[i.id], *[escalations[(i.id, level.number)] for level in ladder.current().levels],
             ratings.get(i.id) or "",
         ])
-    return _book("问题台账", PROBLEM_COLUMNS, rows)
+    return _book("问题台账", problem_columns(), rows)
 
 
 def _returned(sign: HumanTask, all_tasks: list[HumanTask]) -> bool:

@@ -5,6 +5,7 @@ Every query here is on indexed projection columns and is limited to what the act
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -12,8 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.deadlines import ladder
 from engine.deadlines.calendar_store import calendar_of
-from engine.deadlines.planner import LEVEL_LABELS
 from engine.errors import TaskNotFound
 from engine.identity import authz
 from engine.identity.org import GLOBAL_ROLES
@@ -34,16 +35,37 @@ from engine.storage.models import (
 COUNT_CAP = 99
 TABS = {"to_sign": "待签收", "in_progress": "办理中", "due_soon": "即将到期", "overdue": "已逾期", "completed": "已办结"}
 DUE_SOON_WORKING_DAYS = 2
+
+
+class _ActionLabels(Mapping[str, str]):
+    """The fixed actions' names, and ``escalation_<n>`` for each level of the ladder in force."""
+
+    def __init__(self, fixed: dict[str, str]):
+        self._fixed = fixed
+
+    def _all(self) -> dict[str, str]:
+        return {**self._fixed, **ladder.current().action_labels()}
+
+    def __getitem__(self, code: str) -> str:
+        return self._all()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 # The one table of audit actions' Chinese names (timelines, the CLI's history). "发起": every process
 # starts this way, not only problem registration.
-ACTION_LABELS = {"start": "发起", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
-                 "instance_completed": "办结归档", "timer_fired": "定时器触发", "scheduled_start": "按计划发起",
-                 "escalation_1": "预警", "escalation_2": "催办", "escalation_3": "督办", "comment": "留言",
-                 "attachment": "上传附件", "operation": "执行操作", "migrated": "迁移到新版本",
-                 "incident": "出错（已通知系统管理员）", "incident_retried": "管理员重试", "incident_cancelled": "管理员取消",
-                 "incident_retry_failed": "重试失败", "incident_resolved": "异常已处理",
-                 "version_trusted": "标记为可信版本",
-                 "version_untrusted": "取消可信标记"}
+_FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete": "办理", "task_cancelled": "取消待办",
+                  "instance_completed": "办结归档", "timer_fired": "定时器触发", "scheduled_start": "按计划发起",
+                  "comment": "留言", "attachment": "上传附件", "operation": "执行操作", "migrated": "迁移到新版本",
+                  "incident": "出错（已通知系统管理员）", "incident_retried": "管理员重试", "incident_cancelled": "管理员取消",
+                  "incident_retry_failed": "重试失败", "incident_resolved": "异常已处理",
+                  "version_trusted": "标记为可信版本",
+                  "version_untrusted": "取消可信标记"}
+ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 
 @dataclass
@@ -138,7 +160,7 @@ class Queries(TaskLists):
                     "working_days_left": self._days_left(calendar, today, task.due_at),
                     "overdue": task.due_at is not None and task.due_at < now and task.status in OPEN_STATUSES,
                     "escalation_level": task.escalation_level,
-                    "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
+                    "escalation_label": ladder.current().label(task.escalation_level),
                     "deadline_confirmed": task.deadline_confirmed,
                 })
             labels = {t: (f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)) for t, n in counts.items()}
@@ -164,7 +186,7 @@ class Queries(TaskLists):
                      "department": dep, "due_local": t.due_at.astimezone(self.tz),
                      "overdue_days": -self._days_left(calendar, today, t.due_at),
                      "escalation_level": t.escalation_level,
-                     "escalation_label": LEVEL_LABELS.get(t.escalation_level, "")}
+                     "escalation_label": ladder.current().label(t.escalation_level)}
                     for t, key, title, dep in rows]
 
     def _days_left(self, calendar, today: date, due_at: datetime | None) -> int | None:
@@ -192,7 +214,7 @@ class Queries(TaskLists):
                 "task": task, "instance": instance, "schema": schema,
                 "department": session.get(Department, task.department_id).name,
                 "status_label": STATUS_LABELS[task.status],
-                "escalation_label": LEVEL_LABELS.get(task.escalation_level, ""),
+                "escalation_label": ladder.current().label(task.escalation_level),
                 "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
                 "working_days_left": self._days_left(calendar_of(session), self.clock().astimezone(self.tz).date(),
                                                      task.due_at),
@@ -265,10 +287,10 @@ class Queries(TaskLists):
         today = self.clock().astimezone(self.tz).date()
         with self.db.read() as session:
             figures = compute(session, today.replace(day=1), today, self.tz)
-        escalations = {"预警": sum(r["warned"] for r in figures["table"]),
-                       "催办": sum(r["urged"] for r in figures["table"]),
-                       "督办": sum(r["supervised"] for r in figures["table"])}
-        return {"table": figures["table"], "definitions": figures["definitions"], "escalations": escalations,
+        levels = [{"number": level.number, "label": level.label, "colour": level.colour.mark,
+                   "count": sum(r[level.figure] for r in figures["table"])} for level in ladder.current().levels]
+        return {"table": figures["table"], "definitions": figures["definitions"], "levels": levels,
+                "escalations": {level["label"]: level["count"] for level in levels},
                 "month": f"{today.year}年{today.month}月"}
 
 

@@ -17,12 +17,12 @@
           {name: "已办结", type: "bar", itemStyle: {color: "#2e9d4e"}, data: d.table.map(function (r) { return r.closed; })}
         ]
       });
-      var levels = Object.keys(d.escalations);
+      // One bar per level of the escalation ladder, in its colour (engine/deadlines/ladder.py).
+      var levels = d.levels || [];
       echarts.init(document.getElementById("escalations")).setOption({
-        tooltip: {}, xAxis: {type: "category", data: levels.length ? levels : ["预警", "催办", "督办"]},
+        tooltip: {}, xAxis: {type: "category", data: levels.map(function (l) { return l.label; })},
         yAxis: {type: "value", minInterval: 1},
-        series: [{type: "bar", data: levels.map(function (k) { return d.escalations[k]; }),
-                  itemStyle: {color: "#d89a00"}}]
+        series: [{type: "bar", data: levels.map(function (l) { return {value: l.count, itemStyle: {color: l.colour}}; })}]
       });
       byDep.setAttribute("data-rendered", "true");
     });

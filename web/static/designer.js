@@ -7,7 +7,7 @@
   if (!root || !window.BpmnJS) { return; }
   var KNOWN = [
     ["department", "所属部门（固定）"], ["department_from", "所属部门（取自数据路径）"], ["roles", "可办理角色（逗号分隔）"],
-    ["stage", "阶段（sign/handle/dispatch/review/rating/office）"], ["due_working_days", "期限（工作日）"],
+    ["stage", "阶段（sign/handle/rework/dispatch/review/rating/office）"], ["due_working_days", "期限（工作日）"],
     ["due_date_from", "期限日期（数据路径）"], ["warn_before_working_days", "提前预警（工作日）"],
     ["supervise_after_working_days", "逾期后督办（工作日）"], ["formJsonSchemaFilename", "表单文件"],
     ["no_deadline", "无期限（true）"]

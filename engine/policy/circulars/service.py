@@ -14,15 +14,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.deadlines import ladder
 from engine.errors import Conflict, NotFound
-from engine.policy.dispatch.figures import LABELS, compute, overdue_items
+from engine.policy.dispatch.figures import compute, labels, overdue_items
 from engine.policy.measures.reports import ASSESSMENTS, latest_status
 from engine.policy.pool.enterprises import goals_in
 from engine.storage.models import Circular, Department, User, UserRole
 
 NUMBER_FORMAT = "黔江专精特新通报〔{year}〕{seq}号"
-TABLE_COLUMNS = ["received", "due", "closed", "on_time_rate", "overdue_now", "returns", "extension_requests",
-                 "first_time_rate", "satisfaction_rate", "warned", "urged", "supervised"]
+_COLUMNS = ["received", "due", "closed", "on_time_rate", "overdue_now", "returns", "extension_requests",
+            "first_time_rate", "satisfaction_rate"]
+
+
+def table_columns(figures: dict | None = None) -> list[str]:
+    """The circular's table: the unit figures, then one column per level of the ladder. For a stored
+    circular, only the columns its figures hold (a level added later leaves its documents as they were)."""
+    columns = _COLUMNS + [level.figure for level in ladder.current().levels]
+    rows = (figures or {}).get("table") or []
+    return [c for c in columns if c in rows[0]] if rows else columns
 
 
 def previous_month(today: date) -> tuple[date, date]:
@@ -50,23 +59,26 @@ def _fmt(value, percent=False) -> str:
 
 def draft_text(title: str, figures: dict) -> str:
     table = figures["table"]
+    levels, supervision = ladder.current().levels, ladder.current().supervision
     lines = [title, "", "区级有关部门、单位：",
              f"现将{figures['period'][0]}至{figures['period'][1]}企业问题交办办理情况通报如下。", "", "一、总体情况"]
-    total = {k: sum(r[k] for r in table) for k in ("received", "closed", "closed_on_time", "overdue_now", "supervised")}
+    total = {k: sum(r[k] for r in table) for k in ("received", "closed", "closed_on_time", "overdue_now",
+                                                   supervision.figure)}
     rate = _fmt(round(100.0 * total["closed_on_time"] / total["closed"], 1) if total["closed"] else None, True)
     lines.append(f"期内共交办 {total['received']} 件次，办结 {total['closed']} 件次，按期办结率 {rate}；"
-                 f"截至期末逾期未办结 {total['overdue_now']} 件次，启动督办 {total['supervised']} 次。")
+                 f"截至期末逾期未办结 {total['overdue_now']} 件次，"
+                 f"启动{supervision.label} {total[supervision.figure]} 次。")
     lines += ["", "二、各单位办理情况（按按期办结率排序）"]
     for r in table:
         lines.append(f"{r['rank']}. {r['department']}：收到交办 {r['received']} 件次，办结 {r['closed']} 件次，"
                      f"按期办结率 {_fmt(r['on_time_rate'], True)}，逾期未办结 {r['overdue_now']} 件次，"
-                     f"预警 {r['warned']} 次、催办 {r['urged']} 次、督办 {r['supervised']} 次。")
+                     + "、".join(f"{level.label} {r[level.figure]} 次" for level in levels) + "。")
     lines += ["", "三、逾期未办结事项"]
     lines += [f"{i}. {o['business_key']} {o['title']}（{o['department']}，{o['step']}，期限 {o['due']}）"
               for i, o in enumerate(figures["overdue_items"], 1)] or ["无。"]
     lines += ["", "四、通报批评"]
     if figures["named_for_criticism"]:
-        lines.append(f"{'、'.join(figures['named_for_criticism'])}有事项经督办仍未按期办结，予以通报批评，"
+        lines.append(f"{'、'.join(figures['named_for_criticism'])}有事项经{supervision.label}仍未按期办结，予以通报批评，"
                      "请于 10 个工作日内书面报告整改情况。")
     else:
         lines.append("本期无。")
@@ -173,14 +185,15 @@ class CircularService:
         table = circular.figures.get("table", [])
         if table:
             doc.add_heading("附表：各单位办理情况", level=2)
-            grid = doc.add_table(rows=1, cols=len(TABLE_COLUMNS) + 2)
+            columns, names = table_columns(circular.figures), labels()
+            grid = doc.add_table(rows=1, cols=len(columns) + 2)
             grid.style = "Table Grid"
-            for cell, text in zip(grid.rows[0].cells, ["名次", "单位", *[LABELS[c] for c in TABLE_COLUMNS]],
+            for cell, text in zip(grid.rows[0].cells, ["名次", "单位", *[names.get(c, c) for c in columns]],
                                   strict=True):
                 cell.text = text
             for row in table:
                 values = [str(row["rank"]), row["department"]] + [
-                    _fmt(row[c], c.endswith("rate")) for c in TABLE_COLUMNS]
+                    _fmt(row[c], c.endswith("rate")) for c in columns]
                 for cell, text in zip(grid.add_row().cells, values, strict=True):
                     cell.text = text
         out = io.BytesIO()

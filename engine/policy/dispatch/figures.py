@@ -2,20 +2,39 @@
 
 A period is a range of Beijing-time dates [start, end], both included; every figure counts only
 what happened before the period's end, so a circular's figures can be reproduced later from the
-data as of that moment. A department's "step" is its part in a dispatched item: its 签收 (sign)
-task, then its 办理答复 (handle) task, with the department's deadline.
+data as of that moment. A department's "step" is its part in a dispatched item: its 签收 task
+(stage ``sign``), then its 办理答复 task (stage ``handle``), with the department's deadline. Steps
+are chosen by their stage and by their process (problem_dispatch), never by element ids, so another
+process's tasks never count. The escalation figures are one per level of the ladder
+(engine.deadlines.ladder), counting every firing against the unit.
 """
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.storage.models import AuditRecord, Department, Escalation, HumanTask, ProcessInstance
+from engine.deadlines import ladder
+from engine.storage.models import (
+    AuditRecord,
+    Department,
+    Escalation,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+)
+
+PROCESS = "problem_dispatch"
+# The stages (a user task's ``stage`` property) the figures read. 整改答复 (stage rework) is a
+# department's step too: it counts as overdue, not as a handling task due or closed.
+SIGN, HANDLE, REWORK, REVIEW, RATING = "sign", "handle", "rework", "review", "rating"
+DEPARTMENT_STEPS = (SIGN, HANDLE, REWORK)
 
 
 @dataclass(frozen=True)
@@ -25,7 +44,7 @@ class Figure:
     definition: str
 
 
-FIGURES = [
+_FIGURES = [
     Figure("received", "收到交办", "期内交给本单位的签收任务数（含改派给本单位的）"),
     Figure("returns", "退回", "期内本单位以“不属本单位职责”退回的交办数"),
     Figure("extension_requests", "延期申请", "期内本单位提出的延期申请数"),
@@ -36,11 +55,24 @@ FIGURES = [
     Figure("overdue_now", "逾期未办结", "截至期末已过期限而仍未办结的本单位签收、办理任务数"),
     Figure("first_time_rate", "一次办结率", "本单位主办、期内审核通过的事项中，未经退办即通过的比例（%）"),
     Figure("satisfaction_rate", "满意率", "本单位主办、期内回访的事项中，满意和基本满意的比例（%）"),
-    Figure("warned", "预警", "期内对本单位发出的预警次数"),
-    Figure("urged", "催办", "期内对本单位发出的催办次数"),
-    Figure("supervised", "督办", "期内对本单位启动的督办次数"),
 ]
-LABELS = {f.id: f.label for f in FIGURES}
+RATES = ("on_time_rate", "first_time_rate", "satisfaction_rate")
+
+
+def figure_list() -> list[Figure]:
+    """The figures, with one per level of the ladder in force (its count in the period) at the end."""
+    return _FIGURES + [Figure(level.figure, level.label, level.figure_definition) for level in ladder.current().levels]
+
+
+def labels() -> dict[str, str]:
+    return {f.id: f.label for f in figure_list()}
+
+
+def _dispatch_instances():
+    """The ids of problem_dispatch's instances, as a sub-select (process_instance.version_id is indexed)."""
+    versions = (select(ProcessVersion.id).join(ProcessDefinition, ProcessVersion.definition_id == ProcessDefinition.id)
+                .where(ProcessDefinition.key == PROCESS))
+    return select(ProcessInstance.id).where(ProcessInstance.version_id.in_(versions))
 
 
 def period_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -51,54 +83,57 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
-def compute(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
-    """Figures per department for the period, plus the rankings and who is to be named."""
-    lo, hi = period_bounds(start, end, tz)
-    departments = {d.id: d.name for d in session.scalars(select(Department).order_by(Department.sort_order))}
-    rows: dict[int, Counter] = defaultdict(Counter)
+def _steps(stages: tuple[str, ...], *conditions):
+    """problem_dispatch's user tasks at ``stages``."""
+    return (select(HumanTask).where(HumanTask.kind == "bpmn", HumanTask.stage.in_(stages),
+                                    HumanTask.instance_id.in_(_dispatch_instances()), *conditions))
 
-    def tasks(*conditions):
-        return session.scalars(select(HumanTask).where(HumanTask.kind == "bpmn", *conditions))
 
-    for t in tasks(HumanTask.bpmn_id == "sign", HumanTask.created_at >= lo, HumanTask.created_at < hi):
+def _completions(stages: tuple[str, ...], *conditions):
+    """What was submitted at problem_dispatch's tasks of ``stages``: (submitted data, task, audit record)."""
+    return (select(AuditRecord.data, HumanTask, AuditRecord)
+            .join(HumanTask, AuditRecord.task_id == HumanTask.id)
+            .where(AuditRecord.action == "complete", HumanTask.kind == "bpmn", HumanTask.stage.in_(stages),
+                   HumanTask.instance_id.in_(_dispatch_instances()), *conditions))
+
+
+def _department_steps(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime) -> None:
+    for t in session.scalars(_steps((SIGN,), HumanTask.created_at >= lo, HumanTask.created_at < hi)):
         rows[t.department_id]["received"] += 1
-    completions = session.execute(
-        select(AuditRecord.data, HumanTask).join(HumanTask, AuditRecord.task_id == HumanTask.id)
-        .where(AuditRecord.action == "complete", AuditRecord.at >= lo, AuditRecord.at < hi,
-               HumanTask.bpmn_id.in_(("sign", "handle")))).all()
-    for data, t in completions:
+    for data, t, _ in session.execute(_completions((SIGN, HANDLE), AuditRecord.at >= lo, AuditRecord.at < hi)):
         data = data or {}
-        if t.bpmn_id == "sign" and data.get("sign_decision") == "return":
+        if t.stage == SIGN and data.get("sign_decision") == "return":
             rows[t.department_id]["returns"] += 1
-        elif t.bpmn_id == "handle" and data.get("handle_action") == "request_extension":
+        elif t.stage == HANDLE and data.get("handle_action") == "request_extension":
             rows[t.department_id]["extension_requests"] += 1
-        elif t.bpmn_id == "handle" and data.get("handle_action") == "answer":
+        elif t.stage == HANDLE and data.get("handle_action") == "answer":
             rows[t.department_id]["closed"] += 1
             if t.due_at is not None and t.completed_at is not None and t.completed_at <= t.due_at:
                 rows[t.department_id]["closed_on_time"] += 1
     # Due: the latest handling task of each department step whose deadline falls in the period.
     latest: dict[str, HumanTask] = {}
-    for t in tasks(HumanTask.bpmn_id == "handle", HumanTask.created_at < hi):
+    for t in session.scalars(_steps((HANDLE,), HumanTask.created_at < hi)):
         key = t.deadline_key or str(t.id)
         if key not in latest or t.id > latest[key].id:
             latest[key] = t
     for t in latest.values():
         if t.due_at is not None and lo <= t.due_at < hi:
             rows[t.department_id]["due"] += 1
-    for t in tasks(HumanTask.stage.in_(("sign", "handle")), HumanTask.created_at < hi, HumanTask.due_at < hi):
-        still_open_then = t.completed_at is None or t.completed_at >= hi
-        if still_open_then and t.due_at < hi:
+    for t in session.scalars(_steps(DEPARTMENT_STEPS, HumanTask.created_at < hi, HumanTask.due_at < hi)):
+        if t.completed_at is None or t.completed_at >= hi:  # still open then
             rows[t.department_id]["overdue_now"] += 1
-    # Review and rating of items, by their lead unit.
+
+
+def _reviews_and_ratings(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime) -> None:
+    """Review and rating of items, by their lead unit."""
     reviews = session.execute(
-        select(AuditRecord.instance_id, AuditRecord.data, AuditRecord.at, ProcessInstance.lead_department_id)
+        _completions((REVIEW, RATING), AuditRecord.at < hi)
+        .add_columns(ProcessInstance.lead_department_id)
         .join(ProcessInstance, AuditRecord.instance_id == ProcessInstance.id)
-        .join(HumanTask, AuditRecord.task_id == HumanTask.id)
-        .where(AuditRecord.action == "complete", HumanTask.bpmn_id.in_(("review", "rating")), AuditRecord.at < hi)
         .order_by(AuditRecord.id)).all()
     sent_back: set[int] = set()
-    for instance_id, data, at, lead in reviews:
-        data = data or {}
+    for data, _, audit, lead in reviews:
+        data, instance_id, at = data or {}, audit.instance_id, audit.at
         if data.get("review_decision") == "send_back":
             sent_back.add(instance_id)
         elif data.get("review_decision") == "accept" and at >= lo and lead is not None:
@@ -109,27 +144,46 @@ def compute(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
             rows[lead]["rated"] += 1
             if data["rating_value"] in ("满意", "基本满意"):
                 rows[lead]["satisfied"] += 1
-    level_names = {1: "warned", 2: "urged", 3: "supervised"}
-    for e in session.scalars(select(Escalation).where(Escalation.fired_at >= lo, Escalation.fired_at < hi)):
-        rows[e.department_id][level_names[e.level]] += 1
 
+
+def _escalations(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime) -> None:
+    """Firings of each level of the ladder against the department, whatever the process (a 督办 on a
+    measure report names the unit as much as one on a dispatched problem)."""
+    steps = ladder.current()
+    for e in session.scalars(select(Escalation).where(Escalation.fired_at >= lo, Escalation.fired_at < hi)):
+        level = steps.level(e.level)
+        if level is not None:
+            rows[e.department_id][level.figure] += 1
+
+
+def compute(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
+    """Figures per department for the period, plus the rankings and who is to be named."""
+    lo, hi = period_bounds(start, end, tz)
+    departments = {d.id: d.name for d in session.scalars(select(Department).order_by(Department.sort_order))}
+    rows: dict[int, Counter] = defaultdict(Counter)
+    _department_steps(session, rows, lo, hi)
+    _reviews_and_ratings(session, rows, lo, hi)
+    _escalations(session, rows, lo, hi)
+
+    figures = figure_list()
     table = []
     for dep_id, name in departments.items():
         c = rows.get(dep_id, Counter())
-        row = {"department": name, **{f.id: c.get(f.id, 0) for f in FIGURES}}
+        row: dict[str, Any] = {"department": name, **{f.id: c.get(f.id, 0) for f in figures}}
         row["on_time_rate"] = _rate(c["closed_on_time"], c["closed"])
         row["first_time_rate"] = _rate(c["accepted_first_time"], c["accepted"])
         row["satisfaction_rate"] = _rate(c["satisfied"], c["rated"])
-        if any(row[f.id] for f in FIGURES if f.id not in ("on_time_rate", "first_time_rate", "satisfaction_rate")):
+        if any(row[f.id] for f in figures if f.id not in RATES):
             table.append(row)
     # Ranking: on-time rate (higher first; none last), then fewer overdue, then fewer 督办.
+    supervised = ladder.current().supervision.figure
     ranked = sorted(table, key=lambda r: (-(r["on_time_rate"] if r["on_time_rate"] is not None else -1),
-                                           r["overdue_now"], r["supervised"], r["department"]))
+                                           r["overdue_now"], r[supervised], r["department"]))
     for position, row in enumerate(ranked, 1):
         row["rank"] = position
-    named = [r["department"] for r in ranked if r["supervised"] > 0]
+    named = [r["department"] for r in ranked if r[supervised] > 0]
     return {"period": [start.isoformat(), end.isoformat()], "table": ranked, "named_for_criticism": named,
-            "definitions": [{"id": f.id, "label": f.label, "definition": f.definition} for f in FIGURES]}
+            "definitions": [{"id": f.id, "label": f.label, "definition": f.definition} for f in figures]}
 
 
 def overdue_items(session: Session, start: date, end: date, tz: ZoneInfo) -> list[dict]:
@@ -139,8 +193,8 @@ def overdue_items(session: Session, start: date, end: date, tz: ZoneInfo) -> lis
         select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, Department.name)
         .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
         .join(Department, HumanTask.department_id == Department.id)
-        .where(HumanTask.kind == "bpmn", HumanTask.stage.in_(("sign", "handle")), HumanTask.created_at < hi,
-               HumanTask.due_at < hi)
+        .where(HumanTask.kind == "bpmn", HumanTask.stage.in_(DEPARTMENT_STEPS),
+               HumanTask.instance_id.in_(_dispatch_instances()), HumanTask.created_at < hi, HumanTask.due_at < hi)
         .order_by(HumanTask.due_at)).all()
     return [{"business_key": key, "title": title, "department": dep, "step": t.name,
              "due": t.due_at.astimezone(tz).date().isoformat(), "escalation_level": t.escalation_level}
