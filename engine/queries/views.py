@@ -118,15 +118,7 @@ class Queries(TaskLists):
                 "overdue": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now],
                 "completed": [HumanTask.status == COMPLETED],
             }
-            filters = []
-            if f.enterprise:
-                filters.append(ProcessInstance.subject.contains(f.enterprise.strip()))
-            if f.category:
-                filters.append(ProcessInstance.category == f.category)
-            if f.date_from:
-                filters.append(HumanTask.created_at >= self._local_day_start(f.date_from))
-            if f.date_to:
-                filters.append(HumanTask.created_at < self._local_day_start(f.date_to + timedelta(days=1)))
+            filters = self._inbox_filters(f)
             # The five tab counts, each stopped after COUNT_CAP + 1 rows, in one statement.
             def bounded(conditions):
                 rows = (select(HumanTask.id).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
@@ -167,6 +159,18 @@ class Queries(TaskLists):
             return {"tab": tab, "counts": counts, "count_labels": labels, "count_cap": COUNT_CAP, "items": items,
                     "page": max(f.page, 1), "per_page": f.per_page, "total": counts[tab],
                     "total_label": labels[tab], "has_next": has_next}
+
+    def _inbox_filters(self, f: InboxFilter) -> list:
+        filters = []
+        if f.enterprise:
+            filters.append(ProcessInstance.subject.contains(f.enterprise.strip()))
+        if f.category:
+            filters.append(ProcessInstance.category == f.category)
+        if f.date_from:
+            filters.append(HumanTask.created_at >= self._local_day_start(f.date_from))
+        if f.date_to:
+            filters.append(HumanTask.created_at < self._local_day_start(f.date_to + timedelta(days=1)))
+        return filters
 
     def overdue(self, actor: authz.Actor, limit: int = 200) -> list[dict]:
         """Every overdue open task the actor may see (all departments for central roles)."""
