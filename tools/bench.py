@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import insert, select, text
 
 from engine.storage.models import HumanTask, ProcessInstance
 
@@ -446,10 +446,3 @@ def fresh_database(url: str) -> str:
         conn.exec_driver_sql(f"CREATE SCHEMA {BENCH_SCHEMA}")
     admin.dispose()
     return parsed.update_query_dict({"options": f"-csearch_path={BENCH_SCHEMA}"}).render_as_string(hide_password=False)
-
-
-def cleanup(services) -> None:
-    with services.db.write() as session:
-        ids = select(ProcessInstance.id).where(ProcessInstance.business_key.like("BENCH-%"))
-        session.execute(delete(HumanTask).where(HumanTask.instance_id.in_(ids)))
-        session.execute(delete(ProcessInstance).where(ProcessInstance.business_key.like("BENCH-%")))

@@ -119,13 +119,6 @@ class IncidentService:
                    element_name=element_name)
         return True
 
-    def step_failed(self, session: Session, instance: ProcessInstance, element: str | None,
-                    element_name: str | None, error: str, detail: str | None, max_attempts: int = 3,
-                    backoff_seconds: float = 60) -> bool:
-        """:meth:`instance_failed` for an instance left in the middle of a step (kind ``step``)."""
-        return self.instance_failed(session, instance, element, element_name, error, detail, max_attempts,
-                                    backoff_seconds, kind=STEP)
-
     def schedule_failed(self, session: Session, schedule: ProcessSchedule, data: dict | None, error: str,
                         detail: str | None, element: str | None = None,
                         element_name: str | None = None) -> Incident:
