@@ -10,18 +10,24 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from engine.config import Settings
+from engine.deadlines.calendars import CalendarService
 from engine.deadlines.escalation import EscalationService
 from engine.deadlines.planner import Planner
 from engine.identity import org
+from engine.identity.service import IdentityService
+from engine.monitoring.health import HealthService
 from engine.monitoring.incidents import IncidentService
 from engine.monitoring.metrics import configure_logging
+from engine.monitoring.outbox import OutboxService
 from engine.policy import procedures
 from engine.policy.circulars.service import CircularService
+from engine.policy.ledger_service import LedgerService
 from engine.policy.pool.enterprises import EnterpriseService
 from engine.policy.pool.procedure import DeployedDecisions
 from engine.queries.views import Queries
 from engine.repository.migration import Migrations
 from engine.repository.registry import DeployResult, Registry
+from engine.repository.service import RepositoryService
 from engine.runtime.extensions import Extensions
 from engine.runtime.items import ItemService
 from engine.runtime.scripting import create_script_engine
@@ -33,6 +39,7 @@ from engine.storage.db import Database
 from engine.storage.models import utcnow
 from notifications.channels import build as build_channels
 from notifications.delivery import Deliverer
+from notifications.inbox import Inbox
 from notifications.outbox import Notifier
 
 
@@ -53,6 +60,14 @@ class Services:
     circulars: CircularService
     migrations: Migrations
     incidents: IncidentService
+    # What the pages call (web/ opens no transaction of its own):
+    identity: IdentityService
+    calendars: CalendarService
+    repository: RepositoryService
+    ledgers: LedgerService
+    inbox: Inbox
+    outbox: OutboxService
+    health: HealthService
     decisions: DeployedDecisions
     extensions: Extensions
 
@@ -117,6 +132,9 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         queries=Queries(db, tz, clock, workflows), items=ItemService(db, settings.attachment_dir, clock),
         enterprises=EnterpriseService(db, clock), circulars=circulars, migrations=Migrations(workflows),
         incidents=incidents, extensions=extensions,
+        identity=IdentityService(db, clock), calendars=CalendarService(db, clock, tz),
+        repository=RepositoryService(db, registry, clock), ledgers=LedgerService(db, tz), inbox=Inbox(db, clock),
+        outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),
         decisions=DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir))
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

@@ -1,6 +1,10 @@
 """Errors of the engine. Each carries a Chinese message for the user (``message``)."""
 from __future__ import annotations
 
+# The database's errors as SQLAlchemy raises them (``connection_invalidated`` when the database dropped
+# the connection), named here so that callers above the engine (web/) need not import the storage layer.
+from sqlalchemy.exc import DBAPIError as DatabaseError  # noqa: F401 (re-exported)
+
 
 class EngineError(Exception):
     """Base class. ``message`` is shown to users as is; ``code`` is stable for scripts and the API."""

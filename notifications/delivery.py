@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.storage.models import OutboxMessage
@@ -149,5 +150,5 @@ class Deliverer:
                                  .values(status=PENDING, attempts=0, next_attempt_at=self.clock(),
                                          last_error=None)
                                  .execution_options(synchronize_session=False))
-        return result.rowcount == 1
+        return cast(CursorResult, result).rowcount == 1
 

@@ -1,7 +1,9 @@
 """The in-app channel as users see it: their messages, unread count, marking read."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select, update
 
@@ -38,3 +40,29 @@ def outbox_messages(db, status: str | None = None, limit: int = 100) -> list[dic
         return [{"id": m.id, "channel": m.channel, "to": m.address, "subject": m.subject, "status": m.status,
                  "status_label": STATUS_LABELS[m.status], "attempts": m.attempts, "last_error": m.last_error,
                  "created_at": m.created_at, "sent_at": m.sent_at} for m in session.scalars(query)]
+
+
+class Reader(Protocol):
+    """Who is reading (an engine.identity.authz.Actor): only their own messages are shown or marked."""
+
+    user_id: int | None
+
+
+class Inbox:
+    """The signed-in user's inbox as a service; each method is one transaction."""
+
+    def __init__(self, db, clock: Callable[[], datetime]):
+        self.db = db
+        self.clock = clock
+
+    def unread_count(self, reader: Reader) -> int:
+        return unread_count(self.db, reader.user_id) if reader.user_id is not None else 0
+
+    def messages(self, reader: Reader, limit: int = 50, offset: int = 0) -> list[InboxMessage]:
+        return messages(self.db, reader.user_id, limit, offset) if reader.user_id is not None else []
+
+    def mark_read(self, reader: Reader, message_id: int | None = None) -> int:
+        """Mark one of the reader's messages (or all of them) read; returns how many changed."""
+        if reader.user_id is None:
+            return 0
+        return mark_read(self.db, reader.user_id, self.clock(), message_id)

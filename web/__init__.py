@@ -1,6 +1,8 @@
 """Flask app factory: pages for liaisons, dispatchers, the office and admins, plus the JSON API.
 
-Blueprints hold no SQL: they call the engine's services and read models.
+Blueprints hold no SQL and open no transaction: each action is one call of an engine service
+(``services().identity``, ``.workflows``, ``.repository`` …), which checks who may do it and keeps the
+audit record in its transaction (tests/test_layering.py checks that web/ never touches the database).
 """
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, g, jsonify, render_template, request, send_from_directory
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from engine.bootstrap import Services, bootstrap
-from engine.errors import EngineError
+from engine.errors import DatabaseError, EngineError
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 # Only the built files of the front-end packages we use are served, from our own server.
@@ -67,14 +68,13 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     @app.context_processor
     def _globals():
         from engine.deadlines import ladder
-        from notifications.inbox import unread_count
 
         actor = g.get("actor")
         nav = [(e, label) for e, label, roles in NAV
                if actor is not None and (roles is None or actor.is_admin or actor.roles & roles)]
         return {"csrf_token": security.csrf_token, "actor": actor, "nav": nav, "ladder": ladder.current(),
-                "unread": unread_count(services.db, actor.user_id) if actor and actor.user_id else 0,
-                "me": _me(services, actor)}
+                "unread": services.inbox.unread_count(actor) if actor else 0,
+                "me": services.identity.profile(actor) if actor else None}
 
     @app.get("/vendor/<path:filename>")
     def vendor(filename: str):
@@ -82,6 +82,13 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
             raise NotFound()
         return send_from_directory(NODE_MODULES, filename, max_age=86400)
 
+    _handle_errors(app)
+    app.after_request(_headers)
+    return app
+
+
+def _handle_errors(app: Flask) -> None:
+    """Engine errors, HTTP errors, a lost database connection and the rest: JSON under /api/, a page elsewhere."""
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
         status = _status_for(exc)
@@ -100,8 +107,8 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
             return jsonify({"code": exc.name.lower().replace(" ", "_"), "message": message}), exc.code
         return render_template("error.html", code=exc.code, message=message), exc.code
 
-    @app.errorhandler(DBAPIError)
-    def _database_error(exc: DBAPIError):
+    @app.errorhandler(DatabaseError)
+    def _database_error(exc: DatabaseError):
         if not exc.connection_invalidated:
             return _server_error(exc)
         # The database dropped the connection (a restart): the transaction was rolled back and the pool
@@ -120,26 +127,15 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
             return jsonify({"code": "server_error", "message": message}), 500
         return render_template("error.html", code=500, message=message), 500
 
-    @app.after_request
-    def _headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
-        if g.get("actor") is not None:
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
-    return app
-
-
-def _me(services: Services, actor) -> dict | None:
-    if actor is None or actor.user_id is None:
-        return None
-    from engine.identity.accounts import display_of
-
-    with services.db.read() as session:
-        return display_of(session, actor.user_id)
+def _headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
+    if g.get("actor") is not None:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

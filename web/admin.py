@@ -1,17 +1,13 @@
 """Administration: users and roles, departments, working-day calendar, dead-letter notifications, incidents."""
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from engine.deadlines.calendar_store import import_arrangement, list_days, load_calendar, set_day
-from engine.deadlines.workcalendar import ArrangementError, parse_arrangement
+from engine.deadlines.workcalendar import ArrangementError
 from engine.errors import EngineError, NotFound, ValidationFailed
-from engine.identity import accounts
-from engine.identity.org import ROLES, departments_as_data, save_department
-from notifications import inbox as messages
+from engine.identity.org import ROLES
 from web.security import roles_required, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -21,10 +17,8 @@ INCIDENTS_PER_PAGE = 20
 @bp.get("/")
 @roles_required("admin")
 def index():
-    with services().db.read() as session:
-        users = accounts.list_users(session)
-        departments = departments_as_data(session)
-    return render_template("admin/index.html", users=users, departments=departments, roles=ROLES,
+    return render_template("admin/index.html", users=services().identity.users(g.actor),
+                           departments=services().identity.departments(), roles=ROLES,
                            open_incidents=services().incidents.count_open())
 
 
@@ -32,9 +26,8 @@ def index():
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required("admin")
 def user(user_id: int | None = None):
-    with services().db.read() as session:
-        departments = [d["name"] for d in departments_as_data(session)]
-        existing = next((u for u in accounts.list_users(session) if u["id"] == user_id), None)
+    departments = services().identity.department_names()
+    existing = services().identity.user(g.actor, user_id) if user_id is not None else None
     if user_id is not None and existing is None:
         abort(404)
     errors = {}
@@ -45,8 +38,7 @@ def user(user_id: int | None = None):
                   "roles": request.form.getlist("roles"), "password": request.form.get("password", ""),
                   "active": request.form.get("active") == "on" if user_id else True}
         try:
-            with services().db.write() as session:
-                accounts.save_user(session, g.actor, values, user_id)
+            services().identity.save_user(g.actor, values, user_id)
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -60,8 +52,7 @@ def user(user_id: int | None = None):
 @bp.route("/departments/<path:name>", methods=["GET", "POST"])
 @roles_required("admin")
 def department(name: str | None = None):
-    with services().db.read() as session:
-        existing = next((d for d in departments_as_data(session) if d["name"] == name), None)
+    existing = services().identity.department(g.actor, name) if name is not None else None
     if name is not None and existing is None:
         abort(404)
     values = existing or {"name": "", "aliases": [], "leading_group_member": False, "short_code": ""}
@@ -71,9 +62,7 @@ def department(name: str | None = None):
                   "aliases": request.form.get("aliases", "").replace("，", ",").replace("、", ",").split(","),
                   "leading_group_member": request.form.get("leading_group_member") == "on"}
         try:
-            with services().db.write() as session:
-                save_department(session, values["name"], values["aliases"], values["leading_group_member"],
-                                values["short_code"], original=name)
+            services().identity.save_department(g.actor, values, original=name)
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -93,28 +82,22 @@ def calendar():
             except ValueError:
                 errors.append("「日期」格式应为 YYYY-MM-DD")
             else:
-                with services().db.write() as session:
-                    set_day(session, day, request.form.get("kind") == "workday", request.form.get("name") or None)
+                services().calendars.set_day(g.actor, day, request.form.get("kind") == "workday",
+                                             request.form.get("name") or None)
                 flash(f"{day.isoformat()} 已修改", "info")
         else:
             upload = request.files.get("file")
             try:
-                data = json.loads((upload.read() if upload else b"").decode("utf-8"))
-                arrangement = parse_arrangement(data)
-            except (ValueError, UnicodeDecodeError) as exc:
-                errors = exc.errors if isinstance(exc, ArrangementError) else [f"文件不是有效的 JSON：{exc}"]
+                arrangement = services().calendars.import_notice(g.actor, upload.read() if upload else b"",
+                                                                 upload.filename if upload else None)
+            except ArrangementError as exc:
+                errors = exc.errors
             else:
-                with services().db.write() as session:
-                    import_arrangement(session, arrangement, data.get("source") or upload.filename, g.actor.username)
                 flash(f"已导入 {arrangement.year} 年节假日安排", "info")
         if not errors:
             return redirect(url_for("admin.calendar"))
-    today = services().workflows.clock().date()
-    with services().db.read() as session:
-        cal = load_calendar(session)
-        overrides = list_days(session)
-    return render_template("admin/calendar.html", overrides=overrides, errors=errors,
-                           unconfirmed=cal.unconfirmed_years(today, ahead=1)), (400 if errors else 200)
+    return render_template("admin/calendar.html", overrides=services().calendars.days(g.actor), errors=errors,
+                           unconfirmed=services().calendars.unconfirmed_years()), (400 if errors else 200)
 
 
 @bp.route("/outbox", methods=["GET", "POST"])
@@ -122,22 +105,20 @@ def calendar():
 def outbox():
     if request.method == "POST":
         message_id = request.form.get("id", type=int)
-        incident_id = services().incidents.open_for_message(message_id) if message_id else None
-        if incident_id is not None:  # resending it also closes its incident
-            try:
-                services().incidents.retry(incident_id, g.actor)
-            except EngineError as exc:
-                flash(exc.message, "error")
-            else:
-                flash(f"消息 {message_id} 已重新排队，异常事件 #{incident_id} 已处理", "info")
-        elif message_id and services().deliverer.retry(message_id):
-            flash(f"消息 {message_id} 已重新排队", "info")
+        try:
+            result = services().outbox.retry(g.actor, message_id) if message_id else {"requeued": False}
+        except EngineError as exc:
+            flash(exc.message, "error")
         else:
-            flash("该消息不是发送失败状态", "error")
+            if result.get("incident") is not None:  # resending it also closed its incident
+                flash(f"消息 {message_id} 已重新排队，异常事件 #{result['incident']} 已处理", "info")
+            elif result["requeued"]:
+                flash(f"消息 {message_id} 已重新排队", "info")
+            else:
+                flash("该消息不是发送失败状态", "error")
         return redirect(url_for("admin.outbox", status=request.args.get("status", "dead")))
     status = request.args.get("status", "dead")
-    return render_template("admin/outbox.html", rows=messages.outbox_messages(services().db, status or None),
-                           status=status)
+    return render_template("admin/outbox.html", rows=services().outbox.list(g.actor, status or None), status=status)
 
 
 @bp.get("/incidents")

@@ -5,10 +5,8 @@ from datetime import date
 
 from flask import Blueprint, g, jsonify, request
 
-from engine.deadlines.calendar_store import load_calendar
 from engine.errors import ValidationFailed
 from engine.queries.views import TABS, InboxFilter
-from notifications import inbox as messages
 from web.openapi import document
 from web.security import login_required, services
 
@@ -93,18 +91,14 @@ def add_working_days():
             raise ValueError
     except ValueError:
         raise ValidationFailed({"days": "「期限」应为 1 到 365 之间的工作日数；start 应为 YYYY-MM-DD"}) from None
-    with services().db.read() as session:
-        cal = load_calendar(session)
-    due = cal.add_working_days(start, days)
-    return jsonify({"start": start.isoformat(), "days": days, "due": due.isoformat(),
-                    "confirmed": cal.is_confirmed(due.year)})
+    return jsonify(services().calendars.add_working_days(start, days))
 
 
 @bp.get("/notifications")
 @login_required
 def notifications():
-    rows = messages.messages(services().db, g.actor.user_id)
-    return jsonify({"unread": messages.unread_count(services().db, g.actor.user_id),
+    rows = services().inbox.messages(g.actor)
+    return jsonify({"unread": services().inbox.unread_count(g.actor),
                     "messages": [{"id": m.id, "title": m.title, "body": m.body, "link": m.link,
                                   "created_at": _serial(m.created_at), "read": m.read_at is not None} for m in rows]})
 
@@ -112,5 +106,5 @@ def notifications():
 @bp.post("/notifications/<int:message_id>/read")
 @login_required
 def notification_read(message_id: int):
-    changed = messages.mark_read(services().db, g.actor.user_id, services().workflows.clock(), message_id)
+    changed = services().inbox.mark_read(g.actor, message_id)
     return jsonify({"marked": changed})

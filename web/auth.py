@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import ValidationFailed
-from engine.identity import accounts
+from engine.identity.accounts import LoginRefused
 from web.security import login_required, services, sign_in
 
 bp = Blueprint("auth", __name__)
@@ -23,9 +23,8 @@ def login():
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         try:
-            actor = accounts.login(services().db, username, password, request.remote_addr or "-",
-                                   services().workflows.clock())
-        except accounts.LoginRefused as exc:
+            actor = services().identity.login(username, password, request.remote_addr or "-")
+        except LoginRefused as exc:
             flash(exc.message, "error")
             return render_template("login.html", username=username), 401
         sign_in(actor)
@@ -48,9 +47,9 @@ def password():
     errors = {}
     if request.method == "POST":
         try:
-            with services().db.write() as session:
-                accounts.change_password(session, g.actor.user_id, request.form.get("old_password", ""),
-                                         request.form.get("new_password", ""), request.form.get("confirm_password", ""))
+            services().identity.change_password(g.actor, request.form.get("old_password", ""),
+                                                request.form.get("new_password", ""),
+                                                request.form.get("confirm_password", ""))
         except ValidationFailed as exc:
             errors = exc.errors
         else:

@@ -12,10 +12,7 @@ VIEWERS = ("dispatcher", "leading_group_office", "department_head", "admin")
 @bp.get("/dashboard")
 @roles_required(*VIEWERS)
 def dashboard():
-    from engine.policy.pool.enterprises import goals
-
-    return render_template("dashboard.html", d=services().queries.dashboard(),
-                           goals=goals(services().db, services().workflows.clock().date()))
+    return render_template("dashboard.html", d=services().queries.dashboard(), goals=services().enterprises.goals())
 
 
 @bp.get("/dashboard/data.json")

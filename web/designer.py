@@ -7,7 +7,6 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from engine.errors import Conflict, DeploymentError, NotFound
-from engine.repository import trust
 from web.security import roles_required, services
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
@@ -15,19 +14,10 @@ ROLES = ("designer", "admin")
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
-def _deploy(files: dict[str, bytes], note: str | None):
-    with services().db.write() as session:
-        return services().registry.deploy(session, files, deployed_by=g.actor.username, note=note)
-
-
 @bp.get("/")
 @roles_required(*ROLES)
 def index():
-    with services().db.read() as session:
-        catalogue = services().registry.catalogue(session)
-        tables = sorted(services().registry.latest_decision_sources(session))
-        trusted = trust.trusted_versions(session)
-    return render_template("designer/index.html", catalogue=catalogue, tables=tables, trusted=trusted)
+    return render_template("designer/index.html", **services().repository.catalogue(g.actor))
 
 
 @bp.post("/<key>/v<int:version>/trust")
@@ -36,8 +26,7 @@ def set_trust(key: str, version: int):
     """An administrator marks a version trusted (it may run effect operations) or withdraws it."""
     trusted = request.form.get("trusted") == "1"
     try:
-        with services().db.write() as session:
-            trust.set_trusted(session, key, version, trusted, g.actor, services().workflows.clock())
+        services().repository.set_trusted(g.actor, key, version, trusted)
     except NotFound:
         abort(404)
     what = "标记为可信，可以执行有外部效果的操作（生成、发布通报等）" if trusted else "取消可信，不能再执行有外部效果的操作"
@@ -60,12 +49,11 @@ def upload():
         flash("请选择要上传的 .bpmn 或 .dmn 文件", "error")
         return redirect(url_for("designer.index"))
     if request.form.get("action") == "validate":
-        with services().db.read() as session:
-            problems = services().registry.validate(session, files)
+        problems = services().repository.validate(g.actor, files)
         return render_template("designer/report.html", problems=problems, files=sorted(files),
                                deployed=None), (400 if problems else 200)
     try:
-        results = _deploy(files, request.form.get("note") or None)
+        results = services().repository.deploy(g.actor, files, request.form.get("note") or None)
     except DeploymentError as exc:
         return render_template("designer/report.html", problems=exc.problems, files=sorted(files), deployed=None), 400
     return render_template("designer/report.html", problems=[], files=sorted(files), deployed=results)
@@ -75,8 +63,7 @@ def upload():
 @roles_required(*ROLES)
 def download(key: str, version: int, filename: str):
     try:
-        with services().db.read() as session:
-            name, text = services().registry.source(session, key, version, filename)
+        name, text = services().repository.source(g.actor, key, version, filename)
     except NotFound:
         abort(404)
     return Response(text, content_type="application/xml; charset=utf-8",
@@ -86,9 +73,8 @@ def download(key: str, version: int, filename: str):
 @bp.get("/dmn/<name>.dmn/edit")
 @roles_required(*ROLES)
 def edit_dmn(name: str):
-    with services().db.read() as session:
-        if f"{name}.dmn" not in services().registry.latest_decision_sources(session):
-            abort(404)
+    if services().repository.decision_source(g.actor, name) is None:
+        abort(404)
     return render_template("designer/edit.html", key=name, filename=f"{name}.dmn", kind="dmn",
                            source=url_for("designer.dmn_source", name=name))
 
@@ -96,8 +82,7 @@ def edit_dmn(name: str):
 @bp.get("/dmn/<name>.dmn")
 @roles_required(*ROLES)
 def dmn_source(name: str):
-    with services().db.read() as session:
-        content = services().registry.latest_decision_sources(session).get(f"{name}.dmn")
+    content = services().repository.decision_source(g.actor, name)
     if content is None:
         abort(404)
     return Response(content, content_type="application/xml; charset=utf-8")
@@ -107,8 +92,7 @@ def dmn_source(name: str):
 @roles_required(*ROLES)
 def edit(key: str):
     try:
-        with services().db.read() as session:
-            filename, _ = services().registry.source(session, key, None)
+        filename, _ = services().repository.source(g.actor, key)
     except NotFound:
         abort(404)
     return render_template("designer/edit.html", key=key, filename=filename, kind="bpmn",
@@ -119,8 +103,7 @@ def edit(key: str):
 @roles_required(*ROLES)
 def latest(key: str):
     try:
-        with services().db.read() as session:
-            _, text = services().registry.source(session, key, None)
+        _, text = services().repository.source(g.actor, key)
     except NotFound:
         abort(404)
     return Response(text, content_type="application/xml; charset=utf-8")
@@ -144,11 +127,10 @@ def _posted_file():
 @roles_required(*ROLES)
 def forms(key: str):
     """The forms of the latest version of a process (file name → JSON Schema)."""
-    with services().db.read() as session:
-        latest = services().registry.latest(session, key, required=False)
-        if latest is None:
-            abort(404)
-        return jsonify(latest.forms or {})
+    forms = services().repository.latest_forms(key)
+    if forms is None:
+        abort(404)
+    return jsonify(forms)
 
 
 @bp.post("/validate")
@@ -157,8 +139,7 @@ def validate():
     files, _, _ = _posted_file()
     if files is None:
         return jsonify({"code": "validation_failed", "message": "请求应包含 xml 和以 .bpmn/.dmn 结尾的 filename"}), 400
-    with services().db.read() as session:
-        problems = services().registry.validate(session, files)
+    problems = services().repository.validate(g.actor, files)
     return jsonify({"ok": not problems, "problems": problems})
 
 
@@ -204,13 +185,9 @@ def deploy():
     files, filename, body = _posted_file()
     if files is None:
         return jsonify({"code": "validation_failed", "message": "请求应包含 xml 和以 .bpmn/.dmn 结尾的 filename"}), 400
-    if filename.endswith(".bpmn"):
-        # An edited diagram keeps the decision tables its version was deployed with.
-        with services().db.read() as session:
-            tables = services().registry.latest_decision_sources(session)
-        files = {**tables, **files}
-    try:
-        results = _deploy(files, body.get("note") or None)
+    try:  # an edited diagram keeps the decision tables its version was deployed with
+        results = services().repository.deploy(g.actor, files, body.get("note") or None,
+                                               keep_tables=filename.endswith(".bpmn"))
     except DeploymentError as exc:
         return jsonify({"ok": False, "problems": exc.problems, "message": exc.message}), 400
     return jsonify({"ok": True, "deployed": [r.to_dict() for r in results]})

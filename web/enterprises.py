@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.policy.pool.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
-from engine.policy.pool.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed, goals
+from engine.policy.pool.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed
 from web.security import login_required, roles_required, services
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
@@ -27,7 +27,7 @@ def index():
     return render_template("enterprises/index.html", rows=rows, total=total, page=page, tiers=TIERS,
                            industries=[i["name"] for i in industries()], args=request.args,
                            can_edit=g.actor.is_admin or bool(g.actor.roles & EDIT_ROLES),
-                           goals=goals(services().db, services().workflows.clock().date()))
+                           goals=services().enterprises.goals())
 
 
 def _assessment(record: dict) -> dict:

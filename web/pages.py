@@ -6,9 +6,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import EngineError, NotFound, ValidationFailed
-from engine.identity.org import departments_as_data
 from engine.queries.views import TABS, InboxFilter
-from notifications import inbox as messages
 from web import formfields
 from web.security import login_required, roles_required, services
 
@@ -16,8 +14,7 @@ bp = Blueprint("pages", __name__)
 
 
 def _departments() -> list[str]:
-    with services().db.read() as session:
-        return [d["name"] for d in departments_as_data(session)]
+    return services().identity.department_names()
 
 
 def _date(value: str | None) -> date | None:
@@ -142,9 +139,7 @@ def diagram(instance_id: int):
 @bp.route("/console", methods=["GET", "POST"])
 @roles_required("dispatcher", "service_officer")
 def console():
-    with services().db.read() as session:
-        version = services().registry.latest(session, "problem_dispatch", required=False)
-        schema = version.forms.get("register.schema.json") if version else None
+    schema = (services().repository.latest_forms("problem_dispatch") or {}).get("register.schema.json")
     fields = formfields.describe(schema, _departments()) if schema else []
     errors, values, status = {}, {}, 200
     if request.method == "POST" and schema:
@@ -166,12 +161,12 @@ def console():
 @bp.get("/notifications")
 @login_required
 def notifications():
-    return render_template("notifications.html", messages=messages.messages(services().db, g.actor.user_id))
+    return render_template("notifications.html", messages=services().inbox.messages(g.actor))
 
 
 @bp.post("/notifications/read")
 @login_required
 def notifications_read():
     message_id = request.form.get("id", type=int)
-    messages.mark_read(services().db, g.actor.user_id, services().workflows.clock(), message_id)
+    services().inbox.mark_read(g.actor, message_id)
     return redirect(url_for("pages.notifications"))

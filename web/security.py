@@ -15,7 +15,6 @@ from functools import wraps
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, session, url_for
 
-from engine.identity import accounts
 from engine.identity.authz import Actor
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -42,12 +41,7 @@ def load_actor() -> None:
     g.via_token = False
     auth = request.headers.get("Authorization", "")
     if request.path.startswith("/api/") and auth.startswith("Bearer "):
-        now = services().workflows.clock()
-        # One statement on a plain connection: no ORM session (on PostgreSQL no BEGIN/ROLLBACK either).
-        g.actor, stale_token = services().db.lookup(lambda conn: accounts.actor_by_token(conn, auth[7:].strip(), now))
-        if g.actor is not None and stale_token is not None:
-            with services().db.write() as s:
-                accounts.touch_token(s, stale_token, now)
+        g.actor = services().identity.actor_by_token(auth[7:].strip())
         g.via_token = True
         return
     user_id = session.get("uid")
@@ -58,8 +52,7 @@ def load_actor() -> None:
         session.clear()
         g.session_expired = True
         return
-    with services().db.read() as s:
-        g.actor = accounts.actor_by_id(s, user_id)
+    g.actor = services().identity.actor_by_id(user_id)
     if g.actor is None:
         session.clear()
         return

@@ -10,7 +10,6 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
@@ -42,14 +41,6 @@ DMN_NAMESPACES = (
 )
 
 
-class DeployEntry(TypedDict):
-    """One entry of ``zjtx deploy --json`` (stable)."""
-    process: str
-    name: str
-    version: int
-    created: bool
-
-
 @dataclass
 class DeployResult:
     key: str
@@ -58,7 +49,7 @@ class DeployResult:
     version_id: int
     created: bool  # False when identical content was already the latest version
 
-    def to_dict(self) -> DeployEntry:
+    def to_dict(self) -> dict:
         return {"process": self.key, "name": self.name, "version": self.version, "created": self.created}
 
 

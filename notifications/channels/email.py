@@ -48,6 +48,7 @@ class EmailChannel(Channel):
         return mail
 
     def deliver(self, message: OutboxMessage) -> None:
+        client: smtplib.SMTP
         try:
             if self.security == "ssl":
                 client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,

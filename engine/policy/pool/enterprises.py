@@ -7,6 +7,7 @@ sheet, row and column.
 """
 from __future__ import annotations
 
+import builtins
 import io
 from datetime import date, datetime
 
@@ -338,6 +339,11 @@ class EnterpriseService:
             out.append((number, {f: values[i] if i < len(values) else None for f, i in index.items()}))
         return out
 
+    def goals(self) -> builtins.list[dict]:
+        """The policy's goals (section 一) against the registry."""
+        with self.db.read() as session:
+            return goals_in(session)
+
     def export_workbook(self) -> bytes:
         book = Workbook()
         sheet = book.active
@@ -384,12 +390,6 @@ def _yes(value):
 
 def _plain(value):
     return value.isoformat() if isinstance(value, date) else value
-
-
-def goals(db, today: date) -> list[dict]:
-    """The policy's goals (section 一) against the registry."""
-    with db.read() as session:
-        return goals_in(session)
 
 
 def goals_in(session: Session) -> list[dict]:

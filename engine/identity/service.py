@@ -1,0 +1,107 @@
+"""Identity as a service: signing in, who is asking, passwords, users and departments.
+
+Each method is one transaction. Administration (users, departments) is for administrators, checked
+here whatever the caller checked before, and audited in the transaction of the change.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from engine.errors import PermissionDenied
+from engine.identity import accounts, org
+from engine.identity.authz import Actor
+from engine.storage.models import AuditRecord
+
+
+def require_admin(actor: Actor, what: str) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied(f"只有系统管理员可以{what}")
+
+
+class IdentityService:
+    def __init__(self, db, clock: Callable[[], datetime]):
+        self.db = db
+        self.clock = clock
+
+    # -- who is asking --------------------------------------------------------------------------
+    def login(self, username: str, password: str, ip: str) -> Actor:
+        """The actor for a right password; LoginRefused otherwise. The attempt is recorded either way."""
+        return accounts.login(self.db, username, password, ip, self.clock())
+
+    def actor_by_token(self, token: str) -> Actor | None:
+        """The holder of an API token, or None. A read on a plain connection; the token's "last used"
+        moment is written at most every few minutes."""
+        now = self.clock()
+        actor, stale = self.db.lookup(lambda conn: accounts.actor_by_token(conn, token, now))
+        if actor is not None and stale is not None:
+            with self.db.write() as session:
+                accounts.touch_token(session, stale, now)
+        return actor
+
+    def actor_by_id(self, user_id: int) -> Actor | None:
+        """The actor of a session's user, or None when the user is gone or inactive."""
+        with self.db.read() as session:
+            return accounts.actor_by_id(session, user_id)
+
+    def profile(self, actor: Actor) -> dict | None:
+        """What the page header shows about the signed-in user."""
+        if actor.user_id is None:
+            return None
+        with self.db.read() as session:
+            return accounts.display_of(session, actor.user_id)
+
+    def change_password(self, actor: Actor, old: str, new: str, confirm: str) -> None:
+        """The actor's own password (ValidationFailed per field)."""
+        if actor.user_id is None:
+            raise PermissionDenied("只有登录用户可以修改密码")
+        with self.db.write() as session:
+            accounts.change_password(session, actor.user_id, old, new, confirm)
+            session.add(AuditRecord(action="password_changed", actor=actor.username, at=self.clock(),
+                                    data={"user_id": actor.user_id}))
+
+    # -- organisation ---------------------------------------------------------------------------
+    def departments(self) -> list[dict]:
+        """Every department (name, short code, aliases, leading-group membership), in their order."""
+        with self.db.read() as session:
+            return org.departments_as_data(session)
+
+    def department_names(self) -> list[str]:
+        return [d["name"] for d in self.departments()]
+
+    def department(self, actor: Actor, name: str) -> dict | None:
+        require_admin(actor, "管理部门")
+        return next((d for d in self.departments() if d["name"] == name), None)
+
+    def save_department(self, actor: Actor, values: dict, original: str | None = None) -> None:
+        """Create a department (``original`` None) or change one; ValidationFailed per field."""
+        require_admin(actor, "管理部门")
+        with self.db.write() as session:
+            org.save_department(session, values["name"], values["aliases"], values["leading_group_member"],
+                                values.get("short_code"), original=original)
+            session.add(AuditRecord(action="department_saved", actor=actor.username, at=self.clock(), data={
+                "department": values["name"].strip(), "original": original,
+                "aliases": [a.strip() for a in values["aliases"] if a and a.strip()],
+                "leading_group_member": values["leading_group_member"]}))
+
+    # -- users ----------------------------------------------------------------------------------
+    def users(self, actor: Actor) -> list[dict]:
+        require_admin(actor, "管理用户")
+        with self.db.read() as session:
+            return accounts.list_users(session)
+
+    def user(self, actor: Actor, user_id: int) -> dict | None:
+        return next((u for u in self.users(actor) if u["id"] == user_id), None)
+
+    def save_user(self, actor: Actor, values: dict, user_id: int | None = None) -> int:
+        """Create (with a password) or update a user; ValidationFailed per field. Returns the user's id."""
+        require_admin(actor, "管理用户")
+        with self.db.write() as session:
+            saved = accounts.save_user(session, actor, values, user_id)
+            session.add(AuditRecord(action="user_created" if user_id is None else "user_changed", actor=actor.username,
+                                    at=self.clock(), data={
+                                        "user_id": saved, "username": values.get("username") if user_id is None else None,
+                                        "department": values.get("department"), "roles": sorted(values.get("roles", [])),
+                                        "active": bool(values.get("active", True)),
+                                        "password_set": bool(values.get("password"))}))
+            return saved
