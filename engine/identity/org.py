@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -181,9 +182,27 @@ def verify_password(user: User, password: str) -> bool:
     return check_password_hash(user.password_hash, password)
 
 
-def measures_as_data(session: Session) -> list[dict]:
+class MeasureRow(TypedDict):
+    """``zjtx measures --json`` (stable: README "Stable --json output")."""
+    no: int
+    title: str
+    lead: list[str]
+    responsible: list[str]
+    section: str
+    text: str
+
+
+class DepartmentRow(TypedDict):
+    """``zjtx departments --json`` (stable)."""
+    name: str
+    short_code: str
+    aliases: list[str]
+    leading_group_member: bool
+
+
+def measures_as_data(session: Session) -> list[MeasureRow]:
     """The measures as the policy states them (unit names as written)."""
-    out = []
+    out: list[MeasureRow] = []
     for m in session.scalars(select(Measure).order_by(Measure.no)):
         out.append({
             "no": m.no,
@@ -196,8 +215,8 @@ def measures_as_data(session: Session) -> list[dict]:
     return out
 
 
-def departments_as_data(session: Session) -> list[dict]:
-    out = []
+def departments_as_data(session: Session) -> list[DepartmentRow]:
+    out: list[DepartmentRow] = []
     for d in session.scalars(select(Department).order_by(Department.sort_order, Department.id)):
         out.append({
             "name": d.name,

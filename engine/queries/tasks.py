@@ -13,7 +13,7 @@ from engine.identity import authz
 from engine.identity.org import DepartmentDirectory
 from engine.runtime import projection
 from engine.runtime.serialization import load_state
-from engine.runtime.summaries import TaskSummary, instance_summary, task_rows
+from engine.runtime.summaries import HistoryEntry, InstanceView, TaskSummary, instance_summary, task_rows
 from engine.storage.db import Database
 from engine.storage.models import AuditRecord, Department, HumanTask, ProcessDefinition, ProcessInstance, User
 
@@ -60,7 +60,7 @@ class TaskLists:
                 conditions.append(visible)
             return task_rows(session, directory, conditions, limit=limit, offset=offset)
 
-    def show(self, ref, actor: str | None = None) -> dict:
+    def show(self, ref, actor: str | None = None) -> InstanceView:
         """An instance with its current data, open tasks and history (id or business key)."""
         with self.db.read() as session:
             who = authz.actor_for(session, actor)
@@ -72,16 +72,15 @@ class TaskLists:
                     raise InstanceNotFound(ref)
             workflow = load_state(instance.state_json, instance.serializer_version,
                                   self.workflows.parsed_spec(instance.version), self.workflows.script_engine)
-            out = dict(instance_summary(session, instance))
-            out["data"] = json.loads(json.dumps(projection.current_data(workflow), default=str))
             users = dict(session.execute(select(User.username, User.display_name)).all())
-            out["history"] = [
+            history: list[HistoryEntry] = [
                 {"at": a.at.isoformat(), "actor": a.actor, "actor_name": users.get(a.actor, a.actor),
                  "action": a.action, "task_id": a.task_id, "task": a.task_name, "data": a.data}
                 for a in session.scalars(select(AuditRecord).where(AuditRecord.instance_id == instance.id)
                                          .order_by(AuditRecord.id))
             ]
-            return out
+            data = json.loads(json.dumps(projection.current_data(workflow), default=str))
+            return {**instance_summary(session, instance), "data": data, "history": history}
 
     def counts(self) -> dict:
         """Aggregate figures for the status page."""

@@ -10,6 +10,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
@@ -41,6 +42,14 @@ DMN_NAMESPACES = (
 )
 
 
+class DeployEntry(TypedDict):
+    """One entry of ``zjtx deploy --json`` (stable)."""
+    process: str
+    name: str
+    version: int
+    created: bool
+
+
 @dataclass
 class DeployResult:
     key: str
@@ -49,7 +58,7 @@ class DeployResult:
     version_id: int
     created: bool  # False when identical content was already the latest version
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> DeployEntry:
         return {"process": self.key, "name": self.name, "version": self.version, "created": self.created}
 
 

@@ -23,7 +23,7 @@ from engine.repository.registry import properties_of
 from engine.runtime import projection, summaries, supervision
 from engine.runtime.serialization import FORMAT_VERSION, load_state, new_workflow
 from engine.runtime.stepper import COMPLETED, RUNNING, Computed, Stepper
-from engine.runtime.summaries import InstanceSummary
+from engine.runtime.summaries import CompletionResult, InstanceSummary
 from engine.storage.models import HumanTask, ProcessInstance, ProcessVersion
 
 log = logging.getLogger("zjtx.runtime")
@@ -162,19 +162,19 @@ class WorkflowService(Stepper):
         return version.definition.name
 
     # -- complete ----------------------------------------------------------------------------
-    def complete(self, task_id: int, data: dict | None, actor: str | None) -> dict:
+    def complete(self, task_id: int, data: dict | None, actor: str | None) -> CompletionResult:
         """Complete an open task with ``data`` checked against the task's form.
 
         The step is computed in a read transaction (diagram code runs in the sandbox's workers, no
         write lock held), then written in one transaction with the instance's revision checked: if
         another user changed the instance meanwhile, nothing is written and Conflict is raised."""
-        def write(session: Session, computed: Computed) -> dict:
+        def write(session: Session, computed: Computed) -> CompletionResult:
             if computed.supervision:
                 return self._close_supervision(session, computed.who, task_id, data or {})
             return self._write_completion(session, computed)
         computed, result = self.unit(lambda session: self._compute_completion(session, task_id, data, actor), write)
         if computed.pending is not None and self.go_on(computed.instance.id, computed.who):
-            def refreshed(session: Session) -> dict:
+            def refreshed(session: Session) -> CompletionResult:
                 instance = session.get(ProcessInstance, computed.instance.id)
                 return {"task": result["task"], "instance": summaries.instance_summary(session, instance)}
             result = self.run_read(refreshed)
@@ -210,7 +210,7 @@ class WorkflowService(Stepper):
         return Computed(who=who, instance=instance, workflow=workflow, pending=pending,
                         rows=[row[0] for row in found], task=task, cleaned=cleaned, now=now)
 
-    def _write_completion(self, session: Session, computed: Computed) -> dict:
+    def _write_completion(self, session: Session, computed: Computed) -> CompletionResult:
         who, instance, workflow, task, now = computed.who, computed.instance, computed.workflow, computed.task, \
             computed.now
         directory = DepartmentDirectory.of(session)
@@ -248,7 +248,7 @@ class WorkflowService(Stepper):
             due = task.due_at.astimezone(self.tz)
             raise ValidationFailed({field.strip(): f"已超过办理期限（{due:%Y年%m月%d日}），不能再申请延期；请尽快办理答复"})
 
-    def _close_supervision(self, session: Session, who, task_id: int, data: dict) -> dict:
+    def _close_supervision(self, session: Session, who, task_id: int, data: dict) -> CompletionResult:
         """The leading-group office records how a 督办 item was dealt with."""
         task = session.get(HumanTask, task_id, populate_existing=True)
         if task is None or task.status not in projection.OPEN_STATUSES:

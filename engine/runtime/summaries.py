@@ -51,6 +51,28 @@ class InstanceSummary(TypedDict):
     open_tasks: list[TaskSummary]
 
 
+class HistoryEntry(TypedDict):
+    at: str
+    actor: str | None
+    actor_name: str | None
+    action: str
+    task_id: int | None
+    task: str | None
+    data: dict | None
+
+
+class InstanceView(InstanceSummary):
+    """``zjtx show --json``: the instance with its current data and its history."""
+    data: dict
+    history: list[HistoryEntry]
+
+
+class CompletionResult(TypedDict):
+    """``zjtx complete --json``."""
+    task: TaskSummary
+    instance: InstanceSummary
+
+
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
@@ -129,7 +151,7 @@ def from_rows(session: Session, instance: ProcessInstance, rows: list[HumanTask]
 
 
 def completion_result(session: Session, instance: ProcessInstance, task: HumanTask, who: authz.Actor,
-                      process: str, rows: list[HumanTask] | None = None) -> dict:
+                      process: str, rows: list[HumanTask] | None = None) -> CompletionResult:
     """The completed task and the instance with its open tasks, built from the rows in hand."""
     directory = DepartmentDirectory.of(session)
     if rows is None:
