@@ -1,7 +1,16 @@
 """Fixtures. Storage-facing tests run on SQLite and on PostgreSQL (TEST_DATABASE_URL).
 
-Each PostgreSQL test gets its own schema, dropped afterwards, so tests never see each other's rows.
+Every test has a database of its own, so tests never see each other's rows: SQLite, a file in the
+test's tmp_path; PostgreSQL, a database created for the test on the server and dropped afterwards.
+A test that builds an engine (`zjtx`, `mailing_zjtx`, `make_engine`) starts from a copy of a template
+made once per run (schema, organisation, demo users, bundled processes) instead of making all that
+itself (about a second each: password hashing, parsing and deploying the diagrams); its sequences,
+reference generations and everything else are as init-db + seed + deploy leave them. Any other test
+gets an empty database, as a fresh installation has.
 Outside CI the PostgreSQL variants skip when TEST_DATABASE_URL is unset; in CI they must run.
+
+Shared plain helpers (diagrams, a logged-in test client, enterprise records…) are in helpers.py; no
+test module imports another, nor this file (`make_engine` is a fixture).
 """
 from __future__ import annotations
 
@@ -10,14 +19,17 @@ import shutil
 import tempfile
 import threading
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+import time_machine
 from sqlalchemy.engine import make_url
 
 from engine.bootstrap import bootstrap
 from engine.config import PROCESSES_DIR, Settings
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ["sqlite", "postgresql"]
@@ -32,20 +44,95 @@ def _pg_url() -> str | None:
     return url
 
 
+# Fixtures that build an engine from the test's database: on PostgreSQL such a test's database is
+# created as a copy of the template (on SQLite, make_engine copies the template file itself).
+ENGINE_FIXTURES = {"zjtx", "mailing_zjtx", "make_engine"}
+
+
+class _Postgres:
+    """The PostgreSQL server of TEST_DATABASE_URL: one template database per test run, then one database per
+    test, copied from the template (``CREATE DATABASE … TEMPLATE``) or empty. The names carry this
+    process's id, so runs at the same time on one server never meet; all are dropped by the end of the run."""
+
+    def __init__(self, url: str):
+        self.base = make_url(url)
+        # psycopg connects to the URL's own database (`test`) to create and drop the others
+        self.admin = self.base.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.prefix = f"zjtx_{os.getpid()}"
+        self.template: str | None = None
+        self.copies: set[str] = set()  # copied from the template and not yet opened by make_engine
+        self.lock = threading.Lock()
+
+    def url(self, name: str) -> str:
+        return self.base.set(database=name).render_as_string(hide_password=False)
+
+    def execute(self, *statements: str) -> None:
+        with psycopg.connect(self.admin, autocommit=True) as conn:  # CREATE/DROP DATABASE: no transaction
+            for statement in statements:
+                conn.execute(statement)
+
+    def _template(self) -> str:
+        with self.lock:
+            if self.template is None:
+                name = f"{self.prefix}_template"
+                self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+                services = bootstrap(Settings(database_url=self.url(name), processes_dir=PROCESSES_DIR))
+                try:
+                    services.init_db()
+                    services.seed()
+                    services.deploy_bundled(deployed_by="admin")
+                finally:
+                    services.close()  # a database is copied only while nobody is connected to it
+                # and nobody connects to it by mistake afterwards
+                self.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+                self.template = name
+            return self.template
+
+    def create(self, from_template: bool) -> str:
+        name = f"{self.prefix}_{uuid.uuid4().hex[:12]}"
+        if from_template:
+            self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template()}"')
+            self.copies.add(name)
+        else:
+            self.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop(self, name: str) -> None:
+        self.copies.discard(name)
+        # WITH (FORCE): connections a test left behind (a killed subprocess's) do not keep it
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        if self.template is not None:
+            self.execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+            self.template = None
+
+
+_postgres: dict[str, _Postgres] = {}
+
+
+def _server() -> _Postgres:
+    url = _pg_url()
+    with _template_lock:
+        return _postgres.setdefault(url, _Postgres(url))
+
+
+def pytest_sessionfinish(session):
+    for server in _postgres.values():
+        server.close()
+
+
 @pytest.fixture
 def database_url(request, tmp_path):
+    """An empty database of the test's backend; a copy of the template when the test builds an engine."""
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'zjtx.sqlite3'}"
         return
-    base = make_url(_pg_url())
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conninfo = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    server = _server()
+    name = server.create(from_template=bool(ENGINE_FIXTURES & set(request.fixturenames)))
+    yield server.url(name)
+    server.drop(name)
 
 
 def pytest_generate_tests(metafunc):
@@ -83,9 +170,15 @@ def _sqlite_template() -> Path:
 def make_engine(url: str, clock=None, **settings):
     """An engine on a database with the organisation, demo users and our processes."""
     target = make_url(url)
-    fresh = target.get_backend_name() == "sqlite" and target.database and not Path(target.database).exists()
-    if fresh:
-        shutil.copyfile(_sqlite_template(), target.database)
+    if target.get_backend_name() == "sqlite":
+        fresh = bool(target.database) and not Path(target.database).exists()
+        if fresh:
+            shutil.copyfile(_sqlite_template(), target.database)
+    else:
+        server = _postgres.get(os.environ.get("TEST_DATABASE_URL") or "")
+        fresh = server is not None and target.database in server.copies
+        if fresh:  # the database_url fixture made it as a copy of the template: only the first engine skips init
+            server.copies.discard(target.database)
     services = bootstrap(Settings(database_url=url, processes_dir=PROCESSES_DIR, **settings), clock=clock)
     if not fresh:
         services.init_db()
@@ -94,12 +187,31 @@ def make_engine(url: str, clock=None, **settings):
     return services
 
 
+@pytest.fixture(scope="session", name="make_engine")
+def make_engine_fixture():
+    """``make_engine(url, clock=None, **settings)``: an engine on a database with the organisation, demo users
+    and our processes (a copy of the template when the database is new), for engines with other settings
+    or more than one (a restart). The caller closes it."""
+    return make_engine
+
+
 @pytest.fixture
 def zjtx(database_url):
     """An engine on a fresh database with the organisation, demo users and our processes."""
     services = make_engine(database_url)
     yield services
     services.close()
+
+
+FIXED_NOW = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Beijing, in a confirmed calendar year
+
+
+@pytest.fixture
+def clock():
+    """The clock stopped at FIXED_NOW for the test: ``clock.shift(timedelta(...))``, ``clock.move_to(moment)``.
+    For tests whose expectations depend on what day it is (working days, deadlines, years)."""
+    with time_machine.travel(FIXED_NOW, tick=False) as traveller:
+        yield traveller
 
 
 class SmtpSink:
@@ -161,3 +273,32 @@ def mailing_zjtx(database_url, smtp):
                          delivery_backoff_seconds=60, delivery_max_attempts=4)
     yield services
     services.close()
+
+
+@pytest.fixture
+def chromium():
+    """Debian's chromium, headless (the browser tests)."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("CI 需要 Debian 的 chromium（make test 会安装）")
+        pytest.skip("没有安装 chromium（make test 会用 apt-get 安装）")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(zjtx):
+    """Our real server (werkzeug, threaded) on loopback, on the test's engine; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    from web import create_app
+
+    http = make_server("127.0.0.1", 0, create_app(services=zjtx), threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
