@@ -72,28 +72,28 @@ def problem_ledger(session: Session, tz: ZoneInfo, start: date | None, end: date
     returns: Counter[int] = Counter()
     extensions: Counter[int] = Counter()
     ratings: dict[int, str | None] = {}
-    for a, bpmn_id in session.execute(select(AuditRecord, HumanTask.bpmn_id).join(
+    for a, stage in session.execute(select(AuditRecord, HumanTask.stage).join(
             HumanTask, AuditRecord.task_id == HumanTask.id).where(
             AuditRecord.instance_id.in_(ids), AuditRecord.action == "complete")):
         data = a.data or {}
-        if bpmn_id == "sign" and data.get("sign_decision") == "return":
+        if stage == "sign" and data.get("sign_decision") == "return":
             returns[a.instance_id] += 1
-        elif bpmn_id == "handle" and data.get("handle_action") == "request_extension":
+        elif stage == "handle" and data.get("handle_action") == "request_extension":
             extensions[a.instance_id] += 1
-        elif bpmn_id == "rating":
+        elif stage == "rating":
             ratings[a.instance_id] = data.get("rating_value")
     rows = []
     for i in instances:
-        steps = [t for t in tasks[i.id] if t.bpmn_id in ("sign", "handle")]
+        steps = [t for t in tasks[i.id] if t.stage in ("sign", "handle")]  # by stage, as the figures
         departments = {t.department_id for t in steps}
         if department_id is not None and department_id not in departments:
             continue
         lead = names.get(i.lead_department_id) if i.lead_department_id else None
         co = sorted({names[d] for d in departments} - {lead} - {names.get(t.department_id) for t in steps
-                                                               if t.bpmn_id == "sign" and _returned(t, tasks[i.id])})
+                                                               if t.stage == "sign" and _returned(t, tasks[i.id])})
         deadlines = {}
         for t in sorted(steps, key=lambda t: t.id):
-            if t.bpmn_id == "handle" and t.due_at:
+            if t.stage == "handle" and t.due_at:
                 deadlines[names[t.department_id]] = t.due_at.astimezone(tz).date().isoformat()
         rows.append([
             i.business_key, i.subject, i.category, i.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
@@ -107,7 +107,7 @@ def problem_ledger(session: Session, tz: ZoneInfo, start: date | None, end: date
 
 def _returned(sign: HumanTask, all_tasks: list[HumanTask]) -> bool:
     # A department that signed and then never handled (its slot went to another unit) had returned it.
-    return not any(t.bpmn_id == "handle" and t.department_id == sign.department_id for t in all_tasks)
+    return not any(t.stage == "handle" and t.department_id == sign.department_id for t in all_tasks)
 
 
 def measure_ledger(session: Session, department_name: str | None) -> bytes:
