@@ -13,30 +13,15 @@ from engine.identity.authz import actor_for
 from engine.identity.org import get_user
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import InboxMessage
-from tests.test_enterprises import GOOD, RECORD
+from tests.helpers import GOOD, RECORD, YEARS, apply, register
 
 pytestmark = pytest.mark.sqlite_only
 BJ = ZoneInfo("Asia/Shanghai")
-YEARS = [{"year": 2023, "revenue": 18_000_000, "net_profit": 1_200_000},
-         {"year": 2024, "revenue": 21_000_000, "net_profit": 1_300_000},
-         {"year": 2025, "revenue": 26_000_000, "rd_expense": 780_000, "net_profit": 1_500_000,
-          "total_assets": 40_000_000, "total_liabilities": 22_000_000}]
 COMMERCE = "区商务委"
 
 
 def at(text):
     return datetime.fromisoformat(text).replace(tzinfo=BJ)
-
-
-def register(zjtx, industry="批发业", years=YEARS, **changes):
-    with zjtx.db.read() as session:
-        dispatcher = actor_for(session, "dispatcher")
-    return zjtx.enterprises.save(dispatcher, {**RECORD, "industry": industry, "tier": "无", "tier_since": None,
-                                              **changes}, years=years)
-
-
-def apply(zjtx):
-    return zjtx.workflows.start("pool_admission", {"enterprise_uscc": GOOD, "channel": "application"}, actor="officer")
 
 
 def open_task(zjtx, instance_id, bpmn_id):

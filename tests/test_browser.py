@@ -5,83 +5,12 @@ screenshotted under test-output/browser/, and no page may request anything but o
 """
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import make_server
 
-from engine.identity.org import DEMO_PASSWORD
-from tests.helpers import liaison
-from web import create_app
+from tests.helpers import User, liaison
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.browser]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "browser"
 LEAD, CO = "区人力社保局", "正阳工业园区管委会"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-@pytest.fixture
-def server(zjtx):
-    app = create_app(services=zjtx)
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-
-
-@pytest.fixture
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("CI 需要 Debian 的 chromium（make test 会安装）")
-        pytest.skip("没有安装 chromium（make test 会用 apt-get 安装）")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-class User:
-    """One person's browser window; records every request the pages make."""
-
-    def __init__(self, chromium, base: str, username: str):
-        self.base = base
-        self.context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
-        self.page = self.context.new_page()
-        self.requests: list[str] = []
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(f"{base}/login")
-        self.page.fill("input[name=username]", username)
-        self.page.fill("input[name=password]", DEMO_PASSWORD)
-        self.page.click("button[type=submit]")
-        self.page.wait_for_url(f"{base}/")
-        self.name = username
-
-    def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-    def open_task(self, tab: str, step: str) -> None:
-        self.page.goto(f"{self.base}/?tab={tab}")
-        self.page.click(f"table.tasks tr:has(td:text-is('{step}')) a")
-        self.page.wait_for_selector("form.task-form")
-
-    def submit(self) -> None:
-        self.page.click("form.task-form button[type=submit]")
-        self.page.wait_for_load_state()
-
-    def foreign_requests(self) -> list[str]:
-        return [u for u in self.requests if not (u.startswith(self.base) or u.startswith("data:"))]
 
 
 def test_one_problem_from_registration_to_close_in_the_browser(chromium, server, zjtx):

@@ -15,59 +15,14 @@ from engine.identity.org import get_user
 from engine.policy.dispatch.figures import compute
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import Circular, InboxMessage
-from tests.helpers import Item, liaison
+from tests.helpers import OCTOBER_CO, OCTOBER_LEAD, OCTOBER_WRONG, crafted_october, liaison
 
 BJ = ZoneInfo("Asia/Shanghai")
-LEAD, CO, WRONG = "区科技局", "区财政局", "区商务委"
+LEAD, CO, WRONG = OCTOBER_LEAD, OCTOBER_CO, OCTOBER_WRONG  # the crafted month's
 
 
 def at(text):
     return datetime.fromisoformat(text).replace(tzinfo=BJ)
-
-
-def crafted_october(zjtx):
-    """Four items in October 2026 (figures worked out by hand in the test below)."""
-    with time_machine.travel(at("2026-10-09 10:00"), tick=False) as clock:
-        a = Item(zjtx)                                       # A: answered exactly at its deadline
-        a.accept()
-        a.dispatch(LEAD, days=3)                              # due 10-13 (10-10 is a make-up Saturday)
-        a.sign(LEAD)
-        clock.move_to(at("2026-10-13 23:59:59"))
-        a.answer(LEAD, "已解决")
-        a.do("review", {"review_decision": "accept"}, "dispatcher")
-        a.do("rating", {"rating_value": "满意"}, "officer")
-
-        clock.move_to(at("2026-10-12 10:00"))
-        b = Item(zjtx)                                       # B: approved extension, sent back once
-        b.accept()
-        b.dispatch(LEAD, days=2)                              # due 10-14
-        b.sign(LEAD)
-        b.do("handle", {"handle_action": "request_extension", "extension_reason": "需市级审批",
-                        "extension_due_date": "2026-10-20"}, liaison(LEAD), LEAD)
-        b.do("decide_extension", {"extension_approved": True}, "dispatcher")
-        c = Item(zjtx)                                       # C: returned, re-dispatched, answered late
-        c.accept()
-        c.dispatch(WRONG, days=2)
-        c.do("sign", {"sign_decision": "return", "return_reason": "不属本单位职责"}, liaison(WRONG), WRONG)
-        c.do("redispatch", {"new_department": CO, "new_due_working_days": 2}, "dispatcher")  # due 10-14
-        c.sign(CO)
-        clock.move_to(at("2026-10-16 11:00"))
-        c.answer(CO, "已办理")
-        c.do("review", {"review_decision": "accept"}, "dispatcher")
-        c.do("rating", {"rating_value": "满意"}, "officer")
-        clock.move_to(at("2026-10-19 15:00"))
-        b.answer(LEAD, "已协调")
-        b.do("review", {"review_decision": "send_back", "review_reason": "请补充时间表"}, "dispatcher")
-        b.do("rework", {"rework_answer": "已补充"}, liaison(LEAD))
-        b.do("review", {"review_decision": "accept"}, "dispatcher")
-        b.do("rating", {"rating_value": "基本满意"}, "officer")
-
-        clock.move_to(at("2026-10-20 10:00"))
-        d = Item(zjtx)                                       # D: never signed: urged and supervised
-        d.accept()
-        d.dispatch(CO, days=5)
-        clock.move_to(at("2026-10-27 10:00"))
-        Scheduler(zjtx).run_until_idle()
 
 
 def test_the_figures_of_a_crafted_month(zjtx):
@@ -143,7 +98,7 @@ def test_the_monthly_circular_is_drafted_sent_back_approved_numbered_and_publish
 
 @pytest.mark.sqlite_only
 def test_the_archive_the_printable_page_and_the_word_document(zjtx):
-    from tests.test_web import Browser
+    from tests.helpers import Browser
     from web import create_app
 
     crafted_october(zjtx)

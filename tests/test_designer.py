@@ -6,9 +6,7 @@ import json
 
 import pytest
 
-from tests.helpers import Item
-from tests.test_registry import BPMN, MINIMAL, USER_TASK
-from tests.test_web import Browser
+from tests.helpers import BPMN, MINIMAL, USER_TASK, Browser, Item
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -108,7 +106,7 @@ def test_a_designer_migrates_an_instance_from_its_page(app, zjtx):
 def test_an_edited_decision_table_is_deployed_with_its_processes_and_used(zjtx):
     from pathlib import Path
 
-    from tests.test_admission import apply, register
+    from tests.helpers import apply, register
 
     register(zjtx)  # R&D ratio 3%: eligible under the policy's 2%
     dmn = (Path(__file__).resolve().parents[1] / "processes" / "cultivation_criteria.dmn").read_text(encoding="utf-8")

@@ -5,9 +5,7 @@ import io
 
 import pytest
 
-from tests.test_admission import YEARS, register
-from tests.test_enterprises import GOOD, ROW_A, workbook
-from tests.test_web import Browser
+from tests.helpers import GOOD, ROW_A, YEARS, Browser, register, workbook
 
 pytestmark = pytest.mark.sqlite_only
 

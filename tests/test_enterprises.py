@@ -4,19 +4,15 @@ from __future__ import annotations
 import io
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
 from engine.policy.pool.enterprises import ImportFailed
-from engine.policy.pool.uscc import check_digit, problem
+from engine.policy.pool.uscc import problem
+from tests.helpers import GOOD, RECORD, ROW_A, workbook
+from tests.helpers import uscc as code
 
-
-def code(body: str) -> str:
-    return body + check_digit(body)
-
-
-GOOD = code("91500114MA5U8XXX7")
 OTHER = code("91500114MA60ABCD1")
 
 
@@ -39,11 +35,6 @@ def actor(zjtx, username="dispatcher") -> Actor:
 
     with zjtx.db.read() as session:
         return actor_for(session, username)
-
-
-RECORD = {"name": "重庆黔江某精密制造有限公司", "uscc": GOOD, "registered_on": "2019-05-20", "in_district": "是",
-          "independent_legal_person": True, "industry": "工业", "employees": 180, "tier": "创新型中小企业",
-          "tier_since": "2025-03-01", "tier_valid_until": "2028-02-28", "service_officer": "officer"}
 
 
 @pytest.mark.sqlite_only
@@ -73,25 +64,6 @@ def test_bad_records_are_refused_field_by_field(zjtx):
         zjtx.enterprises.save(actor(zjtx, "science_tech_bureau_liaison"), RECORD)
 
 
-def workbook(enterprises: list[list], years: list[list]) -> bytes:
-    from engine.policy.pool.enterprises import ENTERPRISE_COLUMNS, YEAR_COLUMNS
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "企业"
-    sheet.append([t for _, t in ENTERPRISE_COLUMNS])
-    for row in enterprises:
-        sheet.append(row)
-    second = book.create_sheet("年度数据")
-    second.append([t for _, t in YEAR_COLUMNS])
-    for row in years:
-        second.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-ROW_A = ["黔江某新材料科技有限公司", GOOD, "2020-03-15", "是", "是", "工业", 120, "无", None, None, "officer"]
 ROW_B = ["黔江某软件有限公司", OTHER, "2021-07-01", "是", "是", "软件和信息技术服务业", 45, "无", None, None, None]
 
 

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import ROOT, make_engine
+from tests.helpers import ROOT
 
 FIRST_DISPATCH = textwrap.dedent("""
     import sys, time
@@ -34,7 +34,7 @@ FIRST_DISPATCH = textwrap.dedent("""
 
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("boot", ["warm", "cold"])
-def test_the_first_dispatch_after_a_fresh_start_under_cpu_load_succeeds(database_url, boot):
+def test_the_first_dispatch_after_a_fresh_start_under_cpu_load_succeeds(database_url, boot, make_engine):
     make_engine(database_url).close()  # schema, organisation and processes, as `make run` leaves them
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
     try:

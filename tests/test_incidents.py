@@ -23,8 +23,7 @@ from engine.storage.models import (
     ProcessSchedule,
     ProcessVersion,
 )
-from tests import test_browser
-from tests.test_timers import deploy_timed
+from tests.helpers import SHOTS, TIMER_PROCESS, Browser, User, deploy_timed, notify, outbox
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 ERROR = "流程执行出错：任务「两小时未答复」（timeout）：name 'x' is not defined"
@@ -122,8 +121,6 @@ def test_a_failing_timer_waits_longer_each_time_then_becomes_an_incident_the_adm
 
 def test_a_timer_whose_path_keeps_failing_never_holds_back_the_others(zjtx):
     """Through the scheduler: the failing instance backs off and becomes an incident; the other's timer fires."""
-    from tests.test_timers import TIMER_PROCESS
-
     broken = TIMER_PROCESS.replace('id="timed" name="限时答复"', 'id="timed_broken" name="限时答复（坏）"').replace(
         '<bpmn:sequenceFlow id="f3" sourceRef="timeout" targetRef="late"/>',
         '<bpmn:sequenceFlow id="f3" sourceRef="timeout" targetRef="oops"/>'
@@ -269,8 +266,6 @@ def test_retrying_the_failed_scheduled_start_starts_it_once_the_cause_is_fixed(z
 
 
 def test_a_dead_letter_becomes_a_delivery_incident_told_in_the_inbox_only(mailing_zjtx, smtp):
-    from tests.test_notifications import notify, outbox
-
     zjtx = mailing_zjtx  # four tries at most
     smtp.stop()
     notify(zjtx, "esc:dead", ["office"])
@@ -296,7 +291,6 @@ def test_a_dead_letter_becomes_a_delivery_incident_told_in_the_inbox_only(mailin
 
 @pytest.fixture
 def pages(zjtx):
-    from tests.test_web import Browser
     from web import create_app
 
     app = create_app(services=zjtx, config={"TESTING": True})
@@ -409,7 +403,6 @@ def test_an_administrator_marks_a_version_trusted_and_a_designer_cannot(zjtx, pa
 
 @pytest.mark.sqlite_only
 def test_resending_a_dead_letter_from_the_outbox_page_closes_its_incident(mailing_zjtx, smtp):
-    from tests.test_web import Browser
     from web import create_app
 
     zjtx = mailing_zjtx
@@ -436,15 +429,9 @@ def outbox_status(zjtx, message_id: int) -> str:
         return session.get(OutboxMessage, message_id).status
 
 
-chromium, server = test_browser.chromium, test_browser.server  # the browser tests' fixtures
-
-
 @pytest.mark.sqlite_only
 @pytest.mark.browser
-def test_the_incident_pages_work_on_a_360_px_phone(zjtx, request):
-    from tests.test_browser import SHOTS, User
-
-    chromium, server = request.getfixturevalue("chromium"), request.getfixturevalue("server")
+def test_the_incident_pages_work_on_a_360_px_phone(chromium, server, zjtx):
     failing, _ = timer_incidents(zjtx, 2)
     [first, _] = incidents(zjtx)
     admin = User(chromium, server, "admin")

@@ -6,9 +6,10 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from tests.helpers import liaison
-from tests.test_circulars import CO, LEAD, WRONG, crafted_october
-from tests.test_web import Browser
+from tests.helpers import OCTOBER_CO as CO
+from tests.helpers import OCTOBER_LEAD as LEAD
+from tests.helpers import OCTOBER_WRONG as WRONG
+from tests.helpers import Browser, crafted_october, liaison
 
 pytestmark = pytest.mark.sqlite_only
 

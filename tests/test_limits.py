@@ -9,16 +9,14 @@ import pytest
 from lxml import etree
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from sqlalchemy import func, select
 
 from engine.errors import WorkflowFailed
 from engine.runtime.sandbox import SandboxViolation, ScriptMemoryExceeded, ScriptTimeout
 from engine.runtime.script_pool import Limits
 from engine.runtime.scripting import SCRIPT_GLOBALS, SandboxedEnvironment
 from engine.runtime.steps import StepBudget, run
-from engine.storage.models import AuditRecord, HumanTask, ProcessInstance
-from tests.conftest import make_engine
 from tests.helpers import Item
+from tests.helpers import counts as _counts
 
 CPU, WALL = 0.5, 1.5
 LIMITS = Limits(cpu_seconds=CPU, wall_seconds=WALL, memory_mb=256)
@@ -183,7 +181,7 @@ POISON_DMN = f"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 @pytest.fixture
-def limited(database_url):
+def limited(database_url, make_engine):
     services = make_engine(database_url, script_cpu_seconds=CPU, script_wall_seconds=WALL)
     yield services
     services.close()
@@ -193,13 +191,6 @@ def _deploy(services, bpmn: str, extra: dict | None = None) -> None:
     files = {"poisoned.bpmn": bpmn.encode(), **{k: v.encode() for k, v in (extra or {}).items()}}
     with services.db.write() as session:
         services.registry.deploy(session, files)
-
-
-def _counts(services, instance_id):
-    with services.db.read() as session:
-        return (session.scalar(select(func.count(HumanTask.id)).where(HumanTask.instance_id == instance_id)),
-                session.scalar(select(func.count(AuditRecord.id)).where(AuditRecord.instance_id == instance_id)),
-                session.scalar(select(ProcessInstance.revision).where(ProcessInstance.id == instance_id)))
 
 
 @pytest.mark.parametrize("where", list(DIAGRAMS))

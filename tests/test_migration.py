@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import Conflict
-from tests.helpers import Item
-from tests.test_registry import BPMN, deploy
+from tests.helpers import BPMN, Item, deploy
 
 pytestmark = pytest.mark.sqlite_only
 

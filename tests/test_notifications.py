@@ -15,31 +15,14 @@ from sqlalchemy import select
 from engine.bootstrap import bootstrap
 from engine.config import PROCESSES_DIR, Settings
 from engine.identity.org import DepartmentDirectory, get_user
-from engine.storage.models import InboxMessage, OutboxMessage, WebhookEndpoint
+from engine.storage.models import InboxMessage, WebhookEndpoint
 from notifications import channels
 from notifications.channels import Channel, Recipient
 from notifications.channels.http import post_json
-from notifications.outbox import Notice, set_preference
+from notifications.outbox import set_preference
+from tests.helpers import notify, outbox
 
 pytestmark = pytest.mark.sqlite_only
-CONTEXT = {"title": "某公司：用地问题", "business_key": "ZJTX-2026-00001", "task_name": "办理答复",
-           "department": "区科技局", "due_local": "2026年10月09日", "days_left": 1, "overdue_days": 0}
-
-
-def notify(zjtx, key: str, usernames: list[str], department: str | None = "区科技局") -> list[dict]:
-    with zjtx.db.write() as session:
-        users = [get_user(session, u) for u in usernames]
-        dep = DepartmentDirectory(session).get(department).id if department else None
-        return zjtx.notifier.notify(session, Notice(key=key, template="escalation_2", context=CONTEXT,
-                                                    link="http://127.0.0.1:5000/tasks/1", data={"level": 2}),
-                                    users, dep, datetime.now(UTC))
-
-
-def outbox(zjtx) -> list[OutboxMessage]:
-    with zjtx.db.read() as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-
-
 def test_smtp_down_then_back_every_message_is_delivered_once(mailing_zjtx, smtp):
     zjtx = mailing_zjtx
     smtp.stop()
@@ -217,11 +200,9 @@ def test_a_failing_webhook_is_retried(zjtx, receiver):
     assert len(receiver.posts) == 3
 
 
-def test_a_slow_receiver_does_not_hold_back_escalations(database_url, receiver):
+def test_a_slow_receiver_does_not_hold_back_escalations(database_url, receiver, make_engine):
     """Deliveries run as their own scheduler job: while a webhook takes seconds to answer, a task
     falling due is still urged on time."""
-    from conftest import make_engine
-
     from engine.scheduling.scheduler import Scheduler
     from engine.storage.models import Escalation, HumanTask
     from tests.helpers import Item
@@ -297,10 +278,8 @@ class SmsChannel(Channel):
 
 
 @pytest.fixture
-def sms_zjtx(database_url, receiver):
+def sms_zjtx(database_url, receiver, make_engine):
     """An engine with the SMS channel registered (the registry, not Notifier or Deliverer, knows of it)."""
-    from conftest import make_engine
-
     make_engine(database_url).close()  # the database, from the template
     channels.register(SmsChannel)
     try:

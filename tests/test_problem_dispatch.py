@@ -264,9 +264,7 @@ def test_instance_state_is_stored_without_the_spec(zjtx):
 
 
 @pytest.mark.sqlite_only
-def test_instances_survive_a_restart_between_steps(database_url):
-    from tests.conftest import make_engine
-
+def test_instances_survive_a_restart_between_steps(database_url, make_engine):
     engines = []
 
     def fresh():

@@ -1,41 +1,15 @@
 """Deploying diagrams: immutable numbered versions, safe parsing, per-element problems."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from engine.errors import DeploymentError, ProcessNotFound
 from engine.storage.models import ProcessVersion
-from tests.helpers import Item
+from tests.helpers import BPMN, CONFORMANCE, MINIMAL, USER_TASK, Item, deploy
 
-ROOT = Path(__file__).resolve().parents[1]
-BPMN = (ROOT / "processes" / "problem_dispatch.bpmn").read_text(encoding="utf-8")
-CONFORMANCE = ROOT.parent / "shared" / "conformance" / "miwg-reference"
-
-MINIMAL = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
-  <bpmn:process id="tiny" name="小流程" isExecutable="true">
-    <bpmn:laneSet id="ls"><bpmn:lane id="l1" name="{lane}"><bpmn:flowNodeRef>s</bpmn:flowNodeRef>
-      <bpmn:flowNodeRef>t1</bpmn:flowNodeRef><bpmn:flowNodeRef>e</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
-    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t1"/>
-    {task}
-    <bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="e"/>
-    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>"""
-USER_TASK = ('<bpmn:userTask id="t1" name="办理"><bpmn:incoming>f1</bpmn:incoming>'
-             '<bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>')
 SCRIPT_TASK = ('<bpmn:scriptTask id="t1" name="算一算"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
                '<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>')
-
-
-def deploy(zjtx, files: dict[str, str], trusted=False):
-    with zjtx.db.write() as session:
-        return zjtx.registry.deploy(session, {k: v.encode() for k, v in files.items()}, trusted=trusted)
 
 
 def problems_of(zjtx, files, trusted=False) -> list[dict]:

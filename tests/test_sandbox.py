@@ -68,8 +68,8 @@ def test_ordinary_scripts_still_work():
 
 
 def test_a_diagram_with_an_evil_script_fails_its_step_cleanly(zjtx):
-    from tests.test_registry import MINIMAL, USER_TASK
-    from tests.test_storage import _counts
+    from tests.helpers import MINIMAL, USER_TASK
+    from tests.helpers import counts as _counts
 
     evil = MINIMAL.format(lane="区科技局", task=USER_TASK).replace(
         '<bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="e"/>',

@@ -13,8 +13,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from engine.storage.models import AuditRecord, Escalation, HumanTask
-from tests.helpers import Item
-from tests.test_timers import deploy_timed
+from tests.helpers import Item, deploy_timed
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEMS, TIMED = 12, 10

@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.errors import Conflict, ValidationFailed, WorkflowFailed
 from engine.storage.models import AuditRecord, Base, HumanTask, ProcessInstance
 from tests.helpers import Item, liaison
+from tests.helpers import counts as _counts
 
 LEAD = "区科技局"
 
@@ -27,15 +28,6 @@ def test_migrating_twice_changes_nothing(zjtx):
     zjtx.seed()
     with zjtx.db.read() as session:
         assert session.scalar(select(func.count()).select_from(HumanTask)) == 0
-
-
-def _counts(zjtx, instance_id):
-    with zjtx.db.read() as session:
-        return (
-            session.scalar(select(func.count(HumanTask.id)).where(HumanTask.instance_id == instance_id)),
-            session.scalar(select(func.count(AuditRecord.id)).where(AuditRecord.instance_id == instance_id)),
-            session.scalar(select(ProcessInstance.revision).where(ProcessInstance.id == instance_id)),
-        )
 
 
 def test_two_users_completing_the_same_task_at_once_one_wins(zjtx):
@@ -107,7 +99,7 @@ def test_a_refused_step_writes_nothing(zjtx):
 
 
 def test_a_script_failing_mid_step_writes_nothing(zjtx):
-    from tests.test_registry import MINIMAL, USER_TASK
+    from tests.helpers import MINIMAL, USER_TASK
 
     broken = MINIMAL.format(lane="区科技局", task=USER_TASK).replace(
         '<bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="e"/>',

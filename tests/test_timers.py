@@ -11,37 +11,9 @@ from sqlalchemy import select
 from engine.scheduling.scheduler import Scheduler
 from engine.scheduling.schedules import ScheduleRuleError
 from engine.storage.models import ProcessInstance
+from tests.helpers import deploy_timed
 
 BJ = ZoneInfo("Asia/Shanghai")
-
-TIMER_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
-  <bpmn:process id="timed" name="限时答复" isExecutable="true">
-    <bpmn:laneSet id="ls"><bpmn:lane id="l1" name="区科技局">
-      <bpmn:flowNodeRef>s</bpmn:flowNodeRef><bpmn:flowNodeRef>answer</bpmn:flowNodeRef>
-      <bpmn:flowNodeRef>late</bpmn:flowNodeRef><bpmn:flowNodeRef>e1</bpmn:flowNodeRef>
-      <bpmn:flowNodeRef>e2</bpmn:flowNodeRef><bpmn:flowNodeRef>timeout</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
-    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="answer"/>
-    <bpmn:userTask id="answer" name="答复"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
-    <bpmn:boundaryEvent id="timeout" name="两小时未答复" attachedToRef="answer">
-      <bpmn:outgoing>f3</bpmn:outgoing>
-      <bpmn:timerEventDefinition><bpmn:timeDuration>"PT2H"</bpmn:timeDuration></bpmn:timerEventDefinition>
-    </bpmn:boundaryEvent>
-    <bpmn:sequenceFlow id="f2" sourceRef="answer" targetRef="e1"/>
-    <bpmn:endEvent id="e1"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f3" sourceRef="timeout" targetRef="late"/>
-    <bpmn:userTask id="late" name="超时说明"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing></bpmn:userTask>
-    <bpmn:sequenceFlow id="f4" sourceRef="late" targetRef="e2"/>
-    <bpmn:endEvent id="e2"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>"""
-
-
-def deploy_timed(zjtx):
-    with zjtx.db.write() as session:
-        zjtx.registry.deploy(session, {"timed.bpmn": TIMER_PROCESS.encode()})
-
 
 def next_timer_at(zjtx, instance_id):
     with zjtx.db.read() as session:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from tests.test_registry import CONFORMANCE, MINIMAL, USER_TASK
+from tests.helpers import CONFORMANCE, MINIMAL, USER_TASK
 
 pytestmark = pytest.mark.sqlite_only
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,10 +10,7 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.policy import procedures
-from tests.conftest import make_engine
-from tests.helpers import liaison
-from tests.test_registry import CONFORMANCE, MINIMAL
-from tests.test_web import Browser
+from tests.helpers import CONFORMANCE, MINIMAL, Browser, liaison
 
 OPERATIONS = {op.name: op for p in procedures() for op in p.operations}  # what the policy registers
 
@@ -125,7 +122,7 @@ ALLOWED = {
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory):
+def services(tmp_path_factory, make_engine):
     """One engine for checks that only read (validation writes nothing)."""
     built = make_engine(f"sqlite:///{tmp_path_factory.mktemp('runnable') / 'zjtx.sqlite3'}")
     yield built

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from engine.identity.org import DEMO_PASSWORD
-from tests.helpers import REGISTRATION, Item, liaison
+from tests.helpers import REGISTRATION, Browser, Item, liaison
 from web import create_app
 
 pytestmark = pytest.mark.sqlite_only
@@ -18,30 +18,6 @@ LEAD, CO = "区科技局", "区财政局"
 @pytest.fixture
 def app(zjtx):
     return create_app(services=zjtx, config={"TESTING": True})
-
-
-class Browser:
-    """A test client that logs in like a user and posts forms with the page's CSRF token."""
-
-    def __init__(self, app):
-        self.client = app.test_client()
-        self.token = None
-
-    def get(self, url, **kw):
-        response = self.client.get(url, **kw)
-        found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
-        if found:
-            self.token = found.group(1)
-        return response
-
-    def post(self, url, data=None, **kw):
-        if self.token is None:
-            self.get("/login")
-        return self.client.post(url, data={"csrf_token": self.token, **(data or {})}, **kw)
-
-    def login(self, username, password=DEMO_PASSWORD):
-        self.get("/login")
-        return self.post("/login", {"username": username, "password": password})
 
 
 @pytest.fixture
