@@ -61,7 +61,7 @@ class IdentityService:
                                     data={"user_id": actor.user_id}))
 
     # -- organisation ---------------------------------------------------------------------------
-    def departments(self) -> list[dict]:
+    def departments(self) -> list[org.DepartmentRow]:
         """Every department (name, short code, aliases, leading-group membership), in their order."""
         with self.db.read() as session:
             return org.departments_as_data(session)
@@ -69,7 +69,7 @@ class IdentityService:
     def department_names(self) -> list[str]:
         return [d["name"] for d in self.departments()]
 
-    def department(self, actor: Actor, name: str) -> dict | None:
+    def department(self, actor: Actor, name: str) -> org.DepartmentRow | None:
         require_admin(actor, "管理部门")
         return next((d for d in self.departments() if d["name"] == name), None)
 
