@@ -29,8 +29,12 @@ run: install
 	$(ZJTX) demo
 	$(ZJTX) serve --host $(HOST) --port $(PORT)
 
+# Style (ruff), types (mypy over engine/ and notifications/) and the dependency rule (import-linter
+# contracts in setup.cfg, see docs/architecture.md).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # Browser tests use Debian's chromium (never a downloaded browser) and CJK fonts for the screenshots.
 browser:

@@ -21,6 +21,7 @@ from engine.monitoring.metrics import configure_logging
 from engine.monitoring.outbox import OutboxService
 from engine.policy import procedures
 from engine.policy.circulars.service import CircularService
+from engine.policy.dispatch.dashboard import Dashboard
 from engine.policy.ledger_service import LedgerService
 from engine.policy.pool.enterprises import EnterpriseService
 from engine.policy.pool.procedure import DeployedDecisions
@@ -69,6 +70,7 @@ class Services:
     outbox: OutboxService
     health: HealthService
     decisions: DeployedDecisions
+    dashboard: Dashboard
     extensions: Extensions
 
     def init_db(self) -> None:
@@ -135,6 +137,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         identity=IdentityService(db, clock), calendars=CalendarService(db, clock, tz),
         repository=RepositoryService(db, registry, clock), ledgers=LedgerService(db, tz), inbox=Inbox(db, clock),
         outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),
+        dashboard=Dashboard(db, tz, clock),
         decisions=DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir))
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

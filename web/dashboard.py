@@ -12,10 +12,10 @@ VIEWERS = ("dispatcher", "leading_group_office", "department_head", "admin")
 @bp.get("/dashboard")
 @roles_required(*VIEWERS)
 def dashboard():
-    return render_template("dashboard.html", d=services().queries.dashboard(), goals=services().enterprises.goals())
+    return render_template("dashboard.html", d=services().dashboard.current(), goals=services().enterprises.goals())
 
 
 @bp.get("/dashboard/data.json")
 @roles_required(*VIEWERS)
 def dashboard_data():
-    return jsonify(services().queries.dashboard())
+    return jsonify(services().dashboard.current())

@@ -284,19 +284,6 @@ class Queries(TaskLists):
             return {"instance": instance, "process": version.definition.key, "version": version.version,
                     "bpmn": source, **self._item_parts(session, instance_id)}
 
-    def dashboard(self) -> dict:
-        """This month so far, with the circular's figure definitions (engine.policy.dispatch.figures)."""
-        from engine.policy.dispatch.figures import compute
-
-        today = self.clock().astimezone(self.tz).date()
-        with self.db.read() as session:
-            figures = compute(session, today.replace(day=1), today, self.tz)
-        levels = [{"number": level.number, "label": level.label, "colour": level.colour.mark,
-                   "count": sum(r[level.figure] for r in figures["table"])} for level in ladder.current().levels]
-        return {"table": figures["table"], "definitions": figures["definitions"], "levels": levels,
-                "escalations": {level["label"]: level["count"] for level in levels},
-                "month": f"{today.year}年{today.month}月"}
-
 
 def _readable(schema: dict | None, data: dict | None) -> list[tuple[str, str]]:
     """Submitted data as (field title, shown value) pairs, in the form's order, for the timeline."""

@@ -34,17 +34,6 @@ def table_columns(figures: dict | None = None) -> list[str]:
     return [c for c in columns if c in rows[0]] if rows else columns
 
 
-def previous_month(today: date) -> tuple[date, date]:
-    end = today.replace(day=1) - timedelta(days=1)
-    return end.replace(day=1), end
-
-
-def previous_quarter(today: date) -> tuple[date, date]:
-    first_month = 3 * ((today.month - 1) // 3) + 1
-    end = date(today.year, first_month, 1) - timedelta(days=1)
-    return date(end.year, end.month - 2, 1), end
-
-
 def _title(start: date, end: date) -> str:
     if start.day == 1 and (end + timedelta(days=1)).day == 1 and start.month == end.month:
         return f"关于{start.year}年{start.month}月“专精特新”企业问题交办办理情况的通报"

@@ -170,7 +170,7 @@ class EnterpriseService:
     def list(self, actor: Actor, q: str | None = None, industry: str | None = None, tier: str | None = None,
              in_pool: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
         with self.db.read() as session:
-            conditions = []
+            conditions: builtins.list = []
             visible = self.visible_industries(session, actor)
             if visible is not None:
                 conditions.append(Enterprise.industry.in_(sorted(visible)))
@@ -213,7 +213,7 @@ class EnterpriseService:
                                                        .order_by(EnterpriseChange.id.desc()))]
             return out
 
-    def save(self, actor: Actor, raw: dict, years: list[dict] | None = None, enterprise_id: int | None = None) -> int:
+    def save(self, actor: Actor, raw: dict, years: builtins.list[dict] | None = None, enterprise_id: int | None = None) -> int:
         """Create or update one enterprise (and its yearly figures) with a change record."""
         self._check_edit(actor)
         with self.db.write() as session:
@@ -234,7 +234,7 @@ class EnterpriseService:
             target = self._apply(session, target, data, cleaned_years, actor.username, "form")
             return target.id
 
-    def _apply(self, session: Session, target: Enterprise | None, data: dict, years: list[dict], actor: str | None,
+    def _apply(self, session: Session, target: Enterprise | None, data: dict, years: builtins.list[dict], actor: str | None,
                source: str) -> Enterprise:
         officers = self._officers(session)
         if target is None:
@@ -277,7 +277,7 @@ class EnterpriseService:
             book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except Exception:
             raise ValidationFailed({"file": "不是有效的 Excel（.xlsx）文件"}) from None
-        problems: list[dict] = []
+        problems: builtins.list[dict] = []
         if "企业" not in book.sheetnames:
             raise ValidationFailed({"file": "工作簿中没有名为「企业」的工作表，请使用导出的模板"})
         enterprises = self._read_sheet(book["企业"], ENTERPRISE_COLUMNS, "企业", problems)
@@ -324,7 +324,7 @@ class EnterpriseService:
             return {"created": created, "updated": updated, "years": sum(len(y) for _, y in cleaned.values())}
 
     @staticmethod
-    def _read_sheet(sheet, columns, name, problems) -> list[tuple[int, dict]]:
+    def _read_sheet(sheet, columns, name, problems) -> builtins.list[tuple[int, dict]]:
         rows = sheet.iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, [])]
         index = {}
@@ -371,7 +371,7 @@ class EnterpriseService:
 class ImportFailed(ValidationFailed):
     code = "import_failed"
 
-    def __init__(self, problems: list[dict]):
+    def __init__(self, problems: builtins.list[dict]):
         self.problems = problems
         super().__init__({f"{p['sheet']}!{p['row']}!{p['column']}": p["message"] for p in problems},
                          f"导入失败，共 {len(problems)} 处错误，未导入任何数据")
