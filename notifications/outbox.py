@@ -75,13 +75,3 @@ def set_preference(session: Session, user_id: int, channel: str, enabled: bool) 
         session.add(NotificationPreference(user_id=user_id, channel=channel, enabled=enabled))
     else:
         pref.enabled = enabled
-
-
-def __getattr__(name: str):
-    # The channel names and labels, read from the registry when asked (a channel registered after this
-    # module was imported is included); notifications.channels.names()/labels() say the same.
-    if name == "CHANNELS":
-        return tuple(registry.names())
-    if name == "CHANNEL_LABELS":
-        return registry.labels()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

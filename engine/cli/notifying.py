@@ -6,6 +6,7 @@ import sys
 import click
 
 from engine.cli.base import _print_json, _services, main
+from notifications import channels
 
 
 @main.group()
@@ -112,14 +113,14 @@ def token(ctx, username, name):
 
 @main.command("notify-pref")
 @click.argument("username")
-@click.argument("channel", type=click.Choice(["inbox", "email", "webhook"]))
+@click.argument("channel", type=click.Choice(channels.names()))
 @click.argument("state", type=click.Choice(["on", "off"]))
 @click.pass_context
 def notify_pref(ctx, username, channel, state):
     """设置用户接收某一渠道的通知（on/off）。"""
     from engine.identity.org import get_user
-    from notifications.outbox import CHANNEL_LABELS, set_preference
+    from notifications.outbox import set_preference
 
     with _services(ctx).db.write() as session:
         set_preference(session, get_user(session, username).id, channel, state == "on")
-    click.echo(f"{username}：{CHANNEL_LABELS[channel]}{'开启' if state == 'on' else '关闭'}")
+    click.echo(f"{username}：{channels.labels()[channel]}{'开启' if state == 'on' else '关闭'}")
