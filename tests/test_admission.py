@@ -15,7 +15,8 @@ from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import InboxMessage
 from tests.helpers import GOOD, RECORD, YEARS, apply, register
 
-pytestmark = pytest.mark.sqlite_only
+# Eligibility reads last year's figures (YEARS end with 2025): the clock is pinned in November 2026.
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.usefixtures("clock")]
 BJ = ZoneInfo("Asia/Shanghai")
 COMMERCE = "区商务委"
 

@@ -31,12 +31,15 @@ def test_the_directory_is_shared_until_a_department_changes(zjtx):
 
 def test_another_node_sees_a_change_within_the_check_interval(zjtx, monkeypatch):
     """Another node's change arrives as a committed row plus a generation bump (written here with
-    plain SQL, so this process's own invalidation does not come into play)."""
+    plain SQL, so this process's own invalidation does not come into play). The cache's clock is
+    driven by hand: no real interval to race."""
     import time
+    from types import SimpleNamespace
 
     from engine.storage import refcache
 
-    monkeypatch.setattr(refcache, "CHECK_SECONDS", 0.3)
+    now = [time.monotonic()]
+    monkeypatch.setattr(refcache, "time", SimpleNamespace(monotonic=lambda: now[0]))
     with zjtx.db.read() as session:
         assert DepartmentDirectory.of(session).find("区科技局") is not None
     with zjtx.db.write_engine.begin() as conn:
@@ -44,7 +47,10 @@ def test_another_node_sees_a_change_within_the_check_interval(zjtx, monkeypatch)
         conn.exec_driver_sql("UPDATE reference_generation SET generation = generation + 1 WHERE kind = 'org'")
     with zjtx.db.read() as session:  # within the interval the checked generation is reused
         assert DepartmentDirectory.of(session).find("区科技局") is not None
-    time.sleep(0.35)
+    now[0] += refcache.CHECK_SECONDS * 0.9
+    with zjtx.db.read() as session:  # still within it
+        assert DepartmentDirectory.of(session).find("区科技局") is not None
+    now[0] += refcache.CHECK_SECONDS * 0.2
     with zjtx.db.read() as session:
         directory = DepartmentDirectory.of(session)
         assert directory.find("区科技局") is None and directory.find("区科学技术局") is not None

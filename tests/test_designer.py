@@ -103,7 +103,7 @@ def test_a_designer_migrates_an_instance_from_its_page(app, zjtx):
     assert item.task("dispatch")["name"] == "交办（新）"
 
 
-def test_an_edited_decision_table_is_deployed_with_its_processes_and_used(zjtx):
+def test_an_edited_decision_table_is_deployed_with_its_processes_and_used(zjtx, clock):  # figures of 2025
     from pathlib import Path
 
     from tests.helpers import apply, register

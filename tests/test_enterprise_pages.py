@@ -37,7 +37,7 @@ def test_the_registry_lists_goals_and_enterprises_by_role(browser, zjtx):
     assert browser("designer").get("/enterprises/").status_code == 403
 
 
-def test_the_enterprise_page_explains_eligibility(browser, zjtx):
+def test_the_enterprise_page_explains_eligibility(browser, zjtx, clock):  # last year's figures: 2025
     enterprise_id = register(zjtx, years=YEARS[:2])
     page = browser("officer").get(f"/enterprises/{enterprise_id}").get_data(as_text=True)
     assert "无法判定，请补充缺少的数据" in page and "缺少2025年研发投入" in page
@@ -73,7 +73,7 @@ def test_excel_import_errors_are_listed_and_export_downloads(browser, zjtx):
     assert exported.status_code == 200 and exported.data[:2] == b"PK"
 
 
-def test_applying_from_the_enterprise_page_starts_the_admission(browser, zjtx):
+def test_applying_from_the_enterprise_page_starts_the_admission(browser, zjtx, clock):
     enterprise_id = register(zjtx)
     b = browser("officer")
     b.get(f"/enterprises/{enterprise_id}")

@@ -12,10 +12,10 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.errors import WorkflowFailed
 from engine.runtime.sandbox import SandboxViolation, ScriptMemoryExceeded, ScriptTimeout
-from engine.runtime.script_pool import Limits
+from engine.runtime.script_pool import Limits, pool_for
 from engine.runtime.scripting import SCRIPT_GLOBALS, SandboxedEnvironment
 from engine.runtime.steps import StepBudget, run
-from tests.helpers import Item
+from tests.helpers import Item, wait_for
 from tests.helpers import counts as _counts
 
 CPU, WALL = 0.5, 1.5
@@ -218,9 +218,11 @@ def test_another_users_completion_goes_through_while_a_script_loops(limited):
             limited.workflows.complete(evil["open_tasks"][0]["id"], {}, "admin")
         except WorkflowFailed as exc:
             outcome["error"] = exc.message
+    pool = pool_for(limited.workflows.limits)
+    sent = pool.runs
     runner = threading.Thread(target=loop)
     runner.start()
-    time.sleep(0.2)  # the loop is running in its worker now
+    wait_for(lambda: pool.runs > sent)  # the loop has gone to its worker
     clock = time.monotonic()
     item.accept()
     took = time.monotonic() - clock
