@@ -162,6 +162,7 @@ def admit_directly(zjtx):
         enterprise.in_pool = True
 
 
+@pytest.mark.slow
 def test_the_yearly_data_update_goes_to_every_pool_enterprise_by_30_april(zjtx):
     register(zjtx)
     admit_directly(zjtx)
@@ -176,6 +177,7 @@ def test_the_yearly_data_update_goes_to_every_pool_enterprise_by_30_april(zjtx):
         assert zjtx.queries.show(task["instance_id"])["item_status"] == "已更新"
 
 
+@pytest.mark.slow
 def test_missing_the_yearly_update_leads_to_a_removal_review(zjtx):
     register(zjtx)
     admit_directly(zjtx)

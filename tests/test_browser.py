@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import User, liaison
 
-pytestmark = [pytest.mark.sqlite_only, pytest.mark.browser]
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.browser, pytest.mark.slow]
 LEAD, CO = "区人力社保局", "正阳工业园区管委会"
 
 

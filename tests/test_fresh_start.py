@@ -33,6 +33,7 @@ FIRST_DISPATCH = textwrap.dedent("""
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.slow
 @pytest.mark.parametrize("boot", ["warm", "cold"])
 def test_the_first_dispatch_after_a_fresh_start_under_cpu_load_succeeds(database_url, boot, make_engine):
     make_engine(database_url).close()  # schema, organisation and processes, as `make run` leaves them

@@ -431,6 +431,7 @@ def outbox_status(zjtx, message_id: int) -> str:
 
 @pytest.mark.sqlite_only
 @pytest.mark.browser
+@pytest.mark.slow
 def test_the_incident_pages_work_on_a_360_px_phone(chromium, server, zjtx):
     failing, _ = timer_incidents(zjtx, 2)
     [first, _] = incidents(zjtx)

@@ -52,6 +52,7 @@ def test_the_wsgi_entry_point_builds_the_app(database_url, monkeypatch):
     assert module.app.name == "web"
 
 
+@pytest.mark.slow
 def test_the_benchmark_runs(zjtx, tmp_path):
     from tools.bench import run
 

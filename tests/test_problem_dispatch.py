@@ -264,6 +264,7 @@ def test_instance_state_is_stored_without_the_spec(zjtx):
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.slow
 def test_instances_survive_a_restart_between_steps(database_url, make_engine):
     engines = []
 

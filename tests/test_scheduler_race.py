@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from sqlalchemy import func, select
 
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ITEMS, TIMED = 12, 10
 
 
+@pytest.mark.slow
 def test_two_scheduler_processes_racing_do_everything_exactly_once(zjtx, database_url):
     deploy_timed(zjtx)
     with time_machine.travel(datetime(2026, 9, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):

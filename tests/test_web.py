@@ -148,6 +148,7 @@ def test_the_dispatcher_registers_and_dispatches_from_the_console(browser, zjtx)
     assert sorted(t["department"] for t in zjtx.queries.tasks() if t["task"] == "sign") == sorted([LEAD, CO])
 
 
+@pytest.mark.slow
 def test_the_authorization_matrix(browser, zjtx):
     item = dispatched(zjtx)
     own, foreign = item.task("sign", LEAD), item.task("sign", CO)
