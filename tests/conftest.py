@@ -75,7 +75,7 @@ class _Postgres:
         with self.lock:
             if self.template is None:
                 name = f"{self.prefix}_template"
-                self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+                self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}" TEMPLATE template0')
                 services = bootstrap(Settings(database_url=self.url(name), processes_dir=PROCESSES_DIR))
                 try:
                     services.init_db()
@@ -93,8 +93,8 @@ class _Postgres:
         if from_template:
             self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template()}"')
             self.copies.add(name)
-        else:
-            self.execute(f'CREATE DATABASE "{name}"')
+        else:  # template0: nobody can be connected to it (template1 may have visitors)
+            self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return name
 
     def drop(self, name: str) -> None:
