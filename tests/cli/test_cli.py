@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from engine.cli import main
 
 pytestmark = pytest.mark.sqlite_only
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BPMN = ROOT / "processes" / "problem_dispatch.bpmn"
 
 

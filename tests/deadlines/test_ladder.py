@@ -89,7 +89,7 @@ def logged_in(zjtx, username: str):
     return client
 
 
-@pytest.mark.sqlite_only  # the pages, like tests/test_web.py
+@pytest.mark.sqlite_only  # the pages, like tests/web/test_web.py
 def test_a_fourth_level_is_one_entry_and_works_end_to_end(zjtx, interview):
     scheduler = Scheduler(zjtx)
     with time_machine.travel(at("2026-09-29 10:00"), tick=False) as clock:

@@ -17,7 +17,7 @@ from engine.repository.registry import DeployEntry
 from engine.runtime.summaries import CompletionResult, HistoryEntry, InstanceSummary, InstanceView, TaskSummary
 
 pytestmark = pytest.mark.sqlite_only
-BPMN = Path(__file__).resolve().parents[1] / "processes" / "problem_dispatch.bpmn"
+BPMN = Path(__file__).resolve().parents[2] / "processes" / "problem_dispatch.bpmn"
 
 
 def _conforms(value, shape) -> list[str]:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from engine.storage.models import AuditRecord, Escalation, HumanTask
 from tests.helpers import Item, deploy_timed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ITEMS, TIMED = 12, 10
 
 

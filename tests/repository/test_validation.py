@@ -11,7 +11,7 @@ from engine.cli import main
 from tests.helpers import CONFORMANCE, MINIMAL, USER_TASK
 
 pytestmark = pytest.mark.sqlite_only
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def problems(zjtx, files: dict[str, str]) -> list[dict]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve()
-DATA_DIR = HERE.parents[1] / "engine" / "data"
+DATA_DIR = HERE.parents[2] / "engine" / "data"
 POLICY_PATH = (
-    HERE.parents[2] / "shared" / "policy" / "qianjiang-zjtx-action-plan-2022-2025.txt"
+    HERE.parents[3] / "shared" / "policy" / "qianjiang-zjtx-action-plan-2022-2025.txt"
 )
 
 MEASURE_NUMBERS = list(range(1, 31))

@@ -109,7 +109,7 @@ def test_an_edited_decision_table_is_deployed_with_its_processes_and_used(zjtx, 
     from tests.helpers import apply, register
 
     register(zjtx)  # R&D ratio 3%: eligible under the policy's 2%
-    dmn = (Path(__file__).resolve().parents[1] / "processes" / "cultivation_criteria.dmn").read_text(encoding="utf-8")
+    dmn = (Path(__file__).resolve().parents[2] / "processes" / "cultivation_criteria.dmn").read_text(encoding="utf-8")
     stricter = dmn.replace('<inputEntry id="rule_9_rd_ratio"><text>? is not None and ? &gt;= 2</text>',
                            '<inputEntry id="rule_9_rd_ratio"><text>? is not None and ? &gt;= 5</text>').replace(
         '<inputEntry id="rule_10_rd_ratio"><text>? is not None and ? &lt; 2</text>',
