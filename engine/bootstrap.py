@@ -85,19 +85,29 @@ class Services:
 
     def deploy(self, paths: list[Path], deployed_by: str | None = None, note: str | None = None
                ) -> list[DeployResult]:
+        """Deploy files from disk. Files from our own processes/ folder also get their procedures'
+        default schedules (the monthly circular, the quarterly measure reports, the yearly pool update)
+        the first time their process is there; after that the schedules are the office's to edit."""
         with self.db.write() as session:
-            return self.registry.deploy_paths(session, paths, deployed_by=deployed_by, note=note)
+            results = self.registry.deploy_paths(session, paths, deployed_by=deployed_by, note=note)
+        bundled = self.settings.processes_dir.resolve()
+        if paths and all(bundled in Path(p).resolve().parents for p in paths):
+            self._default_schedules()
+        return results
 
     def deploy_bundled(self, deployed_by: str | None = None) -> list[DeployResult]:
         """Deploy every diagram shipped in processes/ (no-op for unchanged ones)."""
         paths = sorted(self.settings.processes_dir.glob("*.bpmn")) + sorted(
             self.settings.processes_dir.glob("*.dmn"))
-        results = self.deploy(paths, deployed_by=deployed_by, note="随系统发布的流程")
+        return self.deploy(paths, deployed_by=deployed_by, note="随系统发布的流程")
+
+    def _default_schedules(self) -> None:
         existing = {s["name"] for s in self.schedules.list()}
-        for default in self.extensions.schedules():  # each procedure's, created once, then the office's
-            if default.name not in existing:
+        with self.db.read() as session:
+            deployed = self.registry.deployed_keys(session)
+        for default in self.extensions.schedules():  # each procedure's, created once
+            if default.name not in existing and default.process in deployed:
                 self.schedules.save(default.name, default.process, default.rule, dict(default.data))
-        return results
 
     def close(self) -> None:
         self.db.dispose()

@@ -348,6 +348,10 @@ class Registry:
         return version
 
     @staticmethod
+    def deployed_keys(session: Session) -> set[str]:
+        return set(session.scalars(select(ProcessDefinition.key)))
+
+    @staticmethod
     def catalogue(session: Session) -> list[dict]:
         """Every process with its versions: who deployed, when, the note, instances running on each."""
         from engine.storage.models import ProcessInstance

@@ -112,3 +112,22 @@ def test_demo_items_are_loaded_once(zjtx_cli):
     assert "未写入演示数据" in run("demo").stdout
     statuses = sorted(t["task"] for t in run.json("tasks"))
     assert statuses == ["handle", "sign", "sign", "triage"]
+
+
+def test_deploying_the_bundled_processes_creates_their_default_schedules_once(zjtx_cli, tmp_path):
+    """`make run` deploys processes/*.bpmn with `zjtx deploy`: the monthly circular, the quarterly measure
+    reports and the yearly pool update are scheduled then (an upload from elsewhere schedules nothing)."""
+    run = zjtx_cli
+    run("init-db")
+    run("seed")
+    elsewhere = tmp_path / "evaluation_circular.bpmn"
+    elsewhere.write_bytes((ROOT / "processes" / "evaluation_circular.bpmn").read_bytes())
+    run("deploy", elsewhere)
+    assert run.json("schedule", "list") == []
+    run("deploy", *sorted((ROOT / "processes").glob("*.bpmn")))
+    names = sorted(s["name"] for s in run.json("schedule", "list"))
+    assert names == ["培育库年度数据更新", "措施进展季度报告", "月度通报"]
+    run("schedule", "set", "月度通报", "evaluation_circular", "workday:3@09:00")
+    run("deploy", *sorted((ROOT / "processes").glob("*.bpmn")))
+    schedules = run.json("schedule", "list")
+    assert len(schedules) == 3 and next(s for s in schedules if s["name"] == "月度通报")["rule"] == "workday:3@09:00"
