@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from engine.bootstrap import Services, bootstrap
 from engine.errors import DatabaseError, EngineError
+from web.params import BoundedInt
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 # Only the built files of the front-end packages we use are served, from our own server.
@@ -56,6 +57,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.config.update(config or {})
     app.extensions["zjtx"] = services
     app.json.ensure_ascii = False
+    app.url_map.converters["int"] = BoundedInt  # before the blueprints' routes are built
 
     from web import admin, api, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
 

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from engine.deadlines.workcalendar import ArrangementError
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.identity.org import ROLES
+from web.params import MAX_PAGE, form_id, int_arg
 from web.security import roles_required, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -104,7 +105,7 @@ def calendar():
 @roles_required("admin")
 def outbox():
     if request.method == "POST":
-        message_id = request.form.get("id", type=int)
+        message_id = form_id("id")
         try:
             result = services().outbox.retry(g.actor, message_id) if message_id else {"requeued": False}
         except EngineError as exc:
@@ -126,7 +127,7 @@ def outbox():
 def incidents():
     """What the engine kept failing to do on its own: open ones first, newest first, by pages."""
     show = "all" if request.args.get("show") == "all" else "open"
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = int_arg("page", 1, 1, MAX_PAGE)
     rows = services().incidents.list(open_only=show == "open", limit=INCIDENTS_PER_PAGE + 1,
                                    offset=(page - 1) * INCIDENTS_PER_PAGE)
     return render_template("admin/incidents.html", rows=rows[:INCIDENTS_PER_PAGE], show=show, page=page,

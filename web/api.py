@@ -8,6 +8,7 @@ from flask import Blueprint, g, jsonify, request
 from engine.errors import ValidationFailed
 from engine.queries.views import TABS, InboxFilter
 from web.openapi import document
+from web.params import MAX_PAGE, int_arg
 from web.security import login_required, services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -40,14 +41,14 @@ def tasks():
             raise ValidationFailed({"tab": "可选：" + "、".join(TABS)})
         result = services().queries.inbox(g.actor, InboxFilter(
             tab=tab, enterprise=request.args.get("enterprise"), category=request.args.get("category"),
-            page=request.args.get("page", 1, type=int), per_page=min(request.args.get("per_page", 20, type=int), 100)))
+            page=int_arg("page", 1, 1, MAX_PAGE), per_page=int_arg("per_page", 20, 1, 100)))
         items = [{k: _serial(v) for k, v in row.items()} for row in result["items"]]
         return jsonify({"tab": tab, "counts": result["counts"], "count_cap": result["count_cap"],
                         "total": result["total"], "has_next": result["has_next"], "tasks": items})
     rows = services().queries.tasks(actor=g.actor.username, department=request.args.get("department") or None,
                                     status=request.args.get("status", "open"),
-                                    limit=min(request.args.get("limit", 100, type=int), 500),
-                                    offset=max(request.args.get("offset", 0, type=int), 0))
+                                    limit=int_arg("limit", 100, 1, 500),
+                                    offset=int_arg("offset", 0, 0, MAX_PAGE * 100))
     return jsonify({"tasks": rows})
 
 

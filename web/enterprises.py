@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.policy.pool.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
 from engine.policy.pool.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed
+from web.params import MAX_PAGE, int_arg
 from web.security import login_required, roles_required, services
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
@@ -18,7 +19,7 @@ FIGURE_LABELS = {"revenue": "营业收入", "rd_expense": "研发投入", "net_p
 @bp.get("/")
 @roles_required(*VIEW_ROLES)
 def index():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = int_arg("page", 1, 1, MAX_PAGE)
     pool = {"yes": True, "no": False}.get(request.args.get("pool", ""))
     rows, total = services().enterprises.list(g.actor, q=request.args.get("q") or None,
                                             industry=request.args.get("industry") or None,

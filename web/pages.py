@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.queries.views import TABS, InboxFilter
 from web import formfields
+from web.params import MAX_PAGE, form_id, int_arg
 from web.security import login_required, roles_required, services
 
 bp = Blueprint("pages", __name__)
@@ -27,10 +28,7 @@ def _date(value: str | None) -> date | None:
 @bp.get("/")
 @login_required
 def inbox():
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = int_arg("page", 1, 1, MAX_PAGE)
     f = InboxFilter(tab=request.args.get("tab", "in_progress"), enterprise=request.args.get("enterprise") or None,
                     category=request.args.get("category") or None, date_from=_date(request.args.get("from")),
                     date_to=_date(request.args.get("to")), page=page)
@@ -79,7 +77,7 @@ def task(task_id: int):
 def comment(instance_id: int):
     try:
         services().items.add_comment(g.actor, instance_id, request.form.get("text", ""),
-                                   request.form.get("task_id", type=int))
+                                   form_id("task_id"))
     except ValidationFailed as exc:
         flash(next(iter(exc.errors.values())), "error")
     except NotFound:
@@ -93,7 +91,7 @@ def attach(instance_id: int):
     upload = request.files.get("file")
     try:
         services().items.add_attachment(g.actor, instance_id, upload.filename if upload else "",
-                                      upload.read() if upload else b"", request.form.get("task_id", type=int))
+                                      upload.read() if upload else b"", form_id("task_id"))
     except ValidationFailed as exc:
         flash(next(iter(exc.errors.values())), "error")
     except NotFound:
@@ -167,6 +165,6 @@ def notifications():
 @bp.post("/notifications/read")
 @login_required
 def notifications_read():
-    message_id = request.form.get("id", type=int)
+    message_id = form_id("id")
     services().inbox.mark_read(g.actor, message_id)
     return redirect(url_for("pages.notifications"))

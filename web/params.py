@@ -1,0 +1,35 @@
+"""Numbers from URLs and query strings, bounded: an id or page beyond what the database stores is
+"not found" or the nearest allowed value, never a server error."""
+from __future__ import annotations
+
+from flask import request
+from werkzeug.routing import IntegerConverter
+
+MAX_ID = 2**63 - 1  # the largest BIGINT; ids are never larger
+MAX_PAGE = 100_000
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` in every route: ids past MAX_ID do not match (404) instead of overflowing the driver."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    """A query-string integer clamped to [lo, hi]; missing or not a number gives ``default``."""
+    raw = request.args.get(name, "")
+    try:
+        value = int(raw) if raw.strip().lstrip("-").isdigit() and len(raw) <= 30 else default
+    except ValueError:
+        value = default
+    return min(max(value, lo), hi)
+
+
+def form_id(name: str) -> int | None:
+    """An id posted in a form: None when missing, not a number or beyond MAX_ID (the page says not found)."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
+        return None
+    return int(raw)
