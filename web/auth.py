@@ -1,6 +1,8 @@
 """Login, logout and password change."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import ValidationFailed
@@ -11,9 +13,14 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only paths on this site: never an absolute URL an attacker chose.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only a path on this site: never an absolute or scheme-relative URL an attacker chose. Browsers
+    drop tabs and line breaks from URLs ("/\t/evil.example" becomes "//evil.example"), and a line break
+    cannot go into a header, so any control character or space refuses the target."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target)):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("pages.inbox")
 
 
