@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.deadlines import ladder
 from engine.identity.org import measures_as_data
+from engine.policy.cells import append_row
 from engine.policy.dispatch.figures import period_bounds
 from engine.policy.pool.enterprises import TIERS
 from engine.storage.models import (
@@ -45,7 +46,7 @@ def _book(title: str, headers: list[str], rows: list[list]) -> bytes:
     sheet.title = title
     sheet.append(headers)
     for row in rows:
-        sheet.append(row)
+        append_row(sheet, row)
     for column in sheet.columns:
         sheet.column_dimensions[column[0].column_letter].width = 18
     sheet.freeze_panes = "A2"

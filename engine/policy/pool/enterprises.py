@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
+from engine.policy.cells import append_row
 from engine.policy.pool import uscc
 from engine.policy.pool.eligibility import FIGURES, industries
 from engine.policy.pool.goals import goals_in  # also read from here by the circulars
@@ -355,11 +356,11 @@ class EnterpriseService:
         with self.db.read() as session:
             officers = {i: u for u, i in self._officers(session).items()}
             for e in session.scalars(select(Enterprise).order_by(Enterprise.name)):
-                sheet.append([e.name, e.uscc, e.registered_on, _yes(e.in_district), _yes(e.independent_legal_person),
+                append_row(sheet, [e.name, e.uscc, e.registered_on, _yes(e.in_district), _yes(e.independent_legal_person),
                               e.industry, e.employees, TIERS.get(e.tier, e.tier), e.tier_since, e.tier_valid_until,
                               officers.get(e.service_officer_id)])
                 for y in e.years:
-                    years_sheet.append([e.uscc, y.year, *[getattr(y, k) for k in FIGURES]])
+                    append_row(years_sheet, [e.uscc, y.year, *[getattr(y, k) for k in FIGURES]])
         for ws in (sheet, years_sheet):
             for column in ws.columns:
                 ws.column_dimensions[column[0].column_letter].width = 18
