@@ -17,7 +17,7 @@ def test_text_starting_with_equals_is_written_as_text():
     out = io.BytesIO()
     book.save(out)
     sheet = load_workbook(io.BytesIO(out.getvalue())).active
-    cells = list(sheet.iter_rows(min_row=1, max_row=1))[0]
+    cells = next(iter(sheet.iter_rows(min_row=1, max_row=1)))
     assert [c.data_type for c in cells[:4]] == ["s", "s", "s", "n"]
     assert cells[0].value == PAYLOAD and cells[3].value == 42
 
