@@ -49,6 +49,11 @@ class User(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Sessions carry the generation they were signed in under; logout, a password change and an
+    # administrator's "sign out everywhere" bump it, which ends every session signed in before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Failed logins before this moment no longer slow the user down (an administrator's 解除登录限制).
+    login_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     department: Mapped[Department] = relationship()
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
