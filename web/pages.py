@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.queries.views import TABS, InboxFilter
 from web import formfields
-from web.params import MAX_PAGE, form_id, int_arg
+from web.params import MAX_PAGE, form_ref, int_arg
 from web.security import login_required, roles_required, services
 
 bp = Blueprint("pages", __name__)
@@ -77,7 +77,7 @@ def task(task_id: int):
 def comment(instance_id: int):
     try:
         services().items.add_comment(g.actor, instance_id, request.form.get("text", ""),
-                                   form_id("task_id"))
+                                     form_ref("task_id", "任务"))
     except ValidationFailed as exc:
         flash(next(iter(exc.errors.values())), "error")
     except NotFound:
@@ -91,7 +91,7 @@ def attach(instance_id: int):
     upload = request.files.get("file")
     try:
         services().items.add_attachment(g.actor, instance_id, upload.filename if upload else "",
-                                      upload.read() if upload else b"", form_id("task_id"))
+                                        upload.read() if upload else b"", form_ref("task_id", "任务"))
     except ValidationFailed as exc:
         flash(next(iter(exc.errors.values())), "error")
     except NotFound:
@@ -165,6 +165,8 @@ def notifications():
 @bp.post("/notifications/read")
 @login_required
 def notifications_read():
-    message_id = form_id("id")
-    services().inbox.mark_read(g.actor, message_id)
+    try:  # no id: all of one's messages; a bad id: none of them
+        services().inbox.mark_read(g.actor, form_ref("id", "消息"))
+    except ValidationFailed as exc:
+        flash(next(iter(exc.errors.values())), "error")
     return redirect(url_for("pages.notifications"))

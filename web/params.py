@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import request
 from werkzeug.routing import IntegerConverter
 
+from engine.errors import ValidationFailed
+
 MAX_ID = 2**63 - 1  # the largest BIGINT; ids are never larger
 MAX_PAGE = 100_000
 
@@ -32,4 +34,16 @@ def form_id(name: str) -> int | None:
     raw = (request.form.get(name) or "").strip()
     if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
         return None
+    return int(raw)
+
+
+def form_ref(name: str, label: str) -> int | None:
+    """An optional id posted in a form: None when the field is absent or empty; a value that is not an id
+    is refused (ValidationFailed naming the field) rather than read as "none", so that a bad task id or
+    message id never turns into "no task" or "every message"."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
+        raise ValidationFailed({name: f"「{label}」应为编号，收到 {raw[:30]!r}"})
     return int(raw)

@@ -1,4 +1,9 @@
-"""Comments and attachments on an item (a process instance), with the same visibility as its tasks."""
+"""Comments and attachments on an item (a process instance), with the same visibility as its tasks.
+
+A comment or a file may name one of the item's tasks (the task page posts its id): the task must be
+one of this item's, else nothing is written. Otherwise a user who may see item 6 could attach their
+text to a task of any other item, and it would show on that item's pages.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +16,7 @@ from engine.identity.authz import Actor
 from engine.storage.models import Attachment, AuditRecord, Comment, HumanTask, ProcessInstance
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ID = 2**63 - 1  # the largest BIGINT: a larger id names nothing (and would overflow the driver)
 # Extension → (content type, leading bytes the file must start with, or None for text)
 ALLOWED_TYPES = {
     ".pdf": ("application/pdf", (b"%PDF-",)),
@@ -40,6 +46,15 @@ class ItemService:
             raise InstanceNotFound(instance_id)
         return instance
 
+    @staticmethod
+    def _check_task(session, instance_id: int, task_id: int | None) -> None:
+        """The task a comment or file is posted on must be one of the item's own."""
+        if task_id is None:
+            return
+        task = session.get(HumanTask, task_id) if 0 < task_id <= MAX_ID else None
+        if task is None or task.instance_id != instance_id:
+            raise ValidationFailed({"task_id": f"「任务」{task_id} 不属于事项 {instance_id}，未保存"})
+
     def add_comment(self, actor: Actor, instance_id: int, text: str, task_id: int | None = None) -> None:
         text = (text or "").strip()
         if not text:
@@ -48,6 +63,7 @@ class ItemService:
             raise ValidationFailed({"text": "「留言」不能超过 2000 个字"})
         with self.db.write() as session:
             self._check_visible(session, actor, instance_id)
+            self._check_task(session, instance_id, task_id)
             now = self.clock()
             session.add(Comment(instance_id=instance_id, task_id=task_id, user_id=actor.user_id, text=text, at=now))
             session.add(AuditRecord(instance_id=instance_id, task_id=task_id, action="comment", actor=actor.username,
@@ -76,6 +92,7 @@ class ItemService:
         digest = hashlib.sha256(content).hexdigest()
         with self.db.write() as session:
             self._check_visible(session, actor, instance_id)
+            self._check_task(session, instance_id, task_id)  # before the file is written
             # Stored under its hash, never under the user's file name.
             path = self.storage_dir / digest[:2] / digest
             if not path.exists():
@@ -101,4 +118,7 @@ class ItemService:
             except InstanceNotFound:
                 raise NotFound(f"附件 {attachment_id} 不存在") from None
             path = self.storage_dir / row.sha256[:2] / row.sha256
-            return row.filename, row.content_type, path.read_bytes()
+            try:
+                return row.filename, row.content_type, path.read_bytes()
+            except FileNotFoundError:  # the storage folder was not restored with the database
+                raise NotFound(f"附件 {attachment_id}（{row.filename}）的文件已不在存储目录中，请联系管理员") from None

@@ -26,12 +26,13 @@ def _draft_circular(ctx: OperationContext, params: dict) -> dict:
 
 def _save_circular_text(ctx: OperationContext, params: dict) -> None:
     ctx.services.circulars.save_text_in(ctx.session, int_param(params, "circular_id"),
-                                        str(params.get("circular_text") or ""))
+                                        str(params.get("circular_text") or ""), instance_id=ctx.instance_id)
 
 
 def _publish_circular(ctx: OperationContext, params: dict) -> dict:
     circular_id = int_param(params, "circular_id")
-    number = ctx.services.circulars.publish_in(ctx.session, circular_id, ctx.actor.username)
+    number = ctx.services.circulars.publish_in(ctx.session, circular_id, ctx.actor.username,
+                                               instance_id=ctx.instance_id)
     circular = ctx.session.get(Circular, circular_id)
     return {"number": number, "criticized": list((circular.figures or {}).get("named_for_criticism", []))}
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.deadlines import ladder
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.policy.dispatch.figures import compute, labels, overdue_items
 from engine.policy.measures.reports import ASSESSMENTS, latest_status
 from engine.policy.pool.enterprises import goals_in
@@ -113,14 +113,25 @@ class CircularService:
         return circular
 
     @staticmethod
-    def save_text_in(session: Session, circular_id: int, text: str) -> None:
-        circular = session.get(Circular, circular_id)
+    def _own(session: Session, circular_id: int, instance_id: int | None) -> Circular:
+        """The circular, which must be the one drafted by ``instance_id`` when that is given: a process
+        saves and publishes its own draft, never another run's."""
+        circular = session.get(Circular, circular_id) if 0 < circular_id < 2**63 else None
+        if circular is None:
+            raise ValidationFailed({"circular_id": f"通报 {circular_id} 不存在"})
+        if instance_id is not None and circular.instance_id != instance_id:
+            raise ValidationFailed({"circular_id": f"通报 {circular_id} 不是本流程实例（{instance_id}）起草的，未修改"})
+        return circular
+
+    @classmethod
+    def save_text_in(cls, session: Session, circular_id: int, text: str, instance_id: int | None = None) -> None:
+        circular = cls._own(session, circular_id, instance_id)
         if circular.status != "draft":
             raise Conflict(f"{circular.number} 已发布，不能修改")
         circular.text = text
 
-    def publish_in(self, session: Session, circular_id: int, by: str | None) -> str:
-        circular = session.get(Circular, circular_id)
+    def publish_in(self, session: Session, circular_id: int, by: str | None, instance_id: int | None = None) -> str:
+        circular = self._own(session, circular_id, instance_id)
         if circular.status == "published":
             raise Conflict(f"{circular.number} 已发布")
         now = self.clock()
