@@ -27,6 +27,7 @@ run: install
 	$(ZJTX) seed
 	$(ZJTX) deploy processes/*.bpmn
 	$(ZJTX) demo
+	$(ZJTX) secret-key
 	$(ZJTX) serve --host $(HOST) --port $(PORT)
 
 # Style (ruff), types (mypy over engine/ and notifications/) and the dependency rule (import-linter

@@ -8,6 +8,17 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROCESSES_DIR = PROJECT_ROOT / "processes"
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "instance" / "zjtx.sqlite3"
+DEFAULT_SECRET_FILE = PROJECT_ROOT / "instance" / "secret_key"  # `zjtx secret-key` writes it (make run)
+
+
+def _secret(env) -> str | None:
+    """ZJTX_SECRET_KEY, else the key file (ZJTX_SECRET_KEY_FILE or instance/secret_key) when it exists."""
+    if env.get("ZJTX_SECRET_KEY"):
+        return env["ZJTX_SECRET_KEY"]
+    path = Path(env.get("ZJTX_SECRET_KEY_FILE") or DEFAULT_SECRET_FILE)
+    if not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8").strip() or None
 
 
 @dataclass(frozen=True)
@@ -15,7 +26,10 @@ class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     timezone: str = "Asia/Shanghai"
     processes_dir: Path = PROCESSES_DIR
-    secret_key: str = field(default="dev-only-secret", repr=False)
+    # Signs sessions and CSRF tokens; the web refuses to start without one outside development.
+    secret_key: str | None = field(default=None, repr=False)
+    environment: str = "production"  # production | development (ZJTX_ENV)
+    trusted_proxies: int = 0  # reverse proxies in front of the web nodes whose X-Forwarded-For is believed
     # Escalation defaults (a task's BPMN properties override them).
     warn_before_working_days: int = 1
     supervise_after_working_days: int = 3
@@ -55,7 +69,9 @@ class Settings:
             database_url=env.get("DATABASE_URL") or cls.database_url,
             timezone=env.get("ZJTX_TIMEZONE") or cls.timezone,
             processes_dir=Path(env.get("ZJTX_PROCESSES_DIR") or PROCESSES_DIR),
-            secret_key=env.get("ZJTX_SECRET_KEY") or cls.secret_key,
+            secret_key=_secret(env),
+            environment=env.get("ZJTX_ENV") or cls.environment,
+            trusted_proxies=int(env.get("ZJTX_TRUSTED_PROXIES") or cls.trusted_proxies),
             warn_before_working_days=int(env.get("ZJTX_WARN_BEFORE_WORKING_DAYS") or cls.warn_before_working_days),
             supervise_after_working_days=int(env.get("ZJTX_SUPERVISE_AFTER_WORKING_DAYS")
                                              or cls.supervise_after_working_days),

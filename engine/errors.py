@@ -75,6 +75,12 @@ class TaskNotOpen(Conflict):
     code = "task_not_open"
 
 
+class ConfigurationError(EngineError):
+    """The installation is not set up to do this safely (a missing secret, a bad setting)."""
+
+    code = "configuration_error"
+
+
 class ValidationFailed(EngineError, ValueError):
     """Submitted data does not match the task's form. ``errors`` maps field → Chinese message."""
 

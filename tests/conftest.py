@@ -31,6 +31,11 @@ from engine.bootstrap import bootstrap
 from engine.config import PROCESSES_DIR, Settings
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 
+# Sessions are signed with a key of the test run (subprocesses such as `zjtx serve` inherit it); the
+# tests of a missing key take it away themselves.
+TEST_SECRET_KEY = "test-secret-" + uuid.uuid4().hex + uuid.uuid4().hex
+os.environ.setdefault("ZJTX_SECRET_KEY", TEST_SECRET_KEY)
+
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -179,6 +184,7 @@ def make_engine(url: str, clock=None, **settings):
         fresh = server is not None and target.database in server.copies
         if fresh:  # the database_url fixture made it as a copy of the template: only the first engine skips init
             server.copies.discard(target.database)
+    settings.setdefault("secret_key", os.environ["ZJTX_SECRET_KEY"])
     services = bootstrap(Settings(database_url=url, processes_dir=PROCESSES_DIR, **settings), clock=clock)
     if not fresh:
         services.init_db()

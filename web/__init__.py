@@ -11,9 +11,11 @@ from pathlib import Path
 
 from flask import Flask, g, jsonify, render_template, request, send_from_directory
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.bootstrap import Services, bootstrap
-from engine.errors import DatabaseError, EngineError
+from engine.config import Settings
+from engine.errors import ConfigurationError, DatabaseError, EngineError
 from web.params import BoundedInt
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -36,6 +38,22 @@ NAV = [  # (endpoint, label, roles allowed or None for everyone)
 ]
 
 
+def session_secret(settings: Settings) -> str:
+    """The key that signs sessions and CSRF tokens. Never a value anyone could know: without one
+    configured, only development (``ZJTX_ENV=development``) starts, with a key that lives as long as
+    the process (sessions end on restart)."""
+    if settings.secret_key:
+        if len(settings.secret_key) < 32:
+            raise ConfigurationError("会话密钥 ZJTX_SECRET_KEY 太短：至少 32 个字符，可用 zjtx secret-key 生成")
+        return settings.secret_key
+    if settings.environment == "development":
+        import secrets
+
+        return secrets.token_hex(32)
+    raise ConfigurationError("未设置会话密钥：请设置环境变量 ZJTX_SECRET_KEY（各网页节点相同），"
+                             "或运行 zjtx secret-key 在 instance/secret_key 生成；开发时可设 ZJTX_ENV=development")
+
+
 def _status_for(exc: EngineError) -> int:
     if exc.code in STATUS_BY_CODE:
         return STATUS_BY_CODE[exc.code]
@@ -46,7 +64,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app = Flask(__name__)
     services = services or bootstrap()
     app.config.update(
-        SECRET_KEY=services.settings.secret_key,
+        SECRET_KEY=session_secret(services.settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=services.settings.base_url.startswith("https://"),
@@ -66,6 +84,10 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
                       api.bp, status.bp):
         app.register_blueprint(blueprint)
+    security.init_app(app)
+    if services.settings.trusted_proxies:  # the client's address as the reverse proxy saw it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=services.settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=services.settings.trusted_proxies)
 
     @app.context_processor
     def _globals():
@@ -101,7 +123,7 @@ def _handle_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         messages = {400: "请求有误", 401: "请先登录", 403: "没有权限访问该页面", 404: "页面不存在，或您无权查看",
-                    405: "不支持该请求方法", 413: "上传的文件太大", 429: "请求过于频繁"}
+                    405: "不支持该请求方法", 413: "上传的文件太大", 429: "请求过于频繁，请稍后再试"}
         message = messages.get(exc.code, "请求无法处理")
         if exc.code == 400 and exc.description and "CSRF" in exc.description:
             message = exc.description

@@ -45,8 +45,27 @@ def user(user_id: int | None = None):
         else:
             flash("用户已保存", "info")
             return redirect(url_for("admin.index"))
-    return render_template("admin/user.html", user_id=user_id, values=values, errors=errors,
+    login_state = services().identity.login_state(g.actor, user_id) if user_id is not None else None
+    return render_template("admin/user.html", user_id=user_id, values=values, errors=errors, login_state=login_state,
                            departments=departments, roles=ROLES), (400 if errors else 200)
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@roles_required("admin")
+def sign_out_user(user_id: int):
+    """强制下线: every session of the user ends at its next request."""
+    services().identity.sign_out_everywhere(g.actor, user_id)
+    flash("该用户在所有设备上的登录已退出", "info")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/lift-limits")
+@roles_required("admin")
+def lift_login_limits(user_id: int):
+    """解除登录限制: earlier failed logins no longer slow the user down."""
+    services().identity.lift_login_limits(g.actor, user_id)
+    flash("已解除该用户的登录限制，现在可以立即登录", "info")
+    return redirect(url_for("admin.user", user_id=user_id))
 
 
 @bp.route("/departments/new", methods=["GET", "POST"])

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from engine.errors import ValidationFailed
 from engine.identity.accounts import LoginRefused
-from web.security import login_required, services, sign_in
+from web.security import login_required, services, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
 
@@ -41,9 +41,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    from flask import session
-
-    session.clear()
+    """Ends this session and every other session of the user (a copied cookie included)."""
+    if g.get("actor") is not None:
+        services().identity.sign_out(g.actor)
+    sign_out()
     flash("已退出登录", "info")
     return redirect(url_for("auth.login"))
 
@@ -54,12 +55,13 @@ def password():
     errors = {}
     if request.method == "POST":
         try:
-            services().identity.change_password(g.actor, request.form.get("old_password", ""),
-                                                request.form.get("new_password", ""),
-                                                request.form.get("confirm_password", ""))
+            actor = services().identity.change_password(g.actor, request.form.get("old_password", ""),
+                                                        request.form.get("new_password", ""),
+                                                        request.form.get("confirm_password", ""))
         except ValidationFailed as exc:
             errors = exc.errors
         else:
-            flash("密码已修改", "info")
+            sign_in(actor)  # this session goes on under the new generation; every other one has ended
+            flash("密码已修改；其他设备上的登录已退出", "info")
             return redirect(url_for("pages.inbox"))
     return render_template("password.html", errors=errors), (400 if errors else 200)

@@ -109,3 +109,24 @@ def departments(ctx, as_json):
         alias = f"（又称：{'、'.join(d['aliases'])}）" if d["aliases"] else ""
         member = "领导小组成员" if d["leading_group_member"] else ""
         click.echo(f"{d['name']}{alias} {member}")
+
+
+@main.command("secret-key")
+@click.option("--path", type=click.Path(path_type=Path), default=None,
+              help="密钥文件（默认 ZJTX_SECRET_KEY_FILE 或 instance/secret_key）")
+def secret_key(path):
+    """生成会话密钥文件（已存在则保留）；未设置 ZJTX_SECRET_KEY 时网页服务读取它。"""
+    import os
+    import secrets
+
+    from engine.config import DEFAULT_SECRET_FILE
+
+    target = path or Path(os.environ.get("ZJTX_SECRET_KEY_FILE") or DEFAULT_SECRET_FILE)
+    if target.is_file() and target.read_text(encoding="utf-8").strip():
+        click.echo(f"会话密钥文件已存在，未改动：{target}")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # readable by this account only
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    click.echo(f"已生成会话密钥文件：{target}（多个网页节点请使用同一个密钥，见 docs/deployment.md）")

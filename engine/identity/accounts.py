@@ -1,22 +1,22 @@
-"""Accounts: logging in (with limits on guessing), passwords, API tokens, user administration."""
+"""Accounts: logging in (with limits on guessing, engine/identity/throttle.py), passwords, session
+generations, API tokens, user administration."""
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from engine.errors import EngineError, PermissionDenied, ValidationFailed
+from engine.identity import throttle
 from engine.identity.authz import Actor
 from engine.identity.org import ROLES, DepartmentDirectory, create_user, verify_password
 from engine.storage.models import ApiToken, LoginAttempt, User, UserRole
 
-MAX_FAILURES = 5  # per user name, and (×4) per address, within the window
-FAILURE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 8
 
 
@@ -26,7 +26,7 @@ class LoginRefused(EngineError):
 
 def _actor(user: User) -> Actor:
     return Actor(username=user.username, user_id=user.id, department_id=user.department_id,
-                 roles=frozenset(user.role_names))
+                 roles=frozenset(user.role_names), session_generation=user.session_generation)
 
 
 def login(db, username: str, password: str, ip: str, now: datetime) -> Actor:
@@ -40,20 +40,41 @@ def login(db, username: str, password: str, ip: str, now: datetime) -> Actor:
 
 def check_login(session: Session, username: str, password: str, ip: str, now: datetime
                 ) -> tuple[Actor | None, str | None]:
-    """Too many recent failures for the name or the address refuse even a right password."""
-    since = now - FAILURE_WINDOW
-    failures = session.scalar(select(func.count(LoginAttempt.id)).where(
-        LoginAttempt.username == username, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
-    from_ip = session.scalar(select(func.count(LoginAttempt.id)).where(
-        LoginAttempt.ip == ip, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
-    if failures >= MAX_FAILURES or from_ip >= 4 * MAX_FAILURES:
-        return None, "登录失败次数过多，请 15 分钟后再试"
+    """A right password signs in unless the (name, address) must still wait (throttle.py); the same
+    work, and the same answer, whether the name exists or not."""
+    username, ip = username[:64], ip[:64]
     user = session.scalar(select(User).where(User.username == username))
-    ok = user is not None and user.active and verify_password(user, password)
-    session.add(LoginAttempt(username=username[:64], ip=ip[:64], at=now, success=ok))
+    wait = throttle.verdict(session, username, ip, user, now)
+    if wait.wait_seconds:
+        return None, wait.message
+    if user is not None and user.active:
+        ok = verify_password(user, password)
+    else:
+        throttle.dummy_check(password)
+        ok = False
+    session.add(LoginAttempt(username=username, ip=ip, at=now, success=ok))
     if not ok:
         return None, "用户名或密码错误"
     return _actor(user), None
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Every session of the user signed in before now ends at its next request."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_generation = (user.session_generation or 0) + 1
+
+
+def recent_failures(session: Session, user_id: int, now: datetime) -> tuple[int, datetime | None]:
+    user = session.get(User, user_id)
+    if user is None:
+        return 0, None
+    since = max(now - throttle.WINDOW, user.login_reset_at or now - throttle.WINDOW)
+    return throttle.failures(session, since, LoginAttempt.username == user.username)
+
+
+def lift_login_limits(session: Session, user_id: int, now: datetime) -> None:
+    session.get(User, user_id).login_reset_at = now
 
 
 def change_password(session: Session, user_id: int, old: str, new: str, confirm: str) -> None:
@@ -70,11 +91,18 @@ def change_password(session: Session, user_id: int, old: str, new: str, confirm:
     if errors:
         raise ValidationFailed(errors)
     user.password_hash = generate_password_hash(new)
+    user.session_generation = (user.session_generation or 0) + 1
 
 
-def actor_by_id(session: Session, user_id: int) -> Actor | None:
+def actor_by_id(session: Session, user_id: int, generation: int | None = None) -> Actor | None:
+    """The user's actor; None when the user is gone or inactive or, given a session's ``generation``,
+    when that session has been ended since it signed in."""
     user = session.get(User, user_id)
-    return _actor(user) if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    if generation is not None and generation != user.session_generation:
+        return None
+    return _actor(user)
 
 
 def issue_token(session: Session, user_id: int, name: str) -> str:
@@ -157,6 +185,8 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
     user.display_name = data["display_name"].strip()
     user.email = data.get("email") or None
     user.department_id = directory.get(data["department"]).id
+    if user.active and not data.get("active", True):
+        user.session_generation = (user.session_generation or 0) + 1
     user.active = bool(data.get("active", True))
     # Change only what changed: dropping and re-adding a role would re-insert the same key.
     keep = [r for r in user.roles if r.role in roles]
@@ -165,6 +195,7 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
         if len(data["password"]) < MIN_PASSWORD:
             raise ValidationFailed({"password": f"新密码至少 {MIN_PASSWORD} 位"})
         user.password_hash = generate_password_hash(data["password"])
+        user.session_generation = (user.session_generation or 0) + 1  # a reset password ends the sessions
     return user.id
 
 

@@ -22,6 +22,8 @@ class Actor:
     department_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     is_system: bool = False
+    # The user's session generation when this actor was read for a session (sign-in, each request).
+    session_generation: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from engine.errors import PermissionDenied
+from engine.errors import PermissionDenied, UserNotFound
 from engine.identity import accounts, org
 from engine.identity.authz import Actor
 from engine.storage.models import AuditRecord
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 def require_admin(actor: Actor, what: str) -> None:
@@ -39,10 +42,48 @@ class IdentityService:
                 accounts.touch_token(session, stale, now)
         return actor
 
-    def actor_by_id(self, user_id: int) -> Actor | None:
-        """The actor of a session's user, or None when the user is gone or inactive."""
+    def actor_by_id(self, user_id: int, generation: int | None = None) -> Actor | None:
+        """The actor of a session's user, or None when the user is gone or inactive or, given the
+        session's ``generation``, when the user's sessions have been ended since it signed in."""
         with self.db.read() as session:
-            return accounts.actor_by_id(session, user_id)
+            return accounts.actor_by_id(session, user_id, generation)
+
+    def sign_out(self, actor: Actor) -> None:
+        """Logout: this session and every other session of the user end (a copied cookie included)."""
+        if actor.user_id is None:
+            return
+        with self.db.write() as session:
+            accounts.end_sessions(session, actor.user_id)
+            session.add(AuditRecord(action="signed_out", actor=actor.username, at=self.clock(),
+                                    data={"user_id": actor.user_id}))
+
+    def sign_out_everywhere(self, actor: Actor, user_id: int) -> None:
+        """An administrator's 强制下线: every session of the user ends at its next request."""
+        require_admin(actor, "强制用户下线")
+        with self.db.write() as session:
+            if session.get(accounts.User, user_id) is None:
+                raise UserNotFound(user_id)
+            accounts.end_sessions(session, user_id)
+            session.add(AuditRecord(action="sessions_ended", actor=actor.username, at=self.clock(),
+                                    data={"user_id": user_id}))
+
+    def login_state(self, actor: Actor, user_id: int) -> dict:
+        """For the administrator's user page: recent failed logins (since any 解除登录限制)."""
+        require_admin(actor, "查看登录情况")
+        with self.db.read() as session:
+            failures, last = accounts.recent_failures(session, user_id, self.clock())
+        return {"recent_failures": failures,
+                "last_failure": last.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if last else None}
+
+    def lift_login_limits(self, actor: Actor, user_id: int) -> None:
+        """An administrator's 解除登录限制: the user's earlier failed logins no longer slow them down."""
+        require_admin(actor, "解除登录限制")
+        with self.db.write() as session:
+            if session.get(accounts.User, user_id) is None:
+                raise UserNotFound(user_id)
+            accounts.lift_login_limits(session, user_id, self.clock())
+            session.add(AuditRecord(action="login_limits_lifted", actor=actor.username, at=self.clock(),
+                                    data={"user_id": user_id}))
 
     def profile(self, actor: Actor) -> dict | None:
         """What the page header shows about the signed-in user."""
@@ -51,14 +92,17 @@ class IdentityService:
         with self.db.read() as session:
             return accounts.display_of(session, actor.user_id)
 
-    def change_password(self, actor: Actor, old: str, new: str, confirm: str) -> None:
-        """The actor's own password (ValidationFailed per field)."""
+    def change_password(self, actor: Actor, old: str, new: str, confirm: str) -> Actor:
+        """The actor's own password (ValidationFailed per field). Every session of the user ends;
+        the returned actor (of the new session generation) keeps the caller's session going."""
         if actor.user_id is None:
             raise PermissionDenied("只有登录用户可以修改密码")
         with self.db.write() as session:
             accounts.change_password(session, actor.user_id, old, new, confirm)
             session.add(AuditRecord(action="password_changed", actor=actor.username, at=self.clock(),
                                     data={"user_id": actor.user_id}))
+            session.flush()
+            return accounts.actor_by_id(session, actor.user_id)
 
     # -- organisation ---------------------------------------------------------------------------
     def departments(self) -> list[org.DepartmentRow]:

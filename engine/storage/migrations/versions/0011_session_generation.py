@@ -17,13 +17,13 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE (SQLite 3.35+ drops columns itself): a batch copy of app_user would drop the table
+# that other tables' foreign keys point to.
 def upgrade() -> None:
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('login_reset_at', sa.DateTime(), nullable=True))
+    op.add_column('app_user', sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False))
+    op.add_column('app_user', sa.Column('login_reset_at', sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.drop_column('login_reset_at')
-        batch_op.drop_column('session_generation')
+    op.drop_column('app_user', 'login_reset_at')
+    op.drop_column('app_user', 'session_generation')
