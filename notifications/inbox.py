@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from engine.storage.models import InboxMessage, OutboxMessage
 from notifications.delivery import STATUS_LABELS
+from notifications.errors import MessageNotFound
 
 
 def unread_count(db, user_id: int) -> int:
@@ -24,8 +25,12 @@ def messages(db, user_id: int, limit: int = 50, offset: int = 0) -> list[InboxMe
 
 
 def mark_read(db, user_id: int, now: datetime, message_id: int | None = None) -> int:
-    """Mark one of the user's messages (or all of them) read; another user's message is never touched."""
+    """Mark one of the user's messages (or all of them) read; another user's message is never touched:
+    naming one that is not the user's is MessageNotFound, as if it did not exist."""
     with db.write() as session:
+        if message_id is not None and session.scalar(select(InboxMessage.id).where(
+                InboxMessage.id == message_id, InboxMessage.user_id == user_id)) is None:
+            raise MessageNotFound(message_id)
         query = update(InboxMessage).where(InboxMessage.user_id == user_id, InboxMessage.read_at.is_(None))
         if message_id is not None:
             query = query.where(InboxMessage.id == message_id)

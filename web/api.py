@@ -7,6 +7,7 @@ from flask import Blueprint, g, jsonify, request
 
 from engine.errors import ValidationFailed
 from engine.queries.views import TABS, InboxFilter
+from notifications.errors import MessageNotFound
 from web.openapi import document
 from web.params import MAX_PAGE, int_arg
 from web.security import login_required, services
@@ -107,5 +108,8 @@ def notifications():
 @bp.post("/notifications/<int:message_id>/read")
 @login_required
 def notification_read(message_id: int):
-    changed = services().inbox.mark_read(g.actor, message_id)
+    try:
+        changed = services().inbox.mark_read(g.actor, message_id)
+    except MessageNotFound as exc:  # another user's message, or none
+        return jsonify({"code": exc.code, "message": exc.message}), 404
     return jsonify({"marked": changed})

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.queries.views import TABS, InboxFilter
+from notifications.errors import MessageNotFound
 from web import formfields
 from web.params import MAX_PAGE, form_ref, int_arg
 from web.security import login_required, roles_required, services
@@ -169,4 +170,6 @@ def notifications_read():
         services().inbox.mark_read(g.actor, form_ref("id", "消息"))
     except ValidationFailed as exc:
         flash(next(iter(exc.errors.values())), "error")
+    except MessageNotFound:  # not one of the user's messages
+        abort(404)
     return redirect(url_for("pages.notifications"))

@@ -1,0 +1,356 @@
+"""The authorization matrix over every route that names an object (issue 15's penetration pass).
+
+Two departments, A (区商务委) and B (区交通局), each with its own item, task, comment, file, enterprise (an
+industry that department reviews) and message; a draft and a published circular; an incident. Every
+route that takes an object id is tried by the liaisons and heads of both departments, the dispatcher,
+the office, a service officer, a designer, an admin and an anonymous visitor, against both departments'
+objects. Who may read is the policy below; everyone else gets 403 or 404 (anonymous: the login page or
+401), never a 500 and never a page with the object's data. State-changing routes are tried only by those
+who may not use them, and must change nothing.
+
+The routes come from ``app.url_map``: a new route fails ``test_every_route_has_a_case`` until it gets a
+case here or a reason in ELSEWHERE.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from engine.identity.authz import actor_for
+from engine.identity.org import get_user
+from engine.storage.models import (
+    Attachment,
+    Comment,
+    Department,
+    Enterprise,
+    InboxMessage,
+    Incident,
+    ProcessInstance,
+    ProcessVersion,
+    User,
+)
+from tests.helpers import RECORD, REGISTRATION, YEARS, Browser, Item, counts, head, liaison, notify, uscc
+from web import create_app
+
+pytestmark = pytest.mark.sqlite_only
+DEPARTMENTS = {"a": "区商务委", "b": "区交通局"}
+INDUSTRIES = {"a": "批发业", "b": "交通运输业"}  # reviewed by 区商务委 and 区交通局 (engine/data/industries.json)
+USERS = {"liaison_a": liaison(DEPARTMENTS["a"]), "head_a": head(DEPARTMENTS["a"]),
+         "liaison_b": liaison(DEPARTMENTS["b"]), "head_b": head(DEPARTMENTS["b"]),
+         "dispatcher": "dispatcher", "office": "office", "officer": "officer", "designer": "designer",
+         "admin": "admin", "anonymous": None}
+CENTRAL = {"dispatcher", "office", "officer", "admin"}  # the roles that work across departments
+
+
+# -- who may use a route on department d's object -------------------------------------------------
+
+def item_readers(d: str) -> set[str]:
+    # The designer belongs to 区经济信息委, which triages and dispatches every problem item: the department
+    # rule lets its members see the items their department takes part in.
+    return {f"liaison_{d}", f"head_{d}", "designer", *CENTRAL}
+
+
+def task_actors(d: str) -> set[str]:
+    return {f"liaison_{d}", f"head_{d}", "admin"}  # the sign step's roles; admins may do all
+
+
+def enterprise_readers(d: str) -> set[str]:
+    return {f"liaison_{d}", f"head_{d}", *CENTRAL}  # the department that reviews the industry
+
+
+def enterprise_editors(d: str) -> set[str]:
+    return {"dispatcher", "officer", "admin"}
+
+
+def message_owner(d: str) -> set[str]:
+    return {f"liaison_{d}"}
+
+
+def admins(d: str) -> set[str]:
+    return {"admin"}
+
+
+def designers(d: str) -> set[str]:
+    return {"designer", "admin"}
+
+
+def draft_readers(d: str) -> set[str]:
+    return {"dispatcher", "office", "admin"}
+
+
+def members(d: str) -> set[str]:
+    return set(USERS) - {"anonymous"}  # a published circular goes to every member unit
+
+
+@dataclass
+class Case:
+    url: object  # (objects of one department) → URL
+    may: object  # department → the users who may use it
+    acts: bool = False  # a state change: tried by those who may not only
+    data: dict = field(default_factory=dict)
+    json: dict | None = None
+    marker: str = ""  # the object's text that a refused answer must not contain
+
+
+CASES: dict[str, Case] = {
+    "GET /tasks/<int:task_id>": Case(lambda o: f"/tasks/{o['task']}", item_readers, marker="enterprise"),
+    "POST /tasks/<int:task_id>": Case(lambda o: f"/tasks/{o['task']}", task_actors, acts=True,
+                                      data={"sign_decision": "sign"}),
+    "GET /items/<int:instance_id>": Case(lambda o: f"/items/{o['item']}", item_readers, marker="comment"),
+    "GET /items/<int:instance_id>/diagram.bpmn": Case(lambda o: f"/items/{o['item']}/diagram.bpmn", item_readers),
+    "POST /items/<int:instance_id>/comments": Case(lambda o: f"/items/{o['item']}/comments", item_readers,
+                                                   acts=True, data={"text": "越权留言"}),
+    "POST /items/<int:instance_id>/attachments": Case(
+        lambda o: f"/items/{o['item']}/attachments", item_readers, acts=True,
+        data={"file": (b"%PDF-1.4 x", "越权.pdf")}),
+    "GET /attachments/<int:attachment_id>": Case(lambda o: f"/attachments/{o['attachment']}", item_readers,
+                                                 marker="file"),
+    "GET /api/v1/tasks/<int:task_id>": Case(lambda o: f"/api/v1/tasks/{o['task']}", item_readers),
+    "POST /api/v1/tasks/<int:task_id>/complete": Case(lambda o: f"/api/v1/tasks/{o['task']}/complete", task_actors,
+                                                      acts=True, json={"sign_decision": "sign"}),
+    "GET /api/v1/instances/<ref>": Case(lambda o: f"/api/v1/instances/{o['item']}", item_readers, marker="enterprise"),
+    "GET /api/v1/instances/<ref> (business key)": Case(lambda o: f"/api/v1/instances/{o['key']}", item_readers),
+    "POST /api/v1/notifications/<int:message_id>/read": Case(
+        lambda o: f"/api/v1/notifications/{o['message']}/read", message_owner, acts=True, json={}),
+    "POST /notifications/read": Case(lambda o: "/notifications/read", message_owner, acts=True,
+                                     data={"id": "{message}"}),
+    "GET /enterprises/<int:enterprise_id>": Case(lambda o: f"/enterprises/{o['enterprise']}", enterprise_readers,
+                                                 marker="company"),
+    "GET /enterprises/<int:enterprise_id>/edit": Case(lambda o: f"/enterprises/{o['enterprise']}/edit",
+                                                      enterprise_editors, marker="company"),
+    "POST /enterprises/<int:enterprise_id>/edit": Case(lambda o: f"/enterprises/{o['enterprise']}/edit",
+                                                       enterprise_editors, acts=True, data={"name": "改名"}),
+    "POST /enterprises/<int:enterprise_id>/apply": Case(lambda o: f"/enterprises/{o['enterprise']}/apply",
+                                                        enterprise_readers, acts=True),
+    "GET /circulars/<int:circular_id>": Case(lambda o: f"/circulars/{o['circular']}", members),
+    "GET /circulars/<int:circular_id>.docx": Case(lambda o: f"/circulars/{o['circular']}.docx", members),
+    "GET /circulars/<int:circular_id> (draft)": Case(lambda o: f"/circulars/{o['draft']}", draft_readers,
+                                                     marker="draft"),
+    "GET /circulars/<int:circular_id>.docx (draft)": Case(lambda o: f"/circulars/{o['draft']}.docx", draft_readers),
+    "GET /designer/instances/<int:instance_id>/migrate": Case(
+        lambda o: f"/designer/instances/{o['item']}/migrate", designers),
+    "POST /designer/instances/<int:instance_id>/migrate": Case(
+        lambda o: f"/designer/instances/{o['item']}/migrate", designers, acts=True),
+    "GET /designer/<key>/edit": Case(lambda o: "/designer/problem_dispatch/edit", designers),
+    "GET /designer/<key>/forms.json": Case(lambda o: "/designer/problem_dispatch/forms.json", designers),
+    "GET /designer/<key>/latest.xml": Case(lambda o: "/designer/problem_dispatch/latest.xml", designers),
+    "GET /designer/<key>/v<int:version>/<path:filename>": Case(
+        lambda o: "/designer/problem_dispatch/v1/problem_dispatch.bpmn", designers),
+    "POST /designer/<key>/v<int:version>/trust": Case(lambda o: "/designer/problem_dispatch/v1/trust", admins,
+                                                      acts=True, data={"trusted": "0"}),
+    "GET /designer/dmn/<name>.dmn": Case(lambda o: "/designer/dmn/cultivation_criteria.dmn", designers),
+    "GET /designer/dmn/<name>.dmn/edit": Case(lambda o: "/designer/dmn/cultivation_criteria.dmn/edit", designers),
+    "GET /admin/users/<int:user_id>": Case(lambda o: f"/admin/users/{o['user']}", admins),
+    "POST /admin/users/<int:user_id>": Case(lambda o: f"/admin/users/{o['user']}", admins, acts=True,
+                                            data={"display_name": "越权改名"}),
+    "POST /admin/users/<int:user_id>/sign-out": Case(lambda o: f"/admin/users/{o['user']}/sign-out", admins,
+                                                     acts=True),
+    "POST /admin/users/<int:user_id>/lift-limits": Case(lambda o: f"/admin/users/{o['user']}/lift-limits", admins,
+                                                        acts=True),
+    "GET /admin/departments/<path:name>": Case(lambda o: f"/admin/departments/{o['department']}", admins),
+    "POST /admin/departments/<path:name>": Case(lambda o: f"/admin/departments/{o['department']}", admins,
+                                                acts=True, data={"name": "越权改名"}),
+    "GET /admin/incidents/<int:incident_id>": Case(lambda o: f"/admin/incidents/{o['incident']}", admins),
+    "POST /admin/incidents/<int:incident_id>/retry": Case(lambda o: f"/admin/incidents/{o['incident']}/retry",
+                                                          admins, acts=True),
+    "POST /admin/incidents/<int:incident_id>/cancel": Case(lambda o: f"/admin/incidents/{o['incident']}/cancel",
+                                                           admins, acts=True, data={"confirm": "yes"}),
+}
+# The department a ledger is asked for: checked by test_a_ledger_for_another_department_holds_only_ones_own.
+LEDGER = "GET /ledgers/<kind>.xlsx"
+ELSEWHERE = {  # routes that name no object of a department, and where their limits are tested
+    "GET /": "lists the actor's own tasks only (test_web: the inbox tabs and filters)",
+    "GET /login": "public", "POST /login": "public (tests/web/test_login_redirect.py)",
+    "POST /logout": "ends one's own session", "GET /password": "one's own password",
+    "POST /password": "one's own password (test_web.test_password_change)",
+    "GET /console": "role page (test_web.test_the_authorization_matrix)",
+    "POST /console": "registers a new item (role page)",
+    "GET /notifications": "one's own messages (test_web.test_notification_api_reads_and_marks_only_ones_own)",
+    "GET /dashboard": "district figures, role page (test_web.test_the_authorization_matrix)",
+    "GET /dashboard/data.json": "district figures, same roles as /dashboard",
+    "GET /enterprises/": "lists the actor's visible industries only (tests/web/test_enterprise_pages.py)",
+    "GET /enterprises/new": "a new record (edit roles)", "POST /enterprises/new": "a new record (edit roles)",
+    "GET /enterprises/export.xlsx": "edit roles and the office (tests/policy/test_enterprises.py)",
+    "POST /enterprises/import": "edit roles (tests/policy/test_enterprises.py)",
+    "GET /circulars/": "published circulars for all, drafts for the draft readers (tests/policy/test_circulars.py)",
+    "GET /ledgers/": "the download form", LEDGER: "takes a department, not an id: a test of its own below",
+    "GET /designer/": "designer page", "POST /designer/upload": "designer: deploys new files",
+    "POST /designer/validate": "designer: checks posted files", "POST /designer/lint": "designer: checks posted XML",
+    "POST /designer/deploy": "designer: deploys posted files (tests/web/test_designer.py)",
+    "GET /admin/": "admin page", "GET /admin/users/new": "admin: a new user", "POST /admin/users/new": "admin",
+    "GET /admin/departments/new": "admin", "POST /admin/departments/new": "admin",
+    "GET /admin/calendar": "admin (test_web.test_the_authorization_matrix)", "POST /admin/calendar": "admin",
+    "GET /admin/outbox": "admin (test_web.test_the_authorization_matrix)",
+    "POST /admin/outbox": "admin: requeues a dead letter", "GET /admin/incidents": "admin list",
+    "GET /status": "aggregate figures for members", "GET /metrics": "monitoring, no user data by id",
+    "GET /healthz": "public health check",
+    "GET /api/v1/openapi.json": "public document", "GET /api/v1/tasks": "the actor's visible tasks only",
+    "POST /api/v1/items": "registers a new item", "GET /api/v1/calendar/add-working-days": "no stored object",
+    "GET /api/v1/notifications": "one's own messages",
+    "GET /static/<path:filename>": "static files", "GET /vendor/<path:filename>": "front-end packages' files",
+}
+
+
+@pytest.fixture
+def app(zjtx):
+    return create_app(services=zjtx, config={"TESTING": True})
+
+
+def _routes(app) -> set[str]:
+    return {f"{m} {rule.rule}" for rule in app.url_map.iter_rules() for m in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+def test_every_route_has_a_case(app):
+    routes = _routes(app)
+    cased = {name.split(" (")[0] for name in CASES}
+    missing = sorted(r for r in routes if r not in cased and r not in ELSEWHERE)
+    assert not missing, f"routes with no authorization case and no reason in ELSEWHERE: {missing}"
+    with_ids = sorted(r for r in routes - cased if "<" in r and r not in (LEDGER, "GET /static/<path:filename>",
+                                                                          "GET /vendor/<path:filename>"))
+    assert not with_ids, f"routes that take an id are tried in CASES, not listed in ELSEWHERE: {with_ids}"
+    assert not (cased - routes), f"cases for routes that no longer exist: {sorted(cased - routes)}"
+
+
+# -- the objects ----------------------------------------------------------------------------------
+
+def _objects(zjtx) -> dict[str, dict]:
+    """Per department: its item (dispatched to it alone), task, comment, file, enterprise and message;
+    and, shared, a draft and a published circular, an incident, a user and a department to edit."""
+    central = {}
+    with zjtx.db.write() as session:
+        draft = zjtx.circulars.draft_in(session, date(2026, 9, 1), date(2026, 9, 30))
+        published = zjtx.circulars.draft_in(session, date(2026, 8, 1), date(2026, 8, 31))
+        zjtx.circulars.publish_in(session, published.id, "office")
+        draft.text = "起草中的通报：尚未发布的草稿内容"
+        central.update(draft=draft.id, circular=published.id)
+    objects = {}
+    for d, department in DEPARTMENTS.items():
+        item = Item(zjtx, dict(REGISTRATION, enterprise_name=f"黔江某{department}企业"))
+        item.accept()
+        item.dispatch(department)
+        with zjtx.db.read() as session:
+            dispatcher, own = actor_for(session, "dispatcher"), actor_for(session, liaison(department))
+        zjtx.items.add_comment(dispatcher, item.id, f"{department}内部留言")
+        attachment = zjtx.items.add_attachment(dispatcher, item.id, f"{department}附件.txt", f"{department}材料".encode())
+        enterprise = zjtx.enterprises.save(dispatcher, {
+            **RECORD, "name": f"黔江某{department}公司", "uscc": uscc("91500114MA5U8XXX" + str(len(objects))),
+            "industry": INDUSTRIES[d], "tier": "无", "tier_since": None}, years=YEARS)
+        notify(zjtx, f"esc:{d}", [liaison(department)], department=None)
+        zjtx.deliverer.deliver_due()
+        message = zjtx.inbox.messages(own)[0]  # the newest
+        objects[d] = {"item": item.id, "key": item.key, "task": item.task("sign", department)["id"],
+                      "attachment": attachment, "enterprise": enterprise, "message": message.id, **central,
+                      "markers": {"enterprise": f"黔江某{department}企业", "comment": f"{department}内部留言",
+                                  "file": f"{department}材料", "company": f"黔江某{department}公司",
+                                  "draft": "尚未发布的草稿内容"}}
+    failing = Item(zjtx, dict(REGISTRATION, enterprise_name="出错的事项"))
+    with zjtx.db.write() as session:
+        zjtx.incidents.instance_failed(session, session.get(ProcessInstance, failing.id), "triage", "研判",
+                                       "测试用的异常", None, max_attempts=1)
+        incident = session.scalar(select(Incident.id))
+    with zjtx.db.read() as session:
+        users = {d: get_user(session, liaison(name)).id for d, name in DEPARTMENTS.items()}
+    for d in objects:
+        objects[d].update(incident=incident, user=users[d], department=DEPARTMENTS[d])
+    return objects
+
+
+def _browsers(app) -> dict[str, Browser]:
+    out = {}
+    for name, username in USERS.items():
+        b = Browser(app)
+        if username:
+            assert b.login(username).status_code == 302, name
+        b.get("/login" if username is None else "/notifications")  # the session's CSRF token
+        out[name] = b
+    return out
+
+
+def _send(b: Browser, case: Case, o: dict):
+    url = case.url(o)
+    if case.json is not None:
+        return b.client.post(url, json=case.json, headers={"X-CSRF-Token": b.token})
+    if case.acts:
+        data = {k: (io.BytesIO(v[0]), v[1]) if isinstance(v, tuple) else v.format(**o) for k, v in case.data.items()}
+        files = any(isinstance(v, tuple) for v in case.data.values())
+        return b.post(url, data, content_type="multipart/form-data" if files else None)
+    return b.client.get(url)  # not Browser.get: some answers are Word documents
+
+
+def _refused(name: str, user: str, response) -> str | None:
+    status = response.status_code
+    if user == "anonymous":
+        if name.split()[1].startswith("/api/"):
+            return None if status == 401 else f"anonymous API call answered {status}"
+        ok = status == 302 and "/login" in response.headers.get("Location", "")
+        return None if ok else f"anonymous answered {status}"
+    return None if status in (403, 404) else f"answered {status}, expected 403 or 404"
+
+
+def _state(zjtx, objects) -> tuple:
+    """What a refused request must leave as it was."""
+    def column(attribute, model):
+        return tuple(session.scalars(select(attribute).order_by(model.id)))
+
+    with zjtx.db.read() as session:
+        return (tuple(counts(zjtx, o["item"]) for o in objects.values()), column(Comment.id, Comment),
+                column(Attachment.id, Attachment), column(Enterprise.name, Enterprise),
+                column(InboxMessage.read_at, InboxMessage), column(Incident.resolved_at, Incident),
+                column(User.display_name, User), column(Department.name, Department),
+                column(ProcessVersion.trusted, ProcessVersion), column(ProcessInstance.version_id, ProcessInstance))
+
+
+@pytest.mark.slow
+def test_no_route_lets_a_user_past_the_matrix(app, zjtx):
+    objects = _objects(zjtx)
+    browsers = _browsers(app)
+    before = _state(zjtx, objects)
+    problems = []
+    for name, case in CASES.items():
+        for d, o in objects.items():
+            allowed = case.may(d)
+            for user, b in browsers.items():
+                if case.acts and user in allowed:
+                    continue  # those who may change it are tested where the change is
+                response = _send(b, case, o)
+                body = response.get_data().decode("utf-8", errors="replace")
+                if user in allowed:
+                    if response.status_code != 200:
+                        problems.append(f"{user} on {d}'s object: {name} answered {response.status_code}")
+                    continue
+                wrong = _refused(name, user, response)
+                if wrong:
+                    problems.append(f"{user} on {d}'s object: {name} {wrong}")
+                leaked = [m for m in o["markers"].values() if m and m in body]
+                if leaked:
+                    problems.append(f"{user} on {d}'s object: {name} showed {leaked}")
+    assert not problems, "\n".join(problems)
+    assert _state(zjtx, objects) == before, "a refused request changed something"
+
+
+def _rows(response) -> list[tuple]:
+    assert response.status_code == 200, response.get_data(as_text=True)[:200]
+    return [row[1:] for row in load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True)]
+
+
+@pytest.mark.parametrize("kind", ["problems", "measures", "pool"])
+def test_a_ledger_for_another_department_holds_only_ones_own(app, zjtx, kind):
+    objects = _objects(zjtx)
+    browsers = _browsers(app)
+    other = DEPARTMENTS["b"]
+    url = f"/ledgers/{kind}.xlsx"
+    for user in ("liaison_a", "head_a"):
+        asked = _rows(browsers[user].client.get(f"{url}?department={other}"))
+        assert asked == _rows(browsers[user].client.get(url)), user
+        assert not any(m in str(asked) for m in objects["b"]["markers"].values()), user
+    if kind == "problems":  # each department's own item is in its rows (the other ledgers may be alike)
+        assert _rows(browsers["liaison_b"].client.get(url)) != _rows(browsers["liaison_a"].client.get(url))
+    assert _rows(browsers["dispatcher"].client.get(f"{url}?department={other}"))  # the central roles choose
+    assert browsers["designer"].client.get(f"{url}?department={other}").status_code == 403
+    anonymous = browsers["anonymous"].client.get(url)
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
