@@ -7,12 +7,14 @@ from flask import Blueprint, g, jsonify, request
 
 from engine.errors import ValidationFailed
 from engine.queries.views import TABS, InboxFilter
+from engine.runtime.projection import STATUS_LABELS
 from notifications.errors import MessageNotFound
 from web.openapi import document
-from web.params import MAX_PAGE, int_arg
+from web.params import MAX_PAGE, strict_int_arg
 from web.security import login_required, services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+TASK_STATUSES = ("open", "all", *sorted(STATUS_LABELS))
 
 
 def _json_body() -> dict:
@@ -30,26 +32,38 @@ def _serial(value):
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document())
+    forms = services().repository.latest_forms("problem_dispatch") or {}
+    return jsonify(document(forms.get("register.schema.json"), _department_names()))
+
+
+def _department_names() -> list[str]:
+    """What a department filter accepts: every department's name and aliases."""
+    return [name for d in services().identity.departments() for name in (d["name"], *d["aliases"])]
 
 
 @bp.get("/tasks")
 @login_required
 def tasks():
+    # Every number is checked whichever form is asked for: one that is not an integer is refused.
+    page, per_page = strict_int_arg("page", 1, 1, MAX_PAGE), strict_int_arg("per_page", 20, 1, 100)
+    limit, offset = strict_int_arg("limit", 100, 1, 500), strict_int_arg("offset", 0, 0, MAX_PAGE * 100)
+    status, department = request.args.get("status", "open"), request.args.get("department")
+    if status not in TASK_STATUSES:
+        raise ValidationFailed({"status": "可选：" + "、".join(TASK_STATUSES)})
+    if department is not None and department not in _department_names():
+        raise ValidationFailed({"department": f"部门「{department}」不存在"})
     tab = request.args.get("tab")
     if tab:
         if tab not in TABS:
             raise ValidationFailed({"tab": "可选：" + "、".join(TABS)})
         result = services().queries.inbox(g.actor, InboxFilter(
             tab=tab, enterprise=request.args.get("enterprise"), category=request.args.get("category"),
-            page=int_arg("page", 1, 1, MAX_PAGE), per_page=int_arg("per_page", 20, 1, 100)))
+            page=page, per_page=per_page))
         items = [{k: _serial(v) for k, v in row.items()} for row in result["items"]]
         return jsonify({"tab": tab, "counts": result["counts"], "count_cap": result["count_cap"],
                         "total": result["total"], "has_next": result["has_next"], "tasks": items})
-    rows = services().queries.tasks(actor=g.actor.username, department=request.args.get("department") or None,
-                                    status=request.args.get("status", "open"),
-                                    limit=int_arg("limit", 100, 1, 500),
-                                    offset=int_arg("offset", 0, 0, MAX_PAGE * 100))
+    rows = services().queries.tasks(actor=g.actor.username, department=department, status=status, limit=limit,
+                                    offset=offset)
     return jsonify({"tasks": rows})
 
 
@@ -86,13 +100,18 @@ def instance(ref: str):
 @bp.get("/calendar/add-working-days")
 @login_required
 def add_working_days():
-    try:
-        start = date.fromisoformat(request.args.get("start") or services().workflows.clock().date().isoformat())
-        days = int(request.args.get("days", ""))
-        if not 1 <= days <= 365:
-            raise ValueError
+    errors = {}
+    try:  # today in Beijing when no start is given
+        start = date.fromisoformat(request.args["start"]) if "start" in request.args else \
+            services().workflows.clock().astimezone(services().workflows.tz).date()
     except ValueError:
-        raise ValidationFailed({"days": "「期限」应为 1 到 365 之间的工作日数；start 应为 YYYY-MM-DD"}) from None
+        errors["start"] = "「起算日期」应为 YYYY-MM-DD"
+    raw = request.args.get("days", "").strip()
+    days = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 5 else 0
+    if not 1 <= days <= 365:
+        errors["days"] = "「期限」应为 1 到 365 之间的工作日数"
+    if errors:
+        raise ValidationFailed(errors)
     return jsonify(services().calendars.add_working_days(start, days))
 
 

@@ -1,80 +1,188 @@
-"""The OpenAPI document of /api/v1 (a test checks that it lists exactly the API's routes)."""
+"""The OpenAPI document of /api/v1 (tests check that it lists exactly the API's routes, and fuzz the API
+against it: every answer's status is listed here and its body matches the schema given for it).
+
+OpenAPI 3.1, whose schemas are JSON Schema 2020-12 like the task forms: the registration body is the
+deployed registration form itself, so the document says what the server checks.
+"""
 from __future__ import annotations
 
-ERROR = {"$ref": "#/components/schemas/Error"}
+from engine.queries.views import COUNT_CAP, TABS
+from engine.runtime.projection import STATUS_LABELS
+from web.params import MAX_ID, MAX_PAGE
 
 
-def _op(summary: str, *, params=(), body=None, ok="成功", ok_schema=None, auth=True, status="200") -> dict:
-    op = {"summary": summary, "parameters": list(params),
-          "responses": {status: {"description": ok, "content": {"application/json": {
-              "schema": ok_schema or {"type": "object"}}}},
-                        "400": {"description": "输入有误", "content": {"application/json": {"schema": ERROR}}},
-                        "401": {"description": "未登录", "content": {"application/json": {"schema": ERROR}}},
-                        "403": {"description": "无权限", "content": {"application/json": {"schema": ERROR}}},
-                        "404": {"description": "不存在或无权查看", "content": {"application/json": {"schema": ERROR}}}}}
-    if body:
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERROR = _ref("Error")
+# Every answer but the document itself may be one of these.
+FAILURES = {
+    "400": "输入有误（按字段的 errors 说明哪一项）；以会话调用的状态变更请求缺少 X-CSRF-Token 时也是 400（code 为 csrf_failed）",
+    "401": "未登录，或 Bearer 令牌无效",
+    "403": "无权限",
+    "404": "不存在或无权查看",
+    "409": "冲突：任务已办理，或与同时进行的修改冲突",
+    "503": "数据库连接中断，本次操作未保存，请稍后重试",
+}
+
+
+def _op(summary: str, ok_schema: dict, failures: str, *, params=(), body=None, status="200",
+        description: str | None = None) -> dict:
+    """One operation; ``failures``: the error statuses it can answer, e.g. "401 404"."""
+    responses = {status: {"description": "成功", "content": {"application/json": {"schema": ok_schema}}}}
+    for code in failures.split():
+        responses[code] = {"description": FAILURES[code], "content": {"application/json": {"schema": ERROR}}}
+    op = {"summary": summary, "parameters": list(params), "responses": responses}
+    if description:
+        op["description"] = description
+    if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    if not auth:
-        op["security"] = []
     return op
 
 
-def _path(name: str, description: str, schema_type="integer") -> dict:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": schema_type}}
+def _path_id(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
-def _query(name: str, description: str, schema_type="string") -> dict:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": {"type": schema_type}}
+def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
 
 
-def document() -> dict:
+def _clamped(name: str, description: str, default: int, lo: int, hi: int) -> dict:
+    # Any integer is accepted and brought into [lo, hi] (a page past the end is an empty page), so the
+    # schema has no bounds; what is not an integer is refused.
+    return _query(name, f"{description}：整数，小于 {lo} 按 {lo}、大于 {hi} 按 {hi} 处理，缺省 {default}",
+                  {"type": "integer", "default": default})
+
+
+def _nullable(type_name: str, **more) -> dict:
+    return {"type": [type_name, "null"], **more}
+
+
+def _object(properties: dict, **more) -> dict:
+    return {"type": "object", "required": sorted(properties), "properties": properties, **more}
+
+
+STRING, INTEGER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+MOMENT = {"type": "string", "description": "ISO 8601 时刻"}
+STATUS = {"type": "string", "enum": sorted(STATUS_LABELS)}
+
+
+def _task_schemas() -> dict:
+    summary = _object({
+        "id": INTEGER, "instance_id": INTEGER, "business_key": STRING, "title": STRING, "process": STRING,
+        "task": STRING, "name": STRING, "stage": _nullable("string"), "department": _nullable("string"),
+        "roles": {"type": "array", "items": STRING}, "status": STATUS, "status_label": STRING,
+        "form": _nullable("string"), "created_at": MOMENT, "due_at": _nullable("string"),
+        "deadline_confirmed": _nullable("boolean"), "escalation_level": _nullable("integer"),
+        "next_escalation_at": _nullable("string"), "completed_at": _nullable("string"),
+        "assignee": _nullable("string"), "completed_by": _nullable("string")})
+    inbox_row = _object({
+        "id": INTEGER, "instance_id": INTEGER, "business_key": STRING, "title": STRING,
+        "enterprise": _nullable("string"), "category": _nullable("string"), "name": STRING, "department": STRING,
+        "status": STATUS, "status_label": STRING, "stage": _nullable("string"), "created_at": MOMENT,
+        "due_at": _nullable("string"), "due_local": _nullable("string"), "working_days_left": _nullable("integer"),
+        "overdue": BOOLEAN, "escalation_level": INTEGER, "escalation_label": _nullable("string"),
+        "deadline_confirmed": _nullable("boolean")})
+    counts = _object({tab: {"type": "integer", "minimum": 0, "maximum": COUNT_CAP + 1} for tab in TABS},
+                     additionalProperties=False)
+    inbox = _object({"tab": {"type": "string", "enum": list(TABS)}, "counts": counts,
+                     "count_cap": {"const": COUNT_CAP}, "total": INTEGER, "has_next": BOOLEAN,
+                     "tasks": {"type": "array", "items": _ref("InboxTask")}})
+    step = _object({"at": MOMENT, "actor": STRING, "action": STRING, "code": STRING, "task": _nullable("string"),
+                    "data": {"type": "object"},
+                    "fields": {"type": "array", "description": "已提交的表单字段：[标题, 显示值]",
+                               "items": {"type": "array", "items": STRING, "minItems": 2, "maxItems": 2}}})
+    detail = _object({
+        "id": INTEGER, "instance_id": INTEGER, "name": STRING, "task": STRING, "department": STRING,
+        "status": STATUS, "status_label": STRING, "due_at": _nullable("string"), "escalation_level": INTEGER,
+        "can_act": BOOLEAN, "form": _nullable("string"), "history": {"type": "array", "items": step}})
+    return {"Task": summary, "InboxTask": inbox_row, "InboxPage": inbox, "TaskDetail": detail,
+            "TaskList": _object({"tasks": {"type": "array", "items": _ref("Task")}})}
+
+
+def _instance_schemas() -> dict:
+    summary_properties = {
+        "id": INTEGER, "business_key": STRING, "title": STRING, "process": STRING, "version": INTEGER,
+        "status": STRING, "item_status": _nullable("string"), "started_at": MOMENT,
+        "started_by": _nullable("string"), "completed_at": _nullable("string"),
+        "open_tasks": {"type": "array", "items": _ref("Task")}}
+    history = _object({"at": MOMENT, "actor": _nullable("string"), "actor_name": _nullable("string"),
+                       "action": STRING, "task_id": _nullable("integer"), "task": _nullable("string"),
+                       "data": _nullable("object")})
+    view = _object({**summary_properties, "data": {"type": "object", "description": "流程实例当前数据"},
+                    "history": {"type": "array", "items": history}})
+    return {"Instance": _object(summary_properties), "InstanceView": view,
+            "Completion": _object({"task": _ref("Task"), "instance": _ref("Instance")})}
+
+
+def _other_schemas() -> dict:
+    message = _object({"id": INTEGER, "title": STRING, "body": STRING, "link": _nullable("string"),
+                       "created_at": MOMENT, "read": BOOLEAN})
     return {
-        "openapi": "3.0.3",
+        "Error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": STRING, "message": {"type": "string", "description": "中文说明"},
+            "errors": {"type": "object", "additionalProperties": STRING, "description": "按字段的错误"}}},
+        "Due": _object({"start": {"type": "string", "format": "date"}, "days": {"type": "integer", "minimum": 1,
+                                                                                 "maximum": 365},
+                        "due": {"type": "string", "format": "date"}, "confirmed": BOOLEAN}),
+        "Messages": _object({"unread": {"type": "integer", "minimum": 0},
+                             "messages": {"type": "array", "items": message}}),
+        "Marked": _object({"marked": {"type": "integer", "minimum": 0, "maximum": 1}}),
+        "Document": {"type": "object", "required": ["openapi", "info", "paths"]},
+    }
+
+
+def _paths(register_form: dict | None, departments: list[str]) -> dict:
+    task_id = _path_id("task_id", "任务号")
+    tasks = _op("任务列表", {"anyOf": [_ref("InboxPage"), _ref("TaskList")]}, "400 401 503", description=(
+        "给出 tab 时返回我的待办中该分栏的一页（InboxPage：counts 为各分栏数量，最多数到 count_cap + 1，表示超过 "
+        "count_cap 条；has_next 表示是否有下一页），否则按 status 返回可见任务（TaskList）。"), params=[
+        _query("tab", "我的待办分栏", {"type": "string", "enum": list(TABS)}),
+        _query("status", "任务状态（不给 tab 时）", {"type": "string", "enum": ["open", "all", *sorted(STATUS_LABELS)],
+                                              "default": "open"}),
+        _query("department", "部门名称或别名（不给 tab 时）", {"type": "string", "enum": departments}),
+        _query("enterprise", "企业名称（包含，给 tab 时）", STRING), _query("category", "问题类别（给 tab 时）", STRING),
+        _clamped("page", "页码（给 tab 时）", 1, 1, MAX_PAGE), _clamped("per_page", "每页条数（给 tab 时）", 20, 1, 100),
+        _clamped("limit", "条数（不给 tab 时）", 100, 1, 500), _clamped("offset", "偏移（不给 tab 时）", 0, 0, MAX_PAGE * 100)])
+    register = register_form or {"type": "object", "description": "登记表单（流程未部署时无法登记）"}
+    return {
+        "/openapi.json": {"get": {**_op("本文档", _ref("Document"), ""), "security": []}},
+        "/tasks": {"get": tasks},
+        "/tasks/{task_id}": {"get": _op("任务详情与办理记录", _ref("TaskDetail"), "401 404 503", params=[task_id])},
+        "/tasks/{task_id}/complete": {"post": _op(
+            "办理任务（提交表单数据）", _ref("Completion"), "400 401 403 404 409 503", params=[task_id],
+            body={"type": "object", "description": "任务表单的字段：须符合任务详情中 form 所指的表单，"
+                                                   "否则 400，errors 按字段说明"})},
+        "/items": {"post": _op("登记企业问题（发起问题交办流程）", _ref("Instance"), "400 401 403 404 503",
+                               status="201", body=register)},
+        "/instances/{ref}": {"get": _op("流程实例（实例号或事项编号）", _ref("InstanceView"), "401 404 503", params=[
+            {"name": "ref", "in": "path", "required": True, "description": "实例号或事项编号", "schema": STRING}])},
+        "/calendar/add-working-days": {"get": _op("计算期限：start 之后第 days 个工作日（次日起算）", _ref("Due"),
+                                                  "400 401 503", params=[
+            _query("start", "起算日期（缺省今天）", {"type": "string", "format": "date"}),
+            _query("days", "工作日数", {"type": "integer", "minimum": 1, "maximum": 365}, required=True)])},
+        "/notifications": {"get": _op("站内消息（最新 50 条）与未读数", _ref("Messages"), "401 503")},
+        "/notifications/{message_id}/read": {"post": _op(
+            "标为已读（只能标自己的消息）", _ref("Marked"), "400 401 404 503", params=[_path_id("message_id", "消息号")])},
+    }
+
+
+def document(register_form: dict | None = None, departments: list[str] | None = None) -> dict:
+    """The document; ``register_form``: the deployed registration form (the body of POST /items);
+    ``departments``: the names and aliases a department filter accepts."""
+    return {
+        "openapi": "3.1.0",
         "info": {"title": "黔江区“专精特新”企业培育流程引擎 API", "version": "1",
                  "description": "会话登录（状态变更请求带 X-CSRF-Token 头）或 Bearer 令牌。错误返回 {code, message}。"},
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string", "description": "中文说明"},
-                    "errors": {"type": "object", "additionalProperties": {"type": "string"},
-                               "description": "按字段的错误"}}},
-                "Task": {"type": "object", "properties": {
-                    "id": {"type": "integer"}, "instance_id": {"type": "integer"}, "business_key": {"type": "string"},
-                    "title": {"type": "string"}, "task": {"type": "string"}, "name": {"type": "string"},
-                    "department": {"type": "string"}, "status": {"type": "string"},
-                    "status_label": {"type": "string"}, "due_at": {"type": "string", "nullable": True},
-                    "escalation_level": {"type": "integer"}}},
-            },
+            "schemas": {**_task_schemas(), **_instance_schemas(), **_other_schemas()},
         },
         "security": [{"bearer": []}, {"session": []}],
-        "paths": {
-            "/openapi.json": {"get": _op("本文档", auth=False)},
-            "/tasks": {"get": _op("任务列表（按 tab 返回我的待办分栏，或按 status 返回可见任务）。按 tab 时 counts 为各分栏数量，"
-                                  "最多数到 count_cap + 1（表示超过 count_cap 条），has_next 表示是否有下一页", params=[
-                _query("tab", "to_sign / in_progress / due_soon / overdue / completed"),
-                _query("status", "open / all / to_sign / in_progress / completed / cancelled"),
-                _query("department", "部门名称"), _query("enterprise", "企业名称（包含）"),
-                _query("category", "问题类别"), _query("page", "页码", "integer"),
-                _query("per_page", "每页条数", "integer"), _query("limit", "条数", "integer"),
-                _query("offset", "偏移", "integer")])},
-            "/tasks/{task_id}": {"get": _op("任务详情与办理记录", params=[_path("task_id", "任务号")])},
-            "/tasks/{task_id}/complete": {"post": _op(
-                "办理任务（提交表单数据）", params=[_path("task_id", "任务号")],
-                body={"type": "object", "description": "任务表单字段"})},
-            "/items": {"post": _op("登记企业问题（发起问题交办流程）", status="201", body={
-                "type": "object", "required": ["enterprise_name", "category", "description", "source"],
-                "properties": {"enterprise_name": {"type": "string"}, "category": {"type": "string"},
-                               "description": {"type": "string"}, "source": {"type": "string"},
-                               "enterprise_uscc": {"type": "string"}, "contact": {"type": "string"}}})},
-            "/instances/{ref}": {"get": _op("流程实例（实例号或事项编号）", params=[
-                _path("ref", "实例号或事项编号", "string")])},
-            "/calendar/add-working-days": {"get": _op("计算期限：start 之后第 days 个工作日", params=[
-                _query("start", "起算日期 YYYY-MM-DD（缺省今天）"), _query("days", "工作日数", "integer")])},
-            "/notifications": {"get": _op("站内消息与未读数")},
-            "/notifications/{message_id}/read": {"post": _op("标为已读", params=[_path("message_id", "消息号")])},
-        },
+        "paths": _paths(register_form, sorted(departments or [])),
     }

@@ -21,8 +21,13 @@ from engine.storage.models import AuditRecord, Department, HumanTask, ProcessDef
 def find_instance(session: Session, ref) -> ProcessInstance:
     """An instance by id or business key (InstanceNotFound otherwise)."""
     instance = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        instance = session.get(ProcessInstance, int(ref))
+    # Only ASCII digits are an id ("²".isdigit() is true, int("²") fails) and only up to the largest BIGINT.
+    if isinstance(ref, str) and ref.isascii() and ref.isdigit() and len(ref) <= 19:
+        ref_id: int | None = int(ref)
+    else:
+        ref_id = ref if isinstance(ref, int) else None
+    if ref_id is not None and 0 < ref_id < 2**63:
+        instance = session.get(ProcessInstance, ref_id)
     if instance is None and isinstance(ref, str):
         instance = session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == ref))
     if instance is None:
