@@ -104,6 +104,8 @@ def check_csrf():
     """before_request: refuse a state change without the session's token."""
     if request.method in SAFE_METHODS or g.get("via_token"):
         return None
+    if request.path.startswith("/api/") and g.get("actor") is None:  # who first: 401, then the token
+        return jsonify({"code": "unauthorized", "message": "请先登录，或在请求头中提供 Bearer 令牌"}), 401
     csrf.protect()  # raises CSRFError, answered by _csrf_refused
     return None
 

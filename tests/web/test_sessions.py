@@ -158,3 +158,8 @@ def test_a_session_forged_with_the_old_default_key_is_refused(app, zjtx):
         b.client.set_cookie("session", serializer.dumps(payload))
         response = b.client.get("/admin/")
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_an_api_change_without_a_login_is_unauthorized_before_any_csrf_check(app):
+    anonymous = Browser(app).client.post("/api/v1/items", json={})
+    assert anonymous.status_code == 401 and anonymous.get_json()["code"] == "unauthorized"
