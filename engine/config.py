@@ -1,9 +1,12 @@
 """Settings read from the environment, once, by :func:`engine.bootstrap.bootstrap`."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from engine.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROCESSES_DIR = PROJECT_ROOT / "processes"
@@ -21,6 +24,49 @@ def _secret(env) -> str | None:
     return path.read_text(encoding="utf-8").strip() or None
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+METRICS_TOKEN_MIN_LENGTH = 16
+
+
+def _metrics_token(env) -> str | None:
+    """ZJTX_METRICS_TOKEN, else the file ZJTX_METRICS_TOKEN_FILE names (no default file: unset is open).
+    A file that is named but missing or empty stops the start: /metrics must not open by mistake."""
+    token = env.get("ZJTX_METRICS_TOKEN") or None
+    source = "ZJTX_METRICS_TOKEN"
+    if token is None and env.get("ZJTX_METRICS_TOKEN_FILE"):
+        path = Path(env["ZJTX_METRICS_TOKEN_FILE"])
+        source = "ZJTX_METRICS_TOKEN_FILE"
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"无法读取 ZJTX_METRICS_TOKEN_FILE 指定的令牌文件「{path}」：{exc}") from exc
+        if not token:
+            raise ConfigurationError(f"ZJTX_METRICS_TOKEN_FILE 指定的令牌文件「{path}」是空的")
+    if token is not None and len(token) < METRICS_TOKEN_MIN_LENGTH:
+        raise ConfigurationError(f"监控令牌 {source} 太短：至少 {METRICS_TOKEN_MIN_LENGTH} 个字符，"
+                                 "可用 openssl rand -hex 32 生成")
+    return token
+
+
+def metrics_networks(value: str, variable: str = "ZJTX_METRICS_ALLOW") -> tuple[Network, ...]:
+    """Comma-separated addresses and networks (IPv4 or IPv6: ``10.0.0.5, 10.8.0.0/16, fd00::/8``)."""
+    networks = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry))
+        except ValueError:
+            hint = "应为 IP 地址或网段，如 10.0.0.5、10.8.0.0/16、fd00::/8"
+            try:  # host bits set (10.8.1.0/16): say which network it would be
+                hint = f"网段的主机位不为零，是否应为 {ipaddress.ip_network(entry, strict=False)}"
+            except ValueError:
+                pass
+            raise ConfigurationError(f"{variable} 中的「{entry}」无效：{hint}", variable=variable,
+                                     entry=entry) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -30,6 +76,9 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     environment: str = "production"  # production | development (ZJTX_ENV)
     trusted_proxies: int = 0  # reverse proxies in front of the web nodes whose X-Forwarded-For is believed
+    # /metrics: a Bearer token and/or client networks it is served to (web/status.py); neither: open
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_allow: tuple[Network, ...] = ()
     # Escalation defaults (a task's BPMN properties override them).
     warn_before_working_days: int = 1
     supervise_after_working_days: int = 3
@@ -72,6 +121,8 @@ class Settings:
             secret_key=_secret(env),
             environment=env.get("ZJTX_ENV") or cls.environment,
             trusted_proxies=int(env.get("ZJTX_TRUSTED_PROXIES") or cls.trusted_proxies),
+            metrics_token=_metrics_token(env),
+            metrics_allow=metrics_networks(env.get("ZJTX_METRICS_ALLOW") or ""),
             warn_before_working_days=int(env.get("ZJTX_WARN_BEFORE_WORKING_DAYS") or cls.warn_before_working_days),
             supervise_after_working_days=int(env.get("ZJTX_SUPERVISE_AFTER_WORKING_DAYS")
                                              or cls.supervise_after_working_days),
