@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 from engine.bootstrap import bootstrap
 from engine.config import PROCESSES_DIR, Settings
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, remove_notice
 
 # Sessions are signed with a key of the test run (subprocesses such as `zjtx serve` inherit it); the
 # tests of a missing key take it away themselves.
@@ -218,6 +218,13 @@ def clock():
     For tests whose expectations depend on what day it is (working days, deadlines, years)."""
     with time_machine.travel(FIXED_NOW, tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture
+def year_without_notice(monkeypatch):
+    """2027 without its notice (see ``remove_notice``), whatever the installed ``holidays`` carries."""
+    remove_notice(monkeypatch, 2027)
+    return 2027
 
 
 class SmtpSink:

@@ -380,3 +380,23 @@ def outbox(zjtx) -> list:
 
     with zjtx.db.read() as session:
         return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def remove_notice(monkeypatch, *years: int) -> None:
+    """Make ``years`` what the ``holidays`` package computes for a year before the State Council's notice
+    for it ships: its statutory days only, no make-up working days, unconfirmed. Tests that need a year
+    without a notice make one with this instead of relying on what the installed package lacks (the day it
+    carries 2027, those tests would fail with no change to the code)."""
+    from engine.deadlines import workcalendar
+
+    real = workcalendar._package_year
+
+    def package_year(year: int):
+        known = real(year)
+        if year not in years:
+            return known
+        statutory = {day: (workday, name) for day, (workday, name) in known.days.items()
+                     if not workday and not name.startswith(workcalendar._SUBSTITUTED_PREFIX)}
+        return workcalendar._Year(False, statutory)
+
+    monkeypatch.setattr(workcalendar, "_package_year", package_year)

@@ -55,7 +55,7 @@ def test_is_workday(cli, day, answer):
     assert cli("calendar", "is-workday", day).stdout.strip() == answer
 
 
-def test_an_unconfirmed_year_still_answers_and_says_so(cli):
+def test_an_unconfirmed_year_still_answers_and_says_so(cli, year_without_notice):
     result = cli("calendar", "is-workday", "2027-02-13")
     assert result.stdout.strip() == "false" and "2027 年的节假日安排尚未确认" in result.stderr
     assert "2027 年：未确认" in cli("calendar", "status").stdout
@@ -81,7 +81,7 @@ def test_an_administrator_overrides_a_single_day(cli):
     cli("calendar", "set", "2026-12-31", "weekday", code=2)
 
 
-def test_a_bad_notice_is_refused_with_every_problem_named(cli, tmp_path):
+def test_a_bad_notice_is_refused_with_every_problem_named(cli, tmp_path, year_without_notice):
     bad = dict(NOTICE_2027, workdays=[{"date": "2027-02-10"}, {"date": "2027-13-01"}])
     notice = tmp_path / "bad.json"
     notice.write_text(json.dumps(bad, ensure_ascii=False), encoding="utf-8")

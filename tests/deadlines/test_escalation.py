@@ -170,7 +170,7 @@ def test_each_level_fires_once_across_many_ticks(zjtx):
         assert session.scalar(select(func.count(OutboxMessage.id))) == 0  # no SMTP configured, no webhooks
 
 
-def test_a_task_list_shows_due_dates_and_unconfirmed_years(zjtx):
+def test_a_task_list_shows_due_dates_and_unconfirmed_years(zjtx, year_without_notice):
     with time_machine.travel(at("2026-12-28 10:00"), tick=False):
         item = Item(zjtx)
         item.accept()

@@ -16,6 +16,7 @@ from engine.deadlines.workcalendar import (
     WorkCalendar,
     parse_arrangement,
 )
+from tests.helpers import remove_notice
 
 MAKEUP_DAYS_2026 = [date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28),
                     date(2026, 5, 9), date(2026, 9, 20), date(2026, 10, 10)]
@@ -173,11 +174,21 @@ def test_no_date_from_1990_to_2100_raises(cal):
     assert cal.add_working_days(date(2100, 12, 30), 3) == date(2101, 1, 4)
 
 
-def test_package_has_no_2027_notice_so_2027_is_unconfirmed(cal):
+def test_a_year_without_notice_is_unconfirmed(year_without_notice):
+    cal = WorkCalendar()
     assert not cal.is_confirmed(2027)
     assert cal.unconfirmed_years(date(2026, 11, 28)) == [2027]
     assert cal.unconfirmed_years(date(2026, 11, 28), ahead=0) == []
     assert cal.unconfirmed_years(date(2030, 1, 1), ahead=2) == [2030, 2031, 2032]
+
+
+def test_a_year_without_notice_is_made_from_one_the_package_carries(monkeypatch):
+    # What year_without_notice relies on: 2026's notice (2026-02-14, a Saturday, worked) is removed.
+    assert WorkCalendar().is_confirmed(2026) and WorkCalendar().is_workday(date(2026, 2, 14))
+    remove_notice(monkeypatch, 2026)
+    cal = WorkCalendar()
+    assert not cal.is_confirmed(2026) and not cal.is_workday(date(2026, 2, 14))
+    assert cal.day(date(2026, 10, 1)).workday is False  # the statutory days stay
 
 
 def test_year_data_is_built_once_per_year():
