@@ -44,7 +44,7 @@ def _book(title: str, headers: list[str], rows: list[list]) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = title
-    sheet.append(headers)
+    append_row(sheet, headers)  # the ladder's level labels are configured, not constants
     for row in rows:
         append_row(sheet, row)
     for column in sheet.columns:

@@ -11,13 +11,14 @@ import builtins
 import io
 from datetime import date, datetime
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
-from engine.policy.cells import append_row
+from engine.policy import workbooks
+from engine.policy.cells import append_row, restore
 from engine.policy.pool import uscc
 from engine.policy.pool.eligibility import FIGURES, industries
 from engine.policy.pool.goals import goals_in  # also read from here by the circulars
@@ -36,7 +37,7 @@ YEAR_COLUMNS = [("uscc", "统一社会信用代码"), ("year", "年度"), ("reve
                 ("rd_expense", "研发投入（元）"), ("net_profit", "净利润（元）"), ("total_assets", "资产总额（元）"),
                 ("total_liabilities", "负债总额（元）")]
 YES, NO = {"是", "true", "True", "1", "Y", "y"}, {"否", "false", "False", "0", "N", "n"}
-MAX_IMPORT_BYTES = 10 * 1024 * 1024
+MAX_IMPORT_BYTES = workbooks.MAX_UPLOAD_BYTES
 
 
 def _date(value) -> date | None:
@@ -269,21 +270,17 @@ class EnterpriseService:
         return target
 
     # -- Excel ---------------------------------------------------------------------------
-    def import_workbook(self, actor: Actor, content: bytes) -> dict:
-        """Import the template workbook: all rows or none. Errors: [{sheet, row, column, message}]."""
+    def import_workbook(self, actor: Actor, content: bytes, field: str = "file") -> dict:
+        """Import the template workbook: all rows or none. Errors: [{sheet, row, column, message}].
+        ``field``: the upload's form field, the key of a refused file's error (see engine.policy.workbooks)."""
         self._check_edit(actor)
-        if len(content) > MAX_IMPORT_BYTES:
-            raise ValidationFailed({"file": "文件不能超过 10 MB"})
-        try:
-            book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception:
-            raise ValidationFailed({"file": "不是有效的 Excel（.xlsx）文件"}) from None
         problems: builtins.list[dict] = []
-        if "企业" not in book.sheetnames:
-            raise ValidationFailed({"file": "工作簿中没有名为「企业」的工作表，请使用导出的模板"})
-        enterprises = self._read_sheet(book["企业"], ENTERPRISE_COLUMNS, "企业", problems)
-        year_rows = self._read_sheet(book["年度数据"], YEAR_COLUMNS, "年度数据", problems) \
-            if "年度数据" in book.sheetnames else []
+        with workbooks.open_upload(content, field, MAX_IMPORT_BYTES) as book:
+            if "企业" not in book.sheetnames:
+                raise ValidationFailed({field: "工作簿中没有名为「企业」的工作表，请使用导出的模板"})
+            enterprises = self._read_sheet(book, ENTERPRISE_COLUMNS, "企业", problems)
+            year_rows = self._read_sheet(book, YEAR_COLUMNS, "年度数据", problems) \
+                if "年度数据" in book.sheetnames else []
         with self.db.write() as session:
             officers = self._officers(session)
             cleaned: dict[str, tuple[dict, list]] = {}
@@ -325,8 +322,8 @@ class EnterpriseService:
             return {"created": created, "updated": updated, "years": sum(len(y) for _, y in cleaned.values())}
 
     @staticmethod
-    def _read_sheet(sheet, columns, name, problems) -> builtins.list[tuple[int, dict]]:
-        rows = sheet.iter_rows(values_only=True)
+    def _read_sheet(book: workbooks.UploadedWorkbook, columns, name, problems) -> builtins.list[tuple[int, dict]]:
+        rows = ([restore(v) for v in values] for values in book.rows(name))  # the export quoted formula-like text
         header = [str(h).strip() if h is not None else "" for h in next(rows, [])]
         index = {}
         for field, title in columns:
@@ -350,9 +347,9 @@ class EnterpriseService:
         book = Workbook()
         sheet = book.active
         sheet.title = "企业"
-        sheet.append([title for _, title in ENTERPRISE_COLUMNS])
+        append_row(sheet, [title for _, title in ENTERPRISE_COLUMNS])
         years_sheet = book.create_sheet("年度数据")
-        years_sheet.append([title for _, title in YEAR_COLUMNS])
+        append_row(years_sheet, [title for _, title in YEAR_COLUMNS])
         with self.db.read() as session:
             officers = {i: u for u, i in self._officers(session).items()}
             for e in session.scalars(select(Enterprise).order_by(Enterprise.name)):
