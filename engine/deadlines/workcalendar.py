@@ -28,10 +28,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as _holidays
+
+from engine.bytecache import MB, byte_cached
 
 MAKEUP_NAME = "调休上班"
 # The package's zh_CN label of a day off moved from a weekend: "休息日（由 2026-01-04 调休）".
@@ -72,7 +73,8 @@ class _Year:
     days: dict[date, tuple[bool, str]]  # only the days that differ from weekday/weekend
 
 
-@lru_cache(maxsize=64)  # the package's data is fixed for the process: built once per year, not per calendar
+# The package's data is fixed for the process: built once per year, not per calendar (a year: a few KB)
+@byte_cached("deadlines.package_years", 4 * MB)
 def _package_year(year: int) -> _Year:
     """What the ``holidays`` package knows about ``year`` (empty outside its range, never raises)."""
     cn = _holidays.country_holidays("CN", years=year, language="zh_CN")

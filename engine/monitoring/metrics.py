@@ -1,7 +1,7 @@
 """Operational figures for Prometheus (``/metrics``) and structured (JSON) logs.
 
 Gauges are read from indexed columns at scrape time, so every node reports the same numbers;
-the scheduler's tick duration is per process.
+the scheduler's tick duration and the caches (engine.bytecache) are per process.
 """
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import json
 import logging
 import time
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
+from engine import bytecache
 from engine.runtime.projection import OPEN_STATUSES
 from engine.storage.models import Escalation, HumanTask, OutboxMessage
 
@@ -35,7 +36,23 @@ def render(db, now) -> bytes:
         for status, count in session.execute(select(OutboxMessage.status, func.count(OutboxMessage.id))
                                              .group_by(OutboxMessage.status)):
             queue.labels(status=status).set(count)
+    _caches(registry)
     return generate_latest(registry) + generate_latest()  # the second: this process's tick histogram
+
+
+def _caches(registry: CollectorRegistry) -> None:
+    """This process's caches (not the script workers'): bytes held against the budget, and use."""
+    held = Gauge("zjtx_cache_bytes", "Estimated bytes held by a cache of this process", ["cache"], registry=registry)
+    budget = Gauge("zjtx_cache_budget_bytes", "Byte budget of a cache of this process", ["cache"], registry=registry)
+    entries = Gauge("zjtx_cache_entries", "Entries in a cache of this process", ["cache"], registry=registry)
+    hits = Counter("zjtx_cache_hits", "Cache hits in this process", ["cache"], registry=registry)
+    misses = Counter("zjtx_cache_misses", "Cache misses in this process", ["cache"], registry=registry)
+    for stats in bytecache.all_stats():
+        held.labels(cache=stats.name).set(stats.bytes)
+        budget.labels(cache=stats.name).set(stats.budget)
+        entries.labels(cache=stats.name).set(stats.entries)
+        hits.labels(cache=stats.name).inc(stats.hits)
+        misses.labels(cache=stats.name).inc(stats.misses)
 
 
 class JsonFormatter(logging.Formatter):

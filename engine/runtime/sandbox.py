@@ -19,7 +19,6 @@ import io
 import math
 import pickle
 import types
-from functools import lru_cache
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -30,8 +29,17 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 
+from engine.bytecache import MB, byte_cached
+
 MAX_SEQUENCE = 1_000_000   # items or characters one multiplication or range may produce
 MAX_POWER_BITS = 100_000   # size of an integer power
+# Compiled code kept per process (the engine's and each worker's: inside the worker these count
+# against its memory limit). A code object takes 2-6 times its script's length besides the script
+# (the key); 16 MB holds thousands of ordinary scripts, and a script too big for the budget is
+# compiled on each use instead of pushing everything else out (engine.bytecache).
+COMPILE_EXEC_BYTES = 16 * MB
+COMPILE_EVAL_BYTES = 8 * MB
+BOUNDED_BYTES = 2 * MB  # is_bounded keeps a bool per expression: the expression is the cost
 ALLOWED_BUILTINS = (
     "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "int", "isinstance", "len",
     "list", "map", "max", "min", "reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip",
@@ -159,7 +167,7 @@ def _refusal(errors) -> SandboxViolation:
     return SandboxViolation(f"脚本被沙箱拒绝：{text}")
 
 
-@lru_cache(maxsize=2048)
+@byte_cached("sandbox.compile_eval", COMPILE_EVAL_BYTES)
 def compile_eval(expression: str):
     result = compile_restricted_eval(expression, policy=_Policy)
     if result.errors:
@@ -167,7 +175,7 @@ def compile_eval(expression: str):
     return result.code
 
 
-@lru_cache(maxsize=1024)
+@byte_cached("sandbox.compile_exec", COMPILE_EXEC_BYTES)
 def compile_exec(script: str):
     result = compile_restricted_exec(script, policy=_Policy)
     if result.errors:
@@ -188,7 +196,7 @@ _BOUNDED_NODES = (ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Compare,
 _BOUNDED_CALLS = frozenset({"len", "bool"})
 
 
-@lru_cache(maxsize=4096)
+@byte_cached("sandbox.is_bounded", BOUNDED_BYTES)
 def is_bounded(expression: str) -> bool:
     try:
         tree = ast.parse(expression.strip(), mode="eval")
