@@ -81,6 +81,15 @@ class ConfigurationError(EngineError):
     code = "configuration_error"
 
 
+class DatabaseNotReady(ConfigurationError):
+    """The database of DATABASE_URL cannot be used as it is: the address is wrong, the server or file cannot
+    be reached, it has no tables yet, or its schema is not this program's revision (``reason`` says which;
+    the message says how to fix it). Raised when the database is opened, and by the check of
+    :mod:`engine.storage.schema_state` before a command or the web app starts."""
+
+    code = "database_not_ready"
+
+
 class ValidationFailed(EngineError, ValueError):
     """Submitted data does not match the task's form. ``errors`` maps field → Chinese message."""
 

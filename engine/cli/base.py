@@ -10,16 +10,40 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from engine.bootstrap import Services, bootstrap
 from engine.errors import DeploymentError, EngineError, ValidationFailed
+from engine.storage import schema_state
+
+# Commands that use the services without the schema being at this program's revision: init-db makes or
+# upgrades it (so it only needs a database that answers); eligibility reads the decision tables on disk and
+# opens no database. (secret-key, loadtest and bench --fresh do not get their database from _services.)
+CREATES_SCHEMA = frozenset({"init-db"})
+NEEDS_NO_DATABASE = frozenset({"eligibility"})
 
 
 def _services(ctx: click.Context) -> Services:
+    """The services, bootstrapped once per command; first, unless the command is exempt (above), the check
+    that the database answers and its schema is current (a Chinese error telling what to run otherwise)."""
     if ctx.obj is None:
         ctx.obj = bootstrap()
         ctx.call_on_close(ctx.obj.close)
+        command = _command_path(ctx)
+        if command in CREATES_SCHEMA:
+            schema_state.require_reachable(ctx.obj.db)
+        elif command not in NEEDS_NO_DATABASE:
+            schema_state.require_current(ctx.obj.db)
     return ctx.obj
+
+
+def _command_path(ctx: click.Context) -> str:
+    """The command as typed after ``zjtx``, e.g. ``calendar status``."""
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.command.name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 def _print_json(value) -> None:
@@ -62,6 +86,12 @@ class _Group(click.Group):
             sys.exit(1)
         except EngineError as exc:
             click.echo(f"错误：{exc.message}", err=True)
+            sys.exit(1)
+        except OperationalError as exc:  # the database went away or refused mid-command (after the check)
+            lines = str(exc.orig).strip().splitlines()
+            detail = f"（{lines[0]}）" if lines else ""
+            click.echo(f"错误：数据库操作失败{detail}，本次操作未完成：请检查环境变量 DATABASE_URL 以及数据库服务是否在运行",
+                       err=True)
             sys.exit(1)
 
 

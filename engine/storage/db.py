@@ -15,10 +15,11 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 import engine.storage.refcache  # noqa: F401  (registers the reference-data generation bumps on every session)
+from engine.storage.schema_state import unusable_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # A pooled PostgreSQL connection idle for longer than this is checked with a ping before use. One in
@@ -95,13 +96,16 @@ class Database:
     """Owns the engines. ``write()`` is the unit of work for every state change."""
 
     def __init__(self, url: str):
-        self.url = make_url(url)
-        if self.url.get_backend_name() == "sqlite":
-            self.engine = _sqlite_engine(self.url, immediate=False)
-            self.write_engine = _sqlite_engine(self.url, immediate=True)
-        else:
-            self.engine = _server_engine(self.url)
-            self.write_engine = self.engine
+        try:
+            self.url = make_url(url)
+            if self.url.get_backend_name() == "sqlite":
+                self.engine = _sqlite_engine(self.url, immediate=False)
+                self.write_engine = _sqlite_engine(self.url, immediate=True)
+            else:
+                self.engine = _server_engine(self.url)
+                self.write_engine = self.engine
+        except (ArgumentError, NoSuchModuleError, ImportError, OSError) as exc:  # a wrong DATABASE_URL
+            raise unusable_url(url, exc) from None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
 

@@ -42,7 +42,8 @@ def test_logs_can_be_json_lines():
     assert line["logger"] == "zjtx.scheduler" and line["duration_ms"] == 12 and "timers" in line["message"]
 
 
-def test_the_wsgi_entry_point_builds_the_app(database_url, monkeypatch):
+def test_the_wsgi_entry_point_builds_the_app(zjtx, database_url, monkeypatch):
+    # `zjtx`: on an initialised database (on an empty one wsgi.py refuses to start)
     import importlib
     import sys
 
