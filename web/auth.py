@@ -1,27 +1,14 @@
 """Login, logout and password change."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import ValidationFailed
 from engine.identity.accounts import LoginRefused
+from web.params import same_site_path
 from web.security import login_required, services, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an absolute or scheme-relative URL an attacker chose. Browsers
-    drop tabs and line breaks from URLs ("/\t/evil.example" becomes "//evil.example"), and a line break
-    cannot go into a header, so any control character or space refuses the target."""
-    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
-            and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target)):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("pages.inbox")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -35,7 +22,7 @@ def login():
             flash(exc.message, "error")
             return render_template("login.html", username=username), 401
         sign_in(actor)
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(same_site_path(request.args.get("next")))
     return render_template("login.html", username="")
 
 

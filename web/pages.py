@@ -9,7 +9,7 @@ from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.queries.views import TABS, InboxFilter
 from notifications.errors import MessageNotFound
 from web import formfields
-from web.params import MAX_PAGE, form_ref, int_arg
+from web.params import MAX_PAGE, back, form_ref, int_arg
 from web.security import login_required, roles_required, services
 
 bp = Blueprint("pages", __name__)
@@ -83,7 +83,7 @@ def comment(instance_id: int):
         flash(next(iter(exc.errors.values())), "error")
     except NotFound:
         abort(404)
-    return redirect(request.referrer or url_for("pages.inbox"))
+    return redirect(back())
 
 
 @bp.post("/items/<int:instance_id>/attachments")
@@ -99,7 +99,7 @@ def attach(instance_id: int):
         abort(404)
     else:
         flash("附件已上传", "info")
-    return redirect(request.referrer or url_for("pages.inbox"))
+    return redirect(back())
 
 
 @bp.get("/attachments/<int:attachment_id>")

@@ -2,7 +2,9 @@
 "not found" or the nearest allowed value, never a server error."""
 from __future__ import annotations
 
-from flask import request
+from urllib.parse import urlsplit
+
+from flask import request, url_for
 from werkzeug.routing import IntegerConverter
 
 from engine.errors import ValidationFailed
@@ -61,3 +63,26 @@ def form_ref(name: str, label: str) -> int | None:
     if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
         raise ValidationFailed({name: f"「{label}」应为编号，收到 {raw[:30]!r}"})
     return int(raw)
+
+
+def same_site_path(target: str | None) -> str:
+    """Only a path on this site: never an absolute or scheme-relative URL an attacker chose. Browsers
+    drop tabs and line breaks from URLs ("/\t/evil.example" becomes "//evil.example"), and a line break
+    cannot go into a header, so any control character or space refuses the target: the inbox instead."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target)):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("pages.inbox")
+
+
+def back() -> str:
+    """Where a form posted from a page returns to: that page when the Referer names one of ours (same
+    host), else the inbox. The Referer is the client's word, so it goes through the same rule as ``next``."""
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+        return url_for("pages.inbox")
+    return same_site_path(parts.path + (f"?{parts.query}" if parts.query else ""))
+
