@@ -61,6 +61,13 @@ class UserNotFound(NotFound):
         super().__init__(f"用户「{username}」不存在", user=username)
 
 
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+    def __init__(self, token_id):
+        super().__init__(f"API 令牌 #{token_id} 不存在或不属于该用户", token_id=token_id)
+
+
 class PermissionDenied(EngineError, PermissionError):
     code = "permission_denied"
 

@@ -46,7 +46,9 @@ def user(user_id: int | None = None):
             flash("用户已保存", "info")
             return redirect(url_for("admin.index"))
     login_state = services().identity.login_state(g.actor, user_id) if user_id is not None else None
+    tokens = services().identity.tokens(g.actor, user_id) if user_id is not None else []
     return render_template("admin/user.html", user_id=user_id, values=values, errors=errors, login_state=login_state,
+                           tokens=tokens,
                            departments=departments, roles=ROLES), (400 if errors else 200)
 
 
@@ -56,6 +58,18 @@ def sign_out_user(user_id: int):
     """强制下线: every session of the user ends at its next request."""
     services().identity.sign_out_everywhere(g.actor, user_id)
     flash("该用户在所有设备上的登录已退出", "info")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/tokens/<int:token_id>/revoke")
+@roles_required("admin")
+def revoke_token(user_id: int, token_id: int):
+    """吊销令牌: scripts using the token are refused from their next call."""
+    try:
+        services().identity.revoke_token(g.actor, user_id, token_id)
+    except NotFound:
+        abort(404)
+    flash(f"API 令牌 #{token_id} 已吊销，使用它的程序将无法再调用接口", "info")
     return redirect(url_for("admin.user", user_id=user_id))
 
 

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import sys
+from zoneinfo import ZoneInfo
 
 import click
 
 from engine.cli.base import _print_json, _services, main
 from notifications import channels
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 @main.group()
@@ -100,15 +103,34 @@ def webhook_list(ctx):
 @main.command("token")
 @click.argument("username")
 @click.argument("name")
+@click.option("--list", "listing", is_flag=True, help="列出该用户的令牌（NAME 填任意值，如 -）")
+@click.option("--revoke", "revoke_id", type=click.IntRange(1), help="吊销该用户编号为此的令牌")
 @click.pass_context
-def token(ctx, username, name):
-    """为用户签发 JSON API 令牌（只显示一次）。"""
-    from engine.identity.accounts import issue_token
+def token(ctx, username, name, listing, revoke_id):
+    """为用户签发 JSON API 令牌（只显示一次）；--list 列出，--revoke 编号 吊销。"""
+    from engine.errors import TokenNotFound
+    from engine.identity.accounts import issue_token, revoke_token, tokens_of
     from engine.identity.org import get_user
+    from engine.storage.models import AuditRecord
 
-    with _services(ctx).db.write() as session:
-        value = issue_token(session, get_user(session, username).id, name)
-    click.echo(value)
+    services = _services(ctx)
+    with services.db.write() as session:
+        user = get_user(session, username)
+        if listing:
+            for row in tokens_of(session, user.id):
+                used = row["last_used_at"].astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if row["last_used_at"] \
+                    else "从未使用"
+                click.echo(f"#{row['id']} {row['name']} 最近使用：{used}{' 已吊销' if row['revoked'] else ''}")
+            return
+        if revoke_id is not None:
+            if not revoke_token(session, user.id, revoke_id):
+                raise TokenNotFound(revoke_id)
+            action, data = "token_revoked", {"user_id": user.id, "token_id": revoke_id}
+        else:
+            value = issue_token(session, user.id, name)
+            action, data = "token_issued", {"user_id": user.id, "name": name[:100]}
+        session.add(AuditRecord(action=action, actor="zjtx", at=services.identity.clock(), data=data))
+    click.echo(f"已吊销 {username} 的令牌 #{revoke_id}" if revoke_id is not None else value)
 
 
 @main.command("notify-pref")

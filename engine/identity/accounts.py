@@ -113,6 +113,22 @@ def issue_token(session: Session, user_id: int, name: str) -> str:
     return token
 
 
+def tokens_of(session: Session, user_id: int) -> list[dict]:
+    """The user's API tokens, newest first: never the value (only its hash is stored)."""
+    rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc()))
+    return [{"id": t.id, "name": t.name, "created_at": t.created_at, "last_used_at": t.last_used_at,
+             "revoked": t.revoked} for t in rows]
+
+
+def revoke_token(session: Session, user_id: int, token_id: int) -> bool:
+    """Revoke one of the user's tokens: the next call with it is 401. False when it is not the user's."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user_id:
+        return False
+    row.revoked = True
+    return True
+
+
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 # One query: the token, its user and the user's roles (one row per role). Built once: on every API

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from engine.errors import PermissionDenied, UserNotFound
+from engine.errors import PermissionDenied, TokenNotFound, UserNotFound
 from engine.identity import accounts, org
 from engine.identity.authz import Actor
 from engine.storage.models import AuditRecord
@@ -84,6 +84,27 @@ class IdentityService:
             accounts.lift_login_limits(session, user_id, self.clock())
             session.add(AuditRecord(action="login_limits_lifted", actor=actor.username, at=self.clock(),
                                     data={"user_id": user_id}))
+
+    def tokens(self, actor: Actor, user_id: int) -> list[dict]:
+        """The user's API tokens (name, issued, last used in Beijing time, revoked), for administrators."""
+        require_admin(actor, "查看 API 令牌")
+        with self.db.read() as session:
+            if session.get(accounts.User, user_id) is None:
+                raise UserNotFound(user_id)
+            rows = accounts.tokens_of(session, user_id)
+        for row in rows:
+            for key in ("created_at", "last_used_at"):
+                row[key] = row[key].astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if row[key] else None
+        return rows
+
+    def revoke_token(self, actor: Actor, user_id: int, token_id: int) -> None:
+        """吊销令牌: scripts using it are refused (401) from their next call."""
+        require_admin(actor, "吊销 API 令牌")
+        with self.db.write() as session:
+            if not accounts.revoke_token(session, user_id, token_id):
+                raise TokenNotFound(token_id)
+            session.add(AuditRecord(action="token_revoked", actor=actor.username, at=self.clock(),
+                                    data={"user_id": user_id, "token_id": token_id}))
 
     def profile(self, actor: Actor) -> dict | None:
         """What the page header shows about the signed-in user."""

@@ -21,9 +21,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from engine.identity.accounts import issue_token
 from engine.identity.authz import actor_for
 from engine.identity.org import get_user
 from engine.storage.models import (
+    ApiToken,
     Attachment,
     Comment,
     Department,
@@ -150,6 +152,8 @@ CASES: dict[str, Case] = {
                                             data={"display_name": "越权改名"}),
     "POST /admin/users/<int:user_id>/sign-out": Case(lambda o: f"/admin/users/{o['user']}/sign-out", admins,
                                                      acts=True),
+    "POST /admin/users/<int:user_id>/tokens/<int:token_id>/revoke": Case(
+        lambda o: f"/admin/users/{o['user']}/tokens/{o['token']}/revoke", admins, acts=True),
     "POST /admin/users/<int:user_id>/lift-limits": Case(lambda o: f"/admin/users/{o['user']}/lift-limits", admins,
                                                         acts=True),
     "GET /admin/departments/<path:name>": Case(lambda o: f"/admin/departments/{o['department']}", admins),
@@ -253,10 +257,13 @@ def _objects(zjtx) -> dict[str, dict]:
         zjtx.incidents.instance_failed(session, session.get(ProcessInstance, failing.id), "triage", "研判",
                                        "测试用的异常", None, max_attempts=1)
         incident = session.scalar(select(Incident.id))
-    with zjtx.db.read() as session:
+    with zjtx.db.write() as session:
         users = {d: get_user(session, liaison(name)).id for d, name in DEPARTMENTS.items()}
+        for user_id in users.values():
+            issue_token(session, user_id, "脚本")
+        tokens = {d: session.scalar(select(ApiToken.id).where(ApiToken.user_id == users[d])) for d in users}
     for d in objects:
-        objects[d].update(incident=incident, user=users[d], department=DEPARTMENTS[d])
+        objects[d].update(incident=incident, user=users[d], token=tokens[d], department=DEPARTMENTS[d])
     return objects
 
 
@@ -302,7 +309,8 @@ def _state(zjtx, objects) -> tuple:
                 column(Attachment.id, Attachment), column(Enterprise.name, Enterprise),
                 column(InboxMessage.read_at, InboxMessage), column(Incident.resolved_at, Incident),
                 column(User.display_name, User), column(Department.name, Department),
-                column(ProcessVersion.trusted, ProcessVersion), column(ProcessInstance.version_id, ProcessInstance))
+                column(ProcessVersion.trusted, ProcessVersion), column(ProcessInstance.version_id, ProcessInstance),
+                column(ApiToken.revoked, ApiToken))
 
 
 @pytest.mark.slow
