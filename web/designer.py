@@ -185,9 +185,9 @@ def deploy():
     files, filename, body = _posted_file()
     if files is None:
         return jsonify({"code": "validation_failed", "message": "请求应包含 xml 和以 .bpmn/.dmn 结尾的 filename"}), 400
-    try:  # an edited diagram keeps the decision tables its version was deployed with
+    try:  # an edited diagram keeps the forms its latest version was deployed with
         results = services().repository.deploy(g.actor, files, body.get("note") or None,
-                                               keep_tables=filename.endswith(".bpmn"))
+                                               keep_forms=filename.endswith(".bpmn"))
     except DeploymentError as exc:
         return jsonify({"ok": False, "problems": exc.problems, "message": exc.message}), 400
     return jsonify({"ok": True, "deployed": [r.to_dict() for r in results]})

@@ -60,20 +60,31 @@ def deploy(ctx, files, note, actor, as_json):
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def validate(ctx, files, as_json):
-    """校验 BPMN/DMN 文件（与部署前的校验相同）；有问题时逐项列出并以非零状态退出。"""
+    """校验 BPMN/DMN 文件（与部署前的校验相同；决策表可单独校验）；有问题时逐项列出并以非零状态退出。"""
     services = _services(ctx)
     with services.db.read() as session:
-        problems = services.registry.validate(session, {f.name: f.read_bytes() for f in files})
+        report = services.registry.check(session, {f.name: f.read_bytes() for f in files})
     if as_json:
-        _print_json({"ok": not problems, "problems": problems})
-    elif problems:
-        click.echo(f"发现 {len(problems)} 个问题：", err=True)
-        for problem in problems:
+        _print_json(report)
+    elif report["problems"]:
+        click.echo(f"发现 {len(report['problems'])} 个问题：", err=True)
+        for problem in report["problems"]:
             click.echo(f"  - {problem['message']}", err=True)
     else:
-        click.echo("校验通过，可以部署")
-    if problems:
+        _echo_decisions(report["decisions"])
+        unused = [d["id"] for d in report["decisions"] if not d["used_by"]]
+        click.echo(f"校验通过；决策表 {'、'.join(unused)} 目前没有流程使用，需与使用它的流程一起部署" if unused
+                   else "校验通过，可以部署")
+    if report["problems"]:
         sys.exit(1)
+
+
+def _echo_decisions(decisions) -> None:
+    for d in decisions:
+        name = f"「{d['name']}」" if d["name"] else ""
+        users = f"；使用它的流程：{'、'.join(d['used_by'])}" if d["used_by"] else ""
+        click.echo(f"决策表 {d['id']}{name}（文件 {d['file']}）：命中策略 {d['hit_policy']}，"
+                   f"输入 {d['inputs']} 个，输出 {d['outputs']} 个，规则 {d['rules']} 条{users}")
 
 
 @main.command()

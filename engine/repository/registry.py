@@ -1,45 +1,40 @@
 """Process registry: deploying BPMN/DMN files as immutable, numbered versions.
 
-A version stores the parsed spec once (serialized, with its content hash), the source files and
-the JSON Schema forms its user tasks reference. Instances store only their own state.
+A version stores the parsed spec once (serialized, with its content hash), its own source files (the
+diagram, the files of the processes it calls, the decision tables it uses) and the JSON Schema forms
+its user tasks reference. Instances store only their own state. What a process's own content is, and
+when a deployment changes it, is explained in :mod:`engine.repository.contents`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from engine.errors import DeploymentError, ProcessNotFound
-from engine.identity.org import ROLES, DepartmentDirectory
-from engine.repository import camunda
-from engine.repository.validation import (
-    dmn_problems,
-    human_task_problems,
-    is_human_task,
-    runnable_problems,
-    task_problems,
-    translate,
+from engine.identity.org import DepartmentDirectory
+from engine.repository import dmn
+from engine.repository.contents import (
+    DMN_NAMESPACES,  # noqa: F401 (re-exported)
+    TABLES_PROPERTY,
+    OwnContent,
+    decision_ids,
+    digest,
+    tables_used,
+    text_of,
 )
+from engine.repository.parsing import Parse, all_task_specs, properties_of  # noqa: F401 (re-exported)
+from engine.repository.problems import problem
 from engine.repository.xmlsafe import UnsafeXml, parse_xml
-from engine.runtime.forms import check_schema
 from engine.runtime.serialization import serializer
 from engine.storage.models import ProcessDefinition, ProcessVersion
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-DMN_NAMESPACES = (
-    "https://www.omg.org/spec/DMN/20191111/MODEL/",
-    "http://www.omg.org/spec/DMN/20180521/MODEL/",
-    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
-)
+NO_PROCESS = "文件中没有可执行的流程（isExecutable=\"true\"）"
 
 
 class DeployEntry(TypedDict):
@@ -62,239 +57,184 @@ class DeployResult:
         return {"process": self.key, "name": self.name, "version": self.version, "created": self.created}
 
 
-def _problem(message: str, *, file: str | None = None, element: str | None = None,
-             name: str | None = None, line: int | None = None) -> dict:
-    where = []
-    if file:
-        where.append(f"文件 {file}")
-    if line:
-        where.append(f"第 {line} 行")
-    if element:
-        where.append(f"元素 {element}" + (f"（{name}）" if name else ""))
-    text = ("，".join(where) + "：" if where else "") + message
-    return {"message": text, "file": file, "element": element, "element_name": name, "line": line}
+@dataclass
+class _Prepared:
+    """A process ready to be stored: its own content, and whether it came from the files sent."""
+    key: str
+    name: str
+    spec_json: str
+    forms: dict
+    sources: dict[str, str]
+    tables: set[str]
+    digest: str
+    trusted_cap: bool | None = None  # re-deployed from its latest version: trusted only if that one was
+    reason: str | None = None  # re-deployed: the files sent that it uses
 
 
-def _from_validation(exc: ValidationException, file: str | None) -> dict:
-    return _problem(f"BPMN 校验失败：{translate(exc.msg if hasattr(exc, 'msg') else exc)}",
-                    file=getattr(exc, "file_name", None) or file, element=getattr(exc, "id", None),
-                    name=getattr(exc, "name", None), line=getattr(exc, "line_number", None) or None)
-
-
-def all_task_specs(spec, subprocess_specs: dict):
-    yield from spec.task_specs.values()
-    for sub in subprocess_specs.values():
-        yield from sub.task_specs.values()
-
-
-def properties_of(task_spec) -> dict:
-    return (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
-
-
-class _PerThread:
-    """An attribute whose value belongs to the calling thread: one registry serves every request of
-    a threaded server, and two uploads parsed at once must not share line numbers or properties."""
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, owner=None):
-        return self if obj is None else getattr(obj._per_thread, self.name)
-
-    def __set__(self, obj, value):
-        setattr(obj._per_thread, self.name, value)
+def _tables_in(files: Mapping[str, bytes | str]) -> dict[str, tuple[str, str]]:
+    """decision id → (file name, text) of the DMN files among ``files`` that parse."""
+    out = {}
+    for name, content in files.items():
+        if name.endswith(".json"):
+            continue
+        try:
+            ids = decision_ids(parse_xml(content))
+        except UnsafeXml:
+            continue  # reported by the parse
+        out.update({d: (name, text_of(content)) for d in ids})
+    return out
 
 
 class Registry:
-    # The state of the parse in progress (set by _parse, read by the checks that follow it).
-    _lines = _PerThread()
-    _process_properties = _PerThread()
-    _process_nodes = _PerThread()
-
     def __init__(self, forms_dir: Path, trusted_dir: Path):
-        self._per_thread = threading.local()
         self.forms_dir = forms_dir
         self.trusted_dir = trusted_dir.resolve()
-
-    # -- parsing ---------------------------------------------------------------------------
-    def _parse(self, files: dict[str, bytes]):
-        parser = SpiffBpmnParser(validator=VALIDATOR)
-        problems: list[dict] = []
-        self._lines = {}  # file → (source, line) of each element id
-        self._process_properties = {}
-        self._process_nodes = {}  # process id → its element, for the checks on the XML itself
-        for filename, content in files.items():
-            if filename.endswith(".json"):
-                continue  # a form (JSON Schema), read by _forms_for
-            try:
-                root = parse_xml(content)
-            except UnsafeXml as exc:
-                problems.append(_problem(exc.message, file=filename, line=exc.line))
-                continue
-            for element in root.iter():
-                # BPMN and DMN elements only: a spiffworkflow:parameter may carry a task's id
-                element_id = element.get("id") if isinstance(element.tag, str) and \
-                    element.tag.partition("}")[0].lstrip("{") in (BPMN_NS, *DMN_NAMESPACES) else None
-                if element_id:
-                    self._lines.setdefault(element_id, (filename, element.sourceline))
-            for process in root.findall(f"{{{BPMN_NS}}}process"):
-                props = process.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property")
-                self._process_properties[process.get("id")] = {p.get("name"): p.get("value") for p in props}
-                self._process_nodes.setdefault(process.get("id"), process)
-            namespace = root.tag.partition("}")[0].lstrip("{")
-            try:
-                if namespace == BPMN_NS:
-                    parser.add_bpmn_xml(camunda.adapt(root), filename=filename)
-                elif namespace in DMN_NAMESPACES:
-                    parser.add_dmn_xml(root, filename=filename)
-                else:
-                    problems.append(_problem("不是 BPMN 或 DMN 文件", file=filename))
-            except ValidationException as exc:
-                problems.append(_from_validation(exc, filename))
-            except Exception as exc:  # the library raises raw errors on some invalid files
-                problems.append(_problem(f"无法解析：{type(exc).__name__}: {exc}", file=filename))
-        if not problems:
-            for p in dmn_problems(parser):
-                file, line = self._lines.get(p["element"], (None, None))
-                problems.append(_problem(p["message"], file=file, element=p["element"], line=line))
-        return parser, problems
-
-    def _forms_for(self, spec, subs, files: dict[str, bytes], problems: list[dict]) -> dict:
-        forms: dict[str, dict] = {}
-        for ts in all_task_specs(spec, subs):
-            ref = properties_of(ts).get("formJsonSchemaFilename")
-            if not ref or ref in forms:
-                continue
-            raw = files.get(ref)
-            if raw is None:
-                path = (self.forms_dir / ref).resolve()
-                if path.parent == self.forms_dir.resolve() and path.is_file():
-                    raw = path.read_bytes()
-            if raw is None:
-                problems.append(_problem(f"引用的表单文件 {ref} 不存在", element=ts.bpmn_id, name=ts.bpmn_name))
-                continue
-            try:
-                schema = json.loads(raw)
-            except ValueError as exc:
-                problems.append(_problem(f"表单文件 {ref} 不是有效的 JSON：{exc}", element=ts.bpmn_id,
-                                         name=ts.bpmn_name))
-                continue
-            error = check_schema(schema)
-            if error:
-                problems.append(_problem(f"{ref}：{error}", element=ts.bpmn_id, name=ts.bpmn_name))
-                continue
-            forms[ref] = schema
-        return forms
-
-    def _check_tasks(self, spec, subs, directory: DepartmentDirectory, require_deadlines: bool,
-                     problems: list[dict]) -> None:
-        seen = set()  # a multi-instance task and its child share the element id
-        for ts in all_task_specs(spec, subs):
-            props = properties_of(ts)
-            file, line = self._lines.get(ts.bpmn_id, (None, None))
-            human = is_human_task(ts)
-            messages = task_problems(ts, props, human and require_deadlines)
-            if human:
-                messages += human_task_problems(ts, props, directory, ROLES)
-            for message in messages:
-                if (ts.bpmn_id, message) not in seen:
-                    seen.add((ts.bpmn_id, message))
-                    problems.append(_problem(message, file=file, element=ts.bpmn_id, name=ts.bpmn_name, line=line))
-
-    def _check_runnable(self, process_ids: list[str], problems: list[dict]) -> set[str]:
-        """Constructs the engine cannot run, read from the XML of the executable processes (link and
-        compensation events leave no trace in the parsed spec). Returns the refused element ids."""
-        nodes = {pid: self._process_nodes[pid] for pid in process_ids if pid in self._process_nodes}
-        found = runnable_problems(nodes)
-        for p in found:
-            file, line = self._lines.get(p["element"], (None, None))
-            problems.append(_problem(p["message"], file=file, element=p["element"], name=p["name"], line=line))
-        return {p["element"] for p in found}
 
     # -- checking --------------------------------------------------------------------------
     def validate(self, session: Session, files: dict[str, bytes]) -> list[dict]:
         """Every problem deploying ``files`` would meet; an empty list means they would deploy."""
-        try:
-            self.deploy(session, files, dry_run=True)
-        except DeploymentError as exc:
-            return exc.problems
-        return []
+        return self.check(session, files)["problems"]
+
+    def check(self, session: Session, files: dict[str, bytes]) -> dmn.ValidationReport:
+        """The problems deploying ``files`` would meet, and a summary of each decision table among them.
+        Decision tables alone are checked as tables even when no deployed process uses them yet."""
+        alone = bool(files) and all(name.endswith(".dmn") for name in files)
+        prepared, problems, parse = self._plan(session, files, keep_forms=False, tables_alone=alone)
+        used_by: dict[str, list[str]] = {}
+        for p in prepared:
+            for table in p.tables:
+                used_by.setdefault(table, []).append(p.key)
+        sent = {name for name in files if name.endswith(".dmn")}
+        decisions = [d for d in dmn.summaries(parse.parser, used_by) if d["file"] in sent] if parse else []
+        return {"ok": not problems, "problems": problems, "decisions": decisions}
 
     # -- deploying -------------------------------------------------------------------------
     def deploy(self, session: Session, files: dict[str, bytes], *, deployed_by: str | None = None,
-               note: str | None = None, trusted: bool = False, dry_run: bool = False) -> list[DeployResult]:
-        """Deploy every executable process found in ``files`` (filename → content).
+               note: str | None = None, trusted: bool = False, dry_run: bool = False,
+               keep_forms: bool = False) -> list[DeployResult]:
+        """Deploy ``files`` (filename → content): every executable process they define, and every
+        deployed process that uses a decision table or form among them (from its latest version's own
+        files). A version is created only for a process whose own content changed.
+        ``keep_forms``: forms not sent come from the process's latest version (a diagram edited in the
+        browser), not from the forms folder.
 
         Raises DeploymentError with every problem found; nothing is written then.
         """
-        if files and all(name.endswith(".dmn") for name in files):
-            files = self._with_users_of(session, files)
-        parser, problems = self._parse(files)
-        if problems:
-            raise DeploymentError(problems)
-        process_ids = parser.get_process_ids()
-        if not process_ids:
-            raise DeploymentError([_problem("文件中没有可执行的流程（isExecutable=\"true\"）")])
-        directory = DepartmentDirectory.of(session)
-        try:
-            refused = self._check_runnable(process_ids, problems)
-        except Exception as exc:  # a report, never a traceback (e.g. RecursionError on absurd nesting)
-            problems.append(_problem(f"无法校验：{type(exc).__name__}: {exc}"))
-            refused = set()
-        prepared = []
-        for pid in process_ids:
-            try:
-                spec = parser.get_spec(pid)
-                subs = parser.get_subprocess_specs(pid)
-            except ValidationException as exc:
-                if getattr(exc, "id", None) not in refused:  # already reported in our own words
-                    problems.append(_from_validation(exc, None))
-                continue
-            except Exception as exc:
-                problems.append(_problem(f"无法构建流程：{type(exc).__name__}: {exc}", element=pid))
-                continue
-            try:
-                forms = self._forms_for(spec, subs, files, problems)
-                require_deadlines = self._process_properties.get(pid, {}).get("require_deadlines") == "true"
-                self._check_tasks(spec, subs, directory, require_deadlines, problems)
-            except Exception as exc:  # a report, never a traceback
-                problems.append(_problem(f"无法校验：{type(exc).__name__}: {exc}", element=pid))
-                continue
-            prepared.append((pid, spec, subs, forms))
+        prepared, problems, _ = self._plan(session, files, keep_forms=keep_forms)
         if problems:
             raise DeploymentError(problems)
         if dry_run:
             return []
-        results = []
-        sources = {name: (c.decode("utf-8") if isinstance(c, bytes) else c) for name, c in files.items()
-                   if name.endswith((".bpmn", ".dmn", ".xml"))}
-        for pid, spec, subs, forms in prepared:
-            spec_json = json.dumps({
-                "spec": serializer.to_dict(spec),
-                "subprocess_specs": {k: serializer.to_dict(v) for k, v in subs.items()},
-            }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-            # Decision tables deployed with a process are part of its version (scripts may use them).
-            tables = json.dumps({k: v for k, v in sorted(sources.items()) if k.endswith(".dmn")}, ensure_ascii=False)
-            digest = hashlib.sha256(
-                (spec_json + json.dumps(forms, sort_keys=True, ensure_ascii=False) + tables).encode("utf-8")
-            ).hexdigest()
-            results.append(self._store(session, pid, spec.description or pid, spec_json, digest,
-                                       sources, forms, deployed_by, note, trusted))
-        return results
+        return [self._store(session, p, deployed_by, note, trusted) for p in prepared]
 
-    def _with_users_of(self, session: Session, dmn_files: dict[str, bytes]) -> dict[str, bytes]:
-        """Decision tables alone: bundle them with the latest files of every process deployed with a
-        file of the same name, so each of those processes gets a new version using the new tables."""
-        bundle: dict[str, bytes] = {}
-        for definition in session.scalars(select(ProcessDefinition)):
-            latest = self.latest(session, definition.key, required=False)
-            sources = (latest.sources or {}) if latest else {}
-            if any(name in sources for name in dmn_files):
-                bundle.update({name: text.encode("utf-8") for name, text in sources.items()})
-        if not bundle:
-            return dmn_files  # nothing uses them: the usual "no executable process" report follows
-        bundle.update(dmn_files)
-        return bundle
+    def _plan(self, session: Session, files: dict[str, bytes], *, keep_forms: bool, tables_alone: bool = False):
+        """(prepared processes, problems, the parse of the files sent)."""
+        sent_tables = _tables_in(files)
+        available = {**self._bundled_tables(), **self._deployed_tables(session), **sent_tables}
+        parse, everything = self._parse_sent(files, available)
+        if parse.problems:
+            return [], parse.problems, parse
+        directory = DepartmentDirectory.of(session)
+        pids = parse.parser.get_process_ids()
+        refused = parse.check_runnable(pids)
+        prepared = []
+        for pid in pids:
+            latest = self.latest(session, pid, required=False) if keep_forms else None
+            built = parse.build(pid, everything, directory, refused, dict(latest.forms or {}) if latest else {})
+            found = self._prepare(parse, pid, built, everything) if built else None
+            if found:
+                prepared.append(found)
+        problems = parse.problems
+        sent_forms = {name for name in files if name.endswith(".json")}
+        users, claimed = self._users(session, files, set(parse.nodes), sent_tables, sent_forms, available,
+                                     directory, problems)
+        prepared += users
+        used = claimed.union(*(p.tables for p in prepared))
+        if not tables_alone:
+            for table in sorted(set(sent_tables) - used):
+                problems.append(problem(
+                    f"没有流程使用决策表 {table}：业务规则任务用 calledDecisionId 调用它，或流程属性 {TABLES_PROPERTY} "
+                    "声明它（未使用的决策表无处保存）", file=sent_tables[table][0], element=table))
+            if not prepared and not problems:
+                problems.append(problem(NO_PROCESS if not (sent_tables or sent_forms) else
+                                        "没有已部署的流程使用这些决策表或表单，也没有可执行的流程"))
+        return prepared, problems, parse
+
+    def _parse_sent(self, files: dict[str, bytes], available: dict[str, tuple[str, str]]):
+        """The parse of the files sent, with the deployed (else bundled) decision tables their
+        processes use and that were not sent."""
+        parse = Parse(files, self.forms_dir)
+        needed = set().union(*(tables_used(node) for node in parse.nodes.values())) - set(parse.parser.dmn_parsers)
+        extra = {available[t][0]: available[t][1].encode("utf-8") for t in sorted(needed) if t in available}
+        extra = {name: content for name, content in extra.items() if name not in files}
+        if not extra or parse.problems:
+            return parse, files
+        everything = {**files, **extra}
+        return Parse(everything, self.forms_dir), everything
+
+    def _prepare(self, parse: Parse, pid: str, built, files: dict[str, bytes]) -> _Prepared | None:
+        """A built process with its own content: its files, the tables it uses, its forms."""
+        spec, subs, forms = built
+        tables = set().union(*(tables_used(parse.nodes[p]) for p in (pid, *subs) if p in parse.nodes))
+        missing = sorted(t for t in tables if t not in parse.parser.dmn_parsers)
+        if missing:
+            parse.at(f"流程使用的决策表「{'」「'.join(missing)}」既未上传也未部署（属性 {TABLES_PROPERTY}）", pid)
+            return None
+        table_files = {parse.parser.dmn_parsers[t].filename: text_of(files[parse.parser.dmn_parsers[t].filename])
+                       for t in tables}
+        own = {s.file: text_of(files[s.file]) for s in (spec, *subs.values()) if s.file in files}
+        spec_json = json.dumps({
+            "spec": serializer.to_dict(spec),
+            "subprocess_specs": {k: serializer.to_dict(v) for k, v in subs.items()},
+        }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return _Prepared(pid, spec.description or pid, spec_json, forms, {**own, **table_files}, tables,
+                         digest(spec_json, forms, table_files))
+
+    def _users(self, session: Session, files: dict[str, bytes], sent_keys: set[str],
+               sent_tables: dict[str, tuple[str, str]], sent_forms: set[str],
+               available: dict[str, tuple[str, str]], directory: DepartmentDirectory,
+               problems: list[dict]) -> tuple[list[_Prepared], set[str]]:
+        """The deployed processes (other than those sent) that use a decision table or form sent,
+        rebuilt from their latest version's own files, with the tables and forms sent; and the
+        decision ids sent that they use."""
+        out: list[_Prepared] = []
+        claimed: set[str] = set()
+        if not (sent_tables or sent_forms):
+            return out, claimed
+        for key in sorted(self.deployed_keys(session) - sent_keys):
+            latest = self.latest(session, key)
+            own = OwnContent.of(latest)
+            reason = sorted({sent_tables[t][0] for t in own.tables if t in sent_tables} | (sent_forms & set(own.forms)))
+            if not reason:
+                continue
+            claimed |= own.tables & set(sent_tables)
+            prefix = f"流程 {key}（使用 {'、'.join(reason)}）无法随之重新部署："
+            if own.missing:
+                problems.append(problem(prefix + f"第 {latest.version} 版缺少文件 {'、'.join(own.missing)}"))
+                continue
+            mine = {name: text.encode("utf-8") for name, text in own.files.items()}
+            mine.update({available[t][0]: available[t][1].encode("utf-8") for t in own.tables if t in available})
+            mine.update({name: files[name] for name in sent_forms & set(own.forms)})
+            parse = Parse(mine, self.forms_dir)
+            built = None if parse.problems else parse.build(key, mine, directory, parse.check_runnable([key]),
+                                                            own.forms)
+            found = self._prepare(parse, key, built, mine) if built else None
+            problems.extend({**p, "message": prefix + p["message"]} for p in parse.problems)
+            if found and not parse.problems:
+                found.trusted_cap, found.reason = bool(latest.trusted), "、".join(reason)
+                out.append(found)
+        return out, claimed
+
+    def _deployed_tables(self, session: Session) -> dict[str, tuple[str, str]]:
+        """decision id → (file name, text) of the newest deployed copy of each decision table."""
+        out: dict[str, tuple[str, str]] = {}
+        for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
+            out.update(_tables_in({n: t for n, t in (version.sources or {}).items() if n.endswith(".dmn")}))
+        return out
+
+    def _bundled_tables(self) -> dict[str, tuple[str, str]]:
+        """The decision tables shipped in processes/ (what the engine decides with before any is deployed)."""
+        return _tables_in({p.name: p.read_bytes() for p in sorted(self.trusted_dir.glob("*.dmn"))})
 
     def latest_decision_sources(self, session: Session) -> dict[str, bytes]:
         """The DMN files of the newest deployed versions (the tables decisions are made with)."""
@@ -305,25 +245,29 @@ class Registry:
                     out[name] = text.encode("utf-8")
         return out
 
-    def _store(self, session, key, name, spec_json, digest, sources, forms, deployed_by, note, trusted=False):
-        definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key))
+    def _store(self, session: Session, p: _Prepared, deployed_by: str | None, note: str | None,
+               trusted: bool) -> DeployResult:
+        definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == p.key))
         if definition is None:
-            definition = ProcessDefinition(key=key, name=name)
+            definition = ProcessDefinition(key=p.key, name=p.name)
             session.add(definition)
             session.flush()
-        latest = self.latest(session, key, required=False)
-        if latest is not None and latest.content_hash == digest:
+        latest = self.latest(session, p.key, required=False)
+        trusted = trusted if p.trusted_cap is None else trusted and p.trusted_cap
+        if latest is not None and p.digest in (latest.content_hash, OwnContent.of(latest).digest(latest)):
             if trusted and not latest.trusted:  # the same content, now from our own processes/ folder
                 latest.trusted = True
-            return DeployResult(key, definition.name, latest.version, latest.id, created=False)
-        definition.name = name
+            return DeployResult(p.key, definition.name, latest.version, latest.id, created=False)
+        definition.name = p.name
         number = (latest.version if latest else 0) + 1
-        version = ProcessVersion(definition_id=definition.id, version=number, content_hash=digest,
-                                 spec_json=spec_json, sources=sources, forms=forms,
+        if p.reason and not note:
+            note = f"随 {p.reason} 更新重新部署"
+        version = ProcessVersion(definition_id=definition.id, version=number, content_hash=p.digest,
+                                 spec_json=p.spec_json, sources=p.sources, forms=p.forms,
                                  deployed_by=deployed_by, note=note, trusted=trusted)
         session.add(version)
         session.flush()
-        return DeployResult(key, name, number, version.id, created=True)
+        return DeployResult(p.key, p.name, number, version.id, created=True)
 
     def deploy_paths(self, session: Session, paths: list[Path], **kwargs) -> list[DeployResult]:
         """Deploy files from disk; they are trusted only when they sit in our processes/ folder."""

@@ -48,15 +48,13 @@ class RepositoryService:
             return self.registry.validate(session, files)
 
     def deploy(self, actor: Actor, files: dict[str, bytes], note: str | None = None,
-               keep_tables: bool = False) -> list[DeployResult]:
+               keep_forms: bool = False) -> list[DeployResult]:
         """Deploy ``files`` as ``actor`` (DeploymentError lists the problems; nothing is written then).
-        ``keep_tables``: a diagram edited in the browser keeps the decision tables its version was
-        deployed with (the files sent win)."""
+        ``keep_forms``: a diagram edited in the browser keeps the forms its latest version was deployed
+        with (the forms sent win); the decision tables it uses are always the deployed ones."""
         require_designer(actor)
         with self.db.write() as session:
-            if keep_tables and any(name.endswith(".bpmn") for name in files):
-                files = {**self.registry.latest_decision_sources(session), **files}
-            return self.registry.deploy(session, files, deployed_by=actor.username, note=note)
+            return self.registry.deploy(session, files, deployed_by=actor.username, note=note, keep_forms=keep_forms)
 
     def source(self, actor: Actor, key: str, version: int | None = None,
                filename: str | None = None) -> tuple[str, str]:

@@ -43,6 +43,13 @@ TRANSLATIONS = [
     (r"Multiple outgoing flows are not supported for tasks of type", "该类型任务不能有多条流出连线（请加网关）"),
     (r"Outgoing flow on a gateway requires a condition", "网关的流出连线缺少条件表达式"),
     (r"Element.+is not allowed|The element .+ is not expected", "不符合 BPMN 2.0 规范的元素"),
+    # The DMN schema's messages (lxml): the element is located from the line by the caller.
+    (r"attribute 'hitPolicy': \[facet 'enumeration'\] The value '([^']*)'.*",
+     r"命中策略「\1」无效（可用：UNIQUE、FIRST、PRIORITY、ANY、COLLECT、RULE ORDER、OUTPUT ORDER）"),
+    (r"Missing child element\(s\).*", "缺少必需的子元素"),
+    (r"This element is not expected.*", "此处不允许该元素"),
+    (r"attribute '(\w+)': .* is not a valid value of the atomic type 'xs:ID'.*", r"属性 \1 不是有效的 id（或与其他元素重复）"),
+    (r"The attribute '(\w+)' is required but missing.*", r"缺少必需的属性 \1"),
 ]
 DEADLINE_KEYS = ("due_working_days", "due_working_days_from", "due_natural_days", "due_date_from")
 
@@ -57,7 +64,7 @@ def translate(message: str) -> str:
     return text
 
 
-def _expression_problem(kind: str, code: str, exec_mode: bool = False) -> str | None:
+def expression_problem(kind: str, code: str, exec_mode: bool = False) -> str | None:
     try:
         (_compile_exec if exec_mode else _compile_eval)(code)
     except SandboxViolation as exc:
@@ -92,20 +99,20 @@ def task_problems(ts, properties: dict, needs_deadline: bool) -> list[str]:
     out = []
     script = getattr(ts, "script", None)
     if script:
-        out.append(_expression_problem("脚本", script, exec_mode=True))
+        out.append(expression_problem("脚本", script, exec_mode=True))
     for attr, kind in (("prescript", "前置脚本"), ("postscript", "后置脚本")):
         if getattr(ts, attr, None):
-            out.append(_expression_problem(kind, getattr(ts, attr), exec_mode=True))
+            out.append(expression_problem(kind, getattr(ts, attr), exec_mode=True))
     for condition, target in getattr(ts, "cond_task_specs", None) or []:
         if condition is not None and getattr(condition, "args", None):
-            out.append(_expression_problem(f"通往「{target}」的条件", condition.args[0]))
+            out.append(expression_problem(f"通往「{target}」的条件", condition.args[0]))
     definition = getattr(ts, "event_definition", None)
     if definition is not None and getattr(definition, "expression", None):
-        out.append(_expression_problem("定时器表达式", definition.expression))
+        out.append(expression_problem("定时器表达式", definition.expression))
     for attr, kind in (("cardinality", "多实例次数"), ("condition", "多实例完成条件")):
         value = getattr(ts, attr, None)
         if isinstance(value, str) and value:
-            out.append(_expression_problem(kind, value))
+            out.append(expression_problem(kind, value))
     if needs_deadline and not any(k in properties for k in DEADLINE_KEYS) and properties.get("no_deadline") != "true":
         out.append(f"{human_kind(ts)}没有期限：请设置 due_working_days（或 due_date_from 等），"
                    "确无期限的设 no_deadline=true")
@@ -149,7 +156,7 @@ def _operation_problems(ts) -> list[str]:
                    f"（该操作的参数：{'、'.join(operation.params)}）")
     for param, spec in params.items():
         if isinstance(spec, dict) and isinstance(spec.get("value"), str):
-            out.append(_expression_problem(f"参数 {param} 的表达式", spec["value"]))
+            out.append(expression_problem(f"参数 {param} 的表达式", spec["value"]))
     return out
 
 
@@ -180,9 +187,9 @@ def dmn_problems(parser) -> list[dict]:
                         if not lhs or lhs.strip() == "-":
                             continue
                         text = lhs.replace("?", "dmninputexpr")
-                        problem = (_expression_problem("输入条目", text) if "dmninputexpr" in text else
-                                   _expression_problem("输入条目", f"dmninputexpr {lhs}") and
-                                   _expression_problem("输入条目", lhs))
+                        problem = (expression_problem("输入条目", text) if "dmninputexpr" in text else
+                                   expression_problem("输入条目", f"dmninputexpr {lhs}") and
+                                   expression_problem("输入条目", lhs))
                         if problem:
                             out.append({"element": rule.id, "message": f"决策表 {decision_id} 第 {rule.row_number} 行："
                                                                        f"{problem}"})

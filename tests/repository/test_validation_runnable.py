@@ -282,9 +282,9 @@ def test_exceptions_inside_the_parser_become_report_entries(services, case):
     assert any(reason in p["message"] and p["element"] == (element or p["element"]) for p in found), found
 
 
-@pytest.mark.parametrize("where, prefix", [("engine.repository.registry.SpiffBpmnParser.add_bpmn_xml", "无法解析：RuntimeError"),
-                                           ("engine.repository.registry.SpiffBpmnParser.get_spec", "无法构建流程：RuntimeError"),
-                                           ("engine.repository.registry.runnable_problems", "无法校验：RuntimeError")])
+@pytest.mark.parametrize("where, prefix", [("engine.repository.parsing.SpiffBpmnParser.add_bpmn_xml", "无法解析：RuntimeError"),
+                                           ("engine.repository.parsing.SpiffBpmnParser.get_spec", "无法构建流程：RuntimeError"),
+                                           ("engine.repository.parsing.runnable_problems", "无法校验：RuntimeError")])
 def test_any_exception_of_parsing_or_checking_is_a_report_entry(services, monkeypatch, where, prefix):
     def broken(*args, **kwargs):
         raise RuntimeError("坏了")
