@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from engine.identity.org import ROLES, DepartmentDirectory
@@ -27,6 +28,9 @@ from engine.runtime.forms import check_schema
 
 BPMN_NS = camunda.BPMN_NS
 SPIFF_NS = camunda.SPIFF_NS
+# SpiffWorkflow 3.2's DMN 1.2 schema does not load (XMLSchemaParseError on every file): DMN 1.2 tables
+# get our structure checks (engine.repository.dmn) without the schema; 1.1 and 1.3 get both.
+DMN_SCHEMAS = {ns: path for ns, path in SCHEMAS.items() if ns != "http://www.omg.org/spec/DMN/20180521/MODEL/"}
 
 
 def all_task_specs(spec, subprocess_specs: dict):
@@ -42,7 +46,7 @@ def properties_of(task_spec) -> dict:
 class Parse:
     def __init__(self, files: dict[str, bytes], forms_dir: Path):
         self.forms_dir = forms_dir
-        self.parser = SpiffBpmnParser(validator=VALIDATOR)
+        self.parser = SpiffBpmnParser(validator=VALIDATOR, dmn_schemas=DMN_SCHEMAS)
         self.problems: list[dict] = []
         self.lines: dict[str, tuple[str, int]] = {}  # element id → (file, line)
         self.properties: dict[str, dict] = {}  # process id → its spiffworkflow properties

@@ -3,6 +3,7 @@ the sandbox, human tasks someone can be found for, named operations, constructs 
 run, and Chinese wording for the library's own messages."""
 from __future__ import annotations
 
+import ast
 import re
 
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
@@ -170,6 +171,18 @@ def _multi_instance_problems(ts) -> list[str]:
     return []
 
 
+def _feel_list(entry: str) -> str | None:
+    # FEEL's list "IT","HR" is a Python tuple: the engine compares the input with the tuple and the
+    # rule never matches, silently.
+    try:
+        tree = ast.parse(entry.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return None
+    if isinstance(tree.body, ast.Tuple) and "?" not in entry:
+        return f"输入条目「{entry.strip()}」是 FEEL 列表的写法，按 Python 求值永远不会命中：请写成 ? in ({entry.strip()})"
+    return None
+
+
 def dmn_problems(parser) -> list[dict]:
     """Entries of DMN tables that do not compile in the sandbox."""
     out = []
@@ -189,7 +202,7 @@ def dmn_problems(parser) -> list[dict]:
                         text = lhs.replace("?", "dmninputexpr")
                         problem = (expression_problem("输入条目", text) if "dmninputexpr" in text else
                                    expression_problem("输入条目", f"dmninputexpr {lhs}") and
-                                   expression_problem("输入条目", lhs))
+                                   expression_problem("输入条目", lhs)) or _feel_list(lhs)
                         if problem:
                             out.append({"element": rule.id, "message": f"决策表 {decision_id} 第 {rule.row_number} 行："
                                                                        f"{problem}"})

@@ -1,5 +1,5 @@
 """The README's stable ``--json`` outputs have the keys of their typed shapes (engine.runtime.summaries,
-engine.identity.org, engine.repository.registry), each of the declared type: a renamed or dropped key,
+engine.identity.org, engine.repository.registry and .dmn), each of the declared type: a renamed or dropped key,
 in the code or in the shape, fails here."""
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.identity.org import DepartmentRow, MeasureRow
+from engine.repository.dmn import DecisionSummary, ValidationReport
 from engine.repository.registry import DeployEntry
 from engine.runtime.summaries import CompletionResult, HistoryEntry, InstanceSummary, InstanceView, TaskSummary
 
 pytestmark = pytest.mark.sqlite_only
 BPMN = Path(__file__).resolve().parents[2] / "processes" / "problem_dispatch.bpmn"
+DMN = BPMN.with_name("cultivation_criteria.dmn")
 
 
 def _conforms(value, shape) -> list[str]:
@@ -68,6 +70,9 @@ def run_json(database_url, monkeypatch):
 def test_every_stable_output_has_its_shape(run_json):
     deployed = run_json("deploy", BPMN)
     assert deployed and all(not _conforms(d, DeployEntry) for d in deployed), [_conforms(d, DeployEntry) for d in deployed]
+    validated = run_json("validate", DMN)
+    assert _conforms(validated, ValidationReport) == [] and validated["decisions"]
+    assert all(not _conforms(d, DecisionSummary) for d in validated["decisions"])
     started = run_json("start", "problem_dispatch", "--as", "dispatcher", "--data", json.dumps(
         {"enterprise_name": "黔江某新材料科技有限公司", "category": "用工", "source": "联席会议",
          "description": "新产线投产需招聘熟练技工约60人。"},

@@ -61,6 +61,7 @@ BROKEN = {  # file content, the element named, words of the reason
     "escape from the sandbox": (table(entry="? == ().__class__"), "r1", "沙箱"),
     "bad hit policy": (table(hit="SOMETIMES"), "size_table", "命中策略「SOMETIMES」无效"),
     "FEEL range": (table(entry="[1..5]"), "r1", "输入条目有语法错误"),
+    "FEEL list": (table(entry='"IT","HR"'), "r1", "FEEL 列表的写法"),
     "two decisions": (FOREIGN["two_decisions.dmn"], "b_size", "一个 DMN 文件只能有一个决策"),
     "literal expression": (FOREIGN["literal.dmn"], "size", "只支持决策表"),
     "no decision": (FOREIGN["empty.dmn"], "d", "文件中没有决策"),
@@ -145,3 +146,9 @@ def test_a_table_with_a_process_that_does_not_use_it_is_refused(validate, tmp_pa
     (tmp_path / "size.dmn").write_text(ONE, encoding="utf-8")
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "tiny.bpmn"), str(tmp_path / "size.dmn")])
     assert result.exit_code == 1 and "没有流程使用决策表 size" in result.stderr and "文件 size.dmn" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["dmn11_camunda.dmn", "dmn12.dmn", "requirements.dmn"])
+def test_tables_of_other_dmn_versions_validate(validate, name):
+    report = json.loads(validate(name, FOREIGN[name], "--json").stdout)
+    assert report["ok"] is True and report["decisions"][0]["id"] == "size", report
