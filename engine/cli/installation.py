@@ -25,6 +25,30 @@ def seed(ctx, no_demo_users):
     """写入部门、30 项措施和演示用户（可重复执行）。"""
     result = _services(ctx).seed(demo_users=not no_demo_users)
     click.echo(f"部门 {result['departments']} 个，措施 {result['measures']} 项，新建用户 {result['users_created']} 个")
+    if result["users_created"]:
+        click.echo("注意：演示账号（含系统管理员 admin）的密码是公开的，只用于演示和测试；正式使用请用 "
+                   "zjtx seed --no-demo-users，再用 zjtx create-admin 用户名 创建管理员", err=True)
+
+
+@main.command("create-admin")
+@click.argument("username")
+@click.option("--display-name", default="系统管理员", show_default=True, help="姓名")
+@click.option("--email", default=None, help="邮箱（接收事故通知）")
+@click.option("--reset-password", "reset", is_flag=True, help="用户已存在时：重设为新的随机密码并设为管理员")
+@click.pass_context
+def create_admin(ctx, username, display_name, email, reset):
+    """创建系统管理员（或为已有用户重设密码），随机密码只显示一次。"""
+    from engine.identity.accounts import provide_admin
+    from engine.storage.models import AuditRecord
+
+    services = _services(ctx)
+    with services.db.write() as session:
+        password, created = provide_admin(session, username, display_name, email, reset)
+        session.add(AuditRecord(action="admin_created" if created else "admin_password_reset", actor="zjtx",
+                                at=services.identity.clock(), data={"username": username}))
+    click.echo(f"{'已创建管理员' if created else '已重设密码'}：{username}")
+    click.echo(f"密码：{password}")
+    click.echo("请妥善转交，首次登录后在「修改密码」中改为自己的密码。")
 
 
 @main.command()

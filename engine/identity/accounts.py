@@ -220,3 +220,28 @@ def display_of(session: Session, user_id: int) -> dict:
     user = session.get(User, user_id)
     return {"username": user.username, "display_name": user.display_name, "department": user.department.name,
             "roles": [ROLES[r] for r in sorted(user.role_names)]}
+
+
+def provide_admin(session: Session, username: str, display_name: str, email: str | None,
+                  reset: bool) -> tuple[str, bool]:
+    """An administrator for a fresh installation, or a new password for one who forgot it (``reset``):
+    returns (a random password to show once, whether the user was created). An existing user is only
+    changed with ``reset``: made active and administrator, its sessions ended."""
+    from engine.identity.org import DISPATCHER_DEPARTMENT
+
+    password = secrets.token_urlsafe(12)
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        if not username or not username.replace("_", "").isalnum() or not username.isascii():
+            raise ValidationFailed({"username": "用户名只能由字母、数字和下划线组成"})
+        create_user(session, username, display_name, DISPATCHER_DEPARTMENT, ["admin"], password, email=email)
+        return password, True
+    if not reset:
+        raise ValidationFailed({"username": f"用户「{username}」已存在；要为其重设密码并设为管理员，请加 --reset-password"})
+    user.password_hash = generate_password_hash(password)
+    user.active = True
+    user.session_generation = (user.session_generation or 0) + 1
+    if "admin" not in user.role_names:
+        user.roles.append(UserRole(role="admin"))
+    return password, False
+

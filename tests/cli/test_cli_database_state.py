@@ -40,6 +40,7 @@ ARGS: dict[str, list[str]] = {
     "calendar set": ["2026-12-31", "holiday"],
     "calendar status": [],
     "complete": ["1", "--as", "dispatcher", "--data", "{}"],
+    "create-admin": ["boss"],
     "demo": [],
     "departments": [],
     "deploy": [BPMN],
