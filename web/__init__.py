@@ -6,21 +6,24 @@ audit record in its transaction (tests/test_layering.py checks that web/ never t
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from pathlib import Path
 
-from flask import Flask, g, jsonify, render_template, request, send_from_directory
-from werkzeug.exceptions import HTTPException, NotFound
+from flask import Flask, g, jsonify, render_template, request
+from flask_compress import Compress
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.bootstrap import Services, bootstrap
 from engine.config import Settings
 from engine.errors import ConfigurationError, DatabaseError, EngineError
+from engine.queries.tasks import days_left_label
 from web.params import BoundedInt
 
-NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
-# Only the built files of the front-end packages we use are served, from our own server.
-VENDOR_PREFIXES = ("bpmn-js/dist/", "echarts/dist/", "dmn-js/dist/")
+# Pages and API answers are compressed when the browser accepts it (downloads such as .xlsx and .docx
+# are compressed already); static files compress themselves, once per content (web/assets.py).
+COMPRESSED_TYPES = ["text/html", "text/css", "text/plain", "text/csv", "application/javascript", "text/javascript",
+                    "application/json", "image/svg+xml", "application/xml"]
 STATUS_BY_CODE = {"validation_failed": 400, "permission_denied": 403, "conflict": 409, "task_not_open": 409,
                   "unauthorized": 401}
 NAV = [  # (endpoint, label, roles allowed or None for everyone)
@@ -54,6 +57,18 @@ def session_secret(settings: Settings) -> str:
                              "或运行 zjtx secret-key 在 instance/secret_key 生成；开发时可设 ZJTX_ENV=development")
 
 
+def me_label(me: dict | None) -> str:
+    """The header's 「交办员 · 区经济信息委」: the roles without their parenthesised department, the
+    department once, and the person's name first unless it only repeats them (the demo accounts')."""
+    if not me:
+        return ""
+    roles = [re.sub(r"（.*?）$", "", r) for r in me["roles"]]
+    name = me["display_name"]
+    repeats = {me["department"], *roles, *(me["department"] + r for r in roles),
+               *(me["department"] + r.removeprefix("部门") for r in roles)}
+    return " · ".join([*([name] if name not in repeats else []), "、".join(roles), me["department"]])
+
+
 def _status_for(exc: EngineError) -> int:
     if exc.code in STATUS_BY_CODE:
         return STATUS_BY_CODE[exc.code]
@@ -61,7 +76,7 @@ def _status_for(exc: EngineError) -> int:
 
 
 def create_app(services: Services | None = None, config: dict | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # web/assets.py serves /static and /vendor
     services = services or bootstrap()
     app.config.update(
         SECRET_KEY=session_secret(services.settings),
@@ -71,13 +86,15 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
         # The cookie outlives the idle limit so that the server can say "登录已超时"; idle is checked per request.
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         MAX_CONTENT_LENGTH=11 * 1024 * 1024,
+        COMPRESS_MIMETYPES=COMPRESSED_TYPES, COMPRESS_ALGORITHM=["br", "gzip"], COMPRESS_BR_LEVEL=5,
+        COMPRESS_STREAMS=False,
     )
     app.config.update(config or {})
     app.extensions["zjtx"] = services
     app.json.ensure_ascii = False
     app.url_map.converters["int"] = BoundedInt  # before the blueprints' routes are built
 
-    from web import admin, api, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
+    from web import admin, api, assets, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
 
     app.before_request(security.load_actor)
     app.before_request(security.check_csrf)
@@ -85,6 +102,8 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
                       api.bp, status.bp):
         app.register_blueprint(blueprint)
     security.init_app(app)
+    assets.init_app(app)
+    Compress(app)
     if services.settings.trusted_proxies:  # the client's address as the reverse proxy saw it
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=services.settings.trusted_proxies,  # type: ignore[method-assign]
                                 x_proto=services.settings.trusted_proxies)
@@ -96,15 +115,11 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
         actor = g.get("actor")
         nav = [(e, label) for e, label, roles in NAV
                if actor is not None and (roles is None or actor.is_admin or actor.roles & roles)]
+        me = services.identity.profile(actor) if actor else None
         return {"csrf_token": security.csrf_token, "actor": actor, "nav": nav, "ladder": ladder.current(),
-                "unread": services.inbox.unread_count(actor) if actor else 0,
-                "me": services.identity.profile(actor) if actor else None}
+                "unread": services.inbox.unread_count(actor) if actor else 0, "me": me, "me_label": me_label(me)}
 
-    @app.get("/vendor/<path:filename>")
-    def vendor(filename: str):
-        if not filename.startswith(VENDOR_PREFIXES) or ".." in filename:
-            raise NotFound()
-        return send_from_directory(NODE_MODULES, filename, max_age=86400)
+    app.add_template_filter(days_left_label, "days_left")
 
     _handle_errors(app)
     app.after_request(_headers)

@@ -6,7 +6,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import EngineError, NotFound, ValidationFailed
-from engine.queries.views import TABS, InboxFilter
+from engine.queries.tasks import DEFAULT_TAB, TABS, InboxFilter
 from notifications.errors import MessageNotFound
 from web import formfields
 from web.params import MAX_PAGE, back, form_ref, int_arg
@@ -30,7 +30,7 @@ def _date(value: str | None) -> date | None:
 @login_required
 def inbox():
     page = int_arg("page", 1, 1, MAX_PAGE)
-    f = InboxFilter(tab=request.args.get("tab", "in_progress"), enterprise=request.args.get("enterprise") or None,
+    f = InboxFilter(tab=request.args.get("tab") or DEFAULT_TAB, enterprise=request.args.get("enterprise") or None,
                     category=request.args.get("category") or None, date_from=_date(request.args.get("from")),
                     date_to=_date(request.args.get("to")), page=page)
     result = services().queries.inbox(g.actor, f)

@@ -3,19 +3,96 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
+from engine.deadlines import ladder
+from engine.deadlines.calendar_store import calendar_of
 from engine.errors import EngineError, InstanceNotFound
 from engine.identity import authz
-from engine.identity.org import DepartmentDirectory
+from engine.identity.org import GLOBAL_ROLES, DepartmentDirectory
 from engine.runtime import projection
+from engine.runtime.projection import COMPLETED, IN_PROGRESS, OPEN_STATUSES, STATUS_LABELS, TO_SIGN
 from engine.runtime.serialization import load_state
 from engine.runtime.summaries import HistoryEntry, InstanceView, TaskSummary, instance_summary, task_rows
 from engine.storage.db import Database
 from engine.storage.models import AuditRecord, Department, HumanTask, ProcessDefinition, ProcessInstance, User
+
+# Tab badges count up to this many (then show "99+"), so an inbox page costs the same with 100 or
+# 100,000 open tasks; the list itself is paged with one extra row to know whether a next page exists.
+COUNT_CAP = 99
+# 全部待办 (the default): every step waiting for the user, the most urgent first (overdue, then by
+# deadline), so a liaison whose only work is a 签收 sees it on opening. 已办: steps the user completed;
+# 已办结: items closed, one row each.
+TABS = {"all": "全部待办", "to_sign": "待签收", "in_progress": "办理中", "due_soon": "即将到期", "overdue": "已逾期",
+        "completed": "已办", "closed": "已办结"}
+DEFAULT_TAB = "all"
+DUE_SOON_WORKING_DAYS = 2
+# Open steps that decide on a department's request, with the state the requesting department reads
+# meanwhile: its completed step stays in 办理中 until the decision sends the work back to it.
+AWAITING_DECISION = {"decide_extension": "延期审批中"}
+INSTANCE_CLOSED = "completed"
+
+
+@dataclass
+class InboxFilter:
+    tab: str = DEFAULT_TAB
+    enterprise: str | None = None
+    category: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+def days_left_label(days: int | None, overdue: bool = False) -> str:
+    """「剩余 3 个工作日」, 「今天到期」 or 「已逾期 2 个工作日」 for working days left (negative: overdue)."""
+    if days is None:
+        return ""
+    if days < 0:
+        return f"已逾期 {-days} 个工作日"
+    if overdue:
+        return "已逾期"
+    return "今天到期" if days == 0 else f"剩余 {days} 个工作日"
+
+
+def actionable(actor: authz.Actor, task=HumanTask):
+    """Tasks the actor may act on: their department's for department roles, any for central roles."""
+    if actor.is_admin:
+        return None
+    local = [r for r in actor.roles if r not in GLOBAL_ROLES]
+    central = [r for r in actor.roles if r in GLOBAL_ROLES]
+    clauses = []
+    if local:
+        clauses.append(and_(task.department_id == actor.department_id,
+                            or_(*[task.roles.like(f"%{r}%") for r in local])))
+    if central:
+        clauses.append(or_(*[task.roles.like(f"%{r}%") for r in central]))
+    return or_(*clauses) if clauses else task.id < 0
+
+
+def _awaiting_decision():
+    """A completed step whose request an open deciding step (AWAITING_DECISION) is deciding on: the
+    deciding step was opened by completing it, in the same transaction (same instant)."""
+    decision = aliased(HumanTask)
+    return and_(HumanTask.status == COMPLETED, exists().where(
+        decision.instance_id == HumanTask.instance_id, decision.status.in_(OPEN_STATUSES),
+        decision.bpmn_id.in_(list(AWAITING_DECISION)), decision.created_at == HumanTask.completed_at))
+
+
+def _closed_items(actor: authz.Actor):
+    """The actor's latest step of each closed item."""
+    mine = aliased(HumanTask)
+    latest = (select(func.max(mine.id)).join(ProcessInstance, mine.instance_id == ProcessInstance.id)
+              .where(mine.status == COMPLETED, ProcessInstance.status == INSTANCE_CLOSED,
+                     *[c for c in [actionable(actor, mine)] if c is not None])
+              .group_by(mine.instance_id))
+    return HumanTask.id.in_(latest)
 
 
 def find_instance(session: Session, ref) -> ProcessInstance:
@@ -35,12 +112,109 @@ def find_instance(session: Session, ref) -> ProcessInstance:
     return instance
 
 
+def _working_days_left(calendar, tz: ZoneInfo, today: date, due_at: datetime | None) -> int | None:
+    if due_at is None:
+        return None
+    return calendar.working_days_between(today, due_at.astimezone(tz).date())
+
+
 class TaskLists:
     """Mixed into engine.queries.views.Queries: needs ``db`` and, for ``show``, ``workflows`` (the
     runtime, for its version cache and script engine)."""
 
     db: Database
     workflows: Any  # engine.runtime.service.WorkflowService
+    tz: ZoneInfo
+    clock: Any
+
+    def inbox(self, actor: authz.Actor, f: InboxFilter) -> dict:
+        """One page of one inbox tab, with every tab's (capped) count."""
+        now = self.clock()
+        with self.db.read() as session:
+            calendar = calendar_of(session)
+            today = now.astimezone(self.tz).date()
+            base = [c for c in [actionable(actor)] if c is not None]
+            tabs = self._tab_conditions(actor, calendar, today, now)
+            filters = self._inbox_filters(f)
+
+            def bounded(conditions):  # a tab's count, stopped after COUNT_CAP + 1 rows
+                rows = (select(HumanTask.id).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                        .where(*base, *conditions, *filters).limit(COUNT_CAP + 1).subquery())
+                return select(func.count()).select_from(rows).scalar_subquery()
+
+            row = session.execute(select(*[bounded(c) for c in tabs.values()])).one()
+            counts = {tab: int(value) for tab, value in zip(tabs, row, strict=True)}
+            tab = f.tab if f.tab in TABS else DEFAULT_TAB
+            # The orders follow an index (department, status, due_at | completed_at, id) to the page.
+            order = {"completed": (HumanTask.completed_at.desc(), HumanTask.id.desc()),
+                     "closed": (ProcessInstance.completed_at.desc(), HumanTask.id.desc())}.get(
+                tab, (HumanTask.due_at.asc().nulls_last(), HumanTask.id))
+            rows = session.execute(
+                select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, ProcessInstance.subject,
+                       ProcessInstance.category, Department.name)
+                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                .join(Department, HumanTask.department_id == Department.id)
+                .where(*base, *tabs[tab], *filters)
+                .order_by(*order)
+                .limit(f.per_page + 1).offset((max(f.page, 1) - 1) * f.per_page)).all()
+            has_next = len(rows) > f.per_page
+            items = [self._inbox_item(row, calendar, today, now, tab) for row in rows[:f.per_page]]
+            labels = {t: (f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)) for t, n in counts.items()}
+            return {"tab": tab, "counts": counts, "count_labels": labels, "count_cap": COUNT_CAP, "items": items,
+                    "page": max(f.page, 1), "per_page": f.per_page, "total": counts[tab],
+                    "total_label": labels[tab], "has_next": has_next}
+
+    def _tab_conditions(self, actor: authz.Actor, calendar, today: date, now: datetime) -> dict[str, list]:
+        soon = calendar.end_of_day(calendar.add_working_days(today, DUE_SOON_WORKING_DAYS), self.tz)
+        waiting = _awaiting_decision()
+        done = [HumanTask.status == COMPLETED]
+        if actor.user_id is not None:
+            done.append(HumanTask.completed_by_id == actor.user_id)
+        return {
+            "all": [or_(HumanTask.status.in_(OPEN_STATUSES), waiting)],
+            "to_sign": [HumanTask.status == TO_SIGN],
+            "in_progress": [or_(HumanTask.status == IN_PROGRESS, waiting)],
+            "due_soon": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at >= now, HumanTask.due_at <= soon],
+            "overdue": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now],
+            "completed": done,
+            "closed": [_closed_items(actor)],
+        }
+
+    def _inbox_item(self, row, calendar, today: date, now: datetime, tab: str) -> dict:
+        task, key, title, subject, category, department = row
+        is_open = task.status in OPEN_STATUSES
+        overdue = task.due_at is not None and task.due_at < now and is_open
+        days = _working_days_left(calendar, self.tz, today, task.due_at) if is_open else None
+        if tab == "closed":
+            state = "已办结"
+        elif task.status == COMPLETED and tab in ("all", "in_progress"):
+            state = next(iter(AWAITING_DECISION.values()))  # the only kind of completed row these tabs hold
+        else:
+            state = STATUS_LABELS[task.status]
+        return {
+            "id": task.id, "instance_id": task.instance_id, "business_key": key, "title": title,
+            "enterprise": subject, "category": category, "name": task.name, "department": department,
+            "status": task.status, "status_label": state, "stage": task.stage, "waiting": not is_open,
+            "created_at": task.created_at, "due_at": task.due_at, "completed_at": task.completed_at,
+            "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
+            "completed_local": task.completed_at.astimezone(self.tz) if task.completed_at else None,
+            "working_days_left": days, "days_left_label": days_left_label(days, overdue), "overdue": overdue,
+            "escalation_level": task.escalation_level if is_open else 0,
+            "escalation_label": ladder.current().label(task.escalation_level) if is_open else None,
+            "deadline_confirmed": task.deadline_confirmed,
+        }
+
+    def _inbox_filters(self, f: InboxFilter) -> list:
+        filters = []
+        if f.enterprise:
+            filters.append(ProcessInstance.subject.contains(f.enterprise.strip()))
+        if f.category:
+            filters.append(ProcessInstance.category == f.category)
+        if f.date_from:
+            filters.append(HumanTask.created_at >= datetime.combine(f.date_from, time(0), self.tz))
+        if f.date_to:
+            filters.append(HumanTask.created_at < datetime.combine(f.date_to + timedelta(days=1), time(0), self.tz))
+        return filters
 
     def tasks(self, *, actor: str | None = None, department: str | None = None, status: str = "open",
               instance_id: int | None = None, limit: int = 200, offset: int = 0) -> list[TaskSummary]:

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.deadlines import ladder
 from engine.deadlines.calendar_store import calendar_of
 from engine.errors import TaskNotFound
 from engine.identity import authz
-from engine.identity.org import GLOBAL_ROLES
-from engine.queries.tasks import TaskLists
-from engine.runtime.projection import COMPLETED, IN_PROGRESS, OPEN_STATUSES, STATUS_LABELS, TO_SIGN
+from engine.queries.tasks import COUNT_CAP, TABS, InboxFilter, TaskLists, actionable  # noqa: F401 (re-exported)
+from engine.runtime.projection import OPEN_STATUSES, STATUS_LABELS
 from engine.storage.models import (
     Attachment,
     AuditRecord,
@@ -29,12 +27,6 @@ from engine.storage.models import (
     ProcessInstance,
     User,
 )
-
-# Tab badges count up to this many (then show "99+"), so an inbox page costs the same with 100 or
-# 100,000 open tasks; the list itself is paged with one extra row to know whether a next page exists.
-COUNT_CAP = 99
-TABS = {"to_sign": "待签收", "in_progress": "办理中", "due_soon": "即将到期", "overdue": "已逾期", "completed": "已办结"}
-DUE_SOON_WORKING_DAYS = 2
 
 
 class _ActionLabels(Mapping[str, str]):
@@ -68,109 +60,12 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 
-@dataclass
-class InboxFilter:
-    tab: str = "in_progress"
-    enterprise: str | None = None
-    category: str | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-    page: int = 1
-    per_page: int = 20
-
-
-def actionable(actor: authz.Actor):
-    """Tasks the actor may act on: their department's for department roles, any for central roles."""
-    if actor.is_admin:
-        return None
-    local = [r for r in actor.roles if r not in GLOBAL_ROLES]
-    central = [r for r in actor.roles if r in GLOBAL_ROLES]
-    clauses = []
-    if local:
-        clauses.append(and_(HumanTask.department_id == actor.department_id,
-                            or_(*[HumanTask.roles.like(f"%{r}%") for r in local])))
-    if central:
-        clauses.append(or_(*[HumanTask.roles.like(f"%{r}%") for r in central]))
-    return or_(*clauses) if clauses else HumanTask.id < 0
-
-
 class Queries(TaskLists):
     def __init__(self, db, tz: ZoneInfo, clock, workflows=None):
         self.db = db
         self.tz = tz
         self.clock = clock
         self.workflows = workflows  # the runtime (version cache, script engine) for instance views
-
-    def _local_day_start(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), self.tz)
-
-    def inbox(self, actor: authz.Actor, f: InboxFilter) -> dict:
-        now = self.clock()
-        with self.db.read() as session:
-            calendar = calendar_of(session)
-            today = now.astimezone(self.tz).date()
-            soon = calendar.end_of_day(calendar.add_working_days(today, DUE_SOON_WORKING_DAYS), self.tz)
-            base = [c for c in [actionable(actor)] if c is not None]
-            tab_conditions = {
-                "to_sign": [HumanTask.status == TO_SIGN],
-                "in_progress": [HumanTask.status == IN_PROGRESS],
-                "due_soon": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at >= now, HumanTask.due_at <= soon],
-                "overdue": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now],
-                "completed": [HumanTask.status == COMPLETED],
-            }
-            filters = self._inbox_filters(f)
-            # The five tab counts, each stopped after COUNT_CAP + 1 rows, in one statement.
-            def bounded(conditions):
-                rows = (select(HumanTask.id).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                        .where(*base, *conditions, *filters).limit(COUNT_CAP + 1).subquery())
-                return select(func.count()).select_from(rows).scalar_subquery()
-
-            row = session.execute(select(*[bounded(c) for c in tab_conditions.values()])).one()
-            counts = {tab: int(value) for tab, value in zip(tab_conditions, row, strict=True)}
-            tab = f.tab if f.tab in TABS else "in_progress"
-            # Both orders follow an index (department, status, due_at | completed_at, id) to the page.
-            order = ((HumanTask.completed_at.desc(), HumanTask.id.desc()) if tab == "completed"
-                     else (HumanTask.due_at.asc().nulls_last(), HumanTask.id))
-            rows = session.execute(
-                select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, ProcessInstance.subject,
-                       ProcessInstance.category, Department.name)
-                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                .join(Department, HumanTask.department_id == Department.id)
-                .where(*base, *tab_conditions[tab], *filters)
-                .order_by(*order)
-                .limit(f.per_page + 1).offset((max(f.page, 1) - 1) * f.per_page)).all()
-            has_next = len(rows) > f.per_page
-            rows = rows[:f.per_page]
-            items = []
-            for task, key, title, subject, category, department in rows:
-                items.append({
-                    "id": task.id, "instance_id": task.instance_id, "business_key": key, "title": title,
-                    "enterprise": subject, "category": category, "name": task.name, "department": department,
-                    "status": task.status, "status_label": STATUS_LABELS[task.status], "stage": task.stage,
-                    "created_at": task.created_at, "due_at": task.due_at,
-                    "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
-                    "working_days_left": self._days_left(calendar, today, task.due_at),
-                    "overdue": task.due_at is not None and task.due_at < now and task.status in OPEN_STATUSES,
-                    "escalation_level": task.escalation_level,
-                    "escalation_label": ladder.current().label(task.escalation_level),
-                    "deadline_confirmed": task.deadline_confirmed,
-                })
-            labels = {t: (f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)) for t, n in counts.items()}
-            return {"tab": tab, "counts": counts, "count_labels": labels, "count_cap": COUNT_CAP, "items": items,
-                    "page": max(f.page, 1), "per_page": f.per_page, "total": counts[tab],
-                    "total_label": labels[tab], "has_next": has_next}
-
-    def _inbox_filters(self, f: InboxFilter) -> list:
-        filters = []
-        if f.enterprise:
-            filters.append(ProcessInstance.subject.contains(f.enterprise.strip()))
-        if f.category:
-            filters.append(ProcessInstance.category == f.category)
-        if f.date_from:
-            filters.append(HumanTask.created_at >= self._local_day_start(f.date_from))
-        if f.date_to:
-            filters.append(HumanTask.created_at < self._local_day_start(f.date_to + timedelta(days=1)))
-        return filters
 
     def overdue(self, actor: authz.Actor, limit: int = 200) -> list[dict]:
         """Every overdue open task the actor may see (all departments for central roles)."""

@@ -50,7 +50,7 @@ def test_pages_need_a_login_and_the_login_works(browser):
     assert ok.status_code == 302 and ok.headers["Location"] == "/"  # no open redirect
     page = anonymous.get("/")
     assert page.status_code == 200 and "我的待办" in page.get_data(as_text=True)
-    assert "区经济信息委 · 区经济信息委交办员" in page.get_data(as_text=True)
+    assert "交办员 · 区经济信息委" in page.get_data(as_text=True)  # once, not 交办员（交办员（区经济信息委））
     cookie = anonymous.client.get_cookie("session")
     assert cookie.http_only and cookie.same_site == "Lax"
 
