@@ -27,7 +27,7 @@ install: $(STAMP)
 run: install
 	$(ZJTX) init-db
 	$(ZJTX) seed
-	$(ZJTX) deploy processes/*.bpmn
+	$(ZJTX) deploy --if-missing processes/*.bpmn
 	$(ZJTX) demo
 	$(ZJTX) secret-key
 	$(ZJTX) serve --host $(HOST) --port $(PORT)

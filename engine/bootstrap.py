@@ -83,13 +83,15 @@ class Services:
             users = org.seed_demo_users(session) if demo_users else 0
         return {"departments": departments, "measures": measures, "users_created": users}
 
-    def deploy(self, paths: list[Path], deployed_by: str | None = None, note: str | None = None
-               ) -> list[DeployResult]:
+    def deploy(self, paths: list[Path], deployed_by: str | None = None, note: str | None = None,
+               missing_only: bool = False) -> list[DeployResult]:
         """Deploy files from disk. Files from our own processes/ folder also get their procedures'
         default schedules (the monthly circular, the quarterly measure reports, the yearly pool update)
-        the first time their process is there; after that the schedules are the office's to edit."""
+        the first time their process is there; after that the schedules are the office's to edit.
+        ``missing_only``: only processes without a version yet (see Registry.deploy)."""
         with self.db.write() as session:
-            results = self.registry.deploy_paths(session, paths, deployed_by=deployed_by, note=note)
+            results = self.registry.deploy_paths(session, paths, deployed_by=deployed_by, note=note,
+                                                 missing_only=missing_only)
         bundled = self.settings.processes_dir.resolve()
         if paths and all(bundled in Path(p).resolve().parents for p in paths):
             self._default_schedules()

@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine.bootstrap import Services, bootstrap
 from engine.config import Settings
 from engine.errors import ConfigurationError, DatabaseError, EngineError
+from engine.localtime import DATETIME_FORMAT, shown
 from engine.queries.tasks import days_left_label
 from web.params import BoundedInt
 
@@ -104,6 +105,9 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     security.init_app(app)
     assets.init_app(app)
     Compress(app)
+    # A stored (UTC) moment as people read it: {{ v.deployed_at|beijing }} → 2026-12-02 14:30 (Beijing time)
+    app.add_template_filter(lambda moment, fmt=DATETIME_FORMAT, empty="": shown(moment, services.settings.timezone,
+                                                                                  fmt, empty), "beijing")
     if services.settings.trusted_proxies:  # the client's address as the reverse proxy saw it
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=services.settings.trusted_proxies,  # type: ignore[method-assign]
                                 x_proto=services.settings.trusted_proxies)

@@ -35,7 +35,8 @@ def user(user_id: int | None = None):
     values = existing or {"roles": [], "active": True}
     if request.method == "POST":
         values = {"username": request.form.get("username", ""), "display_name": request.form.get("display_name", ""),
-                  "email": request.form.get("email", ""), "department": request.form.get("department", ""),
+                  "email": request.form.get("email", ""), "mobile": request.form.get("mobile", ""),
+                  "department": request.form.get("department", ""),
                   "roles": request.form.getlist("roles"), "password": request.form.get("password", ""),
                   "active": request.form.get("active") == "on" if user_id else True}
         try:

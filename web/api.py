@@ -101,9 +101,9 @@ def instance(ref: str):
 @login_required
 def add_working_days():
     errors = {}
-    try:  # today in Beijing when no start is given
+    try:  # today in Beijing when no start is given (the UTC date is yesterday's before 08:00)
         start = date.fromisoformat(request.args["start"]) if "start" in request.args else \
-            services().workflows.clock().astimezone(services().workflows.tz).date()
+            services().calendars.today()
     except ValueError:
         errors["start"] = "「起算日期」应为 YYYY-MM-DD"
     raw = request.args.get("days", "").strip()

@@ -33,7 +33,7 @@ def index():
 
 def _assessment(record: dict) -> dict:
     decisions = services().decisions.current()
-    today = services().workflows.clock().astimezone(services().workflows.tz).date()
+    today = services().calendars.today()
     inputs = Inputs(as_of=today, registered_on=record["registered_on"], in_district=record["in_district"],
                     independent_legal_person=record["independent_legal_person"], industry=record["industry"],
                     employees=record["employees"], years=record["years"])

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -108,7 +106,7 @@ def calendar_status(ctx):
     from engine.deadlines.calendar_store import load_calendar
 
     services = _services(ctx)
-    today = datetime.now(ZoneInfo(services.settings.timezone)).date()
+    today = services.calendars.today()
     with services.db.read() as session:
         cal = load_calendar(session)
     missing = cal.unconfirmed_years(today, ahead=1)

@@ -66,17 +66,35 @@ def demo(ctx):
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--note", help="变更说明")
 @click.option("--as", "actor", help="部署人用户名")
+@click.option("--if-missing", "if_missing", is_flag=True,
+              help="只部署还没有任何版本的流程；已有不同版本的（如设计人员部署的新版本）不覆盖，逐个列出（make run 用）")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def deploy(ctx, files, note, actor, as_json):
+def deploy(ctx, files, note, actor, if_missing, as_json):
     """部署 BPMN/DMN 文件：内容有变化时生成新版本，相同内容不重复部署。"""
-    results = _services(ctx).deploy(list(files), deployed_by=actor, note=note)
+    services = _services(ctx)
+    results = services.deploy(list(files), deployed_by=actor, note=note, missing_only=if_missing)
     if as_json:
         _print_json([r.to_dict() for r in results])
         return
     for r in results:
+        if r.kept is not None:
+            click.echo(kept_line(r.key, r.kept, services.settings.timezone))
+            continue
         state = "新版本" if r.created else "内容未变，沿用"
         click.echo(f"{r.key}（{r.name}）：{state} v{r.version}")
+
+
+def kept_line(key: str, kept: dict, tz: str) -> str:
+    """The line for a process whose newer version the bundled diagram did not replace."""
+    from engine.localtime import shown
+
+    when = shown(kept["deployed_at"], tz)
+    if kept["deployed_by"]:
+        what = f"已有设计人员部署的新版本（第 {kept['version']} 版，{when} 由 {kept['deployed_by']} 部署）"
+    else:
+        what = f"已有与随附版本内容不同的第 {kept['version']} 版（{when} 部署）"
+    return f"{key}：{what}，未覆盖；如需使用随附版本请在流程设计页面部署"
 
 
 @main.command()

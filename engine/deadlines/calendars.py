@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from engine import localtime
 from engine.deadlines.calendar_store import import_arrangement, list_days, load_calendar, set_day
 from engine.deadlines.workcalendar import Arrangement, ArrangementError, parse_arrangement
 from engine.identity.authz import Actor
@@ -24,7 +25,8 @@ class CalendarService:
         self.tz = tz
 
     def today(self) -> date:
-        return self.clock().astimezone(self.tz).date()
+        """Today in the users' zone (see engine.localtime)."""
+        return localtime.today(self.clock, self.tz)
 
     def unconfirmed_years(self, ahead: int = 1) -> list[int]:
         """This year and the next ``ahead`` whose official holiday notice has not been imported."""

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
@@ -38,13 +38,47 @@ def login(db, username: str, password: str, ip: str, now: datetime) -> Actor:
     return actor
 
 
-def check_login(session: Session, username: str, password: str, ip: str, now: datetime
+def normalise_mobile(text: str) -> str | None:
+    """A mainland mobile number as stored (11 digits from 1), or None when ``text`` is not one:
+    spaces, hyphens and a +86 prefix are dropped."""
+    digits = "".join(ch for ch in text if ch not in " -")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    return digits if len(digits) == 11 and digits.isascii() and digits.isdigit() and digits[0] == "1" else None
+
+
+def find_account(session: Session, identifier: str) -> tuple[User | None, str]:
+    """The account an identifier names: a user name (any case), a mobile number or a Chinese name
+    (display_name), in that order; and the key its attempts are counted under (the account's user name,
+    so switching identifiers does not escape the limits; else the identifier). ``AMBIGUOUS`` as the key:
+    the Chinese name is shared."""
+    text = identifier.strip()[:64]
+    user = session.scalar(select(User).where(func.lower(User.username) == text.lower()))
+    mobile = normalise_mobile(text) if user is None else None
+    if mobile is not None:
+        user = session.scalar(select(User).where(User.mobile == mobile))
+    if user is None and text:
+        named = list(session.scalars(select(User).where(User.display_name == text).limit(2)))
+        if len(named) > 1:
+            return None, AMBIGUOUS
+        user = named[0] if named else None
+    return user, (user.username if user is not None else text.lower())
+
+
+AMBIGUOUS = "\x00ambiguous"
+
+
+def check_login(session: Session, identifier: str, password: str, ip: str, now: datetime
                 ) -> tuple[Actor | None, str | None]:
-    """A right password signs in unless the (name, address) must still wait (throttle.py); the same
-    work, and the same answer, whether the name exists or not."""
-    username, ip = username[:64], ip[:64]
-    user = session.scalar(select(User).where(User.username == username))
-    wait = throttle.verdict(session, username, ip, user, now)
+    """A right password signs in unless the (account, address) must still wait (throttle.py); the same
+    work, and the same answer, whether the account exists or not. The account is named by its user
+    name, mobile number or Chinese name (:func:`find_account`)."""
+    ip = ip[:64]
+    user, key = find_account(session, identifier)
+    if key == AMBIGUOUS:  # the same work as a password check, and nothing recorded against anyone
+        throttle.dummy_check(password)
+        return None, "有多位用户使用这个姓名，请改用用户名或手机号登录"
+    wait = throttle.verdict(session, key, ip, user, now)
     if wait.wait_seconds:
         return None, wait.message
     if user is not None and user.active:
@@ -52,7 +86,7 @@ def check_login(session: Session, username: str, password: str, ip: str, now: da
     else:
         throttle.dummy_check(password)
         ok = False
-    session.add(LoginAttempt(username=username, ip=ip, at=now, success=ok))
+    session.add(LoginAttempt(username=key, ip=ip, at=now, success=ok))
     if not ok:
         return None, "用户名或密码错误"
     return _actor(user), None
@@ -161,7 +195,7 @@ def touch_token(session: Session, token_id: int, now: datetime) -> None:
 
 def list_users(session: Session) -> list[dict]:
     directory = DepartmentDirectory.of(session)
-    return [{"id": u.id, "username": u.username, "display_name": u.display_name, "email": u.email,
+    return [{"id": u.id, "username": u.username, "display_name": u.display_name, "email": u.email, "mobile": u.mobile,
              "department": directory.name_of(u.department_id), "roles": sorted(u.role_names), "active": u.active}
             for u in session.scalars(select(User).order_by(User.department_id, User.username))]
 
@@ -185,21 +219,24 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
         username = (data.get("username") or "").strip()
         if not username or not username.replace("_", "").isalnum() or not username.isascii():
             errors["username"] = "用户名只能由字母、数字和下划线组成"
-        elif session.scalar(select(User.id).where(User.username == username)):
-            errors["username"] = f"用户名「{username}」已存在"
+        elif session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+            errors["username"] = f"用户名「{username}」已存在（用户名不区分大小写）"
         if len(data.get("password") or "") < MIN_PASSWORD:
             errors["password"] = f"初始密码至少 {MIN_PASSWORD} 位"
+    mobile = _mobile_field(session, data.get("mobile"), user_id, errors)
     if errors:
         raise ValidationFailed(errors)
     if user_id is None:
         user = create_user(session, data["username"].strip(), data["display_name"].strip(), data["department"],
-                           roles, data["password"], email=(data.get("email") or None))
+                           roles, data["password"], email=(data.get("email") or None), mobile=mobile)
         return user.id
     user = session.get(User, user_id)
     if user is None:
         raise ValidationFailed({"user": "用户不存在"})
     user.display_name = data["display_name"].strip()
     user.email = data.get("email") or None
+    if "mobile" in data:
+        user.mobile = mobile
     user.department_id = directory.get(data["department"]).id
     if user.active and not data.get("active", True):
         user.session_generation = (user.session_generation or 0) + 1
@@ -213,6 +250,21 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
         user.password_hash = generate_password_hash(data["password"])
         user.session_generation = (user.session_generation or 0) + 1  # a reset password ends the sessions
     return user.id
+
+
+def _mobile_field(session: Session, raw, user_id: int | None, errors: dict) -> str | None:
+    """The 「手机号」 of the user form: empty, or 11 digits from 1 that no other user has."""
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    mobile = normalise_mobile(text)
+    if mobile is None:
+        errors["mobile"] = "「手机号」应为 11 位数字，以 1 开头，如 13800000000"
+        return None
+    other = session.scalar(select(User).where(User.mobile == mobile))
+    if other is not None and other.id != user_id:
+        errors["mobile"] = f"手机号 {mobile} 已是用户「{other.display_name}（{other.username}）」的手机号"
+    return mobile
 
 
 def display_of(session: Session, user_id: int) -> dict:

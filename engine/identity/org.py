@@ -129,7 +129,7 @@ def seed_measures(session: Session) -> int:
 
 def create_user(session: Session, username: str, display_name: str, department: str,
                 roles: list[str], password: str | None = None, email: str | None = None,
-                password_hash: str | None = None) -> User:
+                password_hash: str | None = None, mobile: str | None = None) -> User:
     if not password and not password_hash:
         raise EngineError("必须为用户设置密码")
     unknown = set(roles) - set(ROLES)
@@ -139,7 +139,7 @@ def create_user(session: Session, username: str, display_name: str, department: 
         raise EngineError(f"用户名「{username}」已存在")
     dep = DepartmentDirectory.of(session).get(department)
     user = User(username=username, display_name=display_name, department_id=dep.id,
-                password_hash=password_hash or generate_password_hash(password), email=email,
+                password_hash=password_hash or generate_password_hash(password), email=email, mobile=mobile,
                 roles=[UserRole(role=r) for r in roles])
     session.add(user)
     session.flush()
@@ -162,11 +162,13 @@ def seed_demo_users(session: Session, password: str = DEMO_PASSWORD) -> int:
     for dep in session.scalars(select(Department).order_by(Department.sort_order)):
         central.append((f"{dep.short_code}_liaison", f"{dep.name}联络员", dep.name, ["liaison"]))
         central.append((f"{dep.short_code}_head", f"{dep.name}分管负责人", dep.name, ["department_head"]))
-    for username, display, department, roles in central:
+    taken = set(session.scalars(select(User.mobile).where(User.mobile.is_not(None))))
+    for number, (username, display, department, roles) in enumerate(central, start=1):
+        mobile = f"1380000{number:04d}"  # demo numbers: 13800000001 for the dispatcher, and so on
         if username in existing:
             continue
         create_user(session, username, display, department, roles, password_hash=shared_hash,
-                    email=f"{username}@zjtx.qianjiang.example")
+                    email=f"{username}@zjtx.qianjiang.example", mobile=None if mobile in taken else mobile)
         created += 1
     return created
 

@@ -52,6 +52,8 @@ class DeployResult:
     version: int
     version_id: int
     created: bool  # False when identical content was already the latest version
+    # missing_only: the latest version (other content) that was left in place — {version, deployed_at, deployed_by}
+    kept: dict | None = None
 
     def to_dict(self) -> DeployEntry:
         return {"process": self.key, "name": self.name, "version": self.version, "created": self.created}
@@ -111,12 +113,15 @@ class Registry:
     # -- deploying -------------------------------------------------------------------------
     def deploy(self, session: Session, files: dict[str, bytes], *, deployed_by: str | None = None,
                note: str | None = None, trusted: bool = False, dry_run: bool = False,
-               keep_forms: bool = False) -> list[DeployResult]:
+               keep_forms: bool = False, missing_only: bool = False) -> list[DeployResult]:
         """Deploy ``files`` (filename → content): every executable process they define, and every
         deployed process that uses a decision table or form among them (from its latest version's own
         files). A version is created only for a process whose own content changed.
         ``keep_forms``: forms not sent come from the process's latest version (a diagram edited in the
         browser), not from the forms folder.
+
+        ``missing_only`` (the bundled diagrams at start-up): a process that has a version already keeps
+        it when the content differs — its result is not created and says which version was ``kept``.
 
         Raises DeploymentError with every problem found; nothing is written then.
         """
@@ -125,7 +130,16 @@ class Registry:
             raise DeploymentError(problems)
         if dry_run:
             return []
-        return [self._store(session, p, deployed_by, note, trusted) for p in prepared]
+        results = []
+        for p in prepared:
+            latest = self.latest(session, p.key, required=False) if missing_only else None
+            if latest is not None and p.digest not in (latest.content_hash, OwnContent.of(latest).digest(latest)):
+                results.append(DeployResult(p.key, latest.definition.name, latest.version, latest.id, created=False,
+                                            kept={"version": latest.version, "deployed_at": latest.deployed_at,
+                                                  "deployed_by": latest.deployed_by}))
+            else:
+                results.append(self._store(session, p, deployed_by, note, trusted))
+        return results
 
     def _plan(self, session: Session, files: dict[str, bytes], *, keep_forms: bool, tables_alone: bool = False):
         """(prepared processes, problems, the parse of the files sent)."""

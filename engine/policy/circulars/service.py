@@ -7,15 +7,18 @@ leading-group member unit.
 """
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import localtime
 from engine.deadlines import ladder
 from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.localtime import chinese_date
+from engine.policy.circulars import document
+from engine.policy.circulars.document import ISSUER
 from engine.policy.dispatch.figures import compute, labels, overdue_items
 from engine.policy.measures.reports import ASSESSMENTS, latest_status
 from engine.policy.pool.enterprises import goals_in
@@ -37,7 +40,15 @@ def table_columns(figures: dict | None = None) -> list[str]:
 def _title(start: date, end: date) -> str:
     if start.day == 1 and (end + timedelta(days=1)).day == 1 and start.month == end.month:
         return f"关于{start.year}年{start.month}月“专精特新”企业问题交办办理情况的通报"
-    return f"关于{start:%Y年%m月%d日}至{end:%Y年%m月%d日}“专精特新”企业问题交办办理情况的通报"
+    return f"关于{chinese_date(start)}至{chinese_date(end)}“专精特新”企业问题交办办理情况的通报"
+
+
+def _day(iso: str) -> str:
+    """An ISO date of the figures in the documents' one form (2026年10月9日)."""
+    try:
+        return chinese_date(date.fromisoformat(iso))
+    except (TypeError, ValueError):
+        return str(iso)
 
 
 def _fmt(value, percent=False) -> str:
@@ -50,7 +61,8 @@ def draft_text(title: str, figures: dict) -> str:
     table = figures["table"]
     levels, supervision = ladder.current().levels, ladder.current().supervision
     lines = [title, "", "区级有关部门、单位：",
-             f"现将{figures['period'][0]}至{figures['period'][1]}企业问题交办办理情况通报如下。", "", "一、总体情况"]
+             f"现将{_day(figures['period'][0])}至{_day(figures['period'][1])}企业问题交办办理情况通报如下。", "",
+             "一、总体情况"]
     total = {k: sum(r[k] for r in table) for k in ("received", "closed", "closed_on_time", "overdue_now",
                                                    supervision.figure)}
     rate = _fmt(round(100.0 * total["closed_on_time"] / total["closed"], 1) if total["closed"] else None, True)
@@ -63,7 +75,7 @@ def draft_text(title: str, figures: dict) -> str:
                      f"按期办结率 {_fmt(r['on_time_rate'], True)}，逾期未办结 {r['overdue_now']} 件次，"
                      + "、".join(f"{level.label} {r[level.figure]} 次" for level in levels) + "。")
     lines += ["", "三、逾期未办结事项"]
-    lines += [f"{i}. {o['business_key']} {o['title']}（{o['department']}，{o['step']}，期限 {o['due']}）"
+    lines += [f"{i}. {o['business_key']} {o['title']}（{o['department']}，{o['step']}，期限 {_day(o['due'])}）"
               for i, o in enumerate(figures["overdue_items"], 1)] or ["无。"]
     lines += ["", "四、通报批评"]
     if figures["named_for_criticism"]:
@@ -82,8 +94,37 @@ def draft_text(title: str, figures: dict) -> str:
     lines += ["", "六、培育目标进展" if measures else "五、培育目标进展"]
     lines += [f"{g['goal']}：现有 {g['actual']}" + (f"（目标 {g['target']}）" if g["target"] else "")
               for g in figures["goals"]]
-    lines += ["", "黔江区“专精特新”企业培育发展工作领导小组办公室"]
+    lines += ["", ISSUER]
     return "\n".join(lines)
+
+
+class PeriodDrafted(ValidationFailed):
+    """A circular of this period exists already: ``circular_id`` is the one to go to."""
+
+    def __init__(self, circular_id: int, name: str):
+        super().__init__({"period": f"该统计期已起草通报「{name}」"}, "该统计期已有通报")
+        self.circular_id = circular_id
+
+
+def period_of(month: str | None, start: str | None, end: str | None) -> tuple[date, date]:
+    """The period a person chose: start and end dates, or a month (YYYY-MM); Chinese errors per field."""
+    errors: dict[str, str] = {}
+    if start or end:
+        days = {}
+        for field, label, value in (("period_start", "起始日期", start), ("period_end", "截止日期", end)):
+            try:
+                days[field] = date.fromisoformat((value or "").strip())
+            except ValueError:
+                errors[field] = f"「{label}」应为日期，如 2026-10-01" if value else f"请填写「{label}」"
+        if not errors:
+            return days["period_start"], days["period_end"]
+    else:
+        try:
+            first = date.fromisoformat(f"{(month or '').strip()}-01")
+            return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        except ValueError:
+            errors["month"] = "「统计月份」应为年月，如 2026-10" if month else "请选择「统计月份」，或填写起止日期"
+    raise ValidationFailed(errors, "通报统计期有误")
 
 
 class CircularService:
@@ -154,6 +195,26 @@ class CircularService:
                 link=f"{self.base_url}/circulars/{circular.id}"), users, None, now)
         return circular.number
 
+    def check_new_period(self, start: date, end: date) -> None:
+        """A period a person may start a circular for: ended (before today, in Beijing), in order, and
+        not drafted before (PeriodDrafted names the circular)."""
+        today = localtime.today(self.clock, self.tz)
+        if end < start:
+            raise ValidationFailed({"period_end": "「截止日期」不能早于「起始日期」"}, "通报统计期有误")
+        if end >= today:
+            latest = chinese_date(today - timedelta(days=1))
+            raise ValidationFailed({"period_end": f"统计期尚未结束：「截止日期」最晚为 {latest}"}, "通报统计期有误")
+        with self.db.read() as session:
+            existing = session.scalar(select(Circular).where(Circular.period_start == start, Circular.period_end == end)
+                                      .order_by(Circular.id.desc()).limit(1))
+        if existing is not None:
+            raise PeriodDrafted(existing.id, existing.number or existing.title)
+
+    def of_instance(self, instance_id: int) -> Circular | None:
+        """The circular an evaluation_circular instance drafted."""
+        with self.db.read() as session:
+            return session.scalar(select(Circular).where(Circular.instance_id == instance_id).limit(1))
+
     # -- reading ---------------------------------------------------------------------------
     def list(self, include_drafts: bool) -> list[Circular]:
         with self.db.read() as session:
@@ -169,33 +230,12 @@ class CircularService:
                 raise NotFound(f"通报 {circular_id} 不存在")
             return circular
 
-    @staticmethod
-    def docx(circular: Circular) -> bytes:
-        """The circular as a Word document: number, title, text, and the figures table."""
-        from docx import Document
-        from docx.enum.text import WD_ALIGN_PARAGRAPH
-
-        doc = Document()
-        if circular.number:
-            head = doc.add_paragraph(circular.number)
-            head.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        doc.add_heading(circular.title, level=1)
-        for line in circular.text.split("\n")[1:]:
-            doc.add_paragraph(line)
-        table = circular.figures.get("table", [])
-        if table:
-            doc.add_heading("附表：各单位办理情况", level=2)
-            columns, names = table_columns(circular.figures), labels()
-            grid = doc.add_table(rows=1, cols=len(columns) + 2)
-            grid.style = "Table Grid"
-            for cell, text in zip(grid.rows[0].cells, ["名次", "单位", *[names.get(c, c) for c in columns]],
-                                  strict=True):
-                cell.text = text
-            for row in table:
-                values = [str(row["rank"]), row["department"]] + [
-                    _fmt(row[c], c.endswith("rate")) for c in columns]
-                for cell, text in zip(grid.add_row().cells, values, strict=True):
-                    cell.text = text
-        out = io.BytesIO()
-        doc.save(out)
-        return out.getvalue()
+    def docx(self, circular: Circular) -> bytes:
+        """The circular as a Word document in the 公文 layout (engine.policy.circulars.document), dated the
+        day it was published (a draft: the day it was drafted), in Beijing."""
+        day = localtime.local(circular.published_at or circular.created_at or self.clock(), self.tz).date()
+        columns, names = table_columns(circular.figures), labels()
+        header = ["名次", "单位", *[names.get(c, c) for c in columns]]
+        rows = [[str(row["rank"]), row["department"], *[_fmt(row[c], c.endswith("rate")) for c in columns]]
+                for row in circular.figures.get("table", [])]
+        return document.render(circular.number, circular.title, circular.text, day, header, rows)

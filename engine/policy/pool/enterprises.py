@@ -19,7 +19,7 @@ from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
 from engine.policy import workbooks
 from engine.policy.cells import append_row, restore
-from engine.policy.pool import uscc
+from engine.policy.pool import changelog, uscc
 from engine.policy.pool.eligibility import FIGURES, industries
 from engine.policy.pool.goals import goals_in  # also read from here by the circulars
 from engine.storage.models import Enterprise, EnterpriseChange, EnterpriseYear, User
@@ -209,10 +209,7 @@ class EnterpriseService:
             if e is None or (visible is not None and e.industry not in visible):
                 raise NotFound(f"企业 {enterprise_id} 不存在")
             out = self._as_dict(session, e)
-            out["history"] = [{"at": c.at, "actor": c.actor, "source": c.source, "changes": c.changes}
-                              for c in session.scalars(select(EnterpriseChange)
-                                                       .where(EnterpriseChange.enterprise_id == e.id)
-                                                       .order_by(EnterpriseChange.id.desc()))]
+            out["history"] = changelog.history(session, e.id, dict(ENTERPRISE_COLUMNS), TIERS)
             return out
 
     def save(self, actor: Actor, raw: dict, years: builtins.list[dict] | None = None, enterprise_id: int | None = None) -> int:
