@@ -212,9 +212,10 @@ SHOTS = ROOT / "test-output" / "browser"
 class User:
     """One person's browser window; records every request the pages make."""
 
-    def __init__(self, chromium, base: str, username: str):
+    def __init__(self, chromium, base: str, username: str, viewport: dict | None = None):
         self.base = base
-        self.context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+        self.context = chromium.new_context(locale="zh-CN", viewport=viewport or {"width": 1366, "height": 900},
+                                            has_touch=bool(viewport and viewport["width"] < 700))
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))

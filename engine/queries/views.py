@@ -177,7 +177,22 @@ class Queries(TaskLists):
             source = next((text for name, text in sorted((version.sources or {}).items())
                            if name.endswith(".bpmn") and pattern.search(text)), None)
             return {"instance": instance, "process": version.definition.key, "version": version.version,
-                    "bpmn": source, **self._item_parts(session, instance_id)}
+                    "bpmn": source, "diagram_tasks": self._diagram_tasks(session, instance_id),
+                    **self._item_parts(session, instance_id)}
+
+    def _diagram_tasks(self, session: Session, instance_id: int) -> list[dict]:
+        """The open steps drawn on the diagram: who holds each and by when (Beijing), for its overlay."""
+        calendar, now = calendar_of(session), self.clock()
+        today = now.astimezone(self.tz).date()
+        rows = session.execute(
+            select(HumanTask, Department.name).join(Department, HumanTask.department_id == Department.id)
+            .where(HumanTask.instance_id == instance_id, HumanTask.kind == "bpmn",
+                   HumanTask.status.in_(OPEN_STATUSES)).order_by(HumanTask.id)).all()
+        return [{"bpmn_id": t.bpmn_id, "department": dep, "status": STATUS_LABELS[t.status],
+                 "due": t.due_at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if t.due_at else None,
+                 "working_days_left": self._days_left(calendar, today, t.due_at),
+                 "overdue": t.due_at is not None and t.due_at < now}
+                for t, dep in rows]
 
 
 def _readable(schema: dict | None, data: dict | None) -> list[tuple[str, str]]:
