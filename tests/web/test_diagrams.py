@@ -110,6 +110,21 @@ def test_the_late_department_is_shown_late_on_the_diagram(chromium, server, zjtx
         assert page.locator(f".djs-element.zjtx-done[data-element-id={done}]").count() == 1, done
     assert page.locator(".djs-element[data-element-id=handle_by_departments]").count() == 1
     user.shot("diagram-problem_dispatch-late-phone")
+    before = page.evaluate("window.zjtxViewer.get('canvas').zoom()")
+    page.evaluate(PINCH)
+    assert page.evaluate("window.zjtxViewer.get('canvas').zoom()") > before * 1.5   # two fingers apart zoom in
+
+
+# Two touch pointers moving apart on the diagram, as a phone reports a pinch.
+PINCH = """() => {
+  const box = document.getElementById('diagram'), r = box.getBoundingClientRect(), y = r.top + r.height / 2;
+  const send = (type, id, x) => box.dispatchEvent(new PointerEvent(type, {pointerId: id, pointerType: 'touch',
+    clientX: x, clientY: y, bubbles: true, cancelable: true}));
+  const mid = r.left + r.width / 2;
+  send('pointerdown', 1, mid - 20); send('pointerdown', 2, mid + 20);
+  for (let d = 20; d <= 80; d += 10) { send('pointermove', 1, mid - d); send('pointermove', 2, mid + d); }
+  send('pointerup', 1, mid - 80); send('pointerup', 2, mid + 80);
+}"""
 
 
 def test_the_designer_opens_every_bundled_process(chromium, server, zjtx):
