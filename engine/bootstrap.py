@@ -31,6 +31,7 @@ from engine.repository.registry import DeployResult, Registry
 from engine.repository.service import RepositoryService
 from engine.runtime.extensions import Extensions
 from engine.runtime.items import ItemService
+from engine.runtime.notices import WorkNotices
 from engine.runtime.scripting import create_script_engine
 from engine.runtime.service import WorkflowService
 from engine.scheduling.schedules import ScheduleService
@@ -137,6 +138,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
     escalations = EscalationService(db, notifier, planner, clock, tz, settings.base_url)
     incidents = IncidentService(db, notifier, clock, tz, settings.base_url, workflows=workflows, deliverer=deliverer)
     workflows.incidents = incidents  # timers and steps that keep failing
+    workflows.notices = WorkNotices(notifier, tz, settings.base_url)  # who is told of new tasks
     deliverer.on_dead = incidents.delivery_dead  # dead letters
     schedules = ScheduleService(db, workflows, planner, clock, tz, incidents=incidents)
     circulars = CircularService(db, tz, clock, notifier, settings.base_url)

@@ -10,6 +10,7 @@ in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -88,9 +89,11 @@ class EscalationService:
         users = list({u.id: u for u in self._audience(session, task, level.audience)}.values())
         instance = task.instance
         link = f"{self.base_url}/tasks/{task.id}"
+        # The office acts on the supervision item, the department on its late task: each is sent where it acts.
+        office: set[int] = set()
         if level.opens_supervision:
             record.supervision_task_id = self._open_supervision(session, task, level, department, now).id
-            link = f"{self.base_url}/tasks/{record.supervision_task_id}"
+            office = {u.id for u in self._audience(session, task, ("office",))}
         calendar = planner.calendar
         due_day = task.due_at.astimezone(self.tz).date()
         today = now.astimezone(self.tz).date()
@@ -105,7 +108,13 @@ class EscalationService:
                         data={"level": level.number, "level_label": level.label, "task_id": task.id,
                               "business_key": instance.business_key, "department": department.name,
                               "due_at": task.due_at.isoformat()})
-        record.recipients = self.notifier.notify(session, notice, users, task.department_id, now)
+        record.recipients = self.notifier.notify(session, notice, [u for u in users if u.id not in office],
+                                                 task.department_id, now)
+        if office:
+            item = replace(notice, key=f"esc:{record.id}:item",
+                           link=f"{self.base_url}/tasks/{record.supervision_task_id}")
+            record.recipients += self.notifier.notify(session, item, [u for u in users if u.id in office],
+                                                      task.department_id, now, only=lambda c: c.personal)
         session.add(AuditRecord(instance_id=task.instance_id, task_id=task.id, action=f"escalation_{level.number}",
                                 actor="system", at=now, task_name=task.name,
                                 data={"level": level.number, "label": level.label, "department": department.name,

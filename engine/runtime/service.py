@@ -146,6 +146,7 @@ class WorkflowService(Stepper):
                                audits=audits)
         session.flush()
         audits.write(session)
+        self.announce(session, instance, workflow, rows, [], who, now, planner)
         if instance.status == COMPLETED:
             self.completed(session, instance, workflow, who.username, now)
             session.flush()
@@ -226,10 +227,12 @@ class WorkflowService(Stepper):
         # the instance first, so the revision check fails before any task row is touched, then the
         # task rows, then the step's audit records.
         projection.write_instance_state(session, instance, values)
+        planner = self.planner(session)
         rows = projection.sync(session, instance, workflow, directory, now, who.username, completed=task,
-                               completed_by_id=who.user_id, planner=self.planner(session), rows=computed.rows,
+                               completed_by_id=who.user_id, planner=planner, rows=computed.rows,
                                audits=audits, write=True)
         audits.write(session)
+        self.announce(session, instance, workflow, rows, computed.rows, who, now, planner, task, computed.cleaned)
         if instance.status == COMPLETED:
             session.add(instance)  # back from the read transaction for the process's outcome (no statement)
             self.completed(session, instance, workflow, who.username, now)

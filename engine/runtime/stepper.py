@@ -29,11 +29,12 @@ from engine.repository.registry import Registry
 from engine.runtime import forms, operations, projection, steps
 from engine.runtime.extensions import Extensions, HelperContext
 from engine.runtime.helpers import calendar_helpers
+from engine.runtime.notices import WorkNotices
 from engine.runtime.script_pool import Limits
 from engine.runtime.serialization import FORMAT_VERSION, ParsedSpec, dump_state, load_state, next_timer
 from engine.runtime.versions import VersionCache
 from engine.storage.db import retry_on_disconnect
-from engine.storage.models import AuditRecord, HumanTask, ProcessInstance, ProcessVersion, utcnow
+from engine.storage.models import AuditRecord, HumanTask, ProcessInstance, ProcessVersion, User, utcnow
 
 log = logging.getLogger("zjtx.runtime")
 T = TypeVar("T")
@@ -95,6 +96,7 @@ class Stepper:
         self.clock = clock
         self.extensions = extensions or Extensions()
         self.incidents: Any = None  # set by bootstrap (engine.monitoring.incidents.IncidentService)
+        self.notices: WorkNotices | None = None  # set by bootstrap: who is told of new tasks
         self.limits = Limits(settings.script_cpu_seconds, settings.script_wall_seconds, settings.script_memory_mb,
                              idle_workers=settings.script_workers)
         self.budget = steps.StepBudget(settings.step_max_tasks, settings.step_max_seconds)
@@ -204,6 +206,23 @@ class Stepper:
         audits.add(instance_id=instance.id, action="operation", actor=who.username, at=now,
                    task_name=pending.element_name, data={"operation": pending.name, "element": pending.element})
 
+    def announce(self, session: Session, instance: ProcessInstance, workflow, rows: list[HumanTask],
+                 known: list[HumanTask], who: authz.Actor, now: datetime, planner: Planner,
+                 cause: HumanTask | None = None, cause_data: dict | None = None) -> None:
+        """Tell whoever can act on the tasks this step created (``rows`` not among ``known``), in the
+        step's transaction (engine.runtime.notices); ``cause`` is the task just completed."""
+        seen = {row.id for row in known}
+        created = [row for row in rows if row.id not in seen and row.status in projection.OPEN_STATUSES]
+        if self.notices is None or not created:
+            return
+        by = next((r.display_name for r in [session.get(User, who.user_id)] if r), who.username) \
+            if who.user_id is not None else "系统"
+        if cause is not None:
+            by = f"{DepartmentDirectory.of(session).name_of(cause.department_id)}（{by}）"
+        self.notices.task_created(session, instance, self.versions.process_key(instance.version), created, rows,
+                                  workflow, cause, cause_data or {}, (who.user_id, by), now,
+                                  planner.calendar.working_days_between)
+
     def completed(self, session: Session, instance: ProcessInstance, workflow, actor: str, now: datetime) -> None:
         """An instance ended: record it, and let its procedure apply its outcome (same transaction)."""
         session.add(AuditRecord(instance_id=instance.id, action="instance_completed", actor=actor, at=now))
@@ -270,9 +289,11 @@ class Stepper:
         if refresh_timers:
             audits.add(instance_id=instance.id, action="timer_fired", actor="system", at=now,
                        data={"waiting_before": len(computed.waiting_before), "resolved": len(fired)})
-        projection.sync(session, instance, workflow, directory, now, who.username,
-                        planner=self.planner(session), rows=computed.rows, audits=audits, write=True)
+        planner = self.planner(session)
+        rows = projection.sync(session, instance, workflow, directory, now, who.username,
+                               planner=planner, rows=computed.rows, audits=audits, write=True)
         audits.write(session)
+        self.announce(session, instance, workflow, rows, computed.rows, who, now, planner)
         if instance.status == COMPLETED:
             session.add(instance)  # back from the read transaction for the process's outcome
             self.completed(session, instance, workflow, who.username, now)
