@@ -54,7 +54,7 @@ def create_admin(ctx, username, display_name, email, reset):
 @main.command()
 @click.pass_context
 def demo(ctx):
-    """写入几件演示用的企业问题（数据库中已有事项时不做任何事）。"""
+    """写入演示数据：各环节的企业问题、预警/催办/督办、已发布的通报、公示中的入库申请、措施报告（库中已有事项时不做任何事）。"""
     from engine.policy.dispatch.demo import load_demo
 
     services = _services(ctx)

@@ -1,0 +1,70 @@
+"""`zjtx demo` on a fresh database shows every feature: steps escalated to each level of the ladder, a
+督办 item, a published circular, an admission in 公示, measure reports; a second run adds nothing."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from engine.cli import main
+from engine.config import PROCESSES_DIR
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def invoke(*args):
+        result = runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output + result.stderr
+        return result.stdout
+    return invoke
+
+
+def facts(database_url) -> dict:
+    from engine.bootstrap import bootstrap
+    from engine.config import Settings
+    from engine.storage.models import Circular, HumanTask, MeasureReport, ProcessInstance
+
+    services = bootstrap(Settings(database_url=database_url))
+    try:
+        with services.db.read() as session:
+            open_steps = session.scalars(select(HumanTask).where(HumanTask.kind != "supervision",
+                                                                 HumanTask.status.in_(("ready", "in_progress")))).all()
+            return {
+                "instances": session.scalar(select(func.count(ProcessInstance.id))),
+                "levels": sorted({t.escalation_level for t in open_steps if t.escalation_level}),
+                "overdue": sum(1 for t in open_steps if t.due_at and t.due_at < datetime.now(UTC)),
+                "supervision_items": session.scalar(select(func.count(HumanTask.id))
+                                                    .where(HumanTask.kind == "supervision")),
+                "published": session.scalar(select(func.count(Circular.id)).where(Circular.status == "published")),
+                "in_notice": [services.queries.show(i)["item_status"] for i in session.scalars(
+                    select(ProcessInstance.id).where(ProcessInstance.business_key.is_not(None)))].count("公示中"),
+                "reports": sorted(session.scalars(select(MeasureReport.assessment))),
+            }
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 11, 4, 2, 0, tzinfo=UTC),  # a Wednesday morning in Beijing
+    datetime(2026, 11, 6, 16, 30, tzinfo=UTC),  # Saturday 00:30 in Beijing
+])
+def test_the_demo_shows_every_feature_once(run, database_url, clock, moment):
+    clock.move_to(moment)
+    run("init-db")
+    run("seed")
+    run("deploy", "--if-missing", *sorted(PROCESSES_DIR.glob("*.bpmn")))
+    assert "已写入" in run("demo")
+    found = facts(database_url)
+    assert found["levels"] == [1, 2, 3]  # 预警, 催办, 督办
+    assert found["overdue"] >= 2 and found["supervision_items"] >= 1
+    assert found["published"] == 1 and found["in_notice"] == 1
+    assert found["reports"] == ["推进中", "滞后"]
+    assert "未写入演示数据" in run("demo")
+    assert facts(database_url) == found
