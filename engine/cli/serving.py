@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -23,6 +24,9 @@ def serve(ctx, host, port, scheduler):
     from engine.scheduling.scheduler import Scheduler
     from web import create_app
 
+    follows = ctx.obj is None and not os.environ.get("ZJTX_BASE_URL")
+    if follows:  # links in email and WeCom then point at this server, not at the default port 5000
+        os.environ["ZJTX_BASE_URL"] = served_url(host, port)
     services = _services(ctx)
     app = create_app(services=services)
     services.workflows.warm()  # script workers and the working calendar, before the first request
@@ -30,7 +34,19 @@ def serve(ctx, host, port, scheduler):
         Scheduler(services).start_background()
         click.echo("调度器已在本进程内启动")
     click.echo(f"服务地址：http://{host}:{port}/")
+    if follows:
+        click.echo(f"消息中的链接地址：{services.settings.base_url}（未设置 ZJTX_BASE_URL；对外服务时请设为用户访问的地址）")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def served_url(host: str, port: int) -> str:
+    """The address links point at when ZJTX_BASE_URL is not set: the served host and port (a wildcard
+    host such as 0.0.0.0 or :: names no address one can open: 127.0.0.1 stands for it)."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}"
 
 
 @main.command("scheduler")
