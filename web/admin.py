@@ -18,7 +18,9 @@ INCIDENTS_PER_PAGE = 20
 @bp.get("/")
 @roles_required("admin")
 def index():
-    return render_template("admin/index.html", users=services().identity.users(g.actor),
+    found = services().identity.search_users(g.actor, request.args.get("q", ""), request.args.get("department", ""),
+                                             int_arg("page", 1, 1, MAX_PAGE))
+    return render_template("admin/index.html", found=found, users=found["users"],
                            departments=services().identity.departments(), roles=ROLES,
                            open_incidents=services().incidents.count_open())
 
@@ -36,6 +38,7 @@ def user(user_id: int | None = None):
     if request.method == "POST":
         values = {"username": request.form.get("username", ""), "display_name": request.form.get("display_name", ""),
                   "email": request.form.get("email", ""), "mobile": request.form.get("mobile", ""),
+                  "wecom_userid": request.form.get("wecom_userid", ""),
                   "department": request.form.get("department", ""),
                   "roles": request.form.getlist("roles"), "password": request.form.get("password", ""),
                   "active": request.form.get("active") == "on" if user_id else True}

@@ -155,6 +155,14 @@ class IdentityService:
         with self.db.read() as session:
             return accounts.list_users(session)
 
+    def search_users(self, actor: Actor, text: str = "", department: str = "", page: int = 1) -> dict:
+        """One page of the users matching ``text`` (user name, Chinese name, mobile) and ``department``."""
+        from engine.identity import user_search
+
+        require_admin(actor, "管理用户")
+        with self.db.read() as session:
+            return user_search.search(session, text, department, page)
+
     def user(self, actor: Actor, user_id: int) -> dict | None:
         return next((u for u in self.users(actor) if u["id"] == user_id), None)
 
