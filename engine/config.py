@@ -67,6 +67,25 @@ def metrics_networks(value: str, variable: str = "ZJTX_METRICS_ALLOW") -> tuple[
     return tuple(networks)
 
 
+WECOM_VARIABLES = ("ZJTX_WECOM_CORP_ID", "ZJTX_WECOM_AGENT_ID", "ZJTX_WECOM_SECRET")
+
+
+def _wecom(env) -> dict:
+    """The WeCom application's settings: all of ZJTX_WECOM_CORP_ID, _AGENT_ID (a number) and _SECRET, or none."""
+    given = [name for name in WECOM_VARIABLES if env.get(name)]
+    if given and len(given) < len(WECOM_VARIABLES):
+        missing = "、".join(name for name in WECOM_VARIABLES if name not in given)
+        raise ConfigurationError(f"企业微信应用消息需要同时设置 {'、'.join(WECOM_VARIABLES)}：缺少 {missing}")
+    agent = (env.get("ZJTX_WECOM_AGENT_ID") or "").strip()
+    if agent and not (agent.isascii() and agent.isdigit()):
+        raise ConfigurationError(f"ZJTX_WECOM_AGENT_ID 应为应用的 AgentId（数字，如 1000002），而不是「{agent}」")
+    base = (env.get("ZJTX_WECOM_API_BASE") or Settings.wecom_api_base).rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise ConfigurationError(f"ZJTX_WECOM_API_BASE 应以 https:// 开头，如 https://qyapi.weixin.qq.com，而不是「{base}」")
+    return {"wecom_corp_id": env.get("ZJTX_WECOM_CORP_ID") or None, "wecom_agent_id": int(agent) if agent else None,
+            "wecom_secret": env.get("ZJTX_WECOM_SECRET") or None, "wecom_api_base": base}
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -97,6 +116,11 @@ class Settings:
     mail_sender: str = "zjtx@qianjiang.example"
     smtp_timeout: float = 10.0
     webhook_timeout: float = 10.0
+    # 企业微信 / 政务微信 application messages (notifications/channels/wecom.py): on when all three are set
+    wecom_corp_id: str | None = None
+    wecom_agent_id: int | None = None
+    wecom_secret: str | None = field(default=None, repr=False)
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"  # 政务微信: the deployment's own API address
     base_url: str = "http://127.0.0.1:5000"
     attachment_dir: Path = PROJECT_ROOT / "instance" / "attachments"
     session_minutes: int = 30
@@ -136,6 +160,7 @@ class Settings:
             smtp_user=env.get("ZJTX_SMTP_USER") or None,
             smtp_password=env.get("ZJTX_SMTP_PASSWORD") or None,
             mail_sender=env.get("ZJTX_MAIL_SENDER") or cls.mail_sender,
+            **_wecom(env),
             base_url=env.get("ZJTX_BASE_URL") or cls.base_url,
             attachment_dir=Path(env.get("ZJTX_ATTACHMENT_DIR") or cls.attachment_dir),
             session_minutes=int(env.get("ZJTX_SESSION_MINUTES") or cls.session_minutes),

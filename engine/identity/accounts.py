@@ -3,6 +3,7 @@ generations, API tokens, user administration."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -196,6 +197,7 @@ def touch_token(session: Session, token_id: int, now: datetime) -> None:
 def list_users(session: Session) -> list[dict]:
     directory = DepartmentDirectory.of(session)
     return [{"id": u.id, "username": u.username, "display_name": u.display_name, "email": u.email, "mobile": u.mobile,
+             "wecom_userid": u.wecom_userid,
              "department": directory.name_of(u.department_id), "roles": sorted(u.role_names), "active": u.active}
             for u in session.scalars(select(User).order_by(User.department_id, User.username))]
 
@@ -224,11 +226,13 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
         if len(data.get("password") or "") < MIN_PASSWORD:
             errors["password"] = f"初始密码至少 {MIN_PASSWORD} 位"
     mobile = _mobile_field(session, data.get("mobile"), user_id, errors)
+    wecom = _wecom_field(data.get("wecom_userid"), errors)
     if errors:
         raise ValidationFailed(errors)
     if user_id is None:
         user = create_user(session, data["username"].strip(), data["display_name"].strip(), data["department"],
                            roles, data["password"], email=(data.get("email") or None), mobile=mobile)
+        user.wecom_userid = wecom
         return user.id
     user = session.get(User, user_id)
     if user is None:
@@ -237,6 +241,8 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
     user.email = data.get("email") or None
     if "mobile" in data:
         user.mobile = mobile
+    if "wecom_userid" in data:
+        user.wecom_userid = wecom
     user.department_id = directory.get(data["department"]).id
     if user.active and not data.get("active", True):
         user.session_generation = (user.session_generation or 0) + 1
@@ -250,6 +256,19 @@ def save_user(session: Session, admin: Actor, data: dict, user_id: int | None = 
         user.password_hash = generate_password_hash(data["password"])
         user.session_generation = (user.session_generation or 0) + 1  # a reset password ends the sessions
     return user.id
+
+
+WECOM_USERID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_\-@.]{0,63}")
+
+
+def _wecom_field(raw, errors: dict) -> str | None:
+    """The 「企业微信账号」 of the user form: empty, or a WeCom UserID (1–64 letters, digits and _-@.,
+    starting with a letter or digit, as WeCom allows)."""
+    text = str(raw or "").strip()
+    if text and not WECOM_USERID.fullmatch(text):
+        errors["wecom_userid"] = ("「企业微信账号」应为企业微信管理后台中成员的账号（UserID）：1 至 64 个字母、数字或 _-@.，"
+                                  "以字母或数字开头")
+    return text or None
 
 
 def _mobile_field(session: Session, raw, user_id: int | None, errors: dict) -> str | None:

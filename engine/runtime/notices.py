@@ -170,7 +170,9 @@ class WorkNotices:
                       data={"event": "task_created", "task_id": task.id, "business_key": instance.business_key,
                             "step": task.name, "department": department.name, "headline": moment.headline,
                             "summary": happened, "due_at": task.due_at.isoformat() if task.due_at else None,
-                            "deadline": due["due_long"]})
+                            "card_title": f"{moment.headline}：{matter}",
+                            "deadline": f"请于 {due['due_long']}前{moment.action}（{due['left']}）" if due["due_long"]
+                            else f"请尽快{moment.action}"})
 
     def due(self, due_at: datetime | None, now: datetime, working_days: Callable[[date, date], int]) -> dict:
         """The deadline as the subject says it (12月3日（周四）17:30) and the body (2026-12-03 17:30（周四），

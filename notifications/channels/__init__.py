@@ -18,8 +18,9 @@ from notifications.channels.base import Channel, DeliveryError, Message, Recipie
 from notifications.channels.email import EmailChannel
 from notifications.channels.inbox import InboxChannel
 from notifications.channels.webhook import WebhookChannel, webhook_body
+from notifications.channels.wecom import WecomChannel
 
-REGISTERED: list[type[Channel]] = [InboxChannel, EmailChannel, WebhookChannel]
+REGISTERED: list[type[Channel]] = [InboxChannel, EmailChannel, WebhookChannel, WecomChannel]
 
 
 def register(channel: type[Channel]) -> type[Channel]:
@@ -47,4 +48,4 @@ def labels() -> dict[str, str]:
 
 
 __all__ = ["REGISTERED", "Channel", "DeliveryError", "EmailChannel", "InboxChannel", "Message", "Recipient",
-           "WebhookChannel", "build", "labels", "names", "register", "unregister", "webhook_body"]
+           "WebhookChannel", "WecomChannel", "build", "labels", "names", "register", "unregister", "webhook_body"]

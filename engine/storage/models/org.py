@@ -48,6 +48,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # A mainland mobile number (11 digits): one may log in with it, so no two users share one.
     mobile: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True, index=True)
+    # The user's 企业微信/政务微信 UserID: work notices go to it as application messages (channel wecom).
+    wecom_userid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
