@@ -14,21 +14,57 @@ def _types(schema: dict) -> list[str]:
     return t if isinstance(t, list) else [t]
 
 
+def _key(value) -> str:
+    """A choice's value as the form posts it (booleans as true/false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _asked_for(schema: dict, name: str) -> dict[str, list[str]]:
+    """For a decision field: the fields each of its values requires (the schema's if/then rules)."""
+    asked: dict[str, list[str]] = {}
+    for rule in schema.get("allOf", []):
+        condition = rule.get("if", {}).get("properties", {}).get(name, {})
+        if "const" in condition:
+            asked.setdefault(_key(condition["const"]), []).extend(rule.get("then", {}).get("required", []))
+    return asked
+
+
+def _decisions(schema: dict, fields: list[dict]) -> list[dict]:
+    """A one-choice field marked ``"x-widget": "buttons"`` becomes one submit button per choice, placed
+    last; the fields a choice requires (a refusal's reason) move into that choice's block, so a choice
+    that asks for nothing is one tap. The posted name and values stay the schema's."""
+    for decision in [f for f in fields if f.get("widget") == "buttons"]:
+        asked = _asked_for(schema, decision["name"])
+        placed: set[str] = set()
+        actions = []
+        for value, label in decision["choices"]:
+            own = [dict(f, required=True) for f in fields
+                   if f["name"] in asked.get(value, []) and f["name"] not in placed]
+            placed.update(f["name"] for f in own)
+            actions.append({"value": value, "label": label, "fields": own})
+        decision["actions"] = actions
+        fields = [f for f in fields if f["name"] not in placed and f is not decision] + [decision]
+    return fields
+
+
 def describe(schema: dict, departments: list[str]) -> list[dict]:
-    """Fields for the template: name, label, widget, choices, required."""
+    """Fields for the template: name, label, widget, choices, required (a decision: its actions)."""
     required = set(schema.get("required", []))
     fields = []
     for name, prop in schema.get("properties", {}).items():
         types = [t for t in _types(prop) if t != "null"]
         field = {"name": name, "label": prop.get("title", name), "required": name in required,
                  "max": prop.get("maximum"), "min": prop.get("minimum")}
+        labels = prop.get("x-labels", {})
+        buttons = prop.get("x-widget") == "buttons"
         if "enum" in prop:
-            labels = prop.get("x-labels", {})
-            field.update(widget="radio", choices=[(v, labels.get(v, v)) for v in prop["enum"]])
+            field.update(widget="buttons" if buttons else "radio",
+                         choices=[(v, labels.get(v, v)) for v in prop["enum"]])
         elif prop.get("format") == "department":
             field.update(widget="select", choices=[(d, d) for d in departments])
         elif types == ["boolean"]:
-            field.update(widget="radio", choices=[("true", "是"), ("false", "否")])
+            field.update(widget="buttons" if buttons else "radio",
+                         choices=[("true", labels.get("true", "是")), ("false", labels.get("false", "否"))])
         elif types == ["integer"] or types == ["number"]:
             field.update(widget="number")
         elif prop.get("format") in ("date", "future-date"):
@@ -41,7 +77,7 @@ def describe(schema: dict, departments: list[str]) -> list[dict]:
         else:
             field.update(widget="text")
         fields.append(field)
-    return fields
+    return _decisions(schema, fields)
 
 
 def _convert(prop: dict, raw: str):
@@ -85,3 +121,14 @@ def parse(schema: dict, form: MultiDict) -> dict:
         if value is not None:
             data[name] = value
     return data
+
+
+def done_message(schema: dict | None, values: dict, step: str) -> str:
+    """The flash after a step, saying what was done and what happens next: the form's ``x-done``
+    entry for the submitted choice (``"field=value"``), else its ``"*"`` entry, else 「step」已提交."""
+    done = (schema or {}).get("x-done", {})
+    for key, message in done.items():
+        name, _, value = key.partition("=")
+        if value and name in values and _key(values[name]) == value:
+            return message
+    return done.get("*") or f"「{step}」已提交"

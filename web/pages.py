@@ -68,7 +68,7 @@ def task(task_id: int):
             flash(exc.message, "error")
             return redirect(url_for("pages.task", task_id=task_id))
         else:
-            flash(f"「{detail['task'].name}」已提交", "info")
+            flash(formfields.done_message(schema, values, detail["task"].name), "info")
             return redirect(url_for("pages.inbox"))
     return render_template("task.html", d=detail, fields=fields, errors=errors, values=values), status
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,8 +17,11 @@ from engine.deadlines import ladder
 from engine.deadlines.calendar_store import calendar_of
 from engine.errors import TaskNotFound
 from engine.identity import authz
-from engine.queries.tasks import COUNT_CAP, TABS, InboxFilter, TaskLists, actionable  # noqa: F401 (re-exported)
+from engine.queries import matter
+from engine.queries.tasks import COUNT_CAP, TABS, InboxFilter, TaskLists, actionable, days_left_label  # noqa: F401 (re-exported)
+from engine.repository.registry import properties_of
 from engine.runtime.projection import OPEN_STATUSES, STATUS_LABELS
+from engine.runtime.serialization import load_state
 from engine.storage.models import (
     Attachment,
     AuditRecord,
@@ -109,17 +113,31 @@ class Queries(TaskLists):
                     schema = supervision_form()
                 else:
                     schema = instance.version.forms.get(task.form)
+            calendar, now = calendar_of(session), self.clock()
+            days = self._days_left(calendar, now.astimezone(self.tz).date(), task.due_at)
+            overdue = task.due_at is not None and task.due_at < now and task.status in OPEN_STATUSES
             return {
                 "task": task, "instance": instance, "schema": schema,
                 "department": session.get(Department, task.department_id).name,
                 "status_label": STATUS_LABELS[task.status],
                 "escalation_label": ladder.current().label(task.escalation_level),
                 "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
-                "working_days_left": self._days_left(calendar_of(session), self.clock().astimezone(self.tz).date(),
-                                                     task.due_at),
+                "working_days_left": days, "overdue": overdue,
+                "days_left_label": days_left_label(days, overdue) if task.status in OPEN_STATUSES else "",
                 "can_act": can_act,
+                "matter": self._matter(session, task, calendar),
                 **self._item_parts(session, instance.id),
             }
+
+    def _matter(self, session: Session, task: HumanTask, calendar) -> dict:
+        """The task page's matter card (engine.queries.matter), from the task's own data in the state."""
+        instance = task.instance
+        workflow = load_state(instance.state_json, instance.serializer_version,
+                              self.workflows.parsed_spec(instance.version), self.workflows.script_engine)
+        props = next((properties_of(ts) for ts in workflow.spec.task_specs.values() if isinstance(ts, StartEvent)),
+                     {})
+        start_form = (instance.version.forms or {}).get(props.get("formJsonSchemaFilename") or "")
+        return matter.build(session, task, workflow, start_form, self.tz, calendar)
 
     def _may_act(self, actor, task) -> bool:
         try:
@@ -135,12 +153,12 @@ class Queries(TaskLists):
             HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)))
 
     def _item_parts(self, session: Session, instance_id: int) -> dict:
-        users = {u.username: u.display_name for u in session.scalars(select(User))}
+        users = matter.people(session)  # 「name（department）」; the scheduler is 「系统」
         names = {u.id: u.display_name for u in session.scalars(select(User))}
         forms = session.get(ProcessInstance, instance_id).version.forms or {}
         task_forms = dict(session.execute(select(HumanTask.id, HumanTask.form)
                                           .where(HumanTask.instance_id == instance_id)).all())
-        history = [{"at": a.at.astimezone(self.tz), "actor": users.get(a.actor, a.actor or "系统"),
+        history = [{"at": a.at.astimezone(self.tz), "actor": matter.person(users, a.actor),
                     "action": ACTION_LABELS.get(a.action, a.action), "code": a.action, "task": a.task_name,
                     "data": a.data or {},
                     "fields": _readable(forms.get(task_forms.get(a.task_id) or ""), a.data)
