@@ -32,9 +32,12 @@ def today(clock: Callable[[], datetime], tz: str | ZoneInfo) -> date:
 
 
 def shown(moment: datetime | date | None, tz: str | ZoneInfo, fmt: str = DATETIME_FORMAT, empty: str = "") -> str:
-    """A moment as people read it: ``2026-12-02 14:30`` in the users' zone; a date as it is."""
-    if moment is None:
+    """A moment as people read it: ``2026-12-02 14:30`` in the users' zone; a date, or text already
+    formatted, as it is."""
+    if moment is None or moment == "":
         return empty
+    if isinstance(moment, str):
+        return moment
     if not isinstance(moment, datetime):
         return moment.strftime(DATE_FORMAT)
     return local(moment, tz).strftime(fmt)

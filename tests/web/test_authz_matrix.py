@@ -182,6 +182,7 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /enterprises/export.xlsx": "edit roles and the office (tests/policy/test_enterprises.py)",
     "POST /enterprises/import": "edit roles (tests/policy/test_enterprises.py)",
     "GET /circulars/": "published circulars for all, drafts for the draft readers (tests/policy/test_circulars.py)",
+    "POST /circulars/draft": "dispatcher, office and admin start a draft (tests/policy/test_circular_document.py)",
     "GET /ledgers/": "the download form", LEDGER: "takes a department, not an id: a test of its own below",
     "GET /designer/": "designer page", "POST /designer/upload": "designer: deploys new files",
     "POST /designer/validate": "designer: checks posted files", "POST /designer/lint": "designer: checks posted XML",
