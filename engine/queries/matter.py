@@ -278,12 +278,15 @@ def build(session: Session, task: HumanTask, workflow, start_form: dict | None, 
                                        .where(HumanTask.instance_id == task.instance_id)).all())
     ctx = Context(session=session, task=task, data=data, names=people(session), tz=tz, calendar=calendar,
                   audits=audits, task_departments=departments)
+    # The role is the task's department's own: a dispatcher deciding on a slot's request has none.
     a = data.get("assignment") if isinstance(data.get("assignment"), dict) else {}
-    role = ROLE_LABELS.get(a.get("role")) if a else None
-    if role is None and data.get("lead_department"):
-        department = departments.get(task.id)
-        role = {data["lead_department"]: "主办"}.get(department or "") or (
-            "协办" if department in {c.get("department") for c in data.get("co_handlers") or []} else None)
+    department = departments.get(task.id)
+    if a:
+        role = ROLE_LABELS.get(a.get("role")) if a.get("department") == department else None
+    elif department and department == data.get("lead_department"):
+        role = "主办"
+    else:
+        role = "协办" if department in {c.get("department") for c in data.get("co_handlers") or []} else None
     asked = [v for v in (data.get("dispatch_note"), data.get("redispatch_note")) if v]
     lead = data.get("lead_department")
     if role == "主办":

@@ -130,6 +130,7 @@ def test_an_extension_request_is_flashed_as_such_and_shown_to_the_dispatcher(zjt
                       "申请延期至</dt><dd>2026-11-18", "延长 5 个工作日", "需报市规划局审批"):
             assert shown in card, shown
         assert "审批延期申请（区经济信息委，办理中）" in card
+        assert "role-badge" not in card and "本单位为主办单位" not in card  # the dispatcher's step, not the slot's
         before = counts(zjtx, item.id)
         refused = post(dispatcher, decide, {"extension_approved": "false"})
         assert refused.status_code == 400 and "「审批意见」为必填项" in refused.get_data(as_text=True)
@@ -210,3 +211,106 @@ def test_the_office_approves_a_circular_from_its_rendered_draft(zjtx, pages):
                                                                 "approval_comment": "请补充目标进展"})
         [again] = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "draft"]
         assert "请补充目标进展" in matter_of(page_of(dispatcher, again))
+
+
+def open_task(zjtx, instance_id: int, bpmn_id: str) -> dict:
+    [task] = [t for t in zjtx.queries.tasks(instance_id=instance_id) if t["task"] == bpmn_id]
+    return task
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_admission_and_data_update_steps_show_what_they_decide_on(zjtx, pages):
+    from tests.helpers import GOOD, apply, register
+
+    register(zjtx)
+    started = apply(zjtx)
+    review = open_task(zjtx, started["id"], "industry_review")
+    liaison_b = pages("commerce_commission_liaison")
+    card = matter_of(page_of(liaison_b, review))
+    assert "资格自动判定" in card and GOOD in card and "符合培育入库条件" in card and "资格审查</dd>" in card
+    assert "已同意入库" in flash_after(liaison_b, review, {"review_approved": "true"})
+    commission = open_task(zjtx, started["id"], "commission_review")
+    card = matter_of(page_of(pages("dispatcher"), commission))
+    assert "行业主管部门意见" in card and "是否同意</dt><dd>是" in card
+    zjtx.workflows.complete(commission["id"], {"review_approved": True}, "dispatcher")
+    notice = open_task(zjtx, started["id"], "public_notice")
+    assert "公示截止" in matter_of(page_of(pages("dispatcher"), notice))
+    zjtx.workflows.complete(notice["id"], {"objection": "有企业反映其研发投入数据不实"}, "dispatcher")
+    card = matter_of(page_of(pages("office"), open_task(zjtx, started["id"], "resolve_objection")))
+    assert "有企业反映其研发投入数据不实" in card and "公示中</dd>" in card
+
+    update = zjtx.workflows.start("pool_data_update", {"enterprise_uscc": GOOD, "update_year": 2027},
+                                  actor="dispatcher")
+    card = matter_of(page_of(pages("officer"), open_task(zjtx, update["id"], "update_data")))
+    assert "更新年度</dt><dd>2027" in card and "截止日期</dt><dd>2027-04-30" in card and "待更新</dd>" in card
+
+
+def test_the_measure_steps_show_the_contributions_and_the_report(zjtx, pages):
+    from tests.helpers import head
+
+    with time_machine.travel(at("2026-10-08 09:00"), tick=False):
+        started = zjtx.workflows.start("measure_supervision", {"measure_no": 2, "period_start": "2026-07-01",
+                                                               "period_end": "2026-09-30"}, actor="dispatcher")
+        contributions = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "contribute"]
+        for t in contributions:
+            user = "economy_info_commission_liaison" if t["department"] == "区经济信息委" else liaison(t["department"])
+            card = matter_of(page_of(pages(user), t))
+            assert "第 2 项" in card and "牵头单位</dt><dd>区科技局" in card and "报送中</dd>" in card
+            zjtx.workflows.complete(t["id"], {"contribution_text": f"{t['department']}：完成平台建设任务"}, user)
+        consolidate = open_task(zjtx, started["id"], "consolidate")
+        card = matter_of(page_of(pages(head("区科技局")), consolidate))
+        assert "各责任单位报送" in card and all(f"{t['department']}：完成平台建设任务" in card for t in contributions)
+        zjtx.workflows.complete(consolidate["id"], {"progress_report": "本季度新建孵化平台两个，运营良好。"},
+                                head("区科技局"))
+        assess = open_task(zjtx, started["id"], "assess")
+        assert "本季度新建孵化平台两个" in matter_of(page_of(pages("dispatcher"), assess))
+        zjtx.workflows.complete(assess["id"], {"assessment": "滞后", "assessment_comment": "平台入驻率低",
+                                               "follow_up_working_days": 10}, "dispatcher")
+        card = matter_of(page_of(pages(head("区科技局")), open_task(zjtx, started["id"], "follow_up")))
+        assert "评定</dt><dd>滞后" in card and "平台入驻率低" in card
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(390, 844), (1366, 768)], ids=["phone", "desk"])
+def test_a_liaison_signs_with_one_tap_and_the_dispatcher_sees_the_request(chromium, server, zjtx, size):
+    from tests.helpers import User
+
+    width, height = size
+    item = dispatched(zjtx)
+    handler = User(chromium, server, liaison(LEAD), viewport={"width": width, "height": height})
+    page = handler.page
+    page.goto(f"{server}/tasks/{item.task('sign', LEAD)['id']}")
+    matter = page.locator("section.matter")
+    assert matter.locator("text=" + REGISTRATION["description"]).is_visible()
+    assert matter.locator(".role-badge:text-is('主办')").is_visible() and matter.locator(f"text={CONTACT}").is_visible()
+    button = page.locator("button[name=sign_decision][value=sign]")
+    box = button.bounding_box()
+    assert box and box["height"] >= 44 and box["y"] < page.evaluate("document.body.scrollHeight")
+    assert no_sideways_scroll(page)
+    handler.shot(f"task-sign-{width}")
+    button.click()  # one tap
+    page.wait_for_selector("text=已签收，请在期限内办理答复")
+    page.goto(f"{server}/tasks/{item.task('handle', LEAD)['id']}")
+    page.click("details.decision-more > summary:text-is('申请延期')")
+    page.fill("textarea[name=extension_reason]", "需报市规划局审批")
+    page.fill("input[name=extension_due_date]", "2099-01-10")
+    handler.shot(f"task-extension-request-{width}")
+    page.click("button[name=handle_action][value=request_extension]")
+    page.wait_for_selector("text=延期申请已提交，等待交办员审批")
+
+    dispatcher = User(chromium, server, "dispatcher", viewport={"width": width, "height": height})
+    dispatcher.page.goto(f"{server}/tasks/{item.task('decide_extension')['id']}")
+    request = dispatcher.page.locator(".matter-section.highlight:has(h3:text-is('延期申请'))")
+    assert request.locator("text=需报市规划局审批").is_visible() and request.locator("text=2099-01-10").is_visible()
+    assert dispatcher.page.locator("section.matter").locator("text=" + REGISTRATION["description"]).is_visible()
+    assert no_sideways_scroll(dispatcher.page)
+    dispatcher.shot(f"task-extension-decision-{width}")
+    dispatcher.page.click("button[name=extension_approved][value=true]")
+    dispatcher.page.wait_for_selector("text=已同意延期")
+    for user in (handler, dispatcher):
+        assert not user.foreign_requests() and not user.errors, (user.foreign_requests(), user.errors)
