@@ -138,10 +138,20 @@ def test_review_sends_back_for_rework_with_a_reason(zjtx):
     rework = item.task("rework")
     assert rework["department"] == LEAD
     assert item.data()["rework_reason"] == "答复未说明办理时限"
+    assert item.show()["item_status"] == "退办整改"
     item.do("rework", {"rework_answer": "已明确于12月底前完成"}, head(LEAD))
     item.do("review", {"review_decision": "accept"}, "dispatcher")
     assert item.task("rating")["department"] == "区经济信息委"
     assert item.data()["item_answer"] == "已明确于12月底前完成"
+    assert item.show()["item_status"] == "待回访评价"  # it said 待审核 until the rating
+
+
+def test_an_accepted_item_waits_for_dispatch_as_such(zjtx):
+    item = Item(zjtx)
+    item.accept()
+    assert item.show()["item_status"] == "待交办"  # it said 待研判 while waiting at 交办
+    item.dispatch(LEAD)
+    assert item.show()["item_status"] == "办理中"
 
 
 def test_satisfied_rating_closes_and_archives_the_item(zjtx):
