@@ -64,7 +64,8 @@ def _get(circular_id: int):
 @login_required
 def view(circular_id: int):
     circular = _get(circular_id)
-    return render_template("circulars/view.html", c=circular, columns=table_columns(circular.figures), labels=labels())
+    return render_template("circulars/view.html", c=circular, columns=table_columns(circular.figures), labels=labels(),
+                           publisher=services().circulars.publisher(circular))
 
 
 @bp.get("/<int:circular_id>.docx")

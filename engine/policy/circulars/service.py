@@ -230,6 +230,14 @@ class CircularService:
                 raise NotFound(f"通报 {circular_id} 不存在")
             return circular
 
+    def publisher(self, circular: Circular) -> str | None:
+        """Who published ``circular`` as people read it: the user's display name (stored is the user name)."""
+        if not circular.published_by:
+            return None
+        with self.db.read() as session:
+            name = session.scalar(select(User.display_name).where(User.username == circular.published_by))
+        return name or circular.published_by
+
     def docx(self, circular: Circular) -> bytes:
         """The circular as a Word document in the 公文 layout (engine.policy.circulars.document), dated the
         day it was published (a draft: the day it was drafted), in Beijing."""
