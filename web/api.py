@@ -53,7 +53,7 @@ def tasks():
     if department is not None and department not in _department_names():
         raise ValidationFailed({"department": f"部门「{department}」不存在"})
     tab = request.args.get("tab")
-    if tab:
+    if tab is not None:  # "?tab=" is not a tab either (the document's enum)
         if tab not in TABS:
             raise ValidationFailed({"tab": "可选：" + "、".join(TABS)})
         result = services().queries.inbox(g.actor, InboxFilter(

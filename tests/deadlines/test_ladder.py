@@ -115,11 +115,11 @@ def test_a_fourth_level_is_one_entry_and_works_end_to_end(zjtx, interview):
         # Its label and its colour on the pages: the task list, the task, the item's timeline.
         clock.move_to(at("2026-10-20 10:00"))
         page = logged_in(zjtx, liaison(LEAD)).get("/?tab=overdue").get_data(as_text=True)
-        assert '<tr class="level-4 overdue">' in page and "<td>约谈</td>" in page
+        assert '<tr class="level-4 overdue">' in page and '<span class="level-badge">约谈</span>' in page
         assert "tr.level-4 { background: #f3ecfa; }" in page and "solid #7b3fb5" in page
         assert '<span class="level-4">紫：已约谈</span>' in page
         task_page = logged_in(zjtx, liaison(LEAD)).get(f"/tasks/{handle_id}").get_data(as_text=True)
-        assert 'class="meta level-4"' in task_page and "<b>约谈</b>" in task_page
+        assert 'class="matter-due level-4 overdue"' in task_page and "<b>约谈</b>" in task_page
         assert re.search(r'<li class="escalation_4"><time>[^<]+</time> <b>[^<]+</b> 约谈 办理答复', task_page)
         assert "ol.timeline li.escalation_4 { border-color: #7b3fb5; }" in task_page
 

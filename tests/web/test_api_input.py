@@ -40,7 +40,7 @@ def test_an_integer_out_of_range_is_clamped(get):
     assert get("/api/v1/tasks?limit=99999999999999999999999999999999999&offset=-3").status_code == 200
 
 
-@pytest.mark.parametrize("query", ["department=不存在的局", "status=whatever", "tab=to_sign&status=whatever",
+@pytest.mark.parametrize("query", ["department=不存在的局", "status=whatever", "tab=to_sign&status=whatever", "tab=", "tab=nope",
                                    "tab=to_sign&department=不存在的局"])
 def test_an_unknown_filter_value_is_refused_naming_it(get, query):
     response = get(f"/api/v1/tasks?{query}")
