@@ -213,6 +213,25 @@ def test_the_office_approves_a_circular_from_its_rendered_draft(zjtx, pages):
         assert "请补充目标进展" in matter_of(page_of(dispatcher, again))
 
 
+def test_a_draft_with_ranked_departments_renders_its_lists(zjtx, pages):
+    # A period with work in it gives the draft ranked lists; the page answered 500 for them (_item.html).
+    with time_machine.travel(at("2026-10-12 10:00"), tick=False):
+        item = Item(zjtx)
+        item.accept()
+        item.dispatch(LEAD, days=3)
+        item.sign(LEAD)
+        item.answer(LEAD, "已办理完毕")
+    with time_machine.travel(at("2026-11-04 10:00"), tick=False):
+        started = zjtx.workflows.start("evaluation_circular", {"period_start": "2026-10-01",
+                                                               "period_end": "2026-10-31"}, actor="dispatcher")
+        draft = open_task(zjtx, started["id"], "draft")
+        text = zjtx.queries.show(started["id"])["data"]["circular_text"]
+        flash_after(pages("dispatcher"), draft, {"circular_text": text})
+        html = page_of(pages("office"), open_task(zjtx, started["id"], "approve"))
+        card = matter_of(html)
+        assert '<ul class="doc-list">' in card and LEAD in card
+
+
 def open_task(zjtx, instance_id: int, bpmn_id: str) -> dict:
     [task] = [t for t in zjtx.queries.tasks(instance_id=instance_id) if t["task"] == bpmn_id]
     return task
