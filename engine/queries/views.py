@@ -213,6 +213,19 @@ class Queries(TaskLists):
                 for t, dep in rows]
 
 
+def _row_text(prop: dict, row) -> str:
+    """One row of a list field: 区人力社保局，协办期限（工作日） 3 — a column titled like the list itself
+    (协办单位 in 协办单位) is not repeated."""
+    if not isinstance(row, dict):
+        return str(row)
+    columns = prop.get("items", {}).get("properties", {})
+    parts = []
+    for key, value in row.items():
+        column = columns.get(key, {}).get("title", key)
+        parts.append(str(value) if column == prop.get("title") else f"{column} {value}")
+    return "，".join(parts)
+
+
 def _readable(schema: dict | None, data: dict | None) -> list[tuple[str, str]]:
     """Submitted data as (field title, shown value) pairs, in the form's order, for the timeline."""
     if not schema or not data:
@@ -225,9 +238,7 @@ def _readable(schema: dict | None, data: dict | None) -> list[tuple[str, str]]:
         if isinstance(value, bool):
             shown = "是" if value else "否"
         elif isinstance(value, list):
-            columns = prop.get("items", {}).get("properties", {})
-            shown = "；".join("，".join(f"{columns.get(k, {}).get('title', k)} {v}" for k, v in row.items())
-                             if isinstance(row, dict) else str(row) for row in value)
+            shown = "；".join(_row_text(prop, row) for row in value)
         else:
             shown = str(prop.get("x-labels", {}).get(value, value))
         out.append((prop.get("title", name), shown))

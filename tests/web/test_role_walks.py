@@ -207,7 +207,7 @@ def office_approves_a_circular(walk: Walk) -> None:
     page.click("form.task-form button[type=submit]:visible")
     expect(page.locator(".flash", has_text="通报稿已提交领导小组办公室审批")).to_be_visible()
     walk.check(dispatcher, "dispatcher-circular-submitted")
-    office = walk.follow_notice("office", "通报待审批", "office-approve", about=f"通报：{LAST_MONTH:%Y-%m}-01 至")
+    office = walk.follow_notice("office", "通报待审批", "office-approve", about=f"{LAST_MONTH:%Y-%m}-01 至")
     draft = matter(office)
     expect(draft.locator(".doc-title")).to_be_visible()
     assert draft.locator("p.doc-p").count() >= 2 and draft.locator(".doc-heading").count() >= 2

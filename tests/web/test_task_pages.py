@@ -187,6 +187,7 @@ def test_an_overdue_step_says_so_and_the_history_names_the_system_and_people(zjt
     assert "<b>系统</b>" in timeline and "<b>system</b>" not in timeline
     assert "<b>区经济信息委交办员</b> 办理 交办" in timeline
     assert "<b>区经济信息委交办员</b> 生成待办" not in timeline  # a new step is no one's act
+    assert f"协办单位：{CO}，协办期限（工作日） 3" in timeline  # not 协办单位：协办单位 区财政局
 
 
 def test_the_office_approves_a_circular_from_its_rendered_draft(zjtx, pages):
