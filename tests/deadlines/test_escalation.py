@@ -141,16 +141,31 @@ def test_an_approved_extension_resets_the_ladder_and_a_refused_one_does_not(zjtx
         assert escalations(zjtx, moved["id"]) == [(1, "10-15 09:00")]
 
 
-def test_an_extension_cannot_be_requested_after_the_deadline(zjtx):
+def test_the_urging_at_the_deadline_offers_only_what_the_handling_step_allows(zjtx):
+    """The 催办 goes out once the deadline has passed, when the handling step refuses an extension
+    request: the message must not offer one, and must say what the unit can still do."""
+    from engine.errors import ValidationFailed
+
+    scheduler = Scheduler(zjtx)
     with time_machine.travel(at("2026-09-29 10:00"), tick=False) as clock:
         item, _ = dispatched_before_national_day(zjtx)
-        clock.move_to(at("2026-10-12 10:00"))
-        from engine.errors import ValidationFailed
+        clock.move_to(at("2026-10-10 00:00:00"))  # the moment of the 催办, just after the deadline
+        scheduler.run_until_idle()
+        assert [level for level, _ in escalations(zjtx)] == [2]
+        with zjtx.db.read() as session:
+            [body] = session.scalars(select(InboxMessage.body).where(InboxMessage.title.startswith("【催办】"))
+                                     .limit(1))
+        assert "提出延期申请" not in body and "确需延期" not in body
+        assert "不能再申请延期" in body and "说明逾期原因" in body and "与交办单位（区经济信息委）联系" in body
 
-        with pytest.raises(ValidationFailed) as caught:
+        with pytest.raises(ValidationFailed) as caught:  # what the message says, the step does
             item.do("handle", {"handle_action": "request_extension", "extension_reason": "来不及",
                                "extension_due_date": "2026-10-30"}, liaison(LEAD), LEAD)
         assert "已超过办理期限" in caught.value.errors["handle_action"]
+        assert "不能再申请延期" in caught.value.errors["handle_action"]
+        item.task("handle", LEAD)  # the refused request left the step open
+        item.answer(LEAD, "已办理，因需市级部门批复逾期两日")  # answering at once still works
+        item.task("review")
 
 
 def test_each_level_fires_once_across_many_ticks(zjtx):
