@@ -2,6 +2,7 @@
 (``engine/storage/migrations``); every name is importable from here."""
 from engine.storage.models.base import Base, CompressedText, JSONType, UTCDateTime, utcnow
 from engine.storage.models.calendar import CalendarDay, CalendarYear, ReferenceGeneration
+from engine.storage.models.items import ItemLink, ItemMeasure
 from engine.storage.models.messages import InboxMessage, NotificationPreference, OutboxMessage, WebhookEndpoint
 from engine.storage.models.org import ApiToken, Department, DepartmentAlias, LoginAttempt, Measure, MeasureUnit, User, UserRole
 from engine.storage.models.policy import Circular, Enterprise, EnterpriseChange, EnterpriseYear, MeasureReport
@@ -21,7 +22,7 @@ from engine.storage.models.processes import (
 __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "Comment",
     "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseChange", "EnterpriseYear",
-    "Escalation", "HumanTask", "InboxMessage", "Incident", "JSONType", "LoginAttempt", "Measure",
+    "Escalation", "HumanTask", "InboxMessage", "Incident", "ItemLink", "ItemMeasure", "JSONType", "LoginAttempt", "Measure",
     "MeasureReport", "MeasureUnit", "NotificationPreference", "OutboxMessage", "ProcessDefinition",
     "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "UTCDateTime", "User",
     "UserRole", "WebhookEndpoint", "utcnow"

@@ -1,0 +1,36 @@
+"""What an item (a problem-dispatch instance) is linked to beyond its form data: the registry
+enterprise, the policy measures it concerns, and the reference another system (a 12345 work order)
+gave it. Written in the transaction that registers the item."""
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.storage.models.base import Base
+
+
+class ItemLink(Base):
+    """One row per linked item. ``external_source``/``external_ref``: unique together, so a system that
+    sends the same work order twice gets the item it created the first time (idempotent intake)."""
+
+    __tablename__ = "item_link"
+    __table_args__ = (UniqueConstraint("external_source", "external_ref", name="uq_item_link_external"),)
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"),
+                                             primary_key=True, autoincrement=False)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="SET NULL"),
+                                                      nullable=True, index=True)
+    external_source: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    external_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class ItemMeasure(Base):
+    """A measure (of the policy's 30) an item concerns."""
+
+    __tablename__ = "item_measure"
+    __table_args__ = (Index("ix_item_measure_measure", "measure_no", "instance_id"),)
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"),
+                                             primary_key=True, autoincrement=False)
+    measure_no: Mapped[int] = mapped_column(Integer, ForeignKey("measure.no"), primary_key=True,
+                                            autoincrement=False)
