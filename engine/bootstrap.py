@@ -146,7 +146,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         settings=settings, db=db, registry=registry, workflows=workflows, timers=TimerService(workflows),
         escalations=escalations, schedules=schedules, deliverer=deliverer, notifier=notifier,
         queries=Queries(db, tz, clock, workflows), items=ItemService(db, settings.attachment_dir, clock),
-        enterprises=EnterpriseService(db, clock), circulars=circulars, migrations=Migrations(workflows),
+        enterprises=EnterpriseService(db, clock, tz), circulars=circulars, migrations=Migrations(workflows),
         incidents=incidents, extensions=extensions,
         identity=IdentityService(db, clock), calendars=CalendarService(db, clock, tz),
         repository=RepositoryService(db, registry, clock), ledgers=LedgerService(db, tz), inbox=Inbox(db, clock),

@@ -92,7 +92,9 @@ def draft_text(title: str, figures: dict) -> str:
         lines += [f"滞后：第 {m['no']} 项（{m['lead']}{'' if m['lead_is_written'] else '，未列牵头单位，由其汇总'}）"
                   f"{m['comment'] or ''}" for m in measures["lagging"]]
     lines += ["", "六、培育目标进展" if measures else "五、培育目标进展"]
-    lines += [f"{g['goal']}：现有 {g['actual']}" + (f"（目标 {g['target']}）" if g["target"] else "")
+    if figures["goals"]:  # counted as at the period end (engine.policy.pool.goals)
+        lines.append(f"截至{_day(figures['period'][1])}：")
+    lines += [f"{g['goal']}：{g['actual']} 家" + (f"（目标 {g['target']} 家）" if g["target"] else "")
               for g in figures["goals"]]
     lines += ["", ISSUER]
     return "\n".join(lines)
@@ -139,7 +141,7 @@ class CircularService:
     def draft_in(self, session: Session, start: date, end: date, instance_id: int | None = None) -> Circular:
         figures = compute(session, start, end, self.tz)
         figures["overdue_items"] = overdue_items(session, start, end, self.tz)
-        figures["goals"] = goals_in(session)
+        figures["goals"] = goals_in(session, end, self.tz)  # the registry as at the period end
         status = latest_status(session, end)
         figures["measures"] = {
             "counts": {a: sum(1 for v in status.values() if v["assessment"] == a) for a in ASSESSMENTS},

@@ -10,11 +10,13 @@ from __future__ import annotations
 import builtins
 import io
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from engine import localtime
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
 from engine.policy import workbooks
@@ -38,6 +40,7 @@ YEAR_COLUMNS = [("uscc", "统一社会信用代码"), ("year", "年度"), ("reve
                 ("total_liabilities", "负债总额（元）")]
 YES, NO = {"是", "true", "True", "1", "Y", "y"}, {"否", "false", "False", "0", "N", "n"}
 MAX_IMPORT_BYTES = workbooks.MAX_UPLOAD_BYTES
+BEIJING = ZoneInfo("Asia/Shanghai")  # the settings' default zone (bootstrap passes the configured one)
 
 
 def _date(value) -> date | None:
@@ -143,9 +146,10 @@ def clean_year(raw: dict) -> tuple[dict, dict[str, str]]:
 
 
 class EnterpriseService:
-    def __init__(self, db, clock):
+    def __init__(self, db, clock, tz: ZoneInfo = BEIJING):
         self.db = db
         self.clock = clock
+        self.tz = tz
 
     @staticmethod
     def _officers(session: Session) -> dict[str, int]:
@@ -336,9 +340,9 @@ class EnterpriseService:
         return out
 
     def goals(self) -> builtins.list[dict]:
-        """The policy's goals (section 一) against the registry."""
+        """The policy's goals (section 一) against the registry as it is today."""
         with self.db.read() as session:
-            return goals_in(session)
+            return goals_in(session, localtime.today(self.clock, self.tz), self.tz)
 
     def export_workbook(self) -> bytes:
         book = Workbook()

@@ -1,30 +1,100 @@
-"""The policy's goals (section 一 of the policy) against the enterprise registry."""
+"""The policy's goals (section 一 of the action plan) counted from the enterprise registry as at a day.
+
+Who counts, in the plan's words: 「创新型中小企业、“专精特新”中小企业、国家专精特新“小巨人”企业（以下统称
+“专精特新”企业）」. The tiers are cumulative: a 小巨人 is also a 市级“专精特新”中小企业 (it is recognised from
+among them), and every tier is a “专精特新”企业 of goal 1. A recognition counts from ``tier_since`` through
+``tier_valid_until`` (none recorded: no expiry); an expired one does not count.
+
+As at a past day the registry is its current rows rolled back through the change log written after that
+day (``EnterpriseChange.changes`` holds ``[old, new]`` per field, newest undone first); an enterprise whose
+``created`` record is later was not in the registry then. Two queries, whatever the registry's size.
+"""
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.storage.models import Enterprise
+from engine.storage.models import Enterprise, EnterpriseChange
 
-GRADED = ("innovative", "specialized", "little_giant")  # the tiers of 梯度培育
+GRADED = ("innovative", "specialized", "little_giant")  # the tiers of 梯度培育, lowest first
+RANK = {"none": 0, **{tier: rank for rank, tier in enumerate(GRADED, 1)}}
+_FIELDS = ("tier", "tier_since", "tier_valid_until", "in_pool")
+_DATES = ("tier_since", "tier_valid_until")
+NEW_IN_2022 = (date(2022, 1, 1), date(2022, 12, 31))
 
 
-def goals_in(session: Session) -> list[dict]:
-    """The goals against the registry, read in the caller's transaction."""
-    count = {tier: session.scalar(select(func.count(Enterprise.id)).where(Enterprise.tier == tier)) or 0
-             for tier in GRADED}
-    in_pool = session.scalar(select(func.count(Enterprise.id)).where(Enterprise.in_pool.is_(True))) or 0
-    new_2022 = session.scalar(select(func.count(Enterprise.id)).where(
-        Enterprise.tier.in_(GRADED),
-        Enterprise.tier_since >= date(2022, 1, 1), Enterprise.tier_since <= date(2022, 12, 31))) or 0
-    tiered = sum(count.values())
+@dataclass
+class Standing:
+    """An enterprise's recognition and pool membership at some moment."""
+
+    tier: str
+    tier_since: date | None
+    tier_valid_until: date | None
+    in_pool: bool
+
+    def recognised(self, day: date) -> bool:
+        """A tier held and valid on ``day``."""
+        return (RANK.get(self.tier, 0) > 0 and (self.tier_since is None or self.tier_since <= day)
+                and (self.tier_valid_until is None or self.tier_valid_until >= day))
+
+    def holds(self, tier: str, day: date) -> bool:
+        """``tier`` or a higher one, valid on ``day``."""
+        return self.recognised(day) and RANK.get(self.tier, 0) >= RANK[tier]
+
+    def undo(self, changes: dict) -> None:
+        for field in _FIELDS:
+            pair = changes.get(field)
+            if isinstance(pair, list) and pair:
+                old = pair[0]
+                if field in _DATES:
+                    old = date.fromisoformat(old) if old else None
+                elif field == "tier":
+                    old = old or "none"
+                elif field == "in_pool":
+                    old = bool(old)
+                setattr(self, field, old)
+
+
+def standings_at(session: Session, day: date, tz: ZoneInfo) -> list[Standing]:
+    """Each enterprise in the registry at the end of ``day`` (in ``tz``), as it stood then."""
+    after = datetime.combine(day + timedelta(days=1), time(0), tz)
+    rows = session.execute(select(Enterprise.id, Enterprise.tier, Enterprise.tier_since, Enterprise.tier_valid_until,
+                                  Enterprise.in_pool))
+    standings = {i: Standing(tier or "none", since, until, bool(in_pool)) for i, tier, since, until, in_pool in rows}
+    later = session.execute(select(EnterpriseChange.enterprise_id, EnterpriseChange.changes)
+                            .where(EnterpriseChange.at >= after)
+                            .order_by(EnterpriseChange.id.desc()))  # undone in the reverse order of writing
+    gone: set[int] = set()
+    for enterprise_id, changes in later:
+        standing = standings.get(enterprise_id)
+        if standing is None or enterprise_id in gone:
+            continue
+        if "created" in (changes or {}):
+            gone.add(enterprise_id)
+        else:
+            standing.undo(changes or {})
+    return [s for i, s in standings.items() if i not in gone]
+
+
+def goals_in(session: Session, day: date, tz: ZoneInfo) -> list[dict]:
+    """The goals as at the end of ``day`` (a circular's period end, or today), in the caller's transaction."""
+    standings = standings_at(session, day, tz)
+    first, last = NEW_IN_2022[0], min(NEW_IN_2022[1], day)
+    new_2022 = sum(1 for s in standings if s.recognised(last) and s.tier_since is not None
+                   and first <= s.tier_since <= last)
+    specialized = sum(1 for s in standings if s.holds("specialized", day))
+    little_giants = sum(1 for s in standings if s.holds("little_giant", day))
+    tiered = sum(1 for s in standings if s.recognised(day))
+    in_pool = sum(1 for s in standings if s.in_pool)
     return [
         {"goal": "到2022年底新培育“专精特新”企业10家以上", "target": 10, "actual": new_2022, "deadline": "2022-12-31"},
-        {"goal": "到2025年市级“专精特新”中小企业50家以上", "target": 50, "actual": count["specialized"],
+        {"goal": "到2025年市级“专精特新”中小企业50家以上（含“小巨人”）", "target": 50, "actual": specialized,
          "deadline": "2025-12-31"},
-        {"goal": "到2025年国家专精特新“小巨人”企业1—2家", "target": 1, "actual": count["little_giant"],
+        {"goal": "到2025年国家专精特新“小巨人”企业1—2家", "target": 1, "actual": little_giants,
          "deadline": "2025-12-31"},
         {"goal": "梯度培育企业（创新型、专精特新、小巨人）合计", "target": None, "actual": tiered, "deadline": None},
         {"goal": "培育库在库企业", "target": None, "actual": in_pool, "deadline": None},
