@@ -22,6 +22,7 @@ from engine.monitoring.outbox import OutboxService
 from engine.policy import procedures
 from engine.policy.circulars.service import CircularService
 from engine.policy.dispatch.dashboard import Dashboard
+from engine.policy.dispatch.intake import IntakeService
 from engine.policy.ledger_service import LedgerService
 from engine.policy.pool.enterprises import EnterpriseService
 from engine.policy.pool.procedure import DeployedDecisions
@@ -59,6 +60,7 @@ class Services:
     queries: Queries
     items: ItemService
     enterprises: EnterpriseService
+    intake: IntakeService
     circulars: CircularService
     migrations: Migrations
     incidents: IncidentService
@@ -147,7 +149,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         escalations=escalations, schedules=schedules, deliverer=deliverer, notifier=notifier,
         queries=Queries(db, tz, clock, workflows), items=ItemService(db, settings.attachment_dir, clock),
         enterprises=EnterpriseService(db, clock, tz), circulars=circulars, migrations=Migrations(workflows),
-        incidents=incidents, extensions=extensions,
+        incidents=incidents, extensions=extensions, intake=IntakeService(db, workflows, clock),
         identity=IdentityService(db, clock), calendars=CalendarService(db, clock, tz),
         repository=RepositoryService(db, registry, clock), ledgers=LedgerService(db, tz), inbox=Inbox(db, clock),
         outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),

@@ -87,8 +87,25 @@ def complete(task_id: int):
 @bp.post("/items")
 @login_required
 def register():
-    result = services().workflows.start("problem_dispatch", _json_body(), actor=g.actor)
-    return jsonify(result), 201
+    """Register a problem (the body is the registration form); another system's work order keeps its
+    reference (external_source, external_ref; the same pair again: 409 with the item made the first time)."""
+    result = services().intake.register(g.actor, _json_body())
+    return jsonify({k: _serial(v) for k, v in result.items()}), 201
+
+
+@bp.get("/items")
+@login_required
+def items():
+    """The item another system's reference names (an empty list when there is none one may see)."""
+    return jsonify({"items": services().intake.lookup(g.actor, request.args.get("external_source"),
+                                                      request.args.get("external_ref"))})
+
+
+@bp.get("/enterprises/search")
+@login_required
+def enterprise_search():
+    """Registry enterprises by name or credit code, for the registration form's choice."""
+    return jsonify({"enterprises": services().intake.search(g.actor, request.args.get("q"))})
 
 
 @bp.get("/instances/<ref>")

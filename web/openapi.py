@@ -22,7 +22,7 @@ FAILURES = {
     "401": "未登录，或 Bearer 令牌无效",
     "403": "无权限",
     "404": "不存在或无权查看",
-    "409": "冲突：任务已办理，或与同时进行的修改冲突",
+    "409": "冲突：任务已办理，或与同时进行的修改冲突；登记时：来源系统编号已登记过（id、business_key 为当时登记的事项）",
     "503": "数据库连接中断，本次操作未保存，请稍后重试",
 }
 
@@ -114,7 +114,17 @@ def _instance_schemas() -> dict:
                        "data": _nullable("object")})
     view = _object({**summary_properties, "data": {"type": "object", "description": "流程实例当前数据"},
                     "history": {"type": "array", "items": history}})
-    return {"Instance": _object(summary_properties), "InstanceView": view,
+    registered = _object({**summary_properties, "enterprise_id": _nullable("integer"),
+                          "measures": {"type": "array", "items": INTEGER}, "external_source": _nullable("string"),
+                          "external_ref": _nullable("string"), "enterprise_note": _nullable("string")})
+    found = _object({"id": INTEGER, "business_key": STRING, "title": STRING, "item_status": _nullable("string"),
+                     "status": STRING, "external_source": STRING, "external_ref": STRING,
+                     "enterprise_id": _nullable("integer")})
+    enterprise = _object({"id": INTEGER, "name": STRING, "uscc": STRING, "industry": _nullable("string"),
+                          "label": STRING})
+    return {"Instance": _object(summary_properties), "InstanceView": view, "Registered": registered,
+            "ItemLookup": _object({"items": {"type": "array", "items": found, "maxItems": 1}}),
+            "EnterpriseChoices": _object({"enterprises": {"type": "array", "items": enterprise, "maxItems": 10}}),
             "Completion": _object({"task": _ref("Task"), "instance": _ref("Instance")})}
 
 
@@ -124,7 +134,9 @@ def _other_schemas() -> dict:
     return {
         "Error": {"type": "object", "required": ["code", "message"], "properties": {
             "code": STRING, "message": {"type": "string", "description": "中文说明"},
-            "errors": {"type": "object", "additionalProperties": STRING, "description": "按字段的错误"}}},
+            "errors": {"type": "object", "additionalProperties": STRING, "description": "按字段的错误"},
+            "id": {"type": "integer", "description": "409（来源系统编号已登记过）：当时登记的事项号"},
+            "business_key": {"type": "string", "description": "409（来源系统编号已登记过）：当时登记的事项编号"}}},
         "Due": _object({"start": {"type": "string", "format": "date"}, "days": {"type": "integer", "minimum": 1,
                                                                                  "maximum": 365},
                         "due": {"type": "string", "format": "date"}, "confirmed": BOOLEAN}),
@@ -148,6 +160,8 @@ def _paths(register_form: dict | None, departments: list[str]) -> dict:
         _clamped("page", "页码（给 tab 时）", 1, 1, MAX_PAGE), _clamped("per_page", "每页条数（给 tab 时）", 20, 1, 100),
         _clamped("limit", "条数（不给 tab 时）", 100, 1, 500), _clamped("offset", "偏移（不给 tab 时）", 0, 0, MAX_PAGE * 100)])
     register = register_form or {"type": "object", "description": "登记表单（流程未部署时无法登记）"}
+    source = {"type": "string", "pattern": r"^[0-9A-Za-z_\-\u4e00-\u9fff]{1,32}$"}
+    reference = {"type": "string", "pattern": r"^[0-9A-Za-z_\-./#\u4e00-\u9fff]{1,100}$"}
     return {
         "/openapi.json": {"get": {**_op("本文档", _ref("Document"), ""), "security": []}},
         "/tasks": {"get": tasks},
@@ -156,8 +170,17 @@ def _paths(register_form: dict | None, departments: list[str]) -> dict:
             "办理任务（提交表单数据）", _ref("Completion"), "400 401 403 404 409 503", params=[task_id],
             body={"type": "object", "description": "任务表单的字段：须符合任务详情中 form 所指的表单，"
                                                    "否则 400，errors 按字段说明"})},
-        "/items": {"post": _op("登记企业问题（发起问题交办流程）", _ref("Instance"), "400 401 403 404 503",
-                               status="201", body=register)},
+        "/items": {"post": _op("登记企业问题（发起问题交办流程）", _ref("Registered"), "400 401 403 404 409 503",
+                               status="201", body=register, description=(
+                                   "其他系统（如 12345 工单）转来的问题带 external_source 与 external_ref：同一对只登记一次，"
+                                   "再次提交答 409，id 为当时登记的事项。")),
+                   "get": _op("按来源系统编号查事项", _ref("ItemLookup"), "400 401 503", params=[
+                       _query("external_source", "来源系统（如 12345）", source, required=True),
+                       _query("external_ref", "来源系统编号", reference, required=True)])},
+        "/enterprises/search": {"get": _op("按名称或统一社会信用代码查企业库（登记时选择企业）", _ref("EnterpriseChoices"),
+                                           "400 401 503", params=[
+            _query("q", "企业名称（包含）或统一社会信用代码（开头）", {"type": "string", "minLength": 1, "maxLength": 50},
+                   required=True)])},
         "/instances/{ref}": {"get": _op("流程实例（实例号或事项编号）", _ref("InstanceView"), "401 404 503", params=[
             {"name": "ref", "in": "path", "required": True, "description": "实例号或事项编号", "schema": STRING}])},
         "/calendar/add-working-days": {"get": _op("计算期限：start 之后第 days 个工作日（次日起算）", _ref("Due"),

@@ -6,9 +6,12 @@ from datetime import date
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import EngineError, NotFound, ValidationFailed
+from engine.policy.dispatch.intake import EnterpriseNotFound
+from engine.policy.pool.enterprises import EDIT_ROLES
 from engine.queries.tasks import DEFAULT_TAB, TABS, InboxFilter
 from notifications.errors import MessageNotFound
 from web import formfields
+from web.enterprises import VIEW_ROLES as ENTERPRISE_VIEW_ROLES
 from web.params import MAX_PAGE, back, form_ref, int_arg
 from web.security import login_required, roles_required, services
 
@@ -135,26 +138,82 @@ def diagram(instance_id: int):
     return Response(detail["bpmn"], content_type="application/xml; charset=utf-8")
 
 
+# Fields of the registration form the console draws itself: the registry choice and the measures.
+CONSOLE_OWN = ("enterprise_name", "enterprise_uscc", "enterprise_id", "measures", "external_source", "external_ref")
+
+
+def _numbers(values: list[str]) -> list:
+    """Checked boxes as numbers; anything else is passed on for the engine to name."""
+    return [int(v) if v.isascii() and v.isdigit() and len(v) < 6 else v for v in values if v.strip()]
+
+
 @bp.route("/console", methods=["GET", "POST"])
 @roles_required("dispatcher", "service_officer")
 def console():
     schema = (services().repository.latest_forms("problem_dispatch") or {}).get("register.schema.json")
-    fields = formfields.describe(schema, _departments()) if schema else []
-    errors, values, status = {}, {}, 200
+    fields = [f for f in formfields.describe(schema, _departments()) if f["name"] not in CONSOLE_OWN] if schema else []
+    errors, values, status, choices = {}, {}, 200, None
     if request.method == "POST" and schema:
         values = formfields.parse(schema, request.form)
-        try:
-            started = services().workflows.start("problem_dispatch", values, actor=g.actor)
-        except ValidationFailed as exc:
-            errors, status = exc.errors, 400
+        for own in ("measures", "external_source", "external_ref"):  # drawn here, not by formfields
+            values.pop(own, None)
+        if request.form.getlist("measures"):
+            values["measures"] = _numbers(request.form.getlist("measures"))
+        add = request.form.get("add_enterprise") == "1"
+        if request.form.get("find"):  # without scripts: the registry's matches, to choose from
+            try:
+                choices = services().intake.search(g.actor, request.form.get("enterprise_uscc")
+                                                   or request.form.get("enterprise_name"))
+            except ValidationFailed as exc:
+                errors = {"enterprise_name": exc.errors.get("q", exc.message)}
         else:
-            flash(f"已登记 {started['business_key']}：{started['title']}", "info")
-            first = started["open_tasks"][0]["id"] if started["open_tasks"] else None
-            return redirect(url_for("pages.task", task_id=first) if first else url_for("pages.console"))
+            try:
+                started = services().intake.register(g.actor, values, add_enterprise=add)
+            except ValidationFailed as exc:
+                errors, status = exc.errors, 400
+            except EnterpriseNotFound as exc:
+                errors, status = {"enterprise_id": exc.message}, 400
+            else:
+                flash(f"已登记 {started['business_key']}：{started['title']}", "info")
+                if started["enterprise_note"]:
+                    flash(started["enterprise_note"], "info")
+                first = started["open_tasks"][0]["id"] if started["open_tasks"] else None
+                return redirect(url_for("pages.task", task_id=first) if first else url_for("pages.console"))
     mine = services().queries.inbox(g.actor, InboxFilter(tab="in_progress", per_page=50))
     late = services().queries.overdue(g.actor)
-    return render_template("console.html", fields=fields, errors=errors, values=values, mine=mine,
-                           late=late), status
+    return render_template("console.html", fields=fields, errors=errors, values=values, mine=mine, late=late,
+                           choices=choices, measures=services().intake.measure_choices() if schema else [],
+                           can_add=g.actor.is_admin or bool(g.actor.roles & EDIT_ROLES),
+                           has_form=bool(schema)), status
+
+
+@bp.post("/items/<int:instance_id>/measures")
+@roles_required("dispatcher")
+def item_measures(instance_id: int):
+    try:
+        services().intake.set_measures(g.actor, instance_id, _numbers(request.form.getlist("measures")))
+    except ValidationFailed as exc:
+        flash(next(iter(exc.errors.values())), "error")
+    except NotFound:
+        abort(404)
+    else:
+        flash("涉及措施已保存", "info")
+    return redirect(url_for("pages.instance", instance_id=instance_id))
+
+
+@bp.app_context_processor
+def _item_links():
+    """``item_links(instance)`` for the item and task pages: the registry enterprise (with a link to its
+    record when the viewer may open it), the measures, another system's reference."""
+    def item_links(instance) -> dict | None:
+        actor = g.get("actor")
+        if actor is None or instance is None:
+            return None
+        links = services().intake.links(actor, instance.id)
+        if links and links["enterprise"] and not (actor.is_admin or actor.roles & set(ENTERPRISE_VIEW_ROLES)):
+            links["enterprise"]["can_view"] = False
+        return links
+    return {"item_links": item_links, "measure_choices": lambda: services().intake.measure_choices()}
 
 
 @bp.get("/notifications")

@@ -25,6 +25,9 @@ from engine.storage.models import (
     Enterprise,
     Escalation,
     HumanTask,
+    ItemLink,
+    ItemMeasure,
+    Measure,
     ProcessDefinition,
     ProcessInstance,
     ProcessVersion,
@@ -35,9 +38,26 @@ _PROBLEM_COLUMNS = ["事项编号", "企业", "类别", "登记时间", "主办�
                     "办结时间", "退回次数", "延期申请"]
 
 
+_LINK_COLUMNS = ["关联企业（统一社会信用代码）", "涉及措施"]
+
+
 def problem_columns() -> list[str]:
-    """The problem ledger's headers: the item's facts, a count per level of the ladder, the rating."""
-    return _PROBLEM_COLUMNS + [level.label for level in ladder.current().levels] + ["企业评价"]
+    """The problem ledger's headers: the item's facts, a count per level of the ladder, the rating, the
+    registry enterprise and the measures it concerns."""
+    return _PROBLEM_COLUMNS + [level.label for level in ladder.current().levels] + ["企业评价"] + _LINK_COLUMNS
+
+
+def _links(session: Session, ids: list[int]) -> tuple[dict[int, str], dict[int, str]]:
+    """Per item: 「name（code）」 of its registry enterprise, and its measures 「3. title；11. title」."""
+    enterprises = {i: f"{name}（{code}）" for i, name, code in session.execute(
+        select(ItemLink.instance_id, Enterprise.name, Enterprise.uscc).join(
+            Enterprise, ItemLink.enterprise_id == Enterprise.id).where(ItemLink.instance_id.in_(ids)))}
+    measures: dict[int, list[str]] = defaultdict(list)
+    for i, no, title in session.execute(select(ItemMeasure.instance_id, Measure.no, Measure.title).join(
+            Measure, ItemMeasure.measure_no == Measure.no).where(ItemMeasure.instance_id.in_(ids))
+            .order_by(Measure.no)):
+        measures[i].append(f"{no}. {title}")
+    return enterprises, {i: "；".join(nos) for i, nos in measures.items()}
 
 
 def _book(title: str, headers: list[str], rows: list[list]) -> bytes:
@@ -83,6 +103,7 @@ def problem_ledger(session: Session, tz: ZoneInfo, start: date | None, end: date
             extensions[a.instance_id] += 1
         elif stage == "rating":
             ratings[a.instance_id] = data.get("rating_value")
+    linked, measures = _links(session, ids)
     rows = []
     for i in instances:
         steps = [t for t in tasks[i.id] if t.stage in ("sign", "handle")]  # by stage, as the figures
@@ -101,7 +122,7 @@ def problem_ledger(session: Session, tz: ZoneInfo, start: date | None, end: date
             lead or "", "、".join(co), "；".join(f"{k}（{v}）" for k, v in deadlines.items()), i.item_status or "",
             i.completed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if i.completed_at else "",
             returns[i.id], extensions[i.id], *[escalations[(i.id, level.number)] for level in ladder.current().levels],
-            ratings.get(i.id) or "",
+            ratings.get(i.id) or "", linked.get(i.id, ""), measures.get(i.id, ""),
         ])
     return _book("问题台账", problem_columns(), rows)
 

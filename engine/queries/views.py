@@ -59,7 +59,7 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   "comment": "留言", "attachment": "上传附件", "operation": "执行操作", "migrated": "迁移到新版本",
                   "incident": "出错（已通知系统管理员）", "incident_retried": "管理员重试", "incident_cancelled": "管理员取消",
                   "incident_retry_failed": "重试失败", "incident_resolved": "异常已处理",
-                  "version_trusted": "标记为可信版本",
+                  "version_trusted": "标记为可信版本", "measures_tagged": "修改涉及措施",
                   "version_untrusted": "取消可信标记"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 

@@ -8,6 +8,7 @@ are engine.scheduling.timers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -78,10 +79,13 @@ class WorkflowService(Stepper):
 
     # -- start -------------------------------------------------------------------------------
     def start(self, process_key: str, data: dict | None, actor: str | None = None,
-              business_key: str | None = None) -> InstanceSummary:
-        """Start the latest version of ``process_key`` with ``data`` (checked against its start form)."""
+              business_key: str | None = None,
+              on_write: Callable[[Session, ProcessInstance, dict], None] | None = None) -> InstanceSummary:
+        """Start the latest version of ``process_key`` with ``data`` (checked against its start form).
+        ``on_write(session, instance, cleaned data)``: what the caller records with the new instance (an
+        item's links), in the same transaction; what it raises undoes the start."""
         def write(session: Session, computed: Computed) -> InstanceSummary:
-            instance, rows = self._write_start(session, computed, business_key)
+            instance, rows = self._write_start(session, computed, business_key, on_write)
             return summaries.from_rows(session, instance, rows, computed.who,
                                        self.versions.process_key(instance.version))
         computed, summary = self.unit(
@@ -117,8 +121,8 @@ class WorkflowService(Stepper):
                 select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)):
             raise ValidationFailed({"business_key": f"编号「{business_key}」已被使用"})
 
-    def _write_start(self, session: Session, computed: Computed,
-                     business_key: str | None) -> tuple[ProcessInstance, list[HumanTask]]:
+    def _write_start(self, session: Session, computed: Computed, business_key: str | None,
+                     on_write=None) -> tuple[ProcessInstance, list[HumanTask]]:
         version, workflow, who, cleaned = computed.extra["version"], computed.workflow, computed.who, computed.cleaned
         start_form = computed.extra["start_form"]
         self._check_business_key(session, business_key)
@@ -136,6 +140,8 @@ class WorkflowService(Stepper):
         session.flush()
         if business_key is None:
             instance.business_key = f"ZJTX-{now.astimezone(self.tz):%Y}-{instance.id:05d}"
+        if on_write is not None:
+            on_write(session, instance, cleaned)
         audits = projection.AuditBatch()
         audits.add(instance_id=instance.id, action="start", actor=who.username, at=now, data=cleaned)
         if computed.pending is not None:

@@ -32,6 +32,7 @@ from engine.storage.models import (
     Enterprise,
     InboxMessage,
     Incident,
+    ItemMeasure,
     ProcessInstance,
     ProcessVersion,
     User,
@@ -67,6 +68,10 @@ def enterprise_readers(d: str) -> set[str]:
 
 def enterprise_editors(d: str) -> set[str]:
     return {"dispatcher", "officer", "admin"}
+
+
+def dispatchers(d: str) -> set[str]:
+    return {"dispatcher", "admin"}  # who tags an item's measures after registration
 
 
 def message_owner(d: str) -> set[str]:
@@ -110,6 +115,8 @@ CASES: dict[str, Case] = {
     "POST /items/<int:instance_id>/attachments": Case(
         lambda o: f"/items/{o['item']}/attachments", item_readers, acts=True,
         data={"file": (b"%PDF-1.4 x", "越权.pdf")}),
+    "POST /items/<int:instance_id>/measures": Case(lambda o: f"/items/{o['item']}/measures", dispatchers, acts=True,
+                                                   data={"measures": "5"}),
     "GET /attachments/<int:attachment_id>": Case(lambda o: f"/attachments/{o['attachment']}", item_readers,
                                                  marker="file"),
     "GET /api/v1/tasks/<int:task_id>": Case(lambda o: f"/api/v1/tasks/{o['task']}", item_readers),
@@ -195,7 +202,10 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /status": "aggregate figures for members", "GET /metrics": "monitoring, no user data by id",
     "GET /healthz": "public health check",
     "GET /api/v1/openapi.json": "public document", "GET /api/v1/tasks": "the actor's visible tasks only",
-    "POST /api/v1/items": "registers a new item", "GET /api/v1/calendar/add-working-days": "no stored object",
+    "POST /api/v1/items": "registers a new item",
+    "GET /api/v1/items": "by another system's reference, the actor's visible items only (tests/web/test_intake_api.py)",
+    "GET /api/v1/enterprises/search": "the actor's visible industries only (tests/web/test_intake_api.py)",
+    "GET /api/v1/calendar/add-working-days": "no stored object",
     "GET /api/v1/notifications": "one's own messages",
     "GET /static/<path:filename>": "static files", "GET /vendor/<path:filename>": "front-end packages' files",
 }
@@ -311,7 +321,9 @@ def _state(zjtx, objects) -> tuple:
                 column(InboxMessage.read_at, InboxMessage), column(Incident.resolved_at, Incident),
                 column(User.display_name, User), column(Department.name, Department),
                 column(ProcessVersion.trusted, ProcessVersion), column(ProcessInstance.version_id, ProcessInstance),
-                column(ApiToken.revoked, ApiToken))
+                column(ApiToken.revoked, ApiToken),
+                tuple(session.execute(select(ItemMeasure.instance_id, ItemMeasure.measure_no)
+                                      .order_by(ItemMeasure.instance_id, ItemMeasure.measure_no))))
 
 
 @pytest.mark.slow
