@@ -91,6 +91,20 @@ class Item:
             self.answer(department, f"{department}已办理完毕")
 
 
+def visit(satisfied: str = "满意", solved: str = "已解决", comment: str | None = None) -> dict:
+    """The service officer's 回访 record of an enterprise reached by phone."""
+    return {"visit_reached": "reached", "visit_method": "电话", "visit_at": "2026-10-20 09:30",
+            "visit_person": "企业联系人张经理", "solved": solved, "satisfied": satisfied, "rating_comment": comment}
+
+
+def short_extension(item: Item, department: str) -> str:
+    """A date two days past the department's handling deadline: an extension the dispatcher decides."""
+    from datetime import timedelta
+
+    due = datetime.fromisoformat(item.task("handle", department)["due_at"]).astimezone(BJ).date()
+    return (due + timedelta(days=2)).isoformat()
+
+
 def at(text: str) -> datetime:
     """A Beijing wall-clock moment: ``at("2026-10-09 10:00")``."""
     return datetime.fromisoformat(text).replace(tzinfo=BJ)
@@ -237,6 +251,17 @@ class User:
         self.page.click(f"table.tasks tr:has(td:text-is('{step}')) a")
         self.page.wait_for_selector("form.task-form")
 
+    def record_visit(self, satisfied: str = "满意", solved: str = "已解决") -> None:
+        """Fill the 回访 form on the open task page: reached by phone, the two answers."""
+        page = self.page
+        page.check("input[name=visit_method][value=电话]")
+        page.fill("input[name=visit_at]", "2026-10-20 09:30")
+        page.fill("input[name=visit_person]", "企业联系人张经理")
+        page.check(f"input[name=solved][value={solved}]")
+        page.check(f"input[name=satisfied][value={satisfied}]")
+        page.click("button[name=visit_reached][value=reached]")
+        page.wait_for_load_state()
+
     def submit(self) -> None:
         self.page.click("form.task-form button[type=submit]")
         self.page.wait_for_load_state()
@@ -321,7 +346,7 @@ def crafted_october(zjtx):
         clock.move_to(at("2026-10-13 23:59:59"))
         a.answer(lead, "已解决")
         a.do("review", {"review_decision": "accept"}, "dispatcher")
-        a.do("rating", {"rating_value": "满意"}, "officer")
+        a.do("rating", visit("满意", "已解决"), "officer")
 
         clock.move_to(at("2026-10-12 10:00"))
         b = Item(zjtx)                                       # B: approved extension, sent back once
@@ -340,13 +365,13 @@ def crafted_october(zjtx):
         clock.move_to(at("2026-10-16 11:00"))
         c.answer(co, "已办理")
         c.do("review", {"review_decision": "accept"}, "dispatcher")
-        c.do("rating", {"rating_value": "满意"}, "officer")
+        c.do("rating", visit("满意", "已解决"), "officer")
         clock.move_to(at("2026-10-19 15:00"))
         b.answer(lead, "已协调")
         b.do("review", {"review_decision": "send_back", "review_reason": "请补充时间表"}, "dispatcher")
         b.do("rework", {"rework_answer": "已补充"}, liaison(lead))
         b.do("review", {"review_decision": "accept"}, "dispatcher")
-        b.do("rating", {"rating_value": "基本满意"}, "officer")
+        b.do("rating", visit("基本满意", "部分解决"), "officer")
 
         clock.move_to(at("2026-10-20 10:00"))
         d = Item(zjtx)                                       # D: never signed: urged and supervised

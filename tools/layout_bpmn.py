@@ -43,7 +43,8 @@ LINE_H = 17
 # Hand tuning: flows to draw as loops (so the layering puts their target first) and fixed rows.
 HINTS: dict[str, dict] = {
     "problem_dispatch": {"back": {"flow_reopen_rework"},
-                         "rows": {"count_reopen": 1, "reopen_gateway": 1, "reopen_item": 1}},
+                         "rows": {"count_reopen": 1, "reopen_gateway": 1, "reopen_item": 1,
+                                  "mark_not_visited": 3, "end_not_visited": 3}},
 }
 
 

@@ -102,7 +102,7 @@ def problem_ledger(session: Session, tz: ZoneInfo, start: date | None, end: date
         elif stage == "handle" and data.get("handle_action") == "request_extension":
             extensions[a.instance_id] += 1
         elif stage == "rating":
-            ratings[a.instance_id] = data.get("rating_value")
+            ratings[a.instance_id] = data.get("satisfied") or data.get("rating_value")  # rating_value: before 回访 records
     linked, measures = _links(session, ids)
     rows = []
     for i in instances:

@@ -130,8 +130,22 @@ def extension_request(ctx: Context) -> list[dict]:
     return [_section("延期申请", [
         ("申请单位", f"{department}（{ROLE_LABELS.get(a.get('role'), '承办')}）" if department else ""),
         ("申请人", _by(ctx, record)), ("现办理期限", _date(a.get("due_date"))),
-        ("申请延期至", _date(requested)), ("延期天数", extra), ("延期理由", _text(ctx.data.get("extension_reason")))],
+        ("申请延期至", _date(requested)), ("延期天数", extra), ("延期理由", _text(ctx.data.get("extension_reason"))),
+        ("审批层级", LEVELS.get(ctx.data.get("extension_level"), "")),
+        ("本任务申请次数", f"第 {len(a.get('extensions') or []) + 1} 次" if department else "")],
         highlight=True)]
+
+
+LEVELS = {"dispatcher": "不超过交办员审批权限，由交办员审批", "office": "超过交办员审批权限，由领导小组办公室审批"}
+
+
+def visit(ctx: Context) -> list[dict]:
+    """The 回访: its window and the earlier attempts that did not reach the enterprise, then the answers."""
+    attempts = [a for a in ctx.data.get("visit_attempts") or [] if isinstance(a, dict)]
+    return [_section("回访", [("回访期限", _date(ctx.data.get("visit_due_date"))),
+                              *[(f"未联系上（{_text(a.get('at'))}，{_text(a.get('method'))}）", _text(a.get("note")))
+                                for a in attempts]],
+                     highlight=True), *answers(ctx)]
 
 
 def returned(ctx: Context) -> list[dict]:
@@ -233,7 +247,7 @@ STEP_SECTIONS: dict[str, Callable[[Context], list[dict]]] = {
     "extension_decision.schema.json": extension_request,
     "redispatch.schema.json": returned,
     "review.schema.json": answers,
-    "rating.schema.json": answers,
+    "rating.schema.json": visit,
     "office_decision.schema.json": answers,
     "rework.schema.json": rework,
     "circular_approve.schema.json": circular,

@@ -35,7 +35,7 @@ DEFAULT_TAB = "all"
 DUE_SOON_WORKING_DAYS = 2
 # Open steps that decide on a department's request, with the state the requesting department reads
 # meanwhile: its completed step stays in 办理中 until the decision sends the work back to it.
-AWAITING_DECISION = {"decide_extension": "延期审批中"}
+AWAITING_DECISION = {"decide_extension": "延期审批中", "decide_extension_office": "延期审批中"}
 INSTANCE_CLOSED = "completed"
 
 

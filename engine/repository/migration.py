@@ -120,7 +120,7 @@ class Migrations:
                 sub = workflow.subprocesses[sp_id]
                 migrate_workflow(sp_diff, sub, new_subs[sub.spec.name])
             workflow.subprocess_specs = new_subs
-            workflow.script_engine = w.step_script_engine(w.planner(session))
+            workflow.script_engine = w.step_script_engine(w.planner(session), target)
             pending = w.run_steps(workflow)
             return instance.revision, instance.version.version, target.id, workflow, changes, pending
 

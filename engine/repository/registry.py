@@ -45,6 +45,10 @@ class DeployEntry(TypedDict):
     created: bool
 
 
+# Process properties the repository itself reads (engine.repository.validation, .contents).
+REPOSITORY_PROPERTIES = frozenset({"require_deadlines", TABLES_PROPERTY})
+
+
 @dataclass
 class DeployResult:
     key: str
@@ -197,10 +201,15 @@ class Registry:
         table_files = {parse.parser.dmn_parsers[t].filename: text_of(files[parse.parser.dmn_parsers[t].filename])
                        for t in tables}
         own = {s.file: text_of(files[s.file]) for s in (spec, *subs.values()) if s.file in files}
-        spec_json = json.dumps({
-            "spec": serializer.to_dict(spec),
-            "subprocess_specs": {k: serializer.to_dict(v) for k, v in subs.items()},
-        }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        stored = {"spec": serializer.to_dict(spec),
+                  "subprocess_specs": {k: serializer.to_dict(v) for k, v in subs.items()}}
+        # The process's own settings (the defaults its diagram code reads with ``setting``) are part of
+        # its content: changing one in the designer deploys a new version. The repository's own
+        # properties stay out, so versions deployed before settings existed keep their hash.
+        settings = {k: v for k, v in parse.properties.get(pid, {}).items() if k not in REPOSITORY_PROPERTIES}
+        if settings:
+            stored["process_properties"] = settings
+        spec_json = json.dumps(stored, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return _Prepared(pid, spec.description or pid, spec_json, forms, {**own, **table_files}, tables,
                          digest(spec_json, forms, table_files))
 

@@ -23,12 +23,14 @@ from engine.runtime import operations
 @dataclass(frozen=True)
 class HelperContext:
     """What a helper factory may use: the step's transaction, its working calendar, the clock and zone,
-    and the services container (for a procedure's own services; opaque to the runtime)."""
+    the services container (for a procedure's own services; opaque to the runtime) and the process
+    properties of the version being run."""
     session: Session
     calendar: WorkCalendar
     now: Callable[[], datetime]
     tz: ZoneInfo
     services: Any
+    properties: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

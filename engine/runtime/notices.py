@@ -48,6 +48,12 @@ MOMENTS: dict[tuple[str, str, str], Moment] = {
     ("problem_dispatch", "redispatch", "sign"): Moment("退回", "重新交办", "{by}退回了{matter}，请重新确定承办单位。"),
     ("problem_dispatch", "decide_extension", "handle"): Moment(
         "延期申请", "审批", "{by}申请延长{matter}的办理期限，请审批。"),
+    ("problem_dispatch", "decide_extension_office", "handle"): Moment(
+        "延期申请待审批", "审批", "{by}申请延长{matter}的办理期限，超过交办员的审批权限，请领导小组办公室审批。"),
+    ("problem_dispatch", "handle", "decide_extension_office:yes"): Moment(
+        "延期已批准", "办理答复", "您对{matter}的延期申请已获领导小组办公室批准，请在新的期限前办理答复。"),
+    ("problem_dispatch", "handle", "decide_extension_office:no"): Moment(
+        "延期未获批准", "办理答复", "您对{matter}的延期申请未获领导小组办公室批准，请按原期限办理答复。"),
     ("problem_dispatch", "handle", "decide_extension:yes"): Moment(
         "延期已批准", "办理答复", "您对{matter}的延期申请已获批准，请在新的期限前办理答复。"),
     ("problem_dispatch", "handle", "decide_extension:no"): Moment(
@@ -58,6 +64,9 @@ MOMENTS: dict[tuple[str, str, str], Moment] = {
         "退办整改", "整改答复", "{matter}的答复未通过审核，退回{department}整改。"),
     ("problem_dispatch", "rework", "rating"): Moment(
         "重办", "整改答复", "企业对{matter}的办理结果不满意，请{department}重新办理。"),
+    ("problem_dispatch", "rating", "rating"): Moment(
+        "再次回访", "回访企业并评价",
+        "上次回访未能联系上{matter}的企业，请在回访期限内再次联系并记录评价；期满仍未联系上的按未回访办结。"),
     ("problem_dispatch", "rating", "*"): Moment("待回访", "回访企业并评价", "{matter}的答复已审核通过，请回访企业并记录评价。"),
     ("problem_dispatch", "office_decision", "*"): Moment(
         "待研究处理", "研究处理", "{matter}经两次重办企业仍不满意，请领导小组办公室研究处理。"),
@@ -70,13 +79,14 @@ GENERIC = Moment("新待办", "办理", "{matter}的「{step}」已交{departmen
 
 # What the step just completed said that the next one decides on (its form's field → the label shown).
 DETAILS = {"return_reason": "退回理由", "extension_due_date": "申请延至", "extension_reason": "延期理由",
-           "extension_comment": "审批意见", "review_reason": "退办理由", "rating_comment": "企业意见"}
+           "extension_comment": "审批意见", "review_reason": "退办理由", "rating_comment": "企业意见",
+           "visit_note": "联系情况"}
 ROLE_LABELS = {"lead": "主办", "co": "协办"}
 
 
 def moment_of(process: str, step: str, cause: HumanTask | None, cause_data: dict) -> Moment:
     previous = cause.bpmn_id if cause is not None else "*"
-    if previous == "decide_extension":
+    if previous in ("decide_extension", "decide_extension_office"):
         previous += ":yes" if cause_data.get("extension_approved") else ":no"
     return MOMENTS.get((process, step, previous)) or MOMENTS.get((process, step, "*")) or GENERIC
 

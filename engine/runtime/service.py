@@ -17,11 +17,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, TaskNotFound, TaskNotOpen, ValidationFailed
+from engine.errors import Conflict, TaskNotFound, TaskNotOpen, ValidationFailed, WorkflowFailed
 from engine.identity import authz
 from engine.identity.org import DepartmentDirectory
 from engine.repository.registry import properties_of
-from engine.runtime import projection, summaries, supervision
+from engine.runtime import projection, steps, summaries, supervision
 from engine.runtime.serialization import FORMAT_VERSION, load_state, new_workflow
 from engine.runtime.stepper import COMPLETED, RUNNING, Computed, Stepper
 from engine.runtime.summaries import CompletionResult, InstanceSummary
@@ -99,7 +99,7 @@ class WorkflowService(Stepper):
                        business_key: str | None) -> Computed:
         who = authz.actor_for(session, actor)
         version = self.registry.latest(session, process_key)
-        workflow = new_workflow(self.parsed_spec(version), self.step_script_engine(self.planner(session)))
+        workflow = new_workflow(self.parsed_spec(version), self.step_script_engine(self.planner(session), version))
         props = next((properties_of(ts) for ts in workflow.spec.task_specs.values()
                       if isinstance(ts, StartEvent)), {})
         authz.check_can_start(who, {r.strip() for r in props.get("roles", "").split(",") if r.strip()},
@@ -180,7 +180,9 @@ class WorkflowService(Stepper):
                 return self._close_supervision(session, computed.who, task_id, data or {})
             return self._write_completion(session, computed)
         computed, result = self.unit(lambda session: self._compute_completion(session, task_id, data, actor), write)
-        if computed.pending is not None and self.go_on(computed.instance.id, computed.who):
+        # The tasks the rounds after an operation create follow from this task (what their notices say).
+        if computed.pending is not None and self.go_on(computed.instance.id, computed.who,
+                                                       (computed.task, computed.cleaned)):
             def refreshed(session: Session) -> CompletionResult:
                 instance = session.get(ProcessInstance, computed.instance.id)
                 return {"task": result["task"], "instance": summaries.instance_summary(session, instance)}
@@ -205,12 +207,14 @@ class WorkflowService(Stepper):
         version = instance.version
         cleaned = self.clean(session, DepartmentDirectory.of(session), version, task.form, data or {})
         workflow = load_state(instance.state_json, instance.serializer_version, self.parsed_spec(version),
-                              self.step_script_engine(self.planner(session)))
+                              self.step_script_engine(self.planner(session), version))
         spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
         if spiff_task is None or spiff_task.state != TaskState.READY:
             raise Conflict(f"任务 {task.id} 当前不可办理，请刷新后重试", task_id=task.id)
         now = self.clock()
-        self._check_deadline_rules(task, properties_of(spiff_task.task_spec), cleaned, now)
+        props = properties_of(spiff_task.task_spec)
+        self._check_deadline_rules(task, props, cleaned, now)
+        self._check_refusal(workflow, spiff_task, props, cleaned, self.versions.properties_of(version))
         spiff_task.data.update(cleaned)
         pending = self.run_steps(workflow, first=spiff_task)
         self.versions.process_key(version)
@@ -256,6 +260,28 @@ class WorkflowService(Stepper):
         if str(cleaned.get(field.strip())) == value.strip():
             due = task.due_at.astimezone(self.tz)
             raise ValidationFailed({field.strip(): f"已超过办理期限（{due:%Y年%m月%d日}），不能再申请延期；请尽快办理答复"})
+
+    @staticmethod
+    def _check_refusal(workflow, spiff_task, props: dict, cleaned: dict, settings: dict) -> None:
+        """The diagram's own rule for refusing an answer before anything runs (a capped extension request):
+        ``refuse_if``, an expression on the task's data with the answer, and ``refuse_message``,
+        ``field=message`` with the process properties filled in (``{extension_max_requests}``)."""
+        rule = props.get("refuse_if")
+        if not rule:
+            return
+        try:
+            refused = workflow.script_engine.environment.evaluate(rule, {**spiff_task.data, **cleaned})
+        except Exception as exc:
+            raise WorkflowFailed(f"流程执行出错：{steps.where(spiff_task)}的拒绝条件（refuse_if）出错：{exc}",
+                                 task=spiff_task.task_spec.bpmn_id) from None
+        if not refused:
+            return
+        field, _, message = (props.get("refuse_message") or "").partition("=")
+        try:
+            message = message.format(**settings)
+        except (KeyError, IndexError, ValueError):
+            pass
+        raise ValidationFailed({field.strip() or "表单": message.strip() or "不符合流程规定，不能提交"})
 
     def _close_supervision(self, session: Session, who, task_id: int, data: dict) -> CompletionResult:
         """The leading-group office records how a 督办 item was dealt with."""

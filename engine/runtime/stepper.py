@@ -111,11 +111,13 @@ class Stepper:
         return Planner(session, self.tz, self.settings.warn_before_working_days,
                        self.settings.supervise_after_working_days, self.settings.warn_hour)
 
-    def step_script_engine(self, planner: Planner):
+    def step_script_engine(self, planner: Planner, version: ProcessVersion | None = None):
         """A script engine whose pure helpers (the calendar's, and those the procedures register) read
-        through this transaction. Effects are not among them: service tasks name operations."""
+        through this transaction; ``setting`` reads ``version``'s process properties. Effects are not
+        among them: service tasks name operations."""
         context = HelperContext(session=planner.session, calendar=planner.calendar, now=self.clock, tz=self.tz,
-                                services=self.extensions.services)
+                                services=self.extensions.services,
+                                properties=self.versions.properties_of(version) if version is not None else {})
         helpers = {**calendar_helpers(context), **self.extensions.helpers(context)}
         return self.script_engine_factory(helpers, limits=self.limits, services=_service_result)
 
@@ -231,14 +233,15 @@ class Stepper:
             handler(session, instance, projection.current_data(workflow), now)
 
     # -- instances no user is acting on -----------------------------------------------------
-    def go_on(self, instance_id: int, who: authz.Actor) -> bool:
+    def go_on(self, instance_id: int, who: authz.Actor, cause: tuple[HumanTask, dict] | None = None) -> bool:
         """Go on with an instance after an operation ran, round by round. A failure now cannot undo
         the rounds already saved: the instance waits for the scheduler's retries, then becomes an
-        incident. Returns True when the instance moved on."""
+        incident. Returns True when the instance moved on. ``cause``: the task (and its answer) whose
+        completion reached the operation; the tasks the rounds create are announced as following from it."""
         moved = False
         for _ in range(MAX_ROUNDS):
             try:
-                outcome = self.advance(instance_id, who, refresh_timers=False)
+                outcome = self.advance(instance_id, who, refresh_timers=False, cause=cause)
             except Conflict:
                 return moved  # another node (the scheduler) went on with it
             except EngineError as exc:
@@ -250,7 +253,8 @@ class Stepper:
                 return moved
         return moved
 
-    def advance(self, instance_id: int, who: authz.Actor, refresh_timers: bool) -> str | None:
+    def advance(self, instance_id: int, who: authz.Actor, refresh_timers: bool,
+                cause: tuple[HumanTask, dict] | None = None) -> str | None:
         """One round for an instance no user is acting on (a timer fired, an operation ran): compute,
         then write with the revision check. Returns None (nothing to do), "done" or "paused" (an
         operation ran; the step goes on in the next round)."""
@@ -261,7 +265,7 @@ class Stepper:
             version = instance.version
             rows = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)))
             workflow = load_state(instance.state_json, instance.serializer_version, self.parsed_spec(version),
-                                  self.step_script_engine(self.planner(session)))
+                                  self.step_script_engine(self.planner(session), version))
             before = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
             if refresh_timers:
                 workflow.refresh_timers()
@@ -270,9 +274,11 @@ class Stepper:
             return Computed(who=who, instance=instance, workflow=workflow, pending=pending, rows=rows,
                             waiting_before=before)
 
-        return self.unit(compute, lambda session, computed: self._write_round(session, computed, refresh_timers))[1]
+        return self.unit(compute, lambda session, computed: self._write_round(session, computed, refresh_timers,
+                                                                              cause))[1]
 
-    def _write_round(self, session: Session, computed: Computed, refresh_timers: bool) -> str:
+    def _write_round(self, session: Session, computed: Computed, refresh_timers: bool,
+                     cause: tuple[HumanTask, dict] | None = None) -> str:
         instance, workflow, who, now = computed.instance, computed.workflow, computed.who, self.clock()
         directory = DepartmentDirectory.of(session)
         audits = projection.AuditBatch()
@@ -293,7 +299,8 @@ class Stepper:
         rows = projection.sync(session, instance, workflow, directory, now, who.username,
                                planner=planner, rows=computed.rows, audits=audits, write=True)
         audits.write(session)
-        self.announce(session, instance, workflow, rows, computed.rows, who, now, planner)
+        self.announce(session, instance, workflow, rows, computed.rows, who, now, planner,
+                      *(cause if cause is not None else ()))
         if instance.status == COMPLETED:
             session.add(instance)  # back from the read transaction for the process's outcome
             self.completed(session, instance, workflow, who.username, now)

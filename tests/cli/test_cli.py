@@ -60,7 +60,8 @@ def test_one_problem_from_registration_to_close(zjtx_cli):
     [review] = run.json("tasks")
     done(review["id"], "dispatcher", {"review_decision": "accept"})
     [rating] = run.json("tasks")
-    result = done(rating["id"], "officer", {"rating_value": "满意"})
+    result = done(rating["id"], "officer", {"visit_reached": "reached", "visit_method": "电话", "visit_at": "2026-10-20 09:30",
+                                           "visit_person": "企业联系人", "solved": "已解决", "satisfied": "满意"})
     assert result["instance"]["status"] == "completed" and result["instance"]["item_status"] == "已办结"
     shown = run.json("show", key)
     assert shown["status"] == "completed" and shown["open_tasks"] == []

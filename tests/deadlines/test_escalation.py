@@ -122,7 +122,7 @@ def test_an_approved_extension_resets_the_ladder_and_a_refused_one_does_not(zjtx
         scheduler.run_until_idle()
         assert escalations(zjtx) == [(1, "10-08 10:00")]
         request = {"handle_action": "request_extension", "extension_reason": "需市级部门批复",
-                   "extension_due_date": "2026-10-16"}
+                   "extension_due_date": "2026-10-15"}
         item.do("handle", request, liaison(LEAD), LEAD)
         item.do("decide_extension", {"extension_approved": False, "extension_comment": "不予延期"}, "dispatcher")
         same = item.task("handle", LEAD)
@@ -132,7 +132,7 @@ def test_an_approved_extension_resets_the_ladder_and_a_refused_one_does_not(zjtx
         item.do("handle", request, liaison(LEAD), LEAD)
         item.do("decide_extension", {"extension_approved": True}, "dispatcher")
         moved = item.task("handle", LEAD)
-        assert moved["due_at"] == at("2026-10-16 23:59:59").astimezone(ZoneInfo("UTC")).isoformat()
+        assert moved["due_at"] == at("2026-10-15 23:59:59").astimezone(ZoneInfo("UTC")).isoformat()
         clock.move_to(at("2026-10-10 12:00"))  # past the old deadline: nothing is urged any more
         scheduler.run_until_idle()
         assert len(escalations(zjtx)) == 1

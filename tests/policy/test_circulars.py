@@ -34,11 +34,13 @@ def test_the_figures_of_a_crafted_month(zjtx):
     rows = {r["department"]: r for r in figures["table"]}
     lead = {k: rows[LEAD][k] for k in ("received", "returns", "extension_requests", "due", "closed", "closed_on_time",
                                        "on_time_rate", "overdue_now", "first_time_rate", "satisfaction_rate",
-                                       "warned", "urged", "supervised", "rank")}
+                                       "solved_rate", "not_visited", "warned", "urged", "supervised", "rank")}
+    # 解决率: A 已解决, B 部分解决 (both 满意/基本满意): 1 of 2.
     assert lead == {"received": 2, "returns": 0, "extension_requests": 1, "due": 2, "closed": 2, "closed_on_time": 2,
                     "on_time_rate": 100.0, "overdue_now": 0, "first_time_rate": 50.0, "satisfaction_rate": 100.0,
-                    "warned": 0, "urged": 0, "supervised": 0, "rank": 1}
+                    "solved_rate": 50.0, "not_visited": 0, "warned": 0, "urged": 0, "supervised": 0, "rank": 1}
     co = rows[CO]
+    assert (co["satisfaction_rate"], co["solved_rate"]) == (100.0, 100.0)  # C: 已解决, 满意
     assert (co["received"], co["due"], co["closed"], co["closed_on_time"], co["on_time_rate"]) == (2, 1, 1, 0, 0.0)
     assert (co["overdue_now"], co["first_time_rate"], co["urged"], co["supervised"], co["rank"]) == (1, 100.0, 1, 1, 2)
     assert (rows[WRONG]["received"], rows[WRONG]["returns"], rows[WRONG]["rank"]) == (1, 1, 3)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.errors import InstanceNotFound, PermissionDenied, TaskNotFound, TaskNotOpen, ValidationFailed
 from engine.storage.models import AuditRecord, ProcessInstance
-from tests.helpers import REGISTRATION, Item, head, liaison
+from tests.helpers import REGISTRATION, Item, head, liaison, visit
 
 LEAD, CO1, CO2 = "区规划自然资源局", "正阳工业园区管委会", "区人力社保局"
 
@@ -158,7 +158,7 @@ def test_satisfied_rating_closes_and_archives_the_item(zjtx):
     item = Item(zjtx)
     item.to_review(LEAD, co={CO1: 2})
     item.do("review", {"review_decision": "accept"}, "dispatcher")
-    item.do("rating", {"rating_value": "基本满意"}, "officer")
+    item.do("rating", visit("基本满意"), "officer")
     shown = item.show()
     assert (shown["status"], shown["item_status"]) == ("completed", "已办结")
     assert shown["completed_at"] is not None and item.open_tasks() == []
@@ -170,11 +170,11 @@ def test_unsatisfied_rating_reopens_the_item_at_most_twice_then_goes_to_the_offi
     item.to_review(LEAD)
     item.do("review", {"review_decision": "accept"}, "dispatcher")
     for _ in range(2):
-        item.do("rating", {"rating_value": "不满意", "rating_comment": "问题没有解决"}, "dispatcher")
+        item.do("rating", visit("不满意", "未解决", "问题没有解决"), "officer")
         assert item.show()["item_status"] == "重办"
         item.do("rework", {"rework_answer": "再次协调"}, liaison(LEAD))
         item.do("review", {"review_decision": "accept"}, "dispatcher")
-    item.do("rating", {"rating_value": "不满意", "rating_comment": "仍未解决"}, "dispatcher")
+    item.do("rating", visit("不满意", "未解决", "仍未解决"), "officer")
     office = item.task("office_decision")
     assert office["roles"] == ["leading_group_office"]
     with pytest.raises(PermissionDenied):
@@ -186,7 +186,7 @@ def test_unsatisfied_rating_reopens_the_item_at_most_twice_then_goes_to_the_offi
     assert [h["kind"] for h in shown["data"]["rework_history"]] == ["unsatisfied"] * 3
 
 
-def test_extension_request_moves_the_deadline_only_when_approved(zjtx):
+def test_extension_request_moves_the_deadline_only_when_approved(zjtx, clock):
     item = Item(zjtx)
     item.accept()
     item.dispatch(LEAD, days=5)
@@ -199,7 +199,7 @@ def test_extension_request_moves_the_deadline_only_when_approved(zjtx):
                            "extension_due_date": "2020-01-01"}, liaison(LEAD), LEAD)
     assert "今天之后" in caught.value.errors["extension_due_date"]
     request = {"handle_action": "request_extension", "extension_reason": "需上报市级部门审批",
-               "extension_due_date": "2099-01-15"}
+               "extension_due_date": "2026-11-13"}
     item.do("handle", request, liaison(LEAD), LEAD)
     decision = item.task("decide_extension")
     assert decision["department"] == "区经济信息委"
@@ -212,10 +212,10 @@ def test_extension_request_moves_the_deadline_only_when_approved(zjtx):
     item.do("handle", request, liaison(LEAD), LEAD)
     item.do("decide_extension", {"extension_approved": True}, "dispatcher")
     assignment = item.data()["assignment"]
-    assert assignment["due_date"] == "2099-01-15"
+    assert assignment["due_date"] == "2026-11-13"
     assert [e["approved"] for e in assignment["extensions"]] == [False, True]
     handle = item.task("handle", LEAD)
-    assert handle["status"] == "in_progress" and handle["due_at"] == "2099-01-15T15:59:59+00:00"
+    assert handle["status"] == "in_progress" and handle["due_at"] == "2026-11-13T15:59:59+00:00"
 
 
 def test_a_liaison_acts_on_their_own_department_only(zjtx):

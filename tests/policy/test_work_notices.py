@@ -14,7 +14,7 @@ from engine.identity.accounts import create_user
 from engine.identity.org import get_user
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import HumanTask, InboxMessage
-from tests.helpers import REGISTRATION, Item, at, head, liaison
+from tests.helpers import REGISTRATION, Item, at, head, liaison, visit
 
 BASE = "https://zjtx.example.gov.cn"
 LEAD, CO, OTHER = "区科技局", "区人力社保局", "区财政局"
@@ -99,16 +99,16 @@ def test_an_extension_request_goes_to_the_dispatcher_and_the_decision_to_the_lia
     assert set(about(engine, item.task("sign", LEAD)["id"])) == {liaison(LEAD), other}
     item.sign(LEAD)
     item.do("handle", {"handle_action": "request_extension", "extension_reason": "需市级审批",
-                       "extension_due_date": "2026-11-20"}, liaison(LEAD), LEAD)
+                       "extension_due_date": "2026-11-12"}, liaison(LEAD), LEAD)
     decide = item.task("decide_extension")
     told = about(engine, decide["id"])
     assert set(told) == {"dispatcher"} and told["dispatcher"].title.startswith(f"延期申请：{ENTERPRISE}")
-    assert "申请延至：2026-11-20" in told["dispatcher"].body and "延期理由：需市级审批" in told["dispatcher"].body
+    assert "申请延至：2026-11-12" in told["dispatcher"].body and "延期理由：需市级审批" in told["dispatcher"].body
     item.do("decide_extension", {"extension_approved": True, "extension_comment": "同意"}, "dispatcher")
     handle = item.task("handle", LEAD)
     told = about(engine, handle["id"])
     assert set(told) == {liaison(LEAD)}  # who asked, not the department's other liaison
-    assert told[liaison(LEAD)].title == f"延期已批准：{ENTERPRISE}「用地问题」，请于 11月20日（周五）23:59 前办理答复"
+    assert told[liaison(LEAD)].title == f"延期已批准：{ENTERPRISE}「用地问题」，请于 11月12日（周四）23:59 前办理答复"
     assert "审批意见：同意" in told[liaison(LEAD)].body and told[liaison(LEAD)].link == f"/tasks/{handle['id']}"
 
 
@@ -118,7 +118,7 @@ def test_a_refused_extension_says_so(engine):
     item.dispatch(LEAD, days=2)
     item.sign(LEAD)
     item.do("handle", {"handle_action": "request_extension", "extension_reason": "需市级审批",
-                       "extension_due_date": "2026-11-20"}, liaison(LEAD), LEAD)
+                       "extension_due_date": "2026-11-12"}, liaison(LEAD), LEAD)
     item.do("decide_extension", {"extension_approved": False, "extension_comment": "请按期办结"}, "dispatcher")
     [message] = about(engine, item.task("handle", LEAD)["id"]).values()
     assert message.title == f"延期未获批准：{ENTERPRISE}「用地问题」，请于 11月6日（周五）23:59 前办理答复"
@@ -151,7 +151,7 @@ def test_an_accepted_answer_asks_for_the_follow_up_and_dissatisfaction_reopens_w
     told = about(engine, rating["id"])
     assert set(told) == {"officer"}  # dispatcher or service officer, as the step says; the dispatcher acted
     assert told["officer"].title == f"待回访：{ENTERPRISE}「用地问题」，请于 11月11日（周三）23:59 前回访企业并评价"
-    item.do("rating", {"rating_value": "不满意", "rating_comment": "用地指标仍未落实"}, "officer")
+    item.do("rating", visit("不满意", "未解决", "用地指标仍未落实"), "officer")
     [message] = about(engine, item.task("rework")["id"]).values()
     assert message.title.startswith("重办：") and "企业意见：用地指标仍未落实" in message.body
 
@@ -185,7 +185,7 @@ def test_a_circular_to_approve_goes_to_the_leading_group_office(engine):
     told = about(engine, approve["id"])
     assert set(told) == {"office"}
     assert told["office"].title.startswith("通报待审批：") and "请于 11月6日（周五）23:59 前审批" in told["office"].title
-    assert "区经济信息委交办员已起草" in told["office"].body and told["office"].link == f"/tasks/{approve['id']}"
+    assert "区经济信息委（区经济信息委交办员）已起草" in told["office"].body and told["office"].link == f"/tasks/{approve['id']}"
 
 
 def test_a_failing_step_writes_no_message(engine):

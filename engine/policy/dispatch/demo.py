@@ -86,7 +86,9 @@ class _Demo:
         self.step(finance["id"], "sign", {"sign_decision": "sign"})
         self.step(finance["id"], "handle", {"handle_action": "answer", "answer": "已对接两家银行，授信600万元已审批。"})
         self.step(finance["id"], "review", {"review_decision": "accept"}, "dispatcher")
-        self.step(finance["id"], "rating", {"rating_value": "满意"}, "officer")
+        self.step(finance["id"], "rating", {"visit_reached": "reached", "visit_method": "电话",
+                                            "visit_at": f"{self.today.isoformat()} 10:00", "visit_person": "企业负责人",
+                                            "solved": "已解决", "satisfied": "满意"}, "officer")
         return len(DEMO_ITEMS)
 
     def dispatch_day(self, late: int) -> date:

@@ -54,9 +54,16 @@ _FIGURES = [
     Figure("on_time_rate", "按期办结率", "按期办结 ÷ 已办结（%）；无办结时不计"),
     Figure("overdue_now", "逾期未办结", "截至期末已过期限而仍未办结的本单位签收、办理任务数"),
     Figure("first_time_rate", "一次办结率", "本单位主办、期内审核通过的事项中，未经退办即通过的比例（%）"),
-    Figure("satisfaction_rate", "满意率", "本单位主办、期内回访的事项中，满意和基本满意的比例（%）"),
+    Figure("satisfaction_rate", "满意率", "本单位主办、期内回访（联系上企业）的事项中，满意和基本满意的比例（%）"),
+    Figure("solved_rate", "解决率",
+           "本单位主办、期内回访（联系上企业）的事项中，企业认为已解决的比例（%）；部分解决、未解决不计为解决"),
+    Figure("not_visited", "未回访",
+           "本单位主办、期内因回访期满仍未联系上企业而按未回访办结的事项数（不计入满意率、解决率）"),
 ]
-RATES = ("on_time_rate", "first_time_rate", "satisfaction_rate")
+RATES = ("on_time_rate", "first_time_rate", "satisfaction_rate", "solved_rate")
+# The 回访 answers: satisfied (stored as rating_value before solved and satisfied were asked apart) and solved.
+SATISFIED, SOLVED = ("满意", "基本满意"), "已解决"
+NOT_VISITED = "已办结（未回访）"
 
 
 def figure_list() -> list[Figure]:
@@ -140,10 +147,25 @@ def _reviews_and_ratings(session: Session, rows: dict[int, Counter], lo: datetim
             rows[lead]["accepted"] += 1
             if instance_id not in sent_back:
                 rows[lead]["accepted_first_time"] += 1
-        elif data.get("rating_value") and at >= lo and lead is not None:
+        elif satisfaction(data) and at >= lo and lead is not None:
             rows[lead]["rated"] += 1
-            if data["rating_value"] in ("满意", "基本满意"):
-                rows[lead]["satisfied"] += 1
+            rows[lead]["satisfied"] += satisfaction(data) in SATISFIED
+            if data.get("solved"):  # asked since the 回访 record (older ratings have no answer to it)
+                rows[lead]["solved_asked"] += 1
+                rows[lead]["solved"] += data["solved"] == SOLVED
+    for lead in session.scalars(select(ProcessInstance.lead_department_id).where(
+            ProcessInstance.id.in_(_dispatch_instances()), ProcessInstance.item_status == NOT_VISITED,
+            ProcessInstance.completed_at >= lo, ProcessInstance.completed_at < hi)):
+        if lead is not None:
+            rows[lead]["not_visited"] += 1
+
+
+def satisfaction(data: dict) -> str | None:
+    """The enterprise's satisfaction in a 回访 record: ``satisfied``, or the old ``rating_value``; none when
+    the enterprise was not reached."""
+    if data.get("visit_reached") == "unreachable":
+        return None
+    return data.get("satisfied") or data.get("rating_value")
 
 
 def _escalations(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime) -> None:
@@ -173,6 +195,7 @@ def compute(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
         row["on_time_rate"] = _rate(c["closed_on_time"], c["closed"])
         row["first_time_rate"] = _rate(c["accepted_first_time"], c["accepted"])
         row["satisfaction_rate"] = _rate(c["satisfied"], c["rated"])
+        row["solved_rate"] = _rate(c["solved"], c["solved_asked"])
         if any(row[f.id] for f in figures if f.id not in RATES):
             table.append(row)
     # Ranking: on-time rate (higher first; none last), then fewer overdue, then fewer 督办.

@@ -1,7 +1,67 @@
-"""The problem-dispatch procedure (problem_dispatch): its diagram uses only the runtime's calendar
-helpers; its figures (engine.policy.dispatch.figures) are read by the circulars."""
+"""The problem-dispatch procedure (problem_dispatch): its diagram uses the runtime's calendar helpers and
+its process properties (``setting``); its one operation tells the enterprise's service officer of an
+extension decision; its figures (engine.policy.dispatch.figures) are read by the circulars."""
 from __future__ import annotations
 
-from engine.runtime.extensions import Procedure
+from sqlalchemy import select
 
-PROCEDURE = Procedure(key="dispatch", label="问题交办", processes=("problem_dispatch",))
+from engine.runtime.extensions import Procedure
+from engine.runtime.notices import matter_of
+from engine.runtime.operations import Operation, OperationContext
+from engine.storage.models import Enterprise, ItemLink, ProcessInstance, User, UserRole
+
+OFFICER = "service_officer"
+LEVELS = {"dispatcher": "区经济信息委（交办员）", "office": "领导小组办公室"}
+
+
+def _enterprise(session, instance_id: int, uscc: str | None) -> Enterprise | None:
+    """The registry enterprise of the item: its link (when intake keeps links), else its credit code."""
+    link = session.get(ItemLink, instance_id)
+    if link is not None and link.enterprise_id:
+        return session.get(Enterprise, link.enterprise_id)
+    if uscc:
+        return session.scalar(select(Enterprise).where(Enterprise.uscc == str(uscc).strip().upper()))
+    return None
+
+
+def service_officers(session, instance_id: int, uscc: str | None) -> list[User]:
+    """The enterprise's own service officer when the item is linked to a registry enterprise that has one
+    (and that officer is active), else every active service officer."""
+    enterprise = _enterprise(session, instance_id, uscc)
+    if enterprise is not None:
+        officer = session.get(User, enterprise.service_officer_id) if enterprise and enterprise.service_officer_id \
+            else None
+        if officer is not None and officer.active:
+            return [officer]
+    return list(session.scalars(select(User).join(UserRole).where(UserRole.role == OFFICER, User.active.is_(True))
+                                .order_by(User.id)).unique())
+
+
+def _tell_service_officer(ctx: OperationContext, params: dict) -> list[str]:
+    """An extension decision, told to the enterprise's service officer (to pass on to the enterprise)."""
+    from notifications.outbox import Notice
+
+    notice = params.get("notice") if isinstance(params.get("notice"), dict) else {}
+    instance = ctx.session.get(ProcessInstance, ctx.instance_id)
+    services = ctx.services
+    officers = service_officers(ctx.session, instance.id, notice.get("enterprise_uscc"))
+    context = {"matter": matter_of(instance), "business_key": instance.business_key,
+               "department": notice.get("department") or "", "approved": bool(notice.get("approved")),
+               "due_date": notice.get("due_date") or "", "requested_due_date": notice.get("requested_due_date") or "",
+               "decided_by": LEVELS.get(notice.get("level"), "区经济信息委"), "comment": notice.get("comment") or ""}
+    key = f"extension:{instance.id}:{notice.get('slot')}:{notice.get('number')}"
+    link = f"{services.settings.base_url.rstrip('/')}/items/{instance.id}"
+    services.notifier.notify(ctx.session, Notice(key=key, template="extension_decided", context=context, link=link,
+                                                 data={"event": "extension_decided", "business_key": instance.business_key,
+                                                       "approved": context["approved"], "due_date": context["due_date"]}),
+                             officers, None, ctx.now)
+    return [u.username for u in officers]
+
+
+PROCEDURE = Procedure(
+    key="dispatch", label="问题交办", processes=("problem_dispatch",),
+    operations=(
+        Operation("tell_service_officer", "告知企业服务专员", frozenset({"dispatcher", "leading_group_office", "admin"}),
+                  True, ("notice",), _tell_service_officer, "告知的服务专员用户名列表"),
+    ),
+)
