@@ -5,6 +5,7 @@ from engine.storage.models.calendar import CalendarDay, CalendarYear, ReferenceG
 from engine.storage.models.items import ItemLink, ItemMeasure
 from engine.storage.models.messages import InboxMessage, NotificationPreference, OutboxMessage, WebhookEndpoint
 from engine.storage.models.org import ApiToken, Department, DepartmentAlias, LoginAttempt, Measure, MeasureUnit, User, UserRole
+from engine.storage.models.pauses import TaskPause
 from engine.storage.models.policy import Circular, Enterprise, EnterpriseChange, EnterpriseYear, MeasureReport
 from engine.storage.models.processes import (
     Attachment,
@@ -24,6 +25,6 @@ __all__ = [
     "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseChange", "EnterpriseYear",
     "Escalation", "HumanTask", "InboxMessage", "Incident", "ItemLink", "ItemMeasure", "JSONType", "LoginAttempt", "Measure",
     "MeasureReport", "MeasureUnit", "NotificationPreference", "OutboxMessage", "ProcessDefinition",
-    "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "UTCDateTime", "User",
+    "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "TaskPause", "UTCDateTime", "User",
     "UserRole", "WebhookEndpoint", "utcnow"
 ]
