@@ -26,6 +26,7 @@ from engine.policy.dispatch.intake import IntakeService
 from engine.policy.ledger_service import LedgerService
 from engine.policy.pool.enterprises import EnterpriseService
 from engine.policy.pool.procedure import DeployedDecisions
+from engine.queries.pauses import PauseViews
 from engine.queries.views import Queries
 from engine.repository.migration import Migrations
 from engine.repository.registry import DeployResult, Registry
@@ -33,6 +34,7 @@ from engine.repository.service import RepositoryService
 from engine.runtime.extensions import Extensions
 from engine.runtime.items import ItemService
 from engine.runtime.notices import WorkNotices
+from engine.runtime.pauses import PauseService
 from engine.runtime.scripting import create_script_engine
 from engine.runtime.service import WorkflowService
 from engine.scheduling.schedules import ScheduleService
@@ -75,6 +77,8 @@ class Services:
     decisions: DeployedDecisions
     dashboard: Dashboard
     extensions: Extensions
+    pauses: PauseService  # a task's clock paused (挂起) and resumed
+    pause_views: PauseViews
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -153,7 +157,8 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         identity=IdentityService(db, clock), calendars=CalendarService(db, clock, tz),
         repository=RepositoryService(db, registry, clock), ledgers=LedgerService(db, tz), inbox=Inbox(db, clock),
         outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),
-        dashboard=Dashboard(db, tz, clock),
+        dashboard=Dashboard(db, tz, clock), pauses=PauseService(workflows, notifier, settings.base_url),
+        pause_views=PauseViews(db, tz, clock, workflows),
         decisions=DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir))
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

@@ -5,7 +5,8 @@ Due work is found with the indexed ``human_task.next_escalation_at`` and claimed
 ``escalation(deadline_key, due_at, level)`` makes a second firing impossible even if two
 schedulers raced past the lock. Each firing, its notifications (to the level's audience, with the
 level's template), its audit record and, for the level that opens one, the supervision item commit
-in one transaction.
+in one transaction. A paused task (挂起, engine.deadlines.pauses) has no next moment, so the ladder never
+loads it; its ladder is planned again when it is resumed or its pause reaches its limit.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.deadlines import ladder
 from engine.deadlines.ladder import Level, next_moment
+from engine.deadlines.pauses import open_pauses
 from engine.deadlines.planner import Planner
 from engine.identity.org import DISPATCHER_DEPARTMENT
 from engine.runtime.projection import IN_PROGRESS, OPEN_STATUSES
@@ -56,8 +58,14 @@ class EscalationService:
                 .with_for_update(skip_locked=True)))
             if not tasks:
                 return 0
+            # A paused task's ladder is stopped (its next_escalation_at cleared when it was paused); one
+            # paused while this batch was being read is left as the pause left it.
+            stopped = {p.task_id for p in open_pauses(session, [t.id for t in tasks]).values() if p.over_limit_at is None}
+            for task in tasks:
+                if task.id in stopped:
+                    task.next_escalation_at = None
             planner = self.planner_factory(session)
-            return sum(self._advance(session, planner, task, now) for task in tasks)
+            return sum(self._advance(session, planner, task, now) for task in tasks if task.id not in stopped)
 
     def _advance(self, session: Session, planner: Planner, task: HumanTask, now: datetime) -> int:
         steps = ladder.current()

@@ -47,6 +47,9 @@ CompletionHandler = Callable[[Session, object, dict, datetime], None]
 # A schedule's fan-out (its data's ``for_each``): (session, the schedule's data, the planned Beijing date)
 # → the data of each start.
 FanOut = Callable[[Session, dict, date], list[dict]]
+# Who else hears of a change to a task's clock (a pause, a resumption) of the procedure's processes, beside
+# the dispatcher: (session, instance, the task's data) → users (the enterprise's service officer).
+Watchers = Callable[[Session, Any, dict], list]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Procedure:
     completion_handlers: Callable[[object], Mapping[str, CompletionHandler]] | None = None
     schedules: tuple[DefaultSchedule, ...] = ()
     fan_outs: Mapping[str, FanOut] = field(default_factory=dict)
+    watchers: Watchers | None = None
 
 
 class Extensions:
@@ -100,6 +104,11 @@ class Extensions:
 
     def fan_out(self, kind: str) -> FanOut | None:
         return next((p.fan_outs[kind] for p in self.procedures if kind in p.fan_outs), None)
+
+    def watchers(self, session: Session, process_key: str, instance, data: dict) -> list:
+        """The users the procedures of ``process_key`` want told of a change to a task's clock."""
+        return [user for p in self.procedures if p.watchers is not None and process_key in p.processes
+                for user in p.watchers(session, instance, data)]
 
     def schedules(self) -> list[DefaultSchedule]:
         return [s for p in self.procedures for s in p.schedules]

@@ -22,6 +22,7 @@ from engine.identity import authz
 from engine.identity.org import DepartmentDirectory
 from engine.repository.registry import properties_of
 from engine.runtime import projection, steps, summaries, supervision
+from engine.runtime.pauses import check_not_paused
 from engine.runtime.serialization import FORMAT_VERSION, load_state, new_workflow
 from engine.runtime.stepper import COMPLETED, RUNNING, Computed, Stepper
 from engine.runtime.summaries import CompletionResult, InstanceSummary
@@ -203,6 +204,7 @@ class WorkflowService(Stepper):
                               task_id=task.id)
         if task.kind == "supervision":
             return Computed(who=who, instance=None, workflow=None, pending=None, task=task, supervision=True)
+        check_not_paused(session, task)  # resumed first (engine.runtime.pauses)
         instance = task.instance
         version = instance.version
         cleaned = self.clean(session, DepartmentDirectory.of(session), version, task.form, data or {})

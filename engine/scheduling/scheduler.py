@@ -1,8 +1,8 @@
 """The node-local trigger. APScheduler only wakes us; the database says what is due.
 
-Each tick asks one question of the database — is any escalation, BPMN timer, scheduled start or
-outbox delivery due now? (four indexed EXISTS in one statement) — and works through the kinds that
-are, in small batches. Its cost depends on how much is due, not on how many instances exist.
+Each tick asks one question of the database — is any pause at its limit, escalation, BPMN timer,
+scheduled start or outbox delivery due now? (five indexed EXISTS in one statement) — and works through
+the kinds that are, in small batches. Its cost depends on how much is due, not on how many instances exist.
 
 Sending mail and webhooks waits on other servers, so it runs as its own job (its own thread):
 a slow mail server never holds back an escalation, a timer or a scheduled start.
@@ -23,7 +23,7 @@ from engine.monitoring.metrics import TICK_SECONDS
 log = logging.getLogger("zjtx.scheduler")
 
 
-WORK = ("escalations", "timers", "schedules")
+WORK = ("pauses", "escalations", "timers", "schedules")
 DELIVERY = ("deliveries",)
 
 
@@ -39,6 +39,7 @@ class Scheduler:
         e, batch = self.engine, self.batch
         return {
             "escalations": (e.escalations.due_probe, lambda: e.escalations.fire_due(batch)),
+            "pauses": (e.pauses.due_probe, lambda: e.pauses.flag_due(batch)),
             "timers": (e.timers.probe, lambda: e.timers.fire_due(batch)),
             "schedules": (e.schedules.due_probe, lambda: e.schedules.run_due(batch)),
             "deliveries": (e.deliverer.due_probe, lambda: e.deliverer.deliver_due(batch)),

@@ -6,7 +6,9 @@ data as of that moment. A department's "step" is its part in a dispatched item: 
 (stage ``sign``), then its 办理答复 task (stage ``handle``), with the department's deadline. Steps
 are chosen by their stage and by their process (problem_dispatch), never by element ids, so another
 process's tasks never count. The escalation figures are one per level of the ladder
-(engine.deadlines.ladder), counting every firing against the unit.
+(engine.deadlines.ladder), counting every firing against the unit. A pause of a step's clock (挂起,
+engine.deadlines.pauses) moves its deadline when it ends, so 按期 is judged against the moved deadline,
+and a step whose clock is stopped at the period's end is not overdue then.
 """
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.deadlines import ladder
+from engine.deadlines.calendar_store import calendar_of
+from engine.deadlines.pauses import within
 from engine.storage.models import (
     AuditRecord,
     Department,
@@ -28,6 +32,7 @@ from engine.storage.models import (
     ProcessDefinition,
     ProcessInstance,
     ProcessVersion,
+    TaskPause,
 )
 
 PROCESS = "problem_dispatch"
@@ -59,6 +64,10 @@ _FIGURES = [
            "本单位主办、期内回访（联系上企业）的事项中，企业认为已解决的比例（%）；部分解决、未解决不计为解决"),
     Figure("not_visited", "未回访",
            "本单位主办、期内因回访期满仍未联系上企业而按未回访办结的事项数（不计入满意率、解决率）"),
+    Figure("pauses", "挂起", "期内本单位因等待企业补充材料而挂起（暂停计时）的次数"),
+    Figure("paused_days", "挂起工作日",
+           "期内本单位任务处于挂起状态的工作日数（挂起次日起算，至恢复当日；期末仍挂起的计至期末）"),
+    Figure("pauses_over_limit", "挂起超期", "期内挂起超过上限工作日数的次数（超过的天数不顺延期限）"),
 ]
 RATES = ("on_time_rate", "first_time_rate", "satisfaction_rate", "solved_rate")
 # The 回访 answers: satisfied (stored as rating_value before solved and satisfied were asked apart) and solved.
@@ -126,9 +135,33 @@ def _department_steps(session: Session, rows: dict[int, Counter], lo: datetime, 
     for t in latest.values():
         if t.due_at is not None and lo <= t.due_at < hi:
             rows[t.department_id]["due"] += 1
+    stopped = stopped_at(session, hi)
     for t in session.scalars(_steps(DEPARTMENT_STEPS, HumanTask.created_at < hi, HumanTask.due_at < hi)):
-        if t.completed_at is None or t.completed_at >= hi:  # still open then
+        if (t.completed_at is None or t.completed_at >= hi) and t.id not in stopped:  # still open (and running) then
             rows[t.department_id]["overdue_now"] += 1
+
+
+def stopped_at(session: Session, moment: datetime) -> set[int]:
+    """The tasks whose clock was stopped at ``moment``: paused before it, not resumed nor past the limit yet."""
+    return set(session.scalars(select(TaskPause.task_id).where(
+        TaskPause.paused_at < moment, or_(TaskPause.resumed_at.is_(None), TaskPause.resumed_at >= moment),
+        or_(TaskPause.over_limit_at.is_(None), TaskPause.over_limit_at >= moment))))
+
+
+def _pauses(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime, start: date, end: date,
+            tz: ZoneInfo) -> None:
+    """Pauses of the unit's steps: begun in the period, their working days in it, those that ran past their limit."""
+    calendar = calendar_of(session)
+    found = session.execute(
+        select(TaskPause, HumanTask.completed_at).join(HumanTask, TaskPause.task_id == HumanTask.id)
+        .where(TaskPause.instance_id.in_(_dispatch_instances()), TaskPause.paused_at < hi,
+               or_(TaskPause.resumed_at.is_(None), TaskPause.resumed_at >= lo)))
+    for pause, completed_at in found:
+        counts = rows[pause.department_id]
+        counts["pauses"] += lo <= pause.paused_at
+        counts["pauses_over_limit"] += pause.over_limit_at is not None and lo <= pause.over_limit_at < hi
+        ended = completed_at if pause.resumed_at is None else None  # the task closed while paused
+        counts["paused_days"] += within(calendar, pause, tz, start, end, ended)
 
 
 def _reviews_and_ratings(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime) -> None:
@@ -186,6 +219,7 @@ def compute(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
     _department_steps(session, rows, lo, hi)
     _reviews_and_ratings(session, rows, lo, hi)
     _escalations(session, rows, lo, hi)
+    _pauses(session, rows, lo, hi, start, end, tz)
 
     figures = figure_list()
     table = []
@@ -212,6 +246,7 @@ def compute(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
 def overdue_items(session: Session, start: date, end: date, tz: ZoneInfo) -> list[dict]:
     """Steps still overdue at the period's end, for the circular's list."""
     _, hi = period_bounds(start, end, tz)
+    stopped = stopped_at(session, hi)
     rows = session.execute(
         select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, Department.name)
         .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
@@ -221,4 +256,4 @@ def overdue_items(session: Session, start: date, end: date, tz: ZoneInfo) -> lis
         .order_by(HumanTask.due_at)).all()
     return [{"business_key": key, "title": title, "department": dep, "step": t.name,
              "due": t.due_at.astimezone(tz).date().isoformat(), "escalation_level": t.escalation_level}
-            for t, key, title, dep in rows if t.completed_at is None or t.completed_at >= hi]
+            for t, key, title, dep in rows if (t.completed_at is None or t.completed_at >= hi) and t.id not in stopped]

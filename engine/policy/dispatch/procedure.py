@@ -58,8 +58,14 @@ def _tell_service_officer(ctx: OperationContext, params: dict) -> list[str]:
     return [u.username for u in officers]
 
 
+def _clock_watchers(session, instance, data: dict) -> list[User]:
+    """Who hears of a pause of a task's clock (挂起) and its resumption beside the dispatcher: the enterprise's
+    service officer, who can press the enterprise for what the department waits for."""
+    return service_officers(session, instance.id, data.get("enterprise_uscc"))
+
+
 PROCEDURE = Procedure(
-    key="dispatch", label="问题交办", processes=("problem_dispatch",),
+    key="dispatch", label="问题交办", processes=("problem_dispatch",), watchers=_clock_watchers,
     operations=(
         Operation("tell_service_officer", "告知企业服务专员", frozenset({"dispatcher", "leading_group_office", "admin"}),
                   True, ("notice",), _tell_service_officer, "告知的服务专员用户名列表"),
