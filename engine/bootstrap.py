@@ -26,6 +26,7 @@ from engine.policy.dispatch.intake import IntakeService
 from engine.policy.ledger_service import LedgerService
 from engine.policy.pool.enterprises import EnterpriseService
 from engine.policy.pool.procedure import DeployedDecisions
+from engine.policy.supervision.service import ListedSupervisionService
 from engine.queries.pauses import PauseViews
 from engine.queries.views import Queries
 from engine.repository.migration import Migrations
@@ -77,6 +78,7 @@ class Services:
     decisions: DeployedDecisions
     dashboard: Dashboard
     extensions: Extensions
+    listings: ListedSupervisionService  # 挂牌督办: listing an item, its panel and 督办函
     pauses: PauseService  # a task's clock paused (挂起) and resumed
     pause_views: PauseViews
 
@@ -153,6 +155,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         escalations=escalations, schedules=schedules, deliverer=deliverer, notifier=notifier,
         queries=Queries(db, tz, clock, workflows), items=ItemService(db, settings.attachment_dir, clock),
         enterprises=EnterpriseService(db, clock, tz), circulars=circulars, migrations=Migrations(workflows),
+        listings=ListedSupervisionService(db, workflows, tz, clock),
         incidents=incidents, extensions=extensions, intake=IntakeService(db, workflows, clock),
         identity=IdentityService(db, clock), calendars=CalendarService(db, clock, tz),
         repository=RepositoryService(db, registry, clock), ledgers=LedgerService(db, tz), inbox=Inbox(db, clock),

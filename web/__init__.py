@@ -30,7 +30,8 @@ STATUS_BY_CODE = {"validation_failed": 400, "permission_denied": 403, "conflict"
 NAV = [  # (endpoint, label, roles allowed or None for everyone)
     ("pages.inbox", "我的待办", None),
     ("pages.console", "交办台", {"dispatcher", "service_officer", "admin"}),
-    ("dashboard.dashboard", "统计", {"dispatcher", "leading_group_office", "department_head", "admin"}),
+    ("dashboard.dashboard", "统计", {"dispatcher", "leading_group_office", "group_leader", "deputy_group_leader",
+                                   "department_head", "admin"}),
     ("enterprises.index", "企业库", {"dispatcher", "service_officer", "leading_group_office", "admin", "liaison",
                                     "department_head"}),
     ("circulars.index", "通报", None),
@@ -95,12 +96,26 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.json.ensure_ascii = False
     app.url_map.converters["int"] = BoundedInt  # before the blueprints' routes are built
 
-    from web import admin, api, assets, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
+    from web import (
+        admin,
+        api,
+        assets,
+        auth,
+        circulars,
+        dashboard,
+        designer,
+        enterprises,
+        ledgers,
+        pages,
+        security,
+        status,
+        supervision,
+    )
 
     app.before_request(security.load_actor)
     app.before_request(security.check_csrf)
     for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
-                      api.bp, status.bp):
+                      api.bp, status.bp, supervision.bp):
         app.register_blueprint(blueprint)
     security.init_app(app)
     assets.init_app(app)

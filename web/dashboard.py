@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, render_template
 from web.security import roles_required, services
 
 bp = Blueprint("dashboard", __name__)
-VIEWERS = ("dispatcher", "leading_group_office", "department_head", "admin")
+VIEWERS = ("dispatcher", "leading_group_office", "group_leader", "deputy_group_leader", "department_head", "admin")
 
 
 @bp.get("/dashboard")

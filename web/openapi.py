@@ -122,7 +122,22 @@ def _instance_schemas() -> dict:
                      "enterprise_id": _nullable("integer")})
     enterprise = _object({"id": INTEGER, "name": STRING, "uscc": STRING, "industry": _nullable("string"),
                           "label": STRING})
-    return {"Instance": _object(summary_properties), "InstanceView": view, "Registered": registered,
+    report = _object({"due_date": STRING, "submitted_at": _nullable("string"), "submitted_by": _nullable("string"),
+                      "progress": _nullable("string"), "text": STRING, "decision": STRING, "colour": _nullable("string"),
+                      "review_comment": _nullable("string")})
+    listing = _object({
+        "id": INTEGER, "item_id": INTEGER, "instance_id": INTEGER, "status": STRING, "status_label": STRING,
+        "open": BOOLEAN, "colour": {"type": "string", "enum": ["蓝", "黄", "红"]}, "reason": STRING, "lead_unit": STRING,
+        "deadline": STRING, "report_every": INTEGER, "next_report_due": _nullable("string"), "number": _nullable("string"),
+        "instruction": _nullable("string"), "instruction_by": _nullable("string"), "started_by": _nullable("string"),
+        "started_at": _nullable("string"), "issued_at": _nullable("string"), "ended_at": _nullable("string"),
+        "end_note": _nullable("string"), "named_in_circular": BOOLEAN, "reports": {"type": "array", "items": report}})
+    listed = _object({"id": INTEGER, "business_key": STRING, "title": STRING, "item_status": _nullable("string"),
+                      "listing": {"anyOf": [_ref("Listing"), {"type": "null"}]},
+                      "open_tasks": {"type": "array", "items": _ref("Task")}})
+    return {"Listing": listing, "Listed": listed,
+            "Listings": _object({"listings": {"type": "array", "items": _ref("Listing")}}),
+            "Instance": _object(summary_properties), "InstanceView": view, "Registered": registered,
             "ItemLookup": _object({"items": {"type": "array", "items": found, "maxItems": 1}}),
             "EnterpriseChoices": _object({"enterprises": {"type": "array", "items": enterprise, "maxItems": 10}}),
             "Completion": _object({"task": _ref("Task"), "instance": _ref("Instance")})}
@@ -145,6 +160,16 @@ def _other_schemas() -> dict:
         "Marked": _object({"marked": {"type": "integer", "minimum": 0, "maximum": 1}}),
         "Document": {"type": "object", "required": ["openapi", "info", "paths"]},
     }
+
+
+# The 挂牌督办 start form (processes/forms/listed_start.schema.json) without the item's key (the path names the item).
+LISTING_BODY = {"type": "object", "required": ["listing_reason", "slip_colour", "new_deadline"], "properties": {
+    "listing_reason": {"type": "string", "description": "督办事由", "minLength": 2, "maxLength": 2000},
+    "slip_colour": {"type": "string", "enum": ["蓝", "黄", "红"], "description": "督办单颜色"},
+    "new_deadline": {"type": "string", "format": "date", "description": "新的办理期限：今天之后的工作日"},
+    "report_every_working_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 30,
+                                  "description": "督办回复间隔（工作日），缺省按流程属性（5）"},
+    "ask_instruction": {"type": "boolean", "description": "报请领导小组组长、副组长批示"}}}
 
 
 def _paths(register_form: dict | None, departments: list[str]) -> dict:
@@ -177,6 +202,12 @@ def _paths(register_form: dict | None, departments: list[str]) -> dict:
                    "get": _op("按来源系统编号查事项", _ref("ItemLookup"), "400 401 503", params=[
                        _query("external_source", "来源系统（如 12345）", source, required=True),
                        _query("external_ref", "来源系统编号", reference, required=True)])},
+        "/items/{instance_id}/listed-supervision": {
+            "post": _op("挂牌督办（领导小组办公室、领导小组组长或副组长）", _ref("Listed"), "400 401 403 404 409 503",
+                        status="201", params=[_path_id("instance_id", "事项（问题交办实例）号")], body=LISTING_BODY,
+                        description="发起挂牌督办流程：不报请批示的立即签发督办函并通知主办单位；listing 为登记的挂牌督办。"),
+            "get": _op("事项的挂牌督办（新的在前）", _ref("Listings"), "401 404 503",
+                       params=[_path_id("instance_id", "事项（问题交办实例）号")])},
         "/enterprises/search": {"get": _op("按名称或统一社会信用代码查企业库（登记时选择企业）", _ref("EnterpriseChoices"),
                                            "400 401 503", params=[
             _query("q", "企业名称（包含）或统一社会信用代码（开头）", {"type": "string", "minLength": 1, "maxLength": 50},

@@ -25,12 +25,19 @@ ROLES = {
     "department_head": "分管负责人",
     "dispatcher": "交办员（区经济信息委）",
     "leading_group_office": "领导小组办公室",
+    "group_leader": "领导小组组长",
+    "deputy_group_leader": "领导小组副组长",
     "service_officer": "服务专员",
     "designer": "流程设计人员",
     "admin": "系统管理员",
 }
-# Roles whose holders work across departments: they see every department's tasks.
-GLOBAL_ROLES = frozenset({"dispatcher", "leading_group_office", "service_officer", "admin"})
+# Roles whose holders work across departments: they see every department's tasks. The leading group's
+# 组长 and 副组长 are district leaders: they see across departments too.
+GLOBAL_ROLES = frozenset({"dispatcher", "leading_group_office", "group_leader", "deputy_group_leader",
+                          "service_officer", "admin"})
+# The leading group's district leaders (挂牌督办, 领导批示); they sit in the district government's office.
+LEADER_ROLES = ("group_leader", "deputy_group_leader")
+LEADERS_DEPARTMENT = "区政府办"
 DEMO_PASSWORD = "zjtx-demo-2026"
 
 
@@ -162,6 +169,9 @@ def seed_demo_users(session: Session, password: str = DEMO_PASSWORD) -> int:
     for dep in session.scalars(select(Department).order_by(Department.sort_order)):
         central.append((f"{dep.short_code}_liaison", f"{dep.name}联络员", dep.name, ["liaison"]))
         central.append((f"{dep.short_code}_head", f"{dep.name}分管负责人", dep.name, ["department_head"]))
+    # The leading group's 组长 and 副组长 (district leaders) last: the numbers of the accounts before stay as they were.
+    central += [("leader", "领导小组组长", LEADERS_DEPARTMENT, ["group_leader"]),
+                ("deputy_leader", "领导小组副组长", LEADERS_DEPARTMENT, ["deputy_group_leader"])]
     taken = set(session.scalars(select(User.mobile).where(User.mobile.is_not(None))))
     for number, (username, display, department, roles) in enumerate(central, start=1):
         mobile = f"1380000{number:04d}"  # demo numbers: 13800000001 for the dispatcher, and so on

@@ -1,5 +1,5 @@
 """The policy's procedures, one package each: dispatch (问题交办), pool (培育库), measures (措施督办),
-circulars (通报). Each registers what it brings to the runtime through its ``procedure.PROCEDURE``
+circulars (通报), supervision (挂牌督办). Each registers what it brings to the runtime through its ``procedure.PROCEDURE``
 (engine.runtime.extensions); the runtime knows none of them. Ledgers span the procedures."""
 from __future__ import annotations
 
@@ -11,5 +11,6 @@ def procedures() -> tuple[Procedure, ...]:
     from engine.policy.dispatch.procedure import PROCEDURE as dispatch
     from engine.policy.measures.procedure import PROCEDURE as measures
     from engine.policy.pool.procedure import PROCEDURE as pool
+    from engine.policy.supervision.procedure import PROCEDURE as supervision
 
-    return dispatch, pool, measures, circulars
+    return dispatch, pool, measures, circulars, supervision

@@ -60,7 +60,11 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   "incident": "出错（已通知系统管理员）", "incident_retried": "管理员重试", "incident_cancelled": "管理员取消",
                   "incident_retry_failed": "重试失败", "incident_resolved": "异常已处理",
                   "version_trusted": "标记为可信版本", "measures_tagged": "修改涉及措施",
-                  "version_untrusted": "取消可信标记"}
+                  "version_untrusted": "取消可信标记",
+                  # 挂牌督办 (engine/policy/supervision/listing.py), on the item's own history
+                  "listed": "挂牌督办", "listing_letter": "签发督办函", "listing_continue": "审阅督办回复：继续督办",
+                  "listing_raise": "审阅督办回复：升级督办单颜色", "listing_lift": "解除挂牌督办",
+                  "listing_closed": "事项办结，挂牌督办结束"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 

@@ -60,7 +60,8 @@ class Procedure:
     # HelperContext → {name: pure function}: names diagram code may call (bounded arguments only).
     helpers: Callable[[HelperContext], Mapping[str, Callable]] | None = None
     operations: tuple[operations.Operation, ...] = ()
-    # services → {process key: handler}: outcomes a process applies when it completes.
+    # services → {process key: handler}: outcomes a process applies when it completes (every procedure's
+    # handler for a process runs, in the order the procedures were installed).
     completion_handlers: Callable[[object], Mapping[str, CompletionHandler]] | None = None
     schedules: tuple[DefaultSchedule, ...] = ()
     fan_outs: Mapping[str, FanOut] = field(default_factory=dict)
@@ -90,7 +91,9 @@ class Extensions:
         self._handlers = {}
         for procedure in self.procedures:
             if procedure.completion_handlers is not None:
-                self._handlers.update(procedure.completion_handlers(services))
+                for key, handler in procedure.completion_handlers(services).items():
+                    # Several procedures may act on one process's end (挂牌督办 ends with its item): all run, in order.
+                    self._handlers[key] = _chained(self._handlers[key], handler) if key in self._handlers else handler
 
     def helpers(self, context: HelperContext) -> dict[str, Callable]:
         out: dict[str, Callable] = {}
@@ -112,3 +115,10 @@ class Extensions:
 
     def schedules(self) -> list[DefaultSchedule]:
         return [s for p in self.procedures for s in p.schedules]
+
+
+def _chained(first: CompletionHandler, then: CompletionHandler) -> CompletionHandler:
+    def both(session: Session, instance, data: dict, now: datetime) -> None:
+        first(session, instance, data, now)
+        then(session, instance, data, now)
+    return both

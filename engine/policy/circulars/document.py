@@ -179,3 +179,16 @@ def render(number: str | None, title: str, text: str, day: date, header: list[st
     doc.save(out)
     return out.getvalue()
 
+
+
+def render_letter(number: str | None, title: str, lines: list[str], day: date) -> bytes:
+    """Another document of the office in the same layout (a 督办函): 红头 and number, the title, the body
+    ``lines`` (the first, ending in 「：」, the addressee; 「一、」 lines as headings), the 落款 and ``day``."""
+    doc = Document()
+    _page_setup(doc)
+    _head(doc, number, title)
+    _body(doc, lines)
+    _signature(doc, day)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from engine.deadlines.periods import previous_month, previous_quarter
+from engine.policy.circulars.service import criticized
 from engine.runtime.extensions import DefaultSchedule, HelperContext, Procedure
 from engine.runtime.operations import Operation, OperationContext, day_param, int_param
 from engine.storage.models import Circular
@@ -34,7 +35,7 @@ def _publish_circular(ctx: OperationContext, params: dict) -> dict:
     number = ctx.services.circulars.publish_in(ctx.session, circular_id, ctx.actor.username,
                                                instance_id=ctx.instance_id)
     circular = ctx.session.get(Circular, circular_id)
-    return {"number": number, "criticized": list((circular.figures or {}).get("named_for_criticism", []))}
+    return {"number": number, "criticized": criticized(circular.figures or {})}
 
 
 _ROLES = frozenset({"dispatcher", "leading_group_office", "admin"})

@@ -22,6 +22,8 @@ from engine.policy.circulars.document import ISSUER
 from engine.policy.dispatch.figures import compute, labels, overdue_items
 from engine.policy.measures.reports import ASSESSMENTS, latest_status
 from engine.policy.pool.enterprises import goals_in
+from engine.policy.supervision.naming import departments as named_departments
+from engine.policy.supervision.naming import named_in
 from engine.storage.models import Circular, Department, User, UserRole
 
 NUMBER_FORMAT = "黔江专精特新通报〔{year}〕{seq}号"
@@ -81,7 +83,13 @@ def draft_text(title: str, figures: dict) -> str:
     if figures["named_for_criticism"]:
         lines.append(f"{'、'.join(figures['named_for_criticism'])}有事项经{supervision.label}仍未按期办结，予以通报批评，"
                      "请于 10 个工作日内书面报告整改情况。")
-    else:
+    office = figures.get("named_by_office") or []  # the office's choice (督办、挂牌督办), beside the computed list
+    if office:
+        lines.append("经领导小组办公室督办，对以下单位予以点名：")
+        lines += [f"{i}. {n['department']}：{n['business_key']}「{n['matter']}」，{n['reason'].rstrip('。')}"
+                  + (f"（{n['colour']}色督办单）" if n.get("colour") else "") + "。" for i, n in enumerate(office, 1)]
+        lines.append("请被点名单位于 10 个工作日内书面报告整改情况。")
+    elif not figures["named_for_criticism"]:
         lines.append("本期无。")
     measures = figures.get("measures")
     if measures:
@@ -98,6 +106,13 @@ def draft_text(title: str, figures: dict) -> str:
               for g in figures["goals"]]
     lines += ["", ISSUER]
     return "\n".join(lines)
+
+
+def criticized(figures: dict) -> list[str]:
+    """The units a circular names: those its figures name, then those the office named (each once); each is
+    asked for a rectification report."""
+    office = named_departments(figures.get("named_by_office") or [])
+    return list(dict.fromkeys([*figures.get("named_for_criticism", []), *office]))
 
 
 class PeriodDrafted(ValidationFailed):
@@ -142,6 +157,7 @@ class CircularService:
         figures = compute(session, start, end, self.tz)
         figures["overdue_items"] = overdue_items(session, start, end, self.tz)
         figures["goals"] = goals_in(session, end, self.tz)  # the registry as at the period end
+        figures["named_by_office"] = named_in(session, start, end, self.tz)  # the office's 点名 in the period
         status = latest_status(session, end)
         figures["measures"] = {
             "counts": {a: sum(1 for v in status.values() if v["assessment"] == a) for a in ASSESSMENTS},
@@ -193,7 +209,7 @@ class CircularService:
             self.notifier.notify(session, Notice(
                 key=f"circular:{circular.id}", template="circular_published",
                 context={"number": circular.number, "title": circular.title,
-                         "named": "、".join(circular.figures.get("named_for_criticism", []))},
+                         "named": "、".join(criticized(circular.figures))},
                 link=f"{self.base_url}/circulars/{circular.id}"), users, None, now)
         return circular.number
 

@@ -19,12 +19,13 @@ from engine.storage.models.processes import (
     ProcessSchedule,
     ProcessVersion,
 )
+from engine.storage.models.supervision import CircularNaming, ListedSupervision, SupervisionReport
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "Comment",
-    "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseChange", "EnterpriseYear",
-    "Escalation", "HumanTask", "InboxMessage", "Incident", "ItemLink", "ItemMeasure", "JSONType", "LoginAttempt", "Measure",
-    "MeasureReport", "MeasureUnit", "NotificationPreference", "OutboxMessage", "ProcessDefinition",
-    "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "TaskPause", "UTCDateTime", "User",
-    "UserRole", "WebhookEndpoint", "utcnow"
+    "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "CircularNaming",
+    "Comment", "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseChange", "EnterpriseYear",
+    "Escalation", "HumanTask", "InboxMessage", "Incident", "ItemLink", "ItemMeasure", "JSONType", "ListedSupervision",
+    "LoginAttempt", "Measure", "MeasureReport", "MeasureUnit", "NotificationPreference", "OutboxMessage", "ProcessDefinition",
+    "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "SupervisionReport", "TaskPause",
+    "UTCDateTime", "User", "UserRole", "WebhookEndpoint", "utcnow"
 ]
