@@ -79,8 +79,28 @@ class Item:
     def sign(self, department: str):
         return self.do("sign", {"sign_decision": "sign"}, liaison(department), department)
 
-    def answer(self, department: str, text: str):
-        return self.do("handle", {"handle_action": "answer", "answer": text}, liaison(department), department)
+    def answer(self, department: str, text: str, sign_off: bool = True):
+        """The department's answer (or co-handler's part), and its head's sign-off when the diagram asks."""
+        result = self.do("handle", {"handle_action": "answer", "answer": text}, liaison(department), department)
+        return self.sign_off(department) or result if sign_off else result
+
+    def sign_off(self, department: str) -> dict | None:
+        """The department head approves the answer waiting for them (负责人审核), if one is."""
+        waiting = [t for t in self.open_tasks()
+                   if t["task"] in ("head_review_slot", "head_review") and t["department"] == department]
+        if not waiting:
+            return None
+        return self.do(waiting[0]["task"], {"head_decision": "approve"}, head(department), department)
+
+    def consolidate(self, lead: str, text: str):
+        """The lead unit answers once for all (主办汇总), signed off by its head."""
+        self.do("consolidate", {"consolidate_action": "answer", "consolidated_answer": text}, liaison(lead), lead)
+        return self.sign_off(lead)
+
+    def rework(self, department: str, text: str):
+        """The lead unit's rework answer, signed off by its head."""
+        self.do("rework", {"rework_answer": text}, liaison(department), department)
+        return self.sign_off(department)
 
     def to_review(self, lead: str, co: dict[str, int] | None = None):
         self.accept()
@@ -89,6 +109,8 @@ class Item:
             self.sign(department)
         for department in [lead, *(co or {})]:
             self.answer(department, f"{department}已办理完毕")
+        if co:
+            self.consolidate(lead, f"{lead}已办理完毕")
 
 
 def visit(satisfied: str = "满意", solved: str = "已解决", comment: str | None = None) -> dict:
@@ -369,7 +391,7 @@ def crafted_october(zjtx):
         clock.move_to(at("2026-10-19 15:00"))
         b.answer(lead, "已协调")
         b.do("review", {"review_decision": "send_back", "review_reason": "请补充时间表"}, "dispatcher")
-        b.do("rework", {"rework_answer": "已补充"}, liaison(lead))
+        b.rework(lead, "已补充")
         b.do("review", {"review_decision": "accept"}, "dispatcher")
         b.do("rating", visit("基本满意", "部分解决"), "officer")
 

@@ -44,7 +44,7 @@ LINE_H = 17
 HINTS: dict[str, dict] = {
     "problem_dispatch": {"back": {"flow_reopen_rework"},
                          "rows": {"count_reopen": 1, "reopen_gateway": 1, "reopen_item": 1,
-                                  "mark_not_visited": 3, "end_not_visited": 3}},
+                                  "mark_not_visited": 3, "end_not_visited": 3, "record_visit_attempt": 2}},
 }
 
 

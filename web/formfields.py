@@ -47,8 +47,9 @@ def _decisions(schema: dict, fields: list[dict]) -> list[dict]:
     return fields
 
 
-def describe(schema: dict, departments: list[str]) -> list[dict]:
-    """Fields for the template: name, label, widget, choices, required (a decision: its actions)."""
+def describe(schema: dict, departments: list[str], colleagues: dict[str, str] | None = None) -> list[dict]:
+    """Fields for the template: name, label, widget, choices, required (a decision: its actions).
+    ``colleagues``: the department's 承办人 (user name → name), for a field of format "colleague"."""
     required = set(schema.get("required", []))
     fields = []
     for name, prop in schema.get("properties", {}).items():
@@ -59,7 +60,9 @@ def describe(schema: dict, departments: list[str]) -> list[dict]:
         buttons = prop.get("x-widget") == "buttons"
         if "enum" in prop:
             field.update(widget="buttons" if buttons else "radio",
-                         choices=[(v, labels.get(v, v)) for v in prop["enum"]])
+                         choices=[(v, labels.get(v, v)) for v in prop["enum"] if v is not None])
+        elif prop.get("format") == "colleague":
+            field.update(widget="select", choices=list((colleagues or {}).items()))
         elif prop.get("format") == "department":
             field.update(widget="select", choices=[(d, d) for d in departments])
         elif types == ["boolean"]:

@@ -42,7 +42,7 @@ def inbox():
 
 def _task_form(detail: dict):
     schema = detail["schema"]
-    return schema, formfields.describe(schema, _departments()) if schema else None
+    return schema, formfields.describe(schema, _departments(), detail.get("colleagues")) if schema else None
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])

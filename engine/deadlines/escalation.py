@@ -137,6 +137,8 @@ class EscalationService:
         roles = [r.strip() for r in (task.roles or "").split(",") if r.strip()]
         # Heads may act on their department's tasks, but they hear of them as "heads", as copies.
         roles = [r for r in roles if r != "department_head"] or roles
+        # A department's 承办人 hear of the tasks assigned to them, not of all its tasks.
+        roles = [r for r in roles if r != "handler"] or roles
 
         def users(*conditions) -> list[User]:
             return list(session.scalars(select(User).join(UserRole).where(User.active.is_(True), *conditions)
@@ -146,8 +148,9 @@ class EscalationService:
         for group in groups:
             if group == "handlers":
                 handlers = users(User.department_id == task.department_id, UserRole.role.in_(roles)) if roles else []
-                if task.assignee is not None and task.assignee.id not in {u.id for u in handlers}:
-                    handlers.append(task.assignee)
+                for named in (task.assignee, task.handler):
+                    if named is not None and named.active and named.id not in {u.id for u in handlers}:
+                        handlers.append(named)
                 people += handlers
             elif group == "heads":
                 people += users(User.department_id == task.department_id, UserRole.role == "department_head")

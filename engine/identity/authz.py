@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from engine.errors import PermissionDenied, TaskNotFound
+from engine.identity.colleagues import HANDLER
 from engine.identity.org import GLOBAL_ROLES, ROLES, get_user
 from engine.storage.models import HumanTask
 
@@ -69,6 +70,16 @@ def check_can_act(actor: Actor, task: HumanTask) -> None:
         raise PermissionDenied(f"任务「{task.name}」只能由以下角色办理：{names}", task_id=task.id)
     if not (mine & GLOBAL_ROLES) and task.department_id != actor.department_id:
         raise TaskNotFound(task.id)
+    if not assigned_to_other(task, actor.user_id, mine):
+        return
+    raise PermissionDenied(f"任务「{task.name}」已转办给指定的承办人，由其办理（部门联络员、分管负责人也可办理）",
+                           task_id=task.id)
+
+
+def assigned_to_other(task: HumanTask, user_id: int | None, roles: set[str] | frozenset[str]) -> bool:
+    """A task assigned to a named 承办人 (转办) is theirs: another 承办人 of the department may not act on it;
+    the department's liaison and head still may (to stand in or assign it again)."""
+    return task.handler_id is not None and user_id != task.handler_id and not (set(roles) - {HANDLER})
 
 
 def check_can_start(actor: Actor, roles: set[str], process_name: str) -> None:
@@ -89,6 +100,7 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "actor_for",
+    "assigned_to_other",
     "can_see_task",
     "check_can_act",
     "check_can_start",

@@ -23,6 +23,7 @@ DISPATCHER_DEPARTMENT = "区经济信息委"
 ROLES = {
     "liaison": "部门联络员",
     "department_head": "分管负责人",
+    "handler": "承办人",
     "dispatcher": "交办员（区经济信息委）",
     "leading_group_office": "领导小组办公室",
     "group_leader": "领导小组组长",
@@ -154,7 +155,7 @@ def create_user(session: Session, username: str, display_name: str, department: 
 
 
 def seed_demo_users(session: Session, password: str = DEMO_PASSWORD) -> int:
-    """A liaison and a head for every department, plus the central roles. Idempotent."""
+    """A liaison, a head and a 承办人 for every department, plus the central roles. Idempotent."""
     existing = set(session.scalars(select(User.username)))
     # Demo accounts share one password: hash it once (scrypt is deliberately slow).
     shared_hash = generate_password_hash(password)
@@ -172,6 +173,9 @@ def seed_demo_users(session: Session, password: str = DEMO_PASSWORD) -> int:
     # The leading group's 组长 and 副组长 (district leaders) last: the numbers of the accounts before stay as they were.
     central += [("leader", "领导小组组长", LEADERS_DEPARTMENT, ["group_leader"]),
                 ("deputy_leader", "领导小组副组长", LEADERS_DEPARTMENT, ["deputy_group_leader"])]
+    # 承办人 after them all, for the same reason.
+    central.extend((f"{dep.short_code}_handler", f"{dep.name}承办人", dep.name, ["handler"])
+                   for dep in session.scalars(select(Department).order_by(Department.sort_order)))
     taken = set(session.scalars(select(User.mobile).where(User.mobile.is_not(None))))
     for number, (username, display, department, roles) in enumerate(central, start=1):
         mobile = f"1380000{number:04d}"  # demo numbers: 13800000001 for the dispatcher, and so on

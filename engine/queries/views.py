@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
@@ -17,9 +18,11 @@ from engine.deadlines import ladder
 from engine.deadlines.calendar_store import calendar_of
 from engine.errors import TaskNotFound
 from engine.identity import authz
+from engine.identity.colleagues import colleagues
 from engine.queries import matter
 from engine.queries.tasks import COUNT_CAP, TABS, InboxFilter, TaskLists, actionable, days_left_label  # noqa: F401 (re-exported)
 from engine.repository.registry import properties_of
+from engine.runtime import forms
 from engine.runtime.projection import OPEN_STATUSES, STATUS_LABELS
 from engine.runtime.serialization import load_state
 from engine.storage.models import (
@@ -117,6 +120,13 @@ class Queries(TaskLists):
                     schema = supervision_form()
                 else:
                     schema = instance.version.forms.get(task.form)
+            workflow = self._workflow(instance)
+            colleague_names: dict[str, str] = {}
+            if schema is not None and task.kind != "supervision":
+                spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id)) if task.spiff_task_id else None
+                schema = forms.bind_choices(schema, spiff_task.data if spiff_task is not None else {})
+                if any(p.get("format") == "colleague" for p in schema.get("properties", {}).values()):
+                    colleague_names = colleagues(session, task.department_id)
             calendar, now = calendar_of(session), self.clock()
             days = self._days_left(calendar, now.astimezone(self.tz).date(), task.due_at)
             overdue = task.due_at is not None and task.due_at < now and task.status in OPEN_STATUSES
@@ -128,16 +138,19 @@ class Queries(TaskLists):
                 "due_local": task.due_at.astimezone(self.tz) if task.due_at else None,
                 "working_days_left": days, "overdue": overdue,
                 "days_left_label": days_left_label(days, overdue) if task.status in OPEN_STATUSES else "",
-                "can_act": can_act,
-                "matter": self._matter(session, task, calendar),
+                "can_act": can_act, "colleagues": colleague_names,
+                "handler": session.get(User, task.handler_id).display_name if task.handler_id else None,
+                "matter": self._matter(session, task, calendar, workflow),
                 **self._item_parts(session, instance.id),
             }
 
-    def _matter(self, session: Session, task: HumanTask, calendar) -> dict:
+    def _workflow(self, instance):
+        return load_state(instance.state_json, instance.serializer_version,
+                          self.workflows.parsed_spec(instance.version), self.workflows.script_engine)
+
+    def _matter(self, session: Session, task: HumanTask, calendar, workflow) -> dict:
         """The task page's matter card (engine.queries.matter), from the task's own data in the state."""
         instance = task.instance
-        workflow = load_state(instance.state_json, instance.serializer_version,
-                              self.workflows.parsed_spec(instance.version), self.workflows.script_engine)
         props = next((properties_of(ts) for ts in workflow.spec.task_specs.values() if isinstance(ts, StartEvent)),
                      {})
         start_form = (instance.version.forms or {}).get(props.get("formJsonSchemaFilename") or "")

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from engine.errors import ValidationFailed
+from engine.runtime.datapath import lookup
 
 TYPE_NAMES = {
     "string": "文本", "integer": "整数", "number": "数字", "boolean": "是/否",
@@ -26,11 +27,14 @@ class FormContext:
 
     def __init__(self, resolve_department: Callable[[str], str | None],
                  item_exists: Callable[[str], bool], today: date,
-                 enterprise_exists: Callable[[str], bool] | None = None):
+                 enterprise_exists: Callable[[str], bool] | None = None,
+                 colleague_exists: Callable[[str], bool] | None = None):
         self.resolve_department = resolve_department
         self.item_exists = item_exists
         self.today = today
         self.enterprise_exists = enterprise_exists or (lambda _code: False)
+        # format "colleague": a user name of the task's department who may handle it (转办 to a 承办人)
+        self.colleague_exists = colleague_exists or (lambda _name: False)
 
 
 def check_schema(schema: dict) -> str | None:
@@ -103,6 +107,8 @@ def _message(error, schema: dict) -> tuple[str, str]:
             return path, f"「{title}」中的部门「{value}」不存在"
         if fmt == "enterprise":
             return path, f"「{title}」{value} 不在企业库中，请先在企业库登记该企业"
+        if fmt == "colleague":
+            return path, f"「{title}」中的「{value}」不是本部门在职的承办人"
         if fmt == "item-key":
             return path, f"「{title}」中的问题编号「{value}」不存在"
         if fmt == "date":
@@ -137,6 +143,10 @@ def _format_checker(ctx: FormContext) -> FormatChecker:
     @checker.checks("enterprise")
     def _enterprise(value):
         return not isinstance(value, str) or ctx.enterprise_exists(value)
+
+    @checker.checks("colleague")
+    def _colleague(value):
+        return not isinstance(value, str) or ctx.colleague_exists(value)
 
     @checker.checks("item-key")
     def _item(value):
@@ -183,6 +193,22 @@ def _distinct(schema: dict, data: dict) -> dict[str, str]:
             else:
                 seen[value] = path
     return errors
+
+
+def bind_choices(schema: dict, data: dict) -> dict:
+    """The schema with each ``x-choices-from`` field's choices taken from the task's data: the list at that
+    data path (e.g. the units of the item, for 「退办给哪个单位」). The schema itself when none asks."""
+    wanted = [name for name, prop in schema.get("properties", {}).items() if prop.get("x-choices-from")]
+    if not wanted:
+        return schema
+    bound = copy.deepcopy(schema)
+    for name in wanted:
+        prop = bound["properties"][name]
+        values = lookup(data, prop["x-choices-from"])
+        choices = [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+        nullable = "null" in (prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")])
+        prop["enum"] = list(dict.fromkeys(choices)) + ([None] if nullable else [])
+    return bound
 
 
 def validate(schema: dict, data, ctx: FormContext) -> dict:

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.identity.authz import assigned_to_other
+from engine.identity.colleagues import HANDLER
 from engine.identity.org import GLOBAL_ROLES
 from engine.storage.models import Department, HumanTask, ProcessInstance, User, UserRole
 from notifications.outbox import Notice, Notifier
@@ -59,7 +61,30 @@ MOMENTS: dict[tuple[str, str, str], Moment] = {
     ("problem_dispatch", "handle", "decide_extension:no"): Moment(
         "延期未获批准", "办理答复", "您对{matter}的延期申请未获批准，请按原期限办理答复。"),
     ("problem_dispatch", "review", "rework"): Moment("整改答复待审核", "审核", "{by}已提交{matter}的整改答复，请审核。"),
+    ("problem_dispatch", "review", "head_review"): Moment(
+        "答复待审核", "审核", "{matter}的答复已经承办单位负责人审核同意报出，请审核答复。"),
     ("problem_dispatch", "review", "*"): Moment("答复待审核", "审核", "各承办单位已答复{matter}，请审核答复。"),
+    ("problem_dispatch", "handle", "sign"): Moment("转办", "办理答复", "{by}已将{matter}转交您承办，请办理答复。"),
+    ("problem_dispatch", "head_review_slot", "*"): Moment(
+        "答复待负责人审核", "审核", "{by}已拟好{matter}的答复，请审核后报出；需修改的请写明意见退回。"),
+    ("problem_dispatch", "head_review", "*"): Moment(
+        "答复待负责人审核", "审核", "{by}已拟好{matter}的答复，请审核后报出；需修改的请写明意见退回。"),
+    ("problem_dispatch", "handle", "head_review_slot"): Moment(
+        "负责人退回修改", "修改答复", "{department}负责人退回了{matter}的答复，请按意见修改后重新提交。"),
+    ("problem_dispatch", "consolidate", "head_review"): Moment(
+        "负责人退回修改", "汇总答复", "{department}负责人退回了{matter}的汇总答复，请按意见修改后重新提交。"),
+    ("problem_dispatch", "consolidate", "*"): Moment(
+        "待主办汇总", "汇总答复", "各协办单位已报送{matter}的协办意见，请{department}汇总后统一答复。"),
+    ("problem_dispatch", "revise_part", "*"): Moment(
+        "协办意见退回", "修改协办意见", "{matter}的协办意见被退回，请{department}按意见修改后报主办单位。"),
+    ("problem_dispatch", "remit_ruling", "*"): Moment(
+        "待审定承办单位", "审定", "{matter}的承办单位有争议，请领导小组办公室审定承办单位（可先组织会商）。"),
+    ("problem_dispatch", "consultation", "*"): Moment(
+        "待记录会商结果", "记录会商结果", "{matter}的会商已通知有关单位，请会商后记录会商意见和确定的承办单位。"),
+    ("problem_dispatch", "sign", "remit_ruling"): Moment(
+        "审定交办", "签收", "{matter}经领导小组办公室审定由{department}承办，请签收办理；审定后不得退回。"),
+    ("problem_dispatch", "sign", "consultation"): Moment(
+        "审定交办", "签收", "{matter}经会商确定由{department}承办，请签收办理；审定后不得退回。"),
     ("problem_dispatch", "rework", "review"): Moment(
         "退办整改", "整改答复", "{matter}的答复未通过审核，退回{department}整改。"),
     ("problem_dispatch", "rework", "rating"): Moment(
@@ -98,13 +123,16 @@ def _roles(task: HumanTask) -> set[str]:
 def may_act(user: User, task: HumanTask) -> bool:
     """engine.identity.authz.check_can_act for a user row (admins aside: they are not told of every task)."""
     mine = user.role_names & _roles(task)
-    return bool(user.active and mine and (mine & GLOBAL_ROLES or user.department_id == task.department_id))
+    return bool(user.active and mine and (mine & GLOBAL_ROLES or user.department_id == task.department_id)
+                and not assigned_to_other(task, user.id, mine))
 
 
 def holders(session: Session, task: HumanTask) -> list[User]:
-    """The active users who may act on ``task``; heads of a department only when it has nobody else."""
+    """The active users who may act on ``task``; heads of a department only when it has nobody else; a
+    department's 承办人 only when the task is assigned to them (audience), else its liaison hears of it."""
     roles = _roles(task)
-    wanted = [roles - {HEAD}, {HEAD}] if roles - {HEAD} else [roles]
+    first = roles - {HEAD, HANDLER}
+    wanted = [first, {HEAD}] if first else [roles]
     for group in wanted:
         global_roles, local_roles = group & GLOBAL_ROLES, group - GLOBAL_ROLES
         condition = or_(UserRole.role.in_(sorted(global_roles)),
@@ -121,8 +149,11 @@ def audience(session: Session, task: HumanTask, rows: Sequence[HumanTask], actor
     """Who is told of the new ``task`` (module docstring); ``rows`` are its instance's task rows, ``cause``
     the task whose completion created it."""
     people: list[User] = []
-    if task.assignee_id is not None and cause is not None and _roles(task) <= _roles(cause):
-        people = [u for u in [session.get(User, task.assignee_id)] if u is not None and u.active]
+    if task.handler_id is not None:  # assigned to a named 承办人: theirs to hear of
+        people = [u for u in [session.get(User, task.handler_id)] if u is not None and u.active]
+    elif task.assignee_id is not None and cause is not None and _roles(task) <= _roles(cause):
+        people = [u for u in [session.get(User, task.assignee_id)] if u is not None and may_act(u, task)]
+        people = people or holders(session, task)
     else:
         before = [r for r in rows if r.deadline_key == task.deadline_key and r.id != task.id
                   and r.completed_by_id is not None and r.id < task.id]

@@ -19,7 +19,7 @@ from engine.errors import WorkflowFailed
 from engine.identity.org import DepartmentDirectory
 from engine.repository.registry import properties_of
 from engine.runtime.datapath import lookup
-from engine.storage.models import AuditRecord, HumanTask, ProcessInstance
+from engine.storage.models import AuditRecord, HumanTask, ProcessInstance, User
 
 TO_SIGN, IN_PROGRESS, COMPLETED, CANCELLED = "to_sign", "in_progress", "completed", "cancelled"
 OPEN_STATUSES = (TO_SIGN, IN_PROGRESS)
@@ -155,6 +155,16 @@ def _new_row(instance: ProcessInstance, spiff_id: str, task, directory: Departme
     )
 
 
+def _handler_id(session: Session, task) -> int | None:
+    """The 承办人 the department assigned the task to: the active user named at the data path of the task
+    property ``assignee_from`` (none named: the task is the department's, as before)."""
+    path = properties_of(task.task_spec).get("assignee_from")
+    username = lookup(task.data, path) if path else None
+    if not isinstance(username, str) or not username:
+        return None
+    return session.scalar(select(User.id).where(User.username == username, User.active.is_(True)))
+
+
 def _apply(session: Session, closed: list[tuple[HumanTask, dict]], created: list[HumanTask], write: bool) -> None:
     if write:
         connection = session.connection()
@@ -209,6 +219,7 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
         if spiff_id in open_rows:
             continue
         row = _new_row(instance, spiff_id, task, directory, now, completed, completed_by_id)
+        row.handler_id = _handler_id(session, task)
         if planner is not None:
             deadline = planner.deadline(properties_of(task.task_spec), task.data, now, row.name)
             planner.apply(row, deadline, latest_by_key.get(row.deadline_key) if deadline is not None else None)

@@ -207,12 +207,13 @@ class WorkflowService(Stepper):
         check_not_paused(session, task)  # resumed first (engine.runtime.pauses)
         instance = task.instance
         version = instance.version
-        cleaned = self.clean(session, DepartmentDirectory.of(session), version, task.form, data or {})
         workflow = load_state(instance.state_json, instance.serializer_version, self.parsed_spec(version),
                               self.step_script_engine(self.planner(session), version))
         spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
         if spiff_task is None or spiff_task.state != TaskState.READY:
             raise Conflict(f"任务 {task.id} 当前不可办理，请刷新后重试", task_id=task.id)
+        cleaned = self.clean(session, DepartmentDirectory.of(session), version, task.form, data or {},
+                             task.department_id, spiff_task.data)
         now = self.clock()
         props = properties_of(spiff_task.task_spec)
         self._check_deadline_rules(task, props, cleaned, now)

@@ -24,6 +24,7 @@ from engine.config import Settings
 from engine.deadlines.planner import Planner
 from engine.errors import Conflict, EngineError, ValidationFailed
 from engine.identity import authz
+from engine.identity.colleagues import colleagues
 from engine.identity.org import DepartmentDirectory
 from engine.repository.registry import Registry
 from engine.runtime import forms, operations, projection, steps
@@ -121,7 +122,8 @@ class Stepper:
         helpers = {**calendar_helpers(context), **self.extensions.helpers(context)}
         return self.script_engine_factory(helpers, limits=self.limits, services=_service_result)
 
-    def form_context(self, session: Session, directory: DepartmentDirectory) -> forms.FormContext:
+    def form_context(self, session: Session, directory: DepartmentDirectory,
+                     department_id: int | None = None) -> forms.FormContext:
         def resolve(name):
             ref = directory.find(name)
             return ref.name if ref else None
@@ -134,14 +136,22 @@ class Stepper:
 
             return session.scalar(select(Enterprise.id).where(Enterprise.uscc == code.strip().upper())) is not None
 
-        return forms.FormContext(resolve, item_exists, self.clock().astimezone(self.tz).date(), enterprise_exists)
+        def colleague_exists(username):
+            return department_id is not None and username in colleagues(session, department_id)
 
-    def clean(self, session, directory, version: ProcessVersion, form_ref: str | None, data) -> dict:
+        return forms.FormContext(resolve, item_exists, self.clock().astimezone(self.tz).date(), enterprise_exists,
+                                 colleague_exists)
+
+    def clean(self, session, directory, version: ProcessVersion, form_ref: str | None, data,
+              department_id: int | None = None, task_data: dict | None = None) -> dict:
+        """The answer checked against the step's form; ``task_data`` fills the fields whose choices come from
+        the item (``x-choices-from``), ``department_id`` is the task's (for its 承办人)."""
         if form_ref is None:
             if data:
                 raise ValidationFailed({"表单": "该步骤没有表单，不接受提交数据"})
             return {}
-        return forms.validate(self.versions.forms_of(version)[form_ref], data, self.form_context(session, directory))
+        schema = forms.bind_choices(self.versions.forms_of(version)[form_ref], task_data or {})
+        return forms.validate(schema, data, self.form_context(session, directory, department_id))
 
     # -- transactions ----------------------------------------------------------------------
     def run_write(self, work: Callable[[Session], T]) -> T:

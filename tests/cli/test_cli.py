@@ -53,10 +53,16 @@ def test_one_problem_from_registration_to_close(zjtx_cli):
     [sign] = run.json("tasks", "--department", "区人力社保局")
     assert (sign["task"], sign["status_label"], sign["business_key"]) == ("sign", "待签收", key)
     assert run.json("tasks", "--as", "economy_info_commission_liaison") == []
-    done(sign["id"], "human_resources_social_security_bureau_liaison", {"sign_decision": "sign"})
+    # 转办: the liaison signs and assigns the matter to the bureau's 承办人, who answers; the head signs it off.
+    done(sign["id"], "human_resources_social_security_bureau_liaison",
+         {"sign_decision": "sign", "handler": "human_resources_social_security_bureau_handler"})
     [handle] = run.json("tasks", "--department", "区人力社保局")
-    done(handle["id"], "human_resources_social_security_bureau_head",
+    assert handle["task"] == "handle"
+    done(handle["id"], "human_resources_social_security_bureau_handler",
          {"handle_action": "answer", "answer": "已组织专场招聘会，企业招到技工58人。"})
+    [sign_off] = run.json("tasks", "--department", "区人力社保局")
+    assert (sign_off["task"], sign_off["roles"]) == ("head_review_slot", ["department_head"])
+    done(sign_off["id"], "human_resources_social_security_bureau_head", {"head_decision": "approve"})
     [review] = run.json("tasks")
     done(review["id"], "dispatcher", {"review_decision": "accept"})
     [rating] = run.json("tasks")
@@ -65,7 +71,7 @@ def test_one_problem_from_registration_to_close(zjtx_cli):
     assert result["instance"]["status"] == "completed" and result["instance"]["item_status"] == "已办结"
     shown = run.json("show", key)
     assert shown["status"] == "completed" and shown["open_tasks"] == []
-    assert [h["action"] for h in shown["history"]].count("complete") == 6
+    assert [h["action"] for h in shown["history"]].count("complete") == 7
     human = run("show", key).stdout
     assert "已办结" in human and "办理记录" in human
 

@@ -43,7 +43,7 @@ def test_seeding_twice_changes_nothing(zjtx):
         users_before = session.scalar(select(func.count(User.id)))
     assert zjtx.seed() == {"departments": 23, "measures": 30, "users_created": 0}
     with zjtx.db.read() as session:
-        assert session.scalar(select(func.count(User.id))) == users_before == 5 + 2 * 23
+        assert session.scalar(select(func.count(User.id))) == users_before == 7 + 3 * 23  # central roles, leaders; 3 per unit
 
 
 def test_demo_users_have_hashed_passwords_and_roles(zjtx):

@@ -11,7 +11,7 @@ import pytest
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.policy.dispatch.figures import compute, satisfaction
 from engine.scheduling.scheduler import Scheduler
-from tests.helpers import Item, liaison, visit
+from tests.helpers import Item, visit
 
 BJ = ZoneInfo("Asia/Shanghai")
 LEAD = "区科技局"
@@ -53,7 +53,7 @@ def test_partly_solved_and_unsatisfied_reopens_the_item(zjtx, clock):
     item.do("rating", visit("不满意", "部分解决", "用地指标只解决了一半"), "officer")
     assert item.show()["item_status"] == "重办"
     assert item.data()["rework_history"][-1] == {"kind": "unsatisfied", "reason": "用地指标只解决了一半"}
-    item.do("rework", {"rework_answer": "已协调剩余指标"}, liaison(LEAD))
+    item.rework(LEAD, "已协调剩余指标")
     item.do("review", {"review_decision": "accept"}, "dispatcher")
     item.do("rating", visit("满意", "已解决"), "officer")
     assert item.show()["item_status"] == "已办结"

@@ -139,8 +139,12 @@ def test_answers_go_to_the_dispatcher_and_a_send_back_to_the_lead_departments_li
     assert told[other].title == f"退办整改：{ENTERPRISE}「用地问题」，请于 11月11日（周三）23:59 前整改答复"
     assert "退办理由：请补充时间表" in told[other].body
     item.do("rework", {"rework_answer": "已补充时间表"}, other)
+    sign_off = about(engine, item.task("head_review", LEAD)["id"])  # the lead's head signs the rework off
+    assert set(sign_off) == {head(LEAD)} and sign_off[head(LEAD)].title.startswith("答复待负责人审核：")
+    item.sign_off(LEAD)
     again = about(engine, item.task("review")["id"])
-    assert set(again) == {"dispatcher"} and again["dispatcher"].title.startswith("整改答复待审核：")
+    assert set(again) == {"dispatcher"} and again["dispatcher"].title.startswith("答复待审核：")
+    assert "负责人审核同意报出" in again["dispatcher"].body
 
 
 def test_an_accepted_answer_asks_for_the_follow_up_and_dissatisfaction_reopens_with_a_notice(engine):

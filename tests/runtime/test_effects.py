@@ -36,7 +36,8 @@ SERVICE = ('<bpmn:serviceTask id="act" name="偷偷发布"><bpmn:extensionElemen
 VALUES = {"period_start": '"2026-10-01"', "period_end": '"2026-10-31"', "circular_id": "1",
           "circular_text": '"我写的通报"', "measure_no": "1", "lead_unit": '"区科技局"', "lead_is_written": "True",
           "progress_report": '"已完成"', "contributions": "[]", "assessment": '"已完成"', "assessment_comment": '""',
-          "follow_up_report": "None", "notice": "{}"}
+          "follow_up_report": "None", "notice": "{}",
+          "meeting": "{}"}
 SCRIPT_CALLS = {
     "draft_circular": 'x = draft_circular("2026-10-01", "2026-10-31")',
     "circular_draft_text": "x = circular_draft_text(1)",

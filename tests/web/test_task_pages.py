@@ -147,6 +147,7 @@ def test_the_review_shows_every_answer_and_a_send_back_needs_a_reason(zjtx, page
             item.sign(department)
         item.answer(CO, "财政局已安排专项资金")
         item.answer(LEAD, "科技局已协调规划指标")
+        item.consolidate(LEAD, "科技局汇总：已协调规划指标，财政局已安排专项资金")  # 主办汇总
         dispatcher = pages("dispatcher")
         review = item.task("review")
         html = page_of(dispatcher, review)
@@ -161,11 +162,11 @@ def test_the_review_shows_every_answer_and_a_send_back_needs_a_reason(zjtx, page
         refused = post(dispatcher, review, {"review_decision": "send_back"})
         assert refused.status_code == 400 and "「退办理由」为必填项" in refused.get_data(as_text=True)
         assert counts(zjtx, item.id) == before
-        assert "已退办主办单位整改" in flash_after(dispatcher, review, {"review_decision": "send_back",
+        assert "已退办问题所在单位整改" in flash_after(dispatcher, review, {"review_decision": "send_back",
                                                                        "review_reason": "请补充时间表"})
         rework = page_of(pages(liaison(LEAD)), item.task("rework"))
         assert "整改要求" in rework and "请补充时间表" in rework and "退办整改</dd>" in rework
-        item.do("rework", {"rework_answer": "时间表：12 月底前完成"}, liaison(LEAD))
+        item.rework(LEAD, "时间表：12 月底前完成")
         again = matter_of(page_of(dispatcher, item.task("review")))
         assert "整改答复" in again and "时间表：12 月底前完成" in again and "审核退办" in again
         assert "审核通过，请回访企业评价" in flash_after(dispatcher, item.task("review"),

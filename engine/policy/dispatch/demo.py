@@ -83,8 +83,10 @@ class _Demo:
         self.step(land["id"], "sign", {"sign_decision": "sign"})
         self.step(finance["id"], "triage", {"triage_decision": "accept"}, "dispatcher")
         self.step(finance["id"], "dispatch", {"lead_department": "区金融办", "lead_due_working_days": 7}, "dispatcher")
-        self.step(finance["id"], "sign", {"sign_decision": "sign"})
-        self.step(finance["id"], "handle", {"handle_action": "answer", "answer": "已对接两家银行，授信600万元已审批。"})
+        self.step(finance["id"], "sign", {"sign_decision": "sign", "handler": "financial_affairs_office_handler"})
+        self.step(finance["id"], "handle", {"handle_action": "answer", "answer": "已对接两家银行，授信600万元已审批。"},
+                  "financial_affairs_office_handler")
+        self.step(finance["id"], "head_review_slot", {"head_decision": "approve"}, "financial_affairs_office_head")
         self.step(finance["id"], "review", {"review_decision": "accept"}, "dispatcher")
         self.step(finance["id"], "rating", {"visit_reached": "reached", "visit_method": "电话",
                                             "visit_at": f"{self.today.isoformat()} 10:00", "visit_person": "企业负责人",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine.runtime.extensions import Procedure
 from engine.runtime.notices import matter_of
 from engine.runtime.operations import Operation, OperationContext
-from engine.storage.models import Enterprise, ItemLink, ProcessInstance, User, UserRole
+from engine.storage.models import Department, Enterprise, ItemLink, ProcessInstance, User, UserRole
 
 OFFICER = "service_officer"
 LEVELS = {"dispatcher": "区经济信息委（交办员）", "office": "领导小组办公室"}
@@ -63,11 +63,37 @@ def _clock_watchers(session, instance, data: dict) -> list[User]:
     service officer, who can press the enterprise for what the department waits for."""
     return service_officers(session, instance.id, data.get("enterprise_uscc"))
 
+def _invite_consultation(ctx: OperationContext, params: dict) -> list[str]:
+    """The office's 会商 on a disputed remit: the liaisons and heads of the units named are told when and
+    where, with the returns that led to it."""
+    from notifications.outbox import Notice
+
+    meeting = params.get("meeting") if isinstance(params.get("meeting"), dict) else {}
+    instance = ctx.session.get(ProcessInstance, ctx.instance_id)
+    names = [str(d) for d in meeting.get("departments") or []]
+    departments = [d for d in (ctx.session.scalar(select(Department).where(Department.name == n)) for n in names) if d]
+    people = list(ctx.session.scalars(
+        select(User).join(UserRole).where(User.active.is_(True), User.department_id.in_([d.id for d in departments]),
+                                          UserRole.role.in_(("liaison", "department_head"))).order_by(User.id)).unique())
+    returns = "；".join(f"{r.get('department')}：{r.get('reason')}" for r in meeting.get("returns") or [])
+    context = {"matter": matter_of(instance), "business_key": instance.business_key, "departments": "、".join(names),
+               "at": meeting.get("at") or "", "place": meeting.get("place") or "", "returns": returns}
+    key = f"consultation:{instance.id}:{meeting.get('slot')}:{meeting.get('number')}"
+    link = f"{ctx.services.settings.base_url.rstrip('/')}/items/{instance.id}"
+    ctx.services.notifier.notify(ctx.session, Notice(key=key, template="consultation_invited", context=context,
+                                                     link=link, data={"event": "consultation_invited",
+                                                                      "business_key": instance.business_key,
+                                                                      "at": context["at"]}),
+                                 people, None, ctx.now)
+    return names
+
 
 PROCEDURE = Procedure(
     key="dispatch", label="问题交办", processes=("problem_dispatch",), watchers=_clock_watchers,
     operations=(
         Operation("tell_service_officer", "告知企业服务专员", frozenset({"dispatcher", "leading_group_office", "admin"}),
                   True, ("notice",), _tell_service_officer, "告知的服务专员用户名列表"),
+        Operation("invite_consultation", "通知会商单位", frozenset({"dispatcher", "leading_group_office", "admin"}),
+                  True, ("meeting",), _invite_consultation, "通知的单位名称列表"),
     ),
 )

@@ -126,11 +126,15 @@ class HumanTask(Base):
     next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    # The staff member (承办人) the department assigned the task to (task property assignee_from): only they,
+    # and the department's liaison and head, may act on it; they alone are told of it.
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True, index=True)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     related_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), nullable=True)
     instance: Mapped[ProcessInstance] = relationship()
     department: Mapped[Department] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
