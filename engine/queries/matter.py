@@ -161,18 +161,21 @@ def answers(ctx: Context) -> list[dict]:
     """Every department's answers, oldest first, with who answered when, and the reasons sent back."""
     lead = ctx.data.get("lead_department")
     entries = []
-    for r in ctx.completions(lambda d: d.get("handle_action") == "answer" or "rework_answer" in d):
+    kinds = {"rework_answer": "整改答复", "consolidated_answer": "汇总答复", "revised_part": "修改后的协办意见"}
+    for r in ctx.completions(lambda d: d.get("handle_action") == "answer" or any(d.get(k) for k in kinds)):
         department = ctx.task_departments.get(r.task_id or 0, "")
         data = r.data or {}
+        key = next((k for k in kinds if data.get(k)), "answer")
         entries.append({"department": department, "role": "主办" if department == lead else "协办",
-                        "kind": "整改答复" if "rework_answer" in data else "答复",
-                        "text": data.get("rework_answer") or data.get("answer") or "",
+                        "kind": kinds.get(key, "答复"), "text": data.get(key) or "",
                         "by": person(ctx.names, r.actor), "at": ctx.local(r.at)})
     sections = [_section("各单位答复", entries=entries, highlight=True)]
     history = [h for h in ctx.data.get("rework_history") or [] if h.get("reason")]
     if history:
-        kinds = {"send_back": "审核退办", "unsatisfied": "企业不满意"}
-        sections.append(_section("退办与重办记录", [(kinds.get(h.get("kind"), "退办"), h["reason"]) for h in history]))
+        labels = {"send_back": "审核退办", "unsatisfied": "企业不满意", "part_back": "主办退回协办意见"}
+        sections.append(_section("退办与重办记录", [(labels.get(h.get("kind"), "退办")
+                                                     + (f"（{h['department']}）" if h.get("department") else ""),
+                                                     h["reason"]) for h in history]))
     return sections
 
 

@@ -19,7 +19,7 @@ from engine.deadlines.calendar_store import calendar_of
 from engine.errors import TaskNotFound
 from engine.identity import authz
 from engine.identity.colleagues import colleagues
-from engine.queries import matter
+from engine.queries import matter, matter_steps  # noqa: F401 (matter_steps registers its sections)
 from engine.queries.tasks import COUNT_CAP, TABS, InboxFilter, TaskLists, actionable, days_left_label  # noqa: F401 (re-exported)
 from engine.repository.registry import properties_of
 from engine.runtime import forms

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import User, liaison, visit
+from tests.helpers import User, head, liaison, visit
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.browser, pytest.mark.slow]
 LEAD, CO = "区人力社保局", "正阳工业园区管委会"
+LEAD_HANDLER = "human_resources_social_security_bureau_handler"
 
 
 def decide(page, name: str, value: str) -> None:
@@ -42,19 +43,39 @@ def test_one_problem_from_registration_to_close_in_the_browser(chromium, server,
     dispatcher.submit()
     assert "已交办，等待各承办单位签收" in page.content()
 
-    for department, answer in ((LEAD, "已组织专场招聘会，企业招到技工58人。"), (CO, "园区已在招聘平台发布岗位。")):
-        handler = User(chromium, server, liaison(department))
-        handler.page.goto(f"{server}/?tab=to_sign")
-        assert handler.page.locator("table.tasks tbody tr").count() == 1  # their own department's task only
-        handler.shot(f"04-inbox-{handler.name}")
-        handler.open_task("to_sign", "签收")
-        decide(handler.page, "sign_decision", "sign")  # one tap
-        handler.open_task("in_progress", "办理答复")
-        handler.page.fill("textarea[name=answer]", answer)
-        handler.shot(f"05-answer-{handler.name}")
-        decide(handler.page, "handle_action", "answer")
-        assert not handler.foreign_requests(), handler.foreign_requests()
-        assert not handler.errors, handler.errors
+    # The lead's liaison assigns the matter to the bureau's 承办人 (转办); the co-handler's liaison answers itself.
+    for department, answer, assignee in ((LEAD, "已组织专场招聘会，企业招到技工58人。", LEAD_HANDLER),
+                                         (CO, "园区已在招聘平台发布岗位。", None)):
+        signer = User(chromium, server, liaison(department))
+        signer.page.goto(f"{server}/?tab=to_sign")
+        assert signer.page.locator("table.tasks tbody tr").count() == 1  # their own department's task only
+        signer.shot(f"04-inbox-{signer.name}")
+        signer.open_task("to_sign", "签收")
+        if assignee:
+            signer.page.select_option("select[name=handler]", assignee)
+        decide(signer.page, "sign_decision", "sign")  # one tap (and the 承办人 chosen)
+        doer = User(chromium, server, assignee) if assignee else signer
+        doer.open_task("in_progress", "办理答复")
+        doer.page.fill("textarea[name=answer]", answer)
+        doer.shot(f"05-answer-{doer.name}")
+        decide(doer.page, "handle_action", "answer")
+        for user in {signer.name: signer, doer.name: doer}.values():
+            assert not user.foreign_requests(), user.foreign_requests()
+            assert not user.errors, user.errors
+    # The co-handler's part leaves its unit signed off by its head; the lead consolidates; its head signs off.
+    co_head = User(chromium, server, head(CO))
+    co_head.open_task("in_progress", "负责人审核")
+    assert "园区已在招聘平台发布岗位。" in co_head.page.content()
+    decide(co_head.page, "head_decision", "approve")
+    lead_handler = User(chromium, server, LEAD_HANDLER)
+    lead_handler.open_task("in_progress", "主办汇总")
+    assert "园区已在招聘平台发布岗位。" in lead_handler.page.content()
+    lead_handler.page.fill("textarea[name=consolidated_answer]", "已组织专场招聘会，企业招到技工58人；园区已在招聘平台发布岗位。")
+    lead_handler.shot("05-consolidate")
+    decide(lead_handler.page, "consolidate_action", "answer")
+    lead_head = User(chromium, server, head(LEAD))
+    lead_head.open_task("in_progress", "负责人审核答复")
+    decide(lead_head.page, "head_decision", "approve")
 
     dispatcher.open_task("in_progress", "审核答复")
     assert "已组织专场招聘会" in page.content()

@@ -18,7 +18,7 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
-from tests.helpers import BJ, Item, User, liaison, visit
+from tests.helpers import BJ, Item, User, head, liaison, visit
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.browser, pytest.mark.slow]
 SIZES = {"desk": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
@@ -170,14 +170,25 @@ def both_departments_answer(walk: Walk) -> None:
     lead = walk.follow_notice(liaison(LEAD), "延期已批准", "liaison-answer")
     expect(lead.page.locator("form.task-form textarea[name=answer]")).to_be_visible()
     lead.page.fill("textarea[name=answer]", "已协调市电力公司，专线改造方案已批复，12月底前完成施工。")
-    walk.press(lead, "handle_action", "answer", "答复已提交，等待交办员审核", "liaison-answered")
+    walk.press(lead, "handle_action", "answer", "答复已提交，经本单位负责人审核同意后报出", "liaison-answered")
     co = walk.follow_notice(liaison(CO), "新交办", "co-sign")
     expect(matter(co).locator(".role-badge:text-is('协办')")).to_be_visible()
     expect(matter(co)).to_contain_text(DESCRIPTION)
     walk.press(co, "sign_decision", "sign", "已签收，请在期限内办理答复", "co-signed")
     co = walk.open_from_inbox(liaison(CO), "in_progress", "办理答复", "co-handle")
     co.page.fill("textarea[name=answer]", "已组织电工技能培训，保障产线用工。")
-    walk.press(co, "handle_action", "answer", "答复已提交，等待交办员审核", "co-answered")
+    walk.press(co, "handle_action", "answer", "答复已提交，经本单位负责人审核同意后报出", "co-answered")
+    # The co-handler's head signs its part off; the lead unit consolidates one answer; its head signs it off.
+    co_head = walk.follow_notice(head(CO), "答复待负责人审核", "co-head-sign-off")
+    expect(matter(co_head)).to_contain_text("已组织电工技能培训")
+    walk.press(co_head, "head_decision", "approve", "已审核同意，答复已报出", "co-head-signed-off")
+    lead = walk.follow_notice(liaison(LEAD), "待主办汇总", "liaison-consolidate")
+    expect(matter(lead)).to_contain_text("已组织电工技能培训")
+    lead.page.fill("textarea[name=consolidated_answer]",
+                   "已协调市电力公司，专线改造方案已批复，12月底前完成施工；已组织电工技能培训，保障产线用工。")
+    walk.press(lead, "consolidate_action", "answer", "汇总答复已提交", "liaison-consolidated")
+    lead_head = walk.follow_notice(head(LEAD), "答复待负责人审核", "head-sign-off")
+    walk.press(lead_head, "head_decision", "approve", "已审核同意，答复已报出", "head-signed-off")
 
 
 def review_rate_and_close(walk: Walk) -> None:
