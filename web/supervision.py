@@ -74,10 +74,13 @@ def letter(listing_id: int):
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
 
 
-@bp.post("/api/v1/items/<int:instance_id>/listed-supervision")
+@bp.route("/api/v1/items/<int:instance_id>/listed-supervision", methods=["GET", "POST"])
 @login_required
-def api_start(instance_id: int):
-    """挂牌督办 through the API: the body is the start form without the item's key."""
+def api_listing(instance_id: int):
+    """GET: the item's listings, newest first (an item one may not see: 404). POST: 挂牌督办 through the API,
+    the body the start form without the item's key. (One rule for both: an id out of range is 404 for either.)"""
+    if request.method == "GET":
+        return jsonify({"listings": services().listings.of_item(g.actor, instance_id)})
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"body": "请求体必须是 JSON 对象"})
@@ -86,13 +89,6 @@ def api_start(instance_id: int):
     return jsonify({"id": started["id"], "business_key": started["business_key"], "title": started["title"],
                     "item_status": started.get("item_status"), "listing": started["listing"],
                     "open_tasks": started["open_tasks"]}), 201
-
-
-@bp.get("/api/v1/items/<int:instance_id>/listed-supervision")
-@login_required
-def api_listings(instance_id: int):
-    """An item's listings, newest first (an item one may not see: 404)."""
-    return jsonify({"listings": services().listings.of_item(g.actor, instance_id)})
 
 
 @bp.app_context_processor

@@ -46,6 +46,8 @@ ARGS: dict[str, list[str]] = {
     "deploy": [BPMN],
     "enterprises export": ["{dir}/out.xlsx"],
     "enterprises import": ["{dir}/enterprises.xlsx"],
+    "listed-supervision show": ["1"],
+    "listed-supervision start": ["1", "--as", "office", "--reason", "久拖未决", "--colour", "黄", "--deadline", "2026-12-31"],
     "measures": ["--json"],
     "notify-pref": ["dispatcher", "email", "off"],
     "outbox list": [],

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine.errors import Conflict
 from engine.identity.org import get_user
 from engine.policy.dispatch.figures import compute
+from engine.policy.supervision.naming import named_in
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import Circular, InboxMessage
 from tests.helpers import OCTOBER_CO, OCTOBER_LEAD, OCTOBER_WRONG, crafted_october, liaison
@@ -48,6 +49,31 @@ def test_the_figures_of_a_crafted_month(zjtx):
     # Reproducible: computed again later, as of the same period end, the figures are the same.
     with time_machine.travel(at("2026-12-15 10:00"), tick=False), zjtx.db.read() as session:
         assert compute(session, date(2026, 10, 1), date(2026, 10, 31), BJ) == figures
+
+    # The office closes D's 督办 (raised by the clock on 10-27) naming the unit, with a red slip: the circular
+    # lists it, with the matter and the reason, beside the computed list (here the same unit).
+    [supervision] = [t for t in zjtx.queries.tasks() if t["form"] == "supervision.schema.json"]
+    assert (supervision["department"], supervision["business_key"]) == ("区经济信息委", "ZJTX-2026-00004")
+    with time_machine.travel(at("2026-10-28 10:00"), tick=False):
+        zjtx.workflows.complete(supervision["id"], {"slip_colour": "红", "supervision_result": "已约谈分管负责人，限期办结",
+                                                    "name_in_circular": True}, "office")
+    with time_machine.travel(at("2026-11-06 10:00"), tick=False), zjtx.db.write() as session:
+        draft = zjtx.circulars.draft_in(session, date(2026, 10, 1), date(2026, 10, 31))
+        named, text = draft.figures["named_by_office"], draft.text
+        zjtx.circulars.publish_in(session, draft.id, "office")
+        criticized = draft.figures["named_for_criticism"]
+        november = named_in(session, date(2026, 11, 1), date(2026, 11, 30), BJ)
+    assert named == [{"department": CO, "business_key": "ZJTX-2026-00004", "matter": "重庆黔江某精密制造有限公司：用地问题",
+                      "reason": "已约谈分管负责人，限期办结", "colour": "红", "source": "督办", "day": "2026-10-28"}]
+    assert criticized == [CO] and november == []  # the computed list, unchanged; November names nobody
+    assert f"{CO}有事项经督办仍未按期办结，予以通报批评" in text
+    assert "经领导小组办公室督办，对以下单位予以点名：\n1. 区财政局：ZJTX-2026-00004「重庆黔江某精密制造有限公司：用地问题」，" \
+           "已约谈分管负责人，限期办结（红色督办单）。" in text
+    with zjtx.db.read() as session:  # and its Word document
+        word = "\n".join(p.text for p in Document(io.BytesIO(zjtx.circulars.docx(session.get(Circular, draft.id))))
+                         .paragraphs)
+    assert "1. 区财政局：ZJTX-2026-00004「重庆黔江某精密制造有限公司：用地问题」，已约谈分管负责人，限期办结（红色督办单）。" \
+        in word
 
 
 def inbox(zjtx, username):

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.identity.org import get_user
 from engine.policy.circulars.document import ISSUER
+from engine.policy.circulars.service import criticized
 from engine.policy.supervision.listing import allocate_number
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import Escalation, InboxMessage, ListedSupervision
@@ -157,6 +158,7 @@ def test_reports_escalate_when_missed_and_lifting_with_naming_puts_the_unit_in_t
                                            "day": "2026-11-13"}]
     assert f"1. {LEAD}：{key}「{title}」，督办回复逾期未报（黄色督办单）。" in text
     assert "经领导小组办公室督办，对以下单位予以点名：" in text
+    assert criticized(figures) == [LEAD]  # asked to rectify once the circular is published
     with zjtx.db.write() as session:  # October's circular does not carry November's naming
         assert zjtx.circulars.draft_in(session, date(2026, 10, 1), date(2026, 10, 31)).figures["named_by_office"] == []
     assert zjtx.dashboard.current()["named_by_office"][0]["department"] == LEAD

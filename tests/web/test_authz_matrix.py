@@ -74,6 +74,10 @@ def dispatchers(d: str) -> set[str]:
     return {"dispatcher", "admin"}  # who tags an item's measures after registration
 
 
+def listers(d: str) -> set[str]:
+    return {"office", "admin"}  # 挂牌督办: the office (and the district leaders, not among these users)
+
+
 def message_owner(d: str) -> set[str]:
     return {f"liaison_{d}"}
 
@@ -117,6 +121,18 @@ CASES: dict[str, Case] = {
         data={"file": (b"%PDF-1.4 x", "越权.pdf")}),
     "POST /items/<int:instance_id>/measures": Case(lambda o: f"/items/{o['item']}/measures", dispatchers, acts=True,
                                                    data={"measures": "5"}),
+    "GET /items/<int:instance_id>/listed-supervision": Case(lambda o: f"/items/{o['item']}/listed-supervision",
+                                                           listers),
+    "POST /items/<int:instance_id>/listed-supervision": Case(
+        lambda o: f"/items/{o['item']}/listed-supervision", listers, acts=True,
+        data={"listing_reason": "越权挂牌", "slip_colour": "红", "new_deadline": "2026-12-31"}),
+    "GET /listed-supervisions/<int:listing_id>/letter.docx": Case(
+        lambda o: f"/listed-supervisions/{o['listing']}/letter.docx", item_readers),
+    "POST /api/v1/items/<int:instance_id>/listed-supervision": Case(
+        lambda o: f"/api/v1/items/{o['item']}/listed-supervision", listers, acts=True,
+        json={"listing_reason": "越权挂牌", "slip_colour": "红", "new_deadline": "2026-12-31"}),
+    "GET /api/v1/items/<int:instance_id>/listed-supervision": Case(
+        lambda o: f"/api/v1/items/{o['item']}/listed-supervision", item_readers, marker="enterprise"),
     "GET /attachments/<int:attachment_id>": Case(lambda o: f"/attachments/{o['attachment']}", item_readers,
                                                  marker="file"),
     "GET /api/v1/tasks/<int:task_id>": Case(lambda o: f"/api/v1/tasks/{o['task']}", item_readers),
@@ -263,6 +279,10 @@ def _objects(zjtx) -> dict[str, dict]:
                       "markers": {"enterprise": f"黔江某{department}企业", "comment": f"{department}内部留言",
                                   "file": f"{department}材料", "company": f"黔江某{department}公司",
                                   "draft": "尚未发布的草稿内容"}}
+    deadline = zjtx.calendars.add_working_days(zjtx.calendars.today(), 20)["due"]
+    for o in objects.values():  # each item listed for supervision by the office, its 督办函 issued
+        o["listing"] = zjtx.listings.start("office", o["item"], {
+            "listing_reason": "企业反映久拖未决", "slip_colour": "黄", "new_deadline": deadline})["listing"]["id"]
     failing = Item(zjtx, dict(REGISTRATION, enterprise_name="出错的事项"))
     with zjtx.db.write() as session:
         zjtx.incidents.instance_failed(session, session.get(ProcessInstance, failing.id), "triage", "研判",
