@@ -97,12 +97,13 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.url_map.converters["int"] = BoundedInt  # before the blueprints' routes are built
 
     from web import admin, api, assets, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
+    from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
     from web import supervision as listed  # 挂牌督办
 
     app.before_request(security.load_actor)
     app.before_request(security.check_csrf)
     for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
-                      api.bp, status.bp, listed.bp):
+                      api.bp, status.bp, listed.bp, pausing.bp):
         app.register_blueprint(blueprint)
     security.init_app(app)
     assets.init_app(app)

@@ -227,6 +227,8 @@ def _paths(register_form: dict | None, departments: list[str]) -> dict:
 def document(register_form: dict | None = None, departments: list[str] | None = None) -> dict:
     """The document; ``register_form``: the deployed registration form (the body of POST /items);
     ``departments``: the names and aliases a department filter accepts."""
+    from web.openapi_pauses import pause_paths, pause_schemas  # 挂起 (web/pauses.py)
+
     return {
         "openapi": "3.1.0",
         "info": {"title": "黔江区“专精特新”企业培育流程引擎 API", "version": "1",
@@ -235,8 +237,8 @@ def document(register_form: dict | None = None, departments: list[str] | None = 
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
-            "schemas": {**_task_schemas(), **_instance_schemas(), **_other_schemas()},
+            "schemas": {**_task_schemas(), **_instance_schemas(), **_other_schemas(), **pause_schemas()},
         },
         "security": [{"bearer": []}, {"session": []}],
-        "paths": _paths(register_form, sorted(departments or [])),
+        "paths": {**_paths(register_form, sorted(departments or [])), **pause_paths()},
     }

@@ -81,10 +81,11 @@ def step_pauses(session: Session, deadline_key: str) -> list[TaskPause]:
                                 .order_by(TaskPause.id)))
 
 
-def open_pause_exists(task_id_column):
-    """A correlated EXISTS: the task of ``task_id_column`` has an open pause (for list filters)."""
-    return select(TaskPause.id).where(TaskPause.task_id == task_id_column,
-                                      TaskPause.resumed_at.is_(None)).exists()
+def clock_stopped(task_id_column):
+    """A correlated EXISTS: the clock of the task of ``task_id_column`` is stopped now (an open pause not
+    past its limit), for list filters (by the index on task_id, resumed_at)."""
+    return select(TaskPause.id).where(TaskPause.task_id == task_id_column, TaskPause.resumed_at.is_(None),
+                                      TaskPause.over_limit_at.is_(None)).exists()
 
 
 def within(calendar: WorkCalendar, pause: TaskPause, tz: ZoneInfo, start: date, end: date,

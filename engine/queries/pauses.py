@@ -87,7 +87,7 @@ class PauseViews:
         """An item's pauses, newest last, and the ids of its tasks paused now (the item page)."""
         with self.db.read() as session:
             if not self._may_see(session, actor, instance_id):
-                return {"history": [], "paused": []}
+                return {"history": [], "paused": [], "stopped": []}
             names, calendar = people(session), calendar_of(session)
             rows = session.execute(
                 select(TaskPause, HumanTask, Department.name).join(HumanTask, TaskPause.task_id == HumanTask.id)

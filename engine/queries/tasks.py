@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from engine.deadlines import ladder
 from engine.deadlines.calendar_store import calendar_of
+from engine.deadlines.pauses import clock_stopped, open_pauses
 from engine.errors import EngineError, InstanceNotFound
 from engine.identity import authz
 from engine.identity.org import GLOBAL_ROLES, DepartmentDirectory
@@ -59,6 +60,15 @@ def days_left_label(days: int | None, overdue: bool = False) -> str:
     if overdue:
         return "已逾期"
     return "今天到期" if days == 0 else f"剩余 {days} 个工作日"
+
+
+def _paused(item: dict, pause) -> dict:
+    """An inbox row of a task paused now (挂起): badged, and while its clock is stopped not overdue."""
+    if pause is None or item["status"] not in OPEN_STATUSES:
+        return {**item, "paused": False, "pause_over_limit": False}
+    if pause.over_limit_at is not None:  # past the limit: the clock runs again
+        return {**item, "paused": True, "pause_over_limit": True}
+    return {**item, "paused": True, "pause_over_limit": False, "overdue": False, "days_left_label": "已挂起，暂停计时"}
 
 
 def actionable(actor: authz.Actor, task=HumanTask):
@@ -158,7 +168,9 @@ class TaskLists:
                 .order_by(*order)
                 .limit(f.per_page + 1).offset((max(f.page, 1) - 1) * f.per_page)).all()
             has_next = len(rows) > f.per_page
-            items = [self._inbox_item(row, calendar, today, now, tab) for row in rows[:f.per_page]]
+            paused = open_pauses(session, [row[0].id for row in rows[:f.per_page]])
+            items = [_paused(self._inbox_item(row, calendar, today, now, tab), paused.get(row[0].id))
+                     for row in rows[:f.per_page]]
             labels = {t: (f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)) for t, n in counts.items()}
             return {"tab": tab, "counts": counts, "count_labels": labels, "count_cap": COUNT_CAP, "items": items,
                     "page": max(f.page, 1), "per_page": f.per_page, "total": counts[tab],
@@ -174,8 +186,10 @@ class TaskLists:
             "all": [or_(HumanTask.status.in_(OPEN_STATUSES), waiting)],
             "to_sign": [HumanTask.status == TO_SIGN],
             "in_progress": [or_(HumanTask.status == IN_PROGRESS, waiting)],
-            "due_soon": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at >= now, HumanTask.due_at <= soon],
-            "overdue": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now],
+            # A task whose clock is paused (挂起) is neither due soon nor overdue while it is.
+            "due_soon": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at >= now, HumanTask.due_at <= soon,
+                         ~clock_stopped(HumanTask.id)],
+            "overdue": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now, ~clock_stopped(HumanTask.id)],
             "completed": done,
             "closed": [_closed_items(actor)],
         }

@@ -52,6 +52,8 @@ ARGS: dict[str, list[str]] = {
     "notify-pref": ["dispatcher", "email", "off"],
     "outbox list": [],
     "outbox retry": ["1"],
+    "pause": ["1", "--as", "dispatcher", "--reason", "等待企业补充材料"],
+    "resume": ["1", "--as", "dispatcher"],
     "schedule list": [],
     "schedule set": ["月度通报", "evaluation_circular", "workday:3"],
     "scheduler": ["--until-idle"],

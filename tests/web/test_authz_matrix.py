@@ -35,6 +35,7 @@ from engine.storage.models import (
     ItemMeasure,
     ProcessInstance,
     ProcessVersion,
+    TaskPause,
     User,
 )
 from tests.helpers import RECORD, REGISTRATION, YEARS, Browser, Item, counts, head, liaison, notify, uscc
@@ -138,6 +139,15 @@ CASES: dict[str, Case] = {
     "GET /api/v1/tasks/<int:task_id>": Case(lambda o: f"/api/v1/tasks/{o['task']}", item_readers),
     "POST /api/v1/tasks/<int:task_id>/complete": Case(lambda o: f"/api/v1/tasks/{o['task']}/complete", task_actors,
                                                       acts=True, json={"sign_decision": "sign"}),
+    "POST /tasks/<int:task_id>/pause": Case(lambda o: f"/tasks/{o['task']}/pause", task_actors, acts=True,
+                                            data={"reason": "越权挂起"}),
+    "POST /tasks/<int:task_id>/resume": Case(lambda o: f"/tasks/{o['task']}/resume", task_actors, acts=True,
+                                             data={"note": "越权恢复"}),
+    "POST /api/v1/tasks/<int:task_id>/pause": Case(lambda o: f"/api/v1/tasks/{o['task']}/pause", task_actors,
+                                                   acts=True, json={"reason": "越权挂起"}),
+    "POST /api/v1/tasks/<int:task_id>/resume": Case(lambda o: f"/api/v1/tasks/{o['task']}/resume", task_actors,
+                                                    acts=True, json={}),
+    "GET /api/v1/tasks/<int:task_id>/pauses": Case(lambda o: f"/api/v1/tasks/{o['task']}/pauses", item_readers),
     "GET /api/v1/instances/<ref>": Case(lambda o: f"/api/v1/instances/{o['item']}", item_readers, marker="enterprise"),
     "GET /api/v1/instances/<ref> (business key)": Case(lambda o: f"/api/v1/instances/{o['key']}", item_readers),
     "POST /api/v1/notifications/<int:message_id>/read": Case(
@@ -341,7 +351,7 @@ def _state(zjtx, objects) -> tuple:
                 column(InboxMessage.read_at, InboxMessage), column(Incident.resolved_at, Incident),
                 column(User.display_name, User), column(Department.name, Department),
                 column(ProcessVersion.trusted, ProcessVersion), column(ProcessInstance.version_id, ProcessInstance),
-                column(ApiToken.revoked, ApiToken),
+                column(ApiToken.revoked, ApiToken), column(TaskPause.id, TaskPause),
                 tuple(session.execute(select(ItemMeasure.instance_id, ItemMeasure.measure_no)
                                       .order_by(ItemMeasure.instance_id, ItemMeasure.measure_no))))
 
