@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.storage.models import NotificationPreference, User
 from notifications import channels as registry
-from notifications.channels import Channel, Message
+from notifications.channels import Channel, Contact, Message
 
 
 @dataclass
@@ -52,6 +52,19 @@ class Notifier:
                 continue
             addressed = [u for u in users if (u.id, channel.name) not in switched_off] if channel.personal else users
             for recipient in channel.recipients(session, message, addressed, department_id):
+                channel.write(session, message, recipient, now)
+                recipients.append({"channel": channel.name, "to": recipient.shown})
+        return recipients
+
+
+    def notify_contact(self, session: Session, notice: Notice, contact: Contact, now: datetime) -> list[dict]:
+        """Queue ``notice`` for someone without an account (an enterprise's contact) on every channel that
+        can reach them; their own preferences do not exist. Returns the recipients for the record."""
+        subject, body = self.render(notice.template, {**notice.context, "link": notice.link or ""})
+        message = Message(key=notice.key, subject=subject, body=body, link=notice.link, data=notice.data)
+        recipients = []
+        for channel in self.channels:
+            for recipient in channel.contact_recipients(message, contact):
                 channel.write(session, message, recipient, now)
                 recipients.append({"channel": channel.name, "to": recipient.shown})
         return recipients

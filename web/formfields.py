@@ -47,9 +47,11 @@ def _decisions(schema: dict, fields: list[dict]) -> list[dict]:
     return fields
 
 
-def describe(schema: dict, departments: list[str], colleagues: dict[str, str] | None = None) -> list[dict]:
+def describe(schema: dict, departments: list[str], colleagues: dict[str, str] | None = None,
+             items: list[tuple[str, str]] | None = None) -> list[dict]:
     """Fields for the template: name, label, widget, choices, required (a decision: its actions).
-    ``colleagues``: the department's 承办人 (user name → name), for a field of format "colleague"."""
+    ``colleagues``: the department's 承办人 (user name → name), for a field of format "colleague";
+    ``items``: items to offer (business key, label) for a field of format "item-key" (typed or picked)."""
     required = set(schema.get("required", []))
     fields = []
     for name, prop in schema.get("properties", {}).items():
@@ -63,6 +65,8 @@ def describe(schema: dict, departments: list[str], colleagues: dict[str, str] | 
                          choices=[(v, labels.get(v, v)) for v in prop["enum"] if v is not None])
         elif prop.get("format") == "colleague":
             field.update(widget="select", choices=list((colleagues or {}).items()))
+        elif prop.get("format") == "item-key":
+            field.update(widget="item", choices=list(items or []), hint=prop.get("description"))
         elif prop.get("format") == "department":
             field.update(widget="select", choices=[(d, d) for d in departments])
         elif types == ["boolean"]:

@@ -42,7 +42,11 @@ def inbox():
 
 def _task_form(detail: dict):
     schema = detail["schema"]
-    return schema, formfields.describe(schema, _departments(), detail.get("colleagues")) if schema else None
+    if not schema:
+        return schema, None
+    keyed = any(p.get("format") == "item-key" for p in schema.get("properties", {}).values())
+    items = services().intake.merge_candidates(g.actor, detail["task"].instance_id) if keyed else None
+    return schema, formfields.describe(schema, _departments(), detail.get("colleagues"), items)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from engine.deadlines import ladder
 from engine.deadlines.calendar_store import calendar_of
-from engine.deadlines.pauses import clock_stopped
 from engine.errors import TaskNotFound
 from engine.identity import authz
 from engine.identity.colleagues import colleagues
@@ -68,7 +67,10 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   # 挂牌督办 (engine/policy/supervision/listing.py), on the item's own history
                   "listed": "挂牌督办", "listing_letter": "签发督办函", "listing_continue": "审阅督办回复：继续督办",
                   "listing_raise": "审阅督办回复：升级督办单颜色", "listing_lift": "解除挂牌督办",
-                  "listing_closed": "事项办结，挂牌督办结束"}
+                  "listing_closed": "事项办结，挂牌督办结束",
+                  # merged duplicates (engine/policy/dispatch/merging.py) and the messages the engine delivers
+                  "merged_into": "合并到主件", "merged_item_added": "并入重复问题", "message_delivered": "收到消息",
+                  "merged_items_closing": "合并件随主件办结", "merged_closed": "随主件办结，已告知企业"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 
@@ -90,7 +92,7 @@ class Queries(TaskLists):
                 select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, Department.name)
                 .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
                 .join(Department, HumanTask.department_id == Department.id)
-                .where(HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now, ~clock_stopped(HumanTask.id),
+                .where(HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now,
                        *([visible] if visible is not None else []))
                 .order_by(HumanTask.due_at).limit(limit)).all()
             return [{"id": t.id, "instance_id": t.instance_id, "business_key": key, "title": title, "name": t.name,

@@ -12,6 +12,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
 from engine.repository.camunda import BPMN_NS
+from engine.runtime import messages
 from engine.runtime.operations import OPERATIONS
 from engine.runtime.sandbox import SandboxViolation, _compile_eval, _compile_exec
 
@@ -210,8 +211,9 @@ def dmn_problems(parser) -> list[dict]:
 
 
 # -- constructs this engine cannot run (SpiffWorkflow 3.2 behaviour, each checked by running it) -----
-# Nothing here calls workflow.send_event() and nothing reads workflow.get_events(): a message or
-# signal from outside never arrives, and one thrown inside an instance reaches only a catch that is
+# Nothing reads workflow.get_events(), and the only messages that arrive from outside are those the
+# procedures register (engine.runtime.messages: the engine delivers them to a waiting catch or boundary
+# event); any other message or signal from outside never arrives, and one thrown inside an instance reaches only a catch that is
 # already waiting (thrown earlier, it is dropped). Conditional events are evaluated once, when
 # reached, never again. Link events are not parsed: the throw ends its path, the catch never runs.
 # Compensation is not implemented: a compensation throw does nothing. Timer, error, escalation,
@@ -233,6 +235,17 @@ def _definitions(element) -> list[str]:
     return [_local(c) for c in element if isinstance(c.tag, str) and _local(c).endswith("EventDefinition")]
 
 
+def _message_name(event) -> str | None:
+    """The name of the ``bpmn:message`` an event's message definition refers to."""
+    definition = event.find(f"{{{BPMN_NS}}}messageEventDefinition")
+    ref = definition.get("messageRef") if definition is not None else None
+    if not ref:
+        return None
+    found = event.getroottree().getroot().find(f"{{{BPMN_NS}}}message[@id='{ref}']") \
+        if "'" not in ref else None
+    return found.get("name") if found is not None else None
+
+
 def _event_reason(element) -> str | None:
     tag = _local(element)
     if tag == "receiveTask":
@@ -246,8 +259,13 @@ def _event_reason(element) -> str | None:
         place = "事件子流程的开始事件"
     for kind in _definitions(element):
         label = KINDS.get(kind, "") + place
+        if kind == "messageEventDefinition" and tag in ("intermediateCatchEvent", "boundaryEvent") \
+                and _message_name(element) in messages.DELIVERED:
+            continue  # a message the engine delivers (engine.runtime.messages)
         if kind in ("messageEventDefinition", "signalEventDefinition"):
-            return f"{label}：{WAITS if tag in CATCHING else LOST}"
+            hint = f"（本系统只投递这些消息：{messages.available()}）" if kind == "messageEventDefinition" \
+                and tag in ("intermediateCatchEvent", "boundaryEvent") else ""
+            return f"{label}：{WAITS if tag in CATCHING else LOST}{hint}"
         if kind == "conditionalEventDefinition":
             return f"{label}：条件只在流程到达时判断一次，不成立时不会再次判断，流程会一直等待（请改用排他网关）"
         if kind == "linkEventDefinition":

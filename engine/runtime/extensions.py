@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from engine.deadlines.workcalendar import WorkCalendar
-from engine.runtime import operations
+from engine.runtime import messages, operations
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class Procedure:
     schedules: tuple[DefaultSchedule, ...] = ()
     fan_outs: Mapping[str, FanOut] = field(default_factory=dict)
     watchers: Watchers | None = None
+    # name → meaning: the messages the procedure sends to instances waiting for them (engine.runtime.messages).
+    messages: Mapping[str, str] = field(default_factory=dict)
 
 
 class Extensions:
@@ -84,6 +86,8 @@ class Extensions:
         self.procedures.append(procedure)
         for operation in procedure.operations:
             operations.register(operation)
+        for name, label in procedure.messages.items():
+            messages.register(name, label)
 
     def bind(self, services: object) -> None:
         """Give the procedures the built services (their completion handlers and helpers use them)."""

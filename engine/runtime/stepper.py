@@ -27,7 +27,7 @@ from engine.identity import authz
 from engine.identity.colleagues import colleagues
 from engine.identity.org import DepartmentDirectory
 from engine.repository.registry import Registry
-from engine.runtime import forms, operations, projection, steps
+from engine.runtime import forms, messages, operations, projection, steps
 from engine.runtime.extensions import Extensions, HelperContext
 from engine.runtime.helpers import calendar_helpers
 from engine.runtime.notices import WorkNotices
@@ -172,6 +172,8 @@ class Stepper:
         """A step: ``compute(session)`` in a read transaction, then ``write(session, computed)`` in a write
         transaction with the revision checked, on one connection. Returns (computed, written); (None, None)
         when compute found nothing to do."""
+        sent: list[int] = []
+
         def attempt() -> tuple:
             with self.db.unit() as unit:
                 with unit.reading() as session:
@@ -179,8 +181,21 @@ class Stepper:
                 if computed is None:
                     return None, None
                 with unit.writing() as session:
-                    return computed, write(session, computed)
-        return translated(lambda: retry_on_disconnect(attempt))
+                    written = computed, write(session, computed)
+                    sent[:] = messages.sent_by(session)
+                    return written
+        result = translated(lambda: retry_on_disconnect(attempt))
+        self.deliver_sent(sent)
+        return result
+
+    def deliver_sent(self, instance_ids: list[int]) -> None:
+        """Go on at once with the instances a committed step sent messages to (engine.runtime.messages); what
+        fails here is left to the scheduler, which finds them due."""
+        for instance_id in instance_ids:
+            try:
+                self.go_on(instance_id, authz.SYSTEM)
+            except Exception:
+                log.exception("instance %s: delivering its messages failed; the scheduler tries again", instance_id)
 
     # -- a step's parts --------------------------------------------------------------------
     def run_steps(self, workflow, first=None) -> steps.PendingOperation | None:
@@ -279,10 +294,10 @@ class Stepper:
             before = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
             if refresh_timers:
                 workflow.refresh_timers()
-            pending = self.run_steps(workflow)
+            pending, caught, due = messages.run_with_messages(session, instance_id, workflow, self.run_steps)
             self.versions.process_key(version)
             return Computed(who=who, instance=instance, workflow=workflow, pending=pending, rows=rows,
-                            waiting_before=before)
+                            waiting_before=before, extra={"messages": caught, "messages_due": due})
 
         return self.unit(compute, lambda session, computed: self._write_round(session, computed, refresh_timers,
                                                                               cause))[1]
@@ -295,8 +310,10 @@ class Stepper:
         if computed.pending is not None:
             self.run_operation(session, instance, computed.pending, who, now, audits)
         values = self.state_values(instance, workflow, now, directory)
-        values["next_timer_at"] = now if computed.pending is not None else values["next_timer_at"]
+        due = computed.pending is not None or computed.extra.get("messages_due")
+        values["next_timer_at"] = now if due else values["next_timer_at"]
         projection.write_instance_state(session, instance, values)
+        messages.mark_delivered(session, audits, instance.id, computed.extra.get("messages") or [], now)
         if getattr(instance, "failed_attempts", 0):  # it succeeded after failing: start counting afresh
             session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id)
                             .values(failed_attempts=0, last_error=None)

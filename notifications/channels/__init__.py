@@ -14,7 +14,7 @@ subclass (its ``name``, ``label``, ``from_settings``, ``recipients`` and ``deliv
 from __future__ import annotations
 
 from engine.config import Settings
-from notifications.channels.base import Channel, DeliveryError, Message, Recipient
+from notifications.channels.base import Channel, Contact, DeliveryError, Message, Recipient
 from notifications.channels.email import EmailChannel
 from notifications.channels.inbox import InboxChannel
 from notifications.channels.webhook import WebhookChannel, webhook_body
@@ -47,5 +47,5 @@ def labels() -> dict[str, str]:
     return {c.name: c.label for c in REGISTERED}
 
 
-__all__ = ["REGISTERED", "Channel", "DeliveryError", "EmailChannel", "InboxChannel", "Message", "Recipient",
+__all__ = ["REGISTERED", "Channel", "Contact", "DeliveryError", "EmailChannel", "InboxChannel", "Message", "Recipient",
            "WebhookChannel", "WecomChannel", "build", "labels", "names", "register", "unregister", "webhook_body"]

@@ -5,7 +5,9 @@ at most 16 characters) and a Chinese ``label``; it is built from the settings (:
 returns None when it is not configured, and the channel is then off); for each notification it finds
 the recipients' addresses (:meth:`Channel.recipients`: a user's email address, a department's webhooks …)
 and writes what is to be sent in the transaction of the change (:meth:`Channel.write`: by default an
-outbox row); the delivery job later hands each outbox row to :meth:`Channel.deliver`.
+outbox row); the delivery job later hands each outbox row to :meth:`Channel.deliver`. A channel that can reach someone
+without an account (an enterprise's contact: an email address, a mobile number) says where in
+:meth:`Channel.contact_recipients`.
 
 ``personal`` channels reach users, each of whom may switch the channel off (a NotificationPreference
 row); the others reach the department's endpoints. A channel that is not ``queued`` is done when it has
@@ -45,6 +47,16 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """Someone without an account the system may reach directly: an enterprise's contact person, as the
+    item's registration gives them (an email address, a mainland mobile number, either or both)."""
+
+    label: str
+    email: str | None = None
+    mobile: str | None = None
+
+
+@dataclass(frozen=True)
 class Recipient:
     target: str  # the last part of the idempotency key: a user's id, an endpoint's id
     address: str  # where deliver() sends it: an email address, a URL, a phone number (the inbox: the user name)
@@ -69,6 +81,10 @@ class Channel(ABC):
                    department_id: int | None) -> Iterable[Recipient]:
         """Where ``message`` goes. ``users`` are the addressed users who have not switched this channel
         off; ``department_id`` is the department concerned (None: none in particular)."""
+
+    def contact_recipients(self, message: Message, contact: Contact) -> Iterable[Recipient]:
+        """Where ``message`` goes for a contact without an account (none: the channel cannot reach them)."""
+        return ()
 
     def write(self, session: Session, message: Message, recipient: Recipient, now: datetime) -> None:
         """Record the message for ``recipient`` in the caller's transaction: an outbox row to deliver."""

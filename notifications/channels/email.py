@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.config import Settings
 from engine.storage.models import OutboxMessage, User
-from notifications.channels.base import Channel, DeliveryError, Message, Recipient
+from notifications.channels.base import Channel, Contact, DeliveryError, Message, Recipient
 
 SENDER_NAME = "黔江区专精特新培育工作系统"
 
@@ -35,6 +35,11 @@ class EmailChannel(Channel):
     def recipients(self, session: Session, message: Message, users: Sequence[User],
                    department_id: int | None) -> Iterable[Recipient]:
         return [Recipient(target=str(u.id), address=u.email, shown=u.email, user_id=u.id) for u in users if u.email]
+
+    def contact_recipients(self, message: Message, contact: Contact) -> Iterable[Recipient]:
+        if not contact.email:
+            return ()
+        return [Recipient(target=f"contact-{contact.email}", address=contact.email, shown=contact.email)]
 
     def compose(self, message: OutboxMessage) -> EmailMessage:
         mail = EmailMessage()

@@ -59,9 +59,10 @@ def test_duplicate_problem_is_merged_into_an_existing_item(zjtx):
         second.do("triage", {"triage_decision": "merge", "duplicate_of": "ZJTX-1999-99999"}, "dispatcher")
     assert "ZJTX-1999-99999" in caught.value.errors["duplicate_of"]
     second.do("triage", {"triage_decision": "merge", "duplicate_of": first.key}, "dispatcher")
-    shown = second.show()
-    assert (shown["status"], shown["item_status"], shown["data"]["duplicate_of"]) == ("completed", "已合并", first.key)
-    assert first.show()["status"] == "running"
+    shown = second.show()  # it follows its master (tests/policy/test_merged_items.py): open, waiting
+    assert (shown["status"], shown["item_status"], shown["data"]["duplicate_of"]) == \
+        ("running", "已合并，随主件办理", first.key)
+    assert second.open_tasks() == [] and first.show()["status"] == "running"
 
 
 def test_dispatch_gives_each_department_its_own_sign_task(zjtx):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
+from engine.policy.dispatch import merging
 from engine.policy.pool import uscc
 from engine.policy.pool.enterprises import EDIT_ROLES, EnterpriseService
 from engine.storage.models import (
@@ -254,7 +255,8 @@ class IntakeService:
 
     def links(self, actor: Actor, instance_id: int) -> dict | None:
         """What the item is linked to, as its pages show it (None: not an item the actor may see).
-        ``enterprise.can_view``: the actor may open the registry record (its industry is visible)."""
+        ``enterprise.can_view``: the actor may open the registry record (its industry is visible); ``master``
+        and ``merged``: the item it was merged into, those merged into it (each ``can_view`` by the same rule)."""
         with self.db.read() as session:
             if not self._may_see(session, actor, instance_id):
                 return None
@@ -264,13 +266,26 @@ class IntakeService:
             measures = session.execute(select(Measure.no, Measure.title).join(
                 ItemMeasure, ItemMeasure.measure_no == Measure.no).where(ItemMeasure.instance_id == instance_id)
                 .order_by(Measure.no)).all()
+            merges = merging.related(session, instance_id)
+            for other in [merges["master"], *merges["merged"]]:
+                if other is not None:
+                    other["can_view"] = self._may_see(session, actor, other["id"])
             return {
+                **merges,
                 "enterprise": None if enterprise is None else {
                     "id": enterprise.id, "name": enterprise.name, "uscc": enterprise.uscc,
                     "can_view": visible is None or enterprise.industry in visible},
                 "measures": [{"no": no, "title": title} for no, title in measures],
                 "external_source": link.external_source if link else None,
                 "external_ref": link.external_ref if link else None}
+
+    def merge_candidates(self, actor: Actor, instance_id: int) -> list[tuple[str, str]]:
+        """The open items a triage may merge this item into (business key, label), for the district roles
+        who triage (engine.policy.dispatch.merging.candidates); none for anyone else."""
+        if not actor.sees_all:
+            return []
+        with self.db.read() as session:
+            return [(c["business_key"], c["label"]) for c in merging.candidates(session, instance_id)]
 
     def lookup(self, actor: Actor, source: str | None, ref: str | None) -> list[dict]:
         """The item another system's reference names, if the actor may see it (an empty list otherwise)."""

@@ -3,8 +3,11 @@ its process properties (``setting``); its one operation tells the enterprise's s
 extension decision; its figures (engine.policy.dispatch.figures) are read by the circulars."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 
+from engine.policy.dispatch import merging
 from engine.runtime.extensions import Procedure
 from engine.runtime.notices import matter_of
 from engine.runtime.operations import Operation, OperationContext
@@ -58,11 +61,6 @@ def _tell_service_officer(ctx: OperationContext, params: dict) -> list[str]:
     return [u.username for u in officers]
 
 
-def _clock_watchers(session, instance, data: dict) -> list[User]:
-    """Who hears of a pause of a task's clock (挂起) and its resumption beside the dispatcher: the enterprise's
-    service officer, who can press the enterprise for what the department waits for."""
-    return service_officers(session, instance.id, data.get("enterprise_uscc"))
-
 def _invite_consultation(ctx: OperationContext, params: dict) -> list[str]:
     """The office's 会商 on a disputed remit: the liaisons and heads of the units named are told when and
     where, with the returns that led to it."""
@@ -88,12 +86,28 @@ def _invite_consultation(ctx: OperationContext, params: dict) -> list[str]:
     return names
 
 
+def _clock_watchers(session, instance, data: dict) -> list[User]:
+    """Who hears of a pause of a task's clock (挂起) and its resumption beside the dispatcher: the enterprise's
+    service officer, who can press the enterprise for what the department waits for."""
+    return service_officers(session, instance.id, data.get("enterprise_uscc"))
+
+
+def _completion_handlers(services) -> dict:
+    """A master item's end closes the items merged into it (engine.policy.dispatch.merging)."""
+    return {"problem_dispatch": merging.close_merged(ZoneInfo(services.settings.timezone))}
+
+
 PROCEDURE = Procedure(
     key="dispatch", label="问题交办", processes=("problem_dispatch",), watchers=_clock_watchers,
+    completion_handlers=_completion_handlers, messages={merging.MESSAGE: merging.MESSAGE_LABEL},
     operations=(
         Operation("tell_service_officer", "告知企业服务专员", frozenset({"dispatcher", "leading_group_office", "admin"}),
                   True, ("notice",), _tell_service_officer, "告知的服务专员用户名列表"),
         Operation("invite_consultation", "通知会商单位", frozenset({"dispatcher", "leading_group_office", "admin"}),
                   True, ("meeting",), _invite_consultation, "通知的单位名称列表"),
+        Operation("link_master", "合并到主件（核对主件并关联）", frozenset({"dispatcher", "admin"}), False,
+                  ("master",), merging.link_master, "{id, business_key, title}：主件"),
+        Operation("tell_merged_enterprise", "告知企业合并件随主件办结", frozenset({"dispatcher", "admin"}), True,
+                  ("notice",), merging.tell_enterprise, "{officers, contact}：告知的服务专员与企业联系人"),
     ),
 )

@@ -2,6 +2,7 @@
 (``engine/storage/migrations``); every name is importable from here."""
 from engine.storage.models.base import Base, CompressedText, JSONType, UTCDateTime, utcnow
 from engine.storage.models.calendar import CalendarDay, CalendarYear, ReferenceGeneration
+from engine.storage.models.instance_messages import InstanceMessage
 from engine.storage.models.items import ItemLink, ItemMeasure
 from engine.storage.models.messages import InboxMessage, NotificationPreference, OutboxMessage, WebhookEndpoint
 from engine.storage.models.org import ApiToken, Department, DepartmentAlias, LoginAttempt, Measure, MeasureUnit, User, UserRole
@@ -24,7 +25,8 @@ from engine.storage.models.supervision import CircularNaming, ListedSupervision,
 __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "CircularNaming",
     "Comment", "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseChange", "EnterpriseYear",
-    "Escalation", "HumanTask", "InboxMessage", "Incident", "ItemLink", "ItemMeasure", "JSONType", "ListedSupervision",
+    "Escalation", "HumanTask", "InboxMessage", "Incident", "InstanceMessage", "ItemLink", "ItemMeasure", "JSONType",
+    "ListedSupervision",
     "LoginAttempt", "Measure", "MeasureReport", "MeasureUnit", "NotificationPreference", "OutboxMessage", "ProcessDefinition",
     "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "SupervisionReport", "TaskPause",
     "UTCDateTime", "User", "UserRole", "WebhookEndpoint", "utcnow"

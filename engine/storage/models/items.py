@@ -1,6 +1,7 @@
 """What an item (a problem-dispatch instance) is linked to beyond its form data: the registry
 enterprise, the policy measures it concerns, and the reference another system (a 12345 work order)
-gave it. Written in the transaction that registers the item."""
+gave it. Written in the transaction that registers the item; ``master_instance_id`` when the triage merges
+the item into another (engine/policy/dispatch/merging.py)."""
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
@@ -11,7 +12,9 @@ from engine.storage.models.base import Base
 
 class ItemLink(Base):
     """One row per linked item. ``external_source``/``external_ref``: unique together, so a system that
-    sends the same work order twice gets the item it created the first time (idempotent intake)."""
+    sends the same work order twice gets the item it created the first time (idempotent intake).
+    ``master_instance_id``: the item this one was merged into as a duplicate (合并件随主件办理); indexed, so
+    the master's completion finds its merged items without reading any other item."""
 
     __tablename__ = "item_link"
     __table_args__ = (UniqueConstraint("external_source", "external_ref", name="uq_item_link_external"),)
@@ -22,6 +25,8 @@ class ItemLink(Base):
                                                       nullable=True, index=True)
     external_source: Mapped[str | None] = mapped_column(String(32), nullable=True)
     external_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    master_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id", ondelete="SET NULL"),
+                                                           nullable=True, index=True)
 
 
 class ItemMeasure(Base):
