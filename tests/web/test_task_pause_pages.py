@@ -52,7 +52,7 @@ def test_the_handling_page_pauses_and_resumes_and_every_page_says_so(zjtx, app, 
     item, task_id = signed(zjtx)
     b = logged_in(app, liaison(LEAD))
     html = page(b, f"/tasks/{task_id}")
-    assert 'action="/tasks/%d/pause"' % task_id in panel(html) and 'name="handle_action"' in html
+    assert f'action="/tasks/{task_id}/pause"' in panel(html) and 'name="handle_action"' in html
     response = b.post(f"/tasks/{task_id}/pause", {"reason": REASON, "expected_resume_on": "2026-11-10"})
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/tasks/{task_id}")
     html = page(b, f"/tasks/{task_id}")
@@ -82,7 +82,7 @@ def test_the_handling_page_pauses_and_resumes_and_every_page_says_so(zjtx, app, 
 
 
 def test_a_refused_pause_says_why_and_the_form_needs_its_csrf_token(zjtx, app, clock):
-    item, task_id = signed(zjtx)
+    _, task_id = signed(zjtx)
     b = logged_in(app, liaison(LEAD))
     page(b, f"/tasks/{task_id}")
     response = b.post(f"/tasks/{task_id}/pause", {"reason": ""})
