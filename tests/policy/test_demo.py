@@ -1,5 +1,5 @@
 """`zjtx demo` on a fresh database shows every feature: steps escalated to each level of the ladder, a
-督办 item, a published circular, an admission in 公示, measure reports; a second run adds nothing."""
+督办 item, a published circular, an admission in 公示, measure reports, a 挂牌督办; a second run adds nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ def run(database_url, monkeypatch):
 def facts(database_url) -> dict:
     from engine.bootstrap import bootstrap
     from engine.config import Settings
-    from engine.storage.models import Circular, HumanTask, MeasureReport, ProcessInstance
+    from engine.storage.models import Circular, HumanTask, ListedSupervision, MeasureReport, ProcessInstance
 
     services = bootstrap(Settings(database_url=database_url))
     try:
@@ -46,6 +46,8 @@ def facts(database_url) -> dict:
                 "in_notice": [services.queries.show(i)["item_status"] for i in session.scalars(
                     select(ProcessInstance.id).where(ProcessInstance.business_key.is_not(None)))].count("公示中"),
                 "reports": sorted(session.scalars(select(MeasureReport.assessment))),
+                "listings": [(x.status, x.colour, x.number is not None, x.instruction is not None)
+                             for x in session.scalars(select(ListedSupervision))],
             }
     finally:
         services.close()
@@ -66,5 +68,6 @@ def test_the_demo_shows_every_feature_once(run, database_url, clock, moment):
     assert found["overdue"] >= 2 and found["supervision_items"] >= 1
     assert found["published"] == 1 and found["in_notice"] == 1
     assert found["reports"] == ["推进中", "滞后"]
+    assert found["listings"] == [("active", "黄", True, True)]  # 挂牌督办: the 批示 written, the 督办函 issued
     assert "未写入演示数据" in run("demo")
     assert facts(database_url) == found

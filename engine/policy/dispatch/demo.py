@@ -1,7 +1,7 @@
 """Demo data for a new installation (``zjtx demo``), showing every feature: enterprise problems at
 different steps; overdue and escalated steps of each level (预警, 催办, 督办 with its 督办 item), dispatched
 in the past so that the ladder has fired by now; a published circular; an admission in 公示; measure
-reports. Only into a database without instances (a second run does nothing)."""
+reports; a 挂牌督办 with its 批示 and 督办函. Only into a database without instances (a second run does nothing)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -51,6 +51,7 @@ class _Demo:
         self.workflows, self.queries = services.workflows, services.queries
         self.tz = services.workflows.tz
         self.today = localtime.today(services.workflows.clock, self.tz)
+        self.late_items: dict[str, int] = {}  # lead department → the late item's instance id
 
     def step(self, instance_id: int, bpmn_id: str, data: dict, actor: str | None = None,
              department: str | None = None) -> dict:
@@ -119,9 +120,24 @@ class _Demo:
                 self.step(started["id"], "dispatch", {"lead_department": lead, "lead_due_working_days": LATE_DAYS},
                           "dispatcher")
                 self.step(started["id"], "sign", {"sign_decision": "sign"})
+                self.late_items[lead] = started["id"]
         while self.services.escalations.fire_due(limit=50):
             pass
         return len(LATE_ITEMS)
+
+    def listing(self) -> int:
+        """The late 区商务委 item listed for supervision by the office (a yellow slip), the 组长's 批示 written,
+        its 督办函 issued and the first 督办回复 due."""
+        item = self.late_items.get("区商务委")
+        if item is None:
+            return 0
+        with self.services.db.read() as session:
+            deadline = load_calendar(session).add_working_days(self.today, 10)
+        started = self.services.listings.start("office", item, {
+            "listing_reason": "企业多次反映，已催办仍未答复", "slip_colour": "黄", "new_deadline": deadline.isoformat(),
+            "ask_instruction": True})
+        self.step(started["id"], "instruct", {"instruction": "请区商务委抓紧对接，按期办结并报告"}, "leader")
+        return 1
 
     def circular(self) -> int:
         """Last month's circular, drafted, approved and published."""
@@ -180,5 +196,6 @@ def load_demo(services) -> int:
         deployed = services.registry.deployed_keys(session)
     demo = _Demo(services)
     parts = [("problem_dispatch", demo.problems), ("problem_dispatch", demo.late), ("evaluation_circular", demo.circular),
-             ("pool_admission", demo.admission), ("measure_supervision", demo.measures)]
+             ("pool_admission", demo.admission), ("measure_supervision", demo.measures),
+             ("listed_supervision", demo.listing)]
     return sum(part() for process, part in parts if process in deployed)  # what is deployed, of the demo
