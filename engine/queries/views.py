@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.deadlines import ladder
 from engine.deadlines.calendar_store import calendar_of
+from engine.deadlines.pauses import clock_stopped
 from engine.errors import TaskNotFound
 from engine.identity import authz
 from engine.identity.colleagues import colleagues
@@ -92,7 +93,7 @@ class Queries(TaskLists):
                 select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, Department.name)
                 .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
                 .join(Department, HumanTask.department_id == Department.id)
-                .where(HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now,
+                .where(HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now, ~clock_stopped(HumanTask.id),
                        *([visible] if visible is not None else []))
                 .order_by(HumanTask.due_at).limit(limit)).all()
             return [{"id": t.id, "instance_id": t.instance_id, "business_key": key, "title": title, "name": t.name,
