@@ -19,6 +19,28 @@ from engine.repository.registry import properties_of
 from engine.runtime.projection import IN_PROGRESS, OPEN_STATUSES
 from engine.storage.models import Department, HumanTask, TaskPause
 
+# The audit actions of pauses (engine.runtime.pauses), as the timelines name them.
+PAUSE_ACTIONS = {"pause": "挂起（暂停计时）", "resume": "恢复办理", "pause_over_limit": "挂起超期，期限恢复计算"}
+
+
+def audit_fields(action: str, data: dict | None, tz: ZoneInfo) -> list[tuple[str, str]]:
+    """What a pause's audit record says, as (title, value) pairs for the timeline."""
+    data = data or {}
+
+    def day(value) -> str:
+        return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d") if value else ""
+
+    if action == "pause":
+        pairs = [("挂起原因", data.get("reason")), ("预计恢复", data.get("expected_resume_on"))]
+    elif action == "resume":
+        pairs = [("挂起工作日", data.get("working_days")), ("期限顺延（工作日）", data.get("credited_days")),
+                 ("新的期限", day(data.get("due_after"))), ("恢复说明", data.get("note"))]
+    elif action == "pause_over_limit":
+        pairs = [("挂起上限（工作日）", data.get("limit_days")), ("新的期限", day(data.get("due_after")))]
+    else:
+        return []
+    return [(title, str(value)) for title, value in pairs if value not in (None, "")]
+
 
 def element_properties(parsed, bpmn_id: str) -> dict:
     """The properties of a BPMN element of a version, from its parsed spec (top process or sub-processes)."""

@@ -21,6 +21,7 @@ from engine.errors import TaskNotFound
 from engine.identity import authz
 from engine.identity.colleagues import colleagues
 from engine.queries import matter, matter_steps  # noqa: F401 (matter_steps registers its sections)
+from engine.queries.pauses import PAUSE_ACTIONS, audit_fields
 from engine.queries.tasks import COUNT_CAP, TABS, InboxFilter, TaskLists, actionable, days_left_label  # noqa: F401 (re-exported)
 from engine.repository.registry import properties_of
 from engine.runtime import forms
@@ -65,6 +66,7 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   "incident_retry_failed": "重试失败", "incident_resolved": "异常已处理",
                   "version_trusted": "标记为可信版本", "measures_tagged": "修改涉及措施",
                   "version_untrusted": "取消可信标记",
+                  **PAUSE_ACTIONS,  # 挂起 (engine/queries/pauses.py)
                   # 挂牌督办 (engine/policy/supervision/listing.py), on the item's own history
                   "listed": "挂牌督办", "listing_letter": "签发督办函", "listing_continue": "审阅督办回复：继续督办",
                   "listing_raise": "审阅督办回复：升级督办单颜色", "listing_lift": "解除挂牌督办",
@@ -183,7 +185,7 @@ class Queries(TaskLists):
                     "action": ACTION_LABELS.get(a.action, a.action), "code": a.action, "task": a.task_name,
                     "data": a.data or {},
                     "fields": _readable(forms.get(task_forms.get(a.task_id) or ""), a.data)
-                    if a.action in ("complete", "start") else []}
+                    if a.action in ("complete", "start") else audit_fields(a.action, a.data, self.tz)}
                    for a in session.scalars(select(AuditRecord).where(AuditRecord.instance_id == instance_id)
                                             .order_by(AuditRecord.id))]
         comments = [{"at": c.at.astimezone(self.tz), "user": names.get(c.user_id, ""), "text": c.text}

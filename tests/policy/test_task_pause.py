@@ -15,6 +15,7 @@ from engine.errors import Conflict, PermissionDenied, TaskNotFound, ValidationFa
 from engine.identity.authz import actor_for
 from engine.identity.org import get_user
 from engine.policy.dispatch.figures import compute
+from engine.queries.tasks import InboxFilter
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import AuditRecord, Escalation, HumanTask, InboxMessage, TaskPause
 from tests.helpers import BJ, Item, at, counts, head, liaison
@@ -93,6 +94,13 @@ def test_a_paused_task_is_not_escalated_and_resuming_moves_its_deadline_by_the_w
     scheduler.run_until_idle()
     assert fired(zjtx, task_id) == []
     assert not [t for t in titles(zjtx, liaison(LEAD)) if "预警" in t or "催办" in t]
+    # Nor is it overdue anywhere: the inbox's tabs, the console's list of overdue steps.
+    mine = actor(zjtx, liaison(LEAD))
+    inbox = zjtx.queries.inbox(mine, InboxFilter(tab="all"))
+    assert inbox["counts"]["overdue"] == 0 and inbox["counts"]["due_soon"] == 0
+    shown = next(i for i in inbox["items"] if i["id"] == task_id)
+    assert shown["paused"] and not shown["overdue"] and shown["days_left_label"] == "已挂起，暂停计时"
+    assert task_id not in [t["id"] for t in zjtx.queries.overdue(actor(zjtx, "dispatcher"))]
     # Resumed on Thursday 11-12: the working days 11-05, 06, 09, 10, 11, 12 were paused (6).
     resumed = resume(zjtx, item)
     assert (resumed["working_days"], resumed["credited_days"]) == (6, 6)

@@ -78,6 +78,8 @@ def test_the_handling_page_pauses_and_resumes_and_every_page_says_so(zjtx, app, 
     assert "已恢复办理" in html and 'name="handle_action"' in html
     shown = panel(html)
     assert "恢复办理：企业已补充环评批复" in shown and "挂起 2 个工作日，期限顺延 2 个工作日" in shown
+    timeline = html[html.index("办理记录"):]
+    assert "挂起（暂停计时）" in timeline and f"挂起原因：{REASON}" in timeline and "期限顺延（工作日）：2" in timeline
     assert "2026-11-13" in html  # the moved deadline on the matter card
 
 
