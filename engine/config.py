@@ -121,6 +121,8 @@ class Settings:
     wecom_agent_id: int | None = None
     wecom_secret: str | None = field(default=None, repr=False)
     wecom_api_base: str = "https://qyapi.weixin.qq.com"  # 政务微信: the deployment's own API address
+    # Text messages to enterprises' contacts through the district's SMS gateway (notifications/channels/sms.py)
+    sms_gateway_url: str | None = None
     base_url: str = "http://127.0.0.1:5000"
     attachment_dir: Path = PROJECT_ROOT / "instance" / "attachments"
     session_minutes: int = 30
@@ -161,6 +163,7 @@ class Settings:
             smtp_password=env.get("ZJTX_SMTP_PASSWORD") or None,
             mail_sender=env.get("ZJTX_MAIL_SENDER") or cls.mail_sender,
             **_wecom(env),
+            sms_gateway_url=env.get("ZJTX_SMS_GATEWAY_URL") or None,
             base_url=env.get("ZJTX_BASE_URL") or cls.base_url,
             attachment_dir=Path(env.get("ZJTX_ATTACHMENT_DIR") or cls.attachment_dir),
             session_minutes=int(env.get("ZJTX_SESSION_MINUTES") or cls.session_minutes),

@@ -88,6 +88,15 @@ def awaited(workflow) -> dict[str, MessageEventDefinition]:
     return out
 
 
+def waiting_one_sent(session: Session, instance_id: int, workflow) -> bool:
+    """Whether the workflow now waits for a message already sent to it (a user's step reached the wait
+    after the message came): the instance is then due at once. Nothing is read when it waits for none."""
+    names = list(awaited(workflow))
+    return bool(names) and session.scalar(
+        select(InstanceMessage.id).where(InstanceMessage.instance_id == instance_id, InstanceMessage.delivered_at.is_(None),
+                                         InstanceMessage.name.in_(names)).limit(1)) is not None
+
+
 def deliver(workflow, messages: list[Pending]) -> list[int]:
     """Catch each pending message the workflow waits for (one catch per message); the ids caught."""
     caught: list[int] = []

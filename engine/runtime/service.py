@@ -21,7 +21,7 @@ from engine.errors import Conflict, TaskNotFound, TaskNotOpen, ValidationFailed,
 from engine.identity import authz
 from engine.identity.org import DepartmentDirectory
 from engine.repository.registry import properties_of
-from engine.runtime import projection, steps, summaries, supervision
+from engine.runtime import messages, projection, steps, summaries, supervision
 from engine.runtime.pauses import check_not_paused
 from engine.runtime.serialization import FORMAT_VERSION, load_state, new_workflow
 from engine.runtime.stepper import COMPLETED, RUNNING, Computed, Stepper
@@ -234,7 +234,7 @@ class WorkflowService(Stepper):
         if computed.pending is not None:
             self.run_operation(session, instance, computed.pending, who, now, audits)
         values = self.state_values(instance, workflow, now, directory)
-        if computed.pending is not None:
+        if computed.pending is not None or messages.waiting_one_sent(session, instance.id, workflow):
             values["next_timer_at"] = now  # the step goes on after this transaction (or at the next tick)
         # The step's writes as Core statements (the ORM's unit of work would cost more than they do):
         # the instance first, so the revision check fails before any task row is touched, then the

@@ -17,10 +17,11 @@ from engine.config import Settings
 from notifications.channels.base import Channel, Contact, DeliveryError, Message, Recipient
 from notifications.channels.email import EmailChannel
 from notifications.channels.inbox import InboxChannel
+from notifications.channels.sms import SmsChannel
 from notifications.channels.webhook import WebhookChannel, webhook_body
 from notifications.channels.wecom import WecomChannel
 
-REGISTERED: list[type[Channel]] = [InboxChannel, EmailChannel, WebhookChannel, WecomChannel]
+REGISTERED: list[type[Channel]] = [InboxChannel, EmailChannel, WebhookChannel, WecomChannel, SmsChannel]
 
 
 def register(channel: type[Channel]) -> type[Channel]:
@@ -48,4 +49,4 @@ def labels() -> dict[str, str]:
 
 
 __all__ = ["REGISTERED", "Channel", "Contact", "DeliveryError", "EmailChannel", "InboxChannel", "Message", "Recipient",
-           "WebhookChannel", "WecomChannel", "build", "labels", "names", "register", "unregister", "webhook_body"]
+           "SmsChannel", "WebhookChannel", "WecomChannel", "build", "labels", "names", "register", "unregister", "webhook_body"]

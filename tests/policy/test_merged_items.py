@@ -5,7 +5,10 @@ officer and contact told. The figures count a merged item nowhere, as they did w
 it has no department step, and its status is never the master's."""
 from __future__ import annotations
 
+import json
+import threading
 from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -96,6 +99,46 @@ def test_merged_items_wait_for_the_master_and_close_with_its_outcome(mailing_zjt
     assert to_contact[0].subject.startswith("【办理结果】") and answer in to_contact[0].body
     assert dict(audits(zjtx, first))["merged_closed"]["contact"] == ["li.manager@example.com"]
     assert dict(audits(zjtx, second))["merged_closed"]["contact"] == []
+
+
+@pytest.fixture
+def sms_gateway():
+    """An SMS gateway on loopback that keeps what it is sent (notifications/channels/sms.py)."""
+    received: list[tuple[str, dict]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8"))
+            received.append((self.headers.get("Idempotency-Key"), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/send", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_contact_with_only_a_mobile_is_sent_a_text_message(database_url, make_engine, sms_gateway, clock):
+    url, received = sms_gateway
+    zjtx = make_engine(database_url, sms_gateway_url=url)
+    try:
+        master, merged = Item(zjtx), Item(zjtx, {**REGISTRATION, "contact": "王经理 电话13800001111"})
+        merge(merged, master.key)
+        closed(master)
+        with zjtx.db.read() as session:
+            rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "sms")))
+        assert [(r.address, r.user_id) for r in rows] == [("13800001111", None)]  # no staff member by SMS
+        assert dict(audits(zjtx, merged))["merged_closed"]["contact"] == ["13800001111"]
+        assert zjtx.deliverer.deliver_due() == 1
+        assert [b["mobile"] for _, b in received] == ["13800001111"] and received[0][0] == rows[0].key
+        assert received[0][1]["content"].startswith("【办理结果】") and f"{LEAD}已办理完毕" in received[0][1]["content"]
+    finally:
+        zjtx.close()
 
 
 def test_the_figures_count_the_master_once(zjtx, clock):
