@@ -11,6 +11,7 @@ The actor is never told of their own act.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -68,8 +69,8 @@ class PauseNotices:
         endpoint = task.department_id if department else None
         self.notifier.notify(session, notice, central, endpoint, now)
         if watchers:
-            notice.context = {**notice.context, "officer": True}
-            self.notifier.notify(session, notice, watchers, None, now, only=lambda c: c.personal)
+            told = replace(notice, context={**notice.context, "officer": True})
+            self.notifier.notify(session, told, watchers, None, now, only=lambda c: c.personal)
 
     def _notice(self, key: str, template: str, context: dict, task: HumanTask, event: str) -> Notice:
         return Notice(key=key, template=template, context={"officer": False, **context},

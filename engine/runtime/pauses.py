@@ -227,9 +227,10 @@ class PauseService:
             calendar = self.w.planner(session).calendar
             day, due_at = rules.moved(calendar, self.w.tz, task.due_at, days)
             workflow = self._workflow(instance)
-            spiff = self._spiff_task(task, workflow)
-            path = properties_of(spiff.task_spec).get("due_date_from")
-            if path and lookup(spiff.data, path) is not None:
+            spiff = workflow.get_task_from_id(UUID(task.spiff_task_id)) if task.spiff_task_id else None
+            path = properties_of(spiff.task_spec).get("due_date_from") if spiff is not None else None
+            # (A row whose Spiff task is gone is the projection's to close; its own deadline still moves.)
+            if path and spiff.state == TaskState.READY and lookup(spiff.data, path) is not None:
                 assign(spiff.data, path, day.isoformat())
                 self.w.save(instance, workflow, now, DepartmentDirectory.of(session))
             task.due_at = due_at
