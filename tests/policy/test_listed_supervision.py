@@ -66,6 +66,8 @@ def test_the_office_lists_an_item_the_leader_instructs_and_the_letter_goes_to_th
     assert (listing["status"], listing["colour"], listing["lead_unit"], listing["report_every"]) == \
         ("listing", "黄", LEAD, 5)  # the interval: the process property report_every_working_days
     instruct = the_task(zjtx, listing, "instruct")
+    for leader in ("leader", "deputy_leader"):  # both district leaders hear of the 批示 asked of them
+        assert any(t.startswith("新待办：挂牌督办：") for t, _, _ in inbox(zjtx, leader))
     assert instruct["department"] == "区政府办" and set(instruct["roles"]) == {"group_leader", "deputy_group_leader"}
     with pytest.raises(PermissionDenied):  # the office asks for the 批示, the leaders write it
         zjtx.workflows.complete(instruct["id"], {"instruction": "办公室代批"}, "office")

@@ -117,3 +117,16 @@ def test_the_administrator_gives_the_leading_groups_roles(app, zjtx):
     promoted = browser(app, liaison(OTHER))  # a district leader now: sees and lists any item
     item = signed(zjtx)
     assert BUTTON in promoted.get(f"/items/{item.id}").get_data(as_text=True)
+
+
+def test_the_dashboard_shows_the_units_the_office_named_this_month(app, zjtx, clock):
+    item = signed(zjtx)
+    zjtx.listings.start("office", item.id, {"listing_reason": "久拖未决", "slip_colour": "红", "new_deadline": "2026-11-20"})
+    [report] = [t for t in zjtx.queries.tasks() if t["task"] == "report"]
+    zjtx.workflows.complete(report["id"], {"report_progress": "进展滞后", "report_text": "仍在协调"}, liaison(LEAD))
+    [review] = [t for t in zjtx.queries.tasks() if t["task"] == "review"]
+    zjtx.workflows.complete(review["id"], {"review_decision": "lift", "name_in_circular": True,
+                                           "review_comment": "推进不力，予以点名"}, "office")
+    page = browser(app, "leader").get("/dashboard").get_data(as_text=True)  # the district leaders see it too
+    assert "领导小组办公室点名" in page and "推进不力，予以点名" in page and f"<strong>{LEAD}</strong>" in page
+    assert "红色" in page and "挂牌督办" in page
