@@ -46,12 +46,11 @@ def master_of(session: Session, instance_id: int) -> ProcessInstance | None:
     return session.get(ProcessInstance, link.master_instance_id) if link and link.master_instance_id else None
 
 
-def _refusal(session: Session, item: ProcessInstance, key) -> str | None:
-    """Why the item cannot be merged into the item ``key`` names (None: it can)."""
+def _refusal(session: Session, item: ProcessInstance, key, master: ProcessInstance | None) -> str | None:
+    """Why the item cannot be merged into ``master``, the item ``key`` names (None: it can)."""
     if not isinstance(key, str) or not key.strip():
         return f"{TITLE}为必填项：请填写或选择主件的事项编号"
     key = key.strip()
-    master = session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == key))
     if master is None:
         return f"{TITLE}中的问题编号「{key}」不存在"
     if master.id == item.id:
@@ -72,10 +71,16 @@ def link_master(ctx: OperationContext, params: dict) -> dict:
     """The triage's merge: check the master and store the link, audited on both items (the triage's transaction)."""
     session = ctx.session
     item = session.get(ProcessInstance, ctx.instance_id)
-    problem = _refusal(session, item, params.get("master"))
+    key = params.get("master")
+    # The master's row is locked (PostgreSQL; SQLite writes one at a time): a master completing at this moment
+    # either has ended when it is read here (refused) or finds this link when its end closes its merged items.
+    master = session.execute(select(ProcessInstance).where(ProcessInstance.business_key == key.strip())
+                             .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none() \
+        if isinstance(key, str) and key.strip() else None
+    problem = _refusal(session, item, key, master)
     if problem:
         raise ValidationFailed({FIELD: problem})
-    master = session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == params["master"].strip()))
+    assert master is not None
     link = session.get(ItemLink, item.id)
     if link is None:
         session.add(ItemLink(instance_id=item.id, master_instance_id=master.id))
