@@ -152,7 +152,7 @@ class Bench:
 
         def step(workflow) -> None:
             task = workflow.get_task_from_id(UUID(spiff_id))
-            task.data.update({"sign_decision": "sign", "return_reason": None})
+            task.data.update({"sign_decision": "sign", "handler": None, "return_reason": None})  # as the form cleans it
             task.run()
             workflow.do_engine_steps()
 
