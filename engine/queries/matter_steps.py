@@ -63,6 +63,8 @@ def remit(ctx: Context) -> list[dict]:
     sections = [_section("退回记录", rows, highlight=True)]
     if ctx.data.get("ruling_request_reason"):
         sections.append(_section("交办员提请审定", [("理由", _text(ctx.data["ruling_request_reason"]))]))
+    if ctx.task.bpmn_id == "leader_ruling" and ctx.data.get("refer_reason"):
+        sections.append(_section("领导小组办公室报请审定", [("理由", _text(ctx.data["refer_reason"]))], highlight=True))
     if ctx.task.bpmn_id == "consultation":
         sections.append(_section("会商安排", [
             ("参加单位", "、".join(d.get("department", "") for d in ctx.data.get("consult_departments") or [])),
@@ -77,5 +79,6 @@ STEP_SECTIONS.update({
     "revise_part.schema.json": part_back,
     "remit_ruling.schema.json": remit,
     "consultation.schema.json": remit,
+    "leader_ruling.schema.json": remit,
     "review.schema.json": answers,
 })

@@ -83,6 +83,10 @@ MOMENTS: dict[tuple[str, str, str], Moment] = {
         "待记录会商结果", "记录会商结果", "{matter}的会商已通知有关单位，请会商后记录会商意见和确定的承办单位。"),
     ("problem_dispatch", "sign", "remit_ruling"): Moment(
         "审定交办", "签收", "{matter}经领导小组办公室审定由{department}承办，请签收办理；审定后不得退回。"),
+    ("problem_dispatch", "leader_ruling", "*"): Moment(
+        "待区领导审定", "审定", "{matter}的承办单位有争议，领导小组办公室报请区领导审定承办单位。"),
+    ("problem_dispatch", "sign", "leader_ruling"): Moment(
+        "审定交办", "签收", "{matter}经区领导审定由{department}承办，请签收办理；审定后不得退回。"),
     ("problem_dispatch", "sign", "consultation"): Moment(
         "审定交办", "签收", "{matter}经会商确定由{department}承办，请签收办理；审定后不得退回。"),
     ("problem_dispatch", "rework", "review"): Moment(

@@ -163,3 +163,24 @@ def test_the_dispatcher_may_ask_for_a_ruling_at_the_first_return(zjtx):
                              "ruling_reason": "按三定方案属商务委"}, "office")
     assert item.task("sign", "区商务委")
     assert item.data()["assignment"]["rulings"][-1]["requested"] == "两单位职责交叉"
+
+
+def test_the_office_may_refer_a_hard_case_to_the_district_leader(zjtx):
+    item = Item(zjtx)
+    item.accept()
+    item.dispatch("区商务委")
+    return_(item, "区商务委")
+    item.do("redispatch", {"redispatch_action": "request_ruling", "ruling_request_reason": "涉及三个部门"}, "dispatcher")
+    item.do("remit_ruling", {"ruling_action": "refer_leader", "refer_reason": "部门职责交叉，请区领导定夺"}, "office")
+    decision = item.task("leader_ruling")
+    assert decision["roles"] == ["deputy_group_leader", "group_leader"] and decision["department"] == "区政府办"
+    assert any(t.startswith("待区领导审定：") for t in titles(zjtx, "leader"))
+    with pytest.raises(PermissionDenied):  # the office refers; the leader decides
+        zjtx.workflows.complete(decision["id"], {"ruled_department": "区商务委", "ruled_due_working_days": 3,
+                                                 "ruling_reason": "由商务委牵头"}, "office")
+    item.do("leader_ruling", {"ruled_department": "区市场监管局", "ruled_due_working_days": 4,
+                              "ruling_reason": "由市场监管局负责，商务委配合"}, "deputy_leader")
+    record = item.data()["assignment"]["rulings"][-1]
+    assert (record["by"], record["department"], record["referred"]) == ("leader", "区市场监管局", "部门职责交叉，请区领导定夺")
+    assert item.task("sign", "区市场监管局")
+    assert any(t.startswith("审定交办：") for t in titles(zjtx, liaison("区市场监管局")))
