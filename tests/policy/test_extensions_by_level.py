@@ -4,12 +4,12 @@ The limits are process properties of problem_dispatch.bpmn, which a district cha
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.identity.org import get_user
 from engine.storage.models import InboxMessage
-from tests.helpers import ROOT, Item, counts, liaison
+from tests.helpers import REGISTRATION, ROOT, Item, counts, liaison
 
 LEAD = "区科技局"
 # The clock fixture stops at Wednesday 2026-11-04; dispatched for 5 working days the task is due 11-11.
@@ -109,3 +109,29 @@ def test_the_limits_are_process_properties_a_district_changes_without_code(zjtx,
     with pytest.raises(ValidationFailed) as caught:
         ask(item, "2026-11-16")
     assert "至多申请延期 1 次" in caught.value.errors["handle_action"]
+
+
+def test_an_approved_extension_is_told_to_the_enterprises_contact_when_it_has_one(mailing_zjtx, clock):
+    from engine.storage.models import AuditRecord, OutboxMessage
+
+    zjtx = mailing_zjtx  # email goes to the loopback SMTP server: the contact's address is a channel's recipient
+
+    item = Item(zjtx, {**REGISTRATION, "contact": "张经理 zhang@qiye.example 13912345678"})
+    item.accept()
+    item.dispatch(LEAD, days=5)
+    item.sign(LEAD)
+    ask(item, SHORT)
+    item.do("decide_extension", {"extension_approved": True}, "dispatcher")
+    with zjtx.db.read() as session:
+        sent = list(session.execute(select(OutboxMessage.channel, OutboxMessage.address, OutboxMessage.body)
+                                    .where(OutboxMessage.key.like("extension:%:contact:%"))))
+        told = session.scalars(select(AuditRecord).where(AuditRecord.instance_id == item.id,
+                                                          AuditRecord.action == "enterprise_told")).all()
+    assert [(c, a) for c, a, _ in sent] == [("email", "zhang@qiye.example")]  # no SMS gateway configured here
+    assert f"办理期限延至 {SHORT}" in sent[0][2] and LEAD in sent[0][2]
+    assert [t.data["to"] for t in told] == [["zhang@qiye.example"]]
+    ask(item, "2026-11-16", "仍需等待")  # a refusal is not sent to the enterprise: its date does not change
+    item.do("decide_extension", {"extension_approved": False, "extension_comment": "请按期办理"}, "dispatcher")
+    with zjtx.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.key.like("extension:%:contact:%"))) == 1

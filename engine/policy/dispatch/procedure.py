@@ -11,7 +11,7 @@ from engine.policy.dispatch import merging
 from engine.runtime.extensions import Procedure
 from engine.runtime.notices import matter_of
 from engine.runtime.operations import Operation, OperationContext
-from engine.storage.models import Department, Enterprise, ItemLink, ProcessInstance, User, UserRole
+from engine.storage.models import AuditRecord, Department, Enterprise, ItemLink, ProcessInstance, User, UserRole
 
 OFFICER = "service_officer"
 LEVELS = {"dispatcher": "区经济信息委（交办员）", "office": "领导小组办公室"}
@@ -58,7 +58,27 @@ def _tell_service_officer(ctx: OperationContext, params: dict) -> list[str]:
                                                  data={"event": "extension_decided", "business_key": instance.business_key,
                                                        "approved": context["approved"], "due_date": context["due_date"]}),
                              officers, None, ctx.now)
+    if context["approved"]:
+        _tell_contact(ctx, notice.get("contact"), Notice(
+            key=f"{key}:contact", template="extension_decided_contact", context=context, link=None,
+            data={"event": "extension_decided", "business_key": instance.business_key, "due_date": context["due_date"]}))
     return [u.username for u in officers]
+
+
+def _tell_contact(ctx: OperationContext, contact: object, notice) -> list[dict]:
+    """The enterprise itself, when its registration gives a contact with an email address or a mobile
+    number (engine.policy.dispatch.merging.contact_of), through the outbox; audited on the item."""
+    from engine.policy.dispatch.merging import contact_of
+    from notifications.channels import Contact
+
+    email, mobile = contact_of(contact)
+    if not (email or mobile):
+        return []
+    reached = ctx.services.notifier.notify_contact(ctx.session, notice, Contact(label=str(contact), email=email,
+                                                                                mobile=mobile), ctx.now)
+    ctx.session.add(AuditRecord(instance_id=ctx.instance_id, action="enterprise_told", actor="system", at=ctx.now,
+                                data={"event": notice.data.get("event"), "to": [r["to"] for r in reached]}))
+    return reached
 
 
 def _invite_consultation(ctx: OperationContext, params: dict) -> list[str]:
