@@ -278,8 +278,10 @@ class SmsChannel(Channel):
 
 @pytest.fixture
 def sms_zjtx(database_url, receiver, make_engine):
-    """An engine with the SMS channel registered (the registry, not Notifier or Deliverer, knows of it)."""
+    """An engine with a test SMS channel registered in place of the product's (the registry, not Notifier or
+    Deliverer, knows of it); the registry is restored afterwards."""
     make_engine(database_url).close()  # the database, from the template
+    before = list(channels.REGISTERED)  # the product's own SMS channel comes back afterwards
     channels.register(SmsChannel)
     try:
         services = bootstrap(SmsSettings(database_url=database_url, processes_dir=PROCESSES_DIR,
@@ -288,7 +290,7 @@ def sms_zjtx(database_url, receiver, make_engine):
         yield services
         services.close()
     finally:
-        channels.unregister("sms")
+        channels.REGISTERED[:] = before
 
 
 def test_a_channel_registered_from_outside_delivers_through_the_outbox(sms_zjtx, receiver):
