@@ -330,4 +330,4 @@ def test_a_registered_channel_that_fails_is_retried_then_reported_by_its_label(s
 
 def test_an_unregistered_channel_is_not_a_preference():
     with pytest.raises(ValueError):
-        set_preference(None, 1, "sms", False)
+        set_preference(None, 1, "fax", False)
