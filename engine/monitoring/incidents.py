@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.errors import Conflict, EngineError, NotFound, PermissionDenied
 from engine.identity import authz
 from engine.runtime import projection
+from engine.runtime.serialization import load_state
 from engine.storage.db import retry_on_disconnect
 from engine.storage.models import (
     AuditRecord,
@@ -330,8 +331,7 @@ class IncidentService:
             return self._fresh(session, incident.id)
         return self._run(work)
 
-    @staticmethod
-    def _cancel_instance(session: Session, instance_id: int, who: authz.Actor, now: datetime) -> int:
+    def _cancel_instance(self, session: Session, instance_id: int, who: authz.Actor, now: datetime) -> int:
         instance = session.get(ProcessInstance, instance_id)
         if instance.status in (COMPLETED, INSTANCE_CANCELLED):
             return 0
@@ -342,7 +342,26 @@ class IncidentService:
             task.status, task.completed_at, task.next_escalation_at = projection.CANCELLED, now, None
             session.add(AuditRecord(instance_id=instance_id, task_id=task.id, action="task_cancelled",
                                     actor=who.username, at=now, task_name=task.name))
+        self._left_behind(session, instance, now)
         return len(tasks)
+
+    def _left_behind(self, session: Session, instance: ProcessInstance, now: datetime) -> None:
+        """What the procedures do when an instance of theirs is given up (items merged into a cancelled
+        master go back to 研判, its 挂牌督办 ends), in the cancelling transaction. The data is the instance's
+        last state when it can still be read (it failed: it may not), else none."""
+        workflows = self.workflows
+        if workflows is None:
+            return
+        handler = workflows.extensions.cancel_handler(instance.version.definition.key)
+        if handler is None:
+            return
+        try:
+            workflow = load_state(instance.state_json, instance.serializer_version,
+                                  workflows.parsed_spec(instance.version), workflows.script_engine)
+            data = projection.current_data(workflow)
+        except Exception:  # a state that no longer loads leaves its handlers no data
+            data = {}
+        handler(session, instance, data, now)
 
     def _claim(self, session: Session, incident_id: int, actor) -> tuple[authz.Actor, Incident]:
         who = authz.actor_for(session, actor)

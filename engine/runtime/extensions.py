@@ -63,6 +63,9 @@ class Procedure:
     # services → {process key: handler}: outcomes a process applies when it completes (every procedure's
     # handler for a process runs, in the order the procedures were installed).
     completion_handlers: Callable[[object], Mapping[str, CompletionHandler]] | None = None
+    # services → {process key: handler}: what a process's instance leaves behind when an administrator
+    # cancels it (a failed instance given up, engine.monitoring.incidents): it did not complete.
+    cancel_handlers: Callable[[object], Mapping[str, CompletionHandler]] | None = None
     schedules: tuple[DefaultSchedule, ...] = ()
     fan_outs: Mapping[str, FanOut] = field(default_factory=dict)
     watchers: Watchers | None = None
@@ -77,6 +80,7 @@ class Extensions:
         self.procedures: list[Procedure] = []
         self.services: Any = None
         self._handlers: dict[str, CompletionHandler] = {}
+        self._cancel_handlers: dict[str, CompletionHandler] = {}
         for procedure in procedures:
             self.install(procedure)
 
@@ -92,12 +96,13 @@ class Extensions:
     def bind(self, services: object) -> None:
         """Give the procedures the built services (their completion handlers and helpers use them)."""
         self.services = services
-        self._handlers = {}
+        self._handlers, self._cancel_handlers = {}, {}
         for procedure in self.procedures:
-            if procedure.completion_handlers is not None:
-                for key, handler in procedure.completion_handlers(services).items():
+            for factory, handlers in ((procedure.completion_handlers, self._handlers),
+                                      (procedure.cancel_handlers, self._cancel_handlers)):
+                for key, handler in (factory(services) if factory is not None else {}).items():
                     # Several procedures may act on one process's end (挂牌督办 ends with its item): all run, in order.
-                    self._handlers[key] = _chained(self._handlers[key], handler) if key in self._handlers else handler
+                    handlers[key] = _chained(handlers[key], handler) if key in handlers else handler
 
     def helpers(self, context: HelperContext) -> dict[str, Callable]:
         out: dict[str, Callable] = {}
@@ -108,6 +113,9 @@ class Extensions:
 
     def completion_handler(self, process_key: str) -> CompletionHandler | None:
         return self._handlers.get(process_key)
+
+    def cancel_handler(self, process_key: str) -> CompletionHandler | None:
+        return self._cancel_handlers.get(process_key)
 
     def fan_out(self, kind: str) -> FanOut | None:
         return next((p.fan_outs[kind] for p in self.procedures if kind in p.fan_outs), None)

@@ -19,7 +19,8 @@ from engine.identity import authz
 from engine.identity.org import get_user
 from engine.policy.dispatch.figures import compute
 from engine.scheduling.scheduler import Scheduler
-from engine.storage.models import AuditRecord, InboxMessage, InstanceMessage, ItemLink, OutboxMessage, ProcessInstance
+from engine.storage.models import (AuditRecord, InboxMessage, Incident, InstanceMessage, ItemLink, OutboxMessage,
+                                   ProcessInstance)
 from tests.helpers import REGISTRATION, Browser, Item, counts, deploy_timed, visit
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -257,3 +258,29 @@ def test_the_item_pages_link_master_and_merged_items_and_the_triage_offers_open_
     assert f'href="/items/{merged.id}"' in page and merged.key in page and "合并件" in page
     page = browser.get(f"/items/{merged.id}").get_data(as_text=True)
     assert f'href="/items/{master.id}"' in page and master.key in page and WAITING in page
+
+
+def test_a_master_given_up_by_an_administrator_sends_its_merged_items_back_to_triage(zjtx, clock):
+    """A master that failed and was cancelled on the incident page resolved nothing: its merged items are
+    unlinked and go back to 研判 (not closed with an empty answer), and its 挂牌督办, had it one, would end."""
+    master, merged = Item(zjtx), Item(zjtx)
+    merge(merged, master.key)
+    master.accept()
+    master.dispatch(LEAD)
+    with zjtx.db.write() as session:  # the runtime's call when the master keeps failing
+        row = session.get(ProcessInstance, master.id)
+        assert zjtx.incidents.instance_failed(session, row, "step", "步骤出错", "ScriptError", "详情", max_attempts=1)
+    with zjtx.db.read() as session:
+        incident_id = session.scalar(select(Incident.id).where(Incident.instance_id == master.id))
+    zjtx.incidents.cancel(incident_id, "admin")
+    assert master.show()["status"] == "cancelled"
+    Scheduler(zjtx).run_until_idle()  # the message to the merged item is delivered by the scheduler
+    shown = merged.show()
+    assert (shown["status"], shown["item_status"]) == ("running", "待研判")
+    assert [t["task"] for t in merged.open_tasks()] == ["triage"]
+    assert shown["data"]["merge_released"]["master"] == master.key
+    assert links(zjtx, merged)["master"] is None and links(zjtx, master)["merged"] == []
+    assert dict(audits(zjtx, master))["merged_items_released"]["items"] == [merged.key]
+    assert "merge_released" in dict(audits(zjtx, merged))
+    merged.accept()  # triaged again, on its own now
+    assert merged.show()["item_status"] == "待交办"

@@ -19,7 +19,7 @@ SEMANTICS = {
     "measure_supervision.bpmn": "9e76793a76875bfec7aadd35278a9685204f025722ace674e2eff71adec7b30a",
     "pool_admission.bpmn": "0d0d7c7cc5587c26ecf6eb29488cabc9cb1af363176aa17882db7db882c163a3",
     "pool_data_update.bpmn": "d9359f4035f622ee014592c2265daa5263f08d45e1a2c197f3648fbddd429f36",
-    "problem_dispatch.bpmn": "2393d41b8253cde0aed5b195ea7a9370eea8bb9cf479b7b72918132f7dd26663",
+    "problem_dispatch.bpmn": "967f20883b9ce20b7651db895bcc8f6852994539b08f94368d03c2be4bbd2213",
 }
 LANES = {"evaluation_circular.bpmn": 3, "listed_supervision.bpmn": 3, "measure_supervision.bpmn": 2, "pool_admission.bpmn": 3,
          "pool_data_update.bpmn": 1, "problem_dispatch.bpmn": 3}

@@ -202,3 +202,34 @@ def tell_enterprise(ctx: OperationContext, params: dict) -> dict:
               "contact_unreached": bool(email or mobile) and not reached}
     ctx.session.add(AuditRecord(instance_id=item.id, action="merged_closed", actor="system", at=ctx.now, data=record))
     return record
+
+
+def release_merged(tz):
+    """The cancel handler of problem_dispatch: a master given up (an administrator cancelled it after it
+    failed) resolves nothing, so its open merged items are unlinked and sent back to 研判 (the message carries
+    ``cancelled``), each audited; the master records whom it released."""
+    from engine.runtime import messages
+
+    def handler(session: Session, master: ProcessInstance, _data: dict, now: datetime) -> None:
+        links = list(session.scalars(
+            select(ItemLink).join(ProcessInstance, ItemLink.instance_id == ProcessInstance.id)
+            .where(ItemLink.master_instance_id == master.id, ProcessInstance.status == "running")
+            .order_by(ItemLink.instance_id)))
+        if not links:
+            return
+        payload = {"cancelled": True, "master_id": master.id, "master_key": master.business_key,
+                   "master_title": master.title or "", "master_status": "已撤销", "answer": "",
+                   "lead_department": None, "co_answers": [], "closed_on": now.astimezone(tz).date().isoformat(),
+                   "closed_at": now.isoformat()}
+        released = []
+        for link in links:
+            link.master_instance_id = None
+            item = session.get(ProcessInstance, link.instance_id)
+            if messages.send(session, link.instance_id, MESSAGE, payload, f"{MESSAGE}:{master.id}:{link.instance_id}",
+                             now, master.id):
+                released.append(item.business_key)
+                session.add(AuditRecord(instance_id=item.id, action="merge_released", actor="system", at=now,
+                                        data={"master": master.business_key}))
+        session.add(AuditRecord(instance_id=master.id, action="merged_items_released", actor="system", at=now,
+                                data={"items": released}))
+    return handler

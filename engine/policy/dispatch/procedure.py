@@ -117,9 +117,14 @@ def _completion_handlers(services) -> dict:
     return {"problem_dispatch": merging.close_merged(ZoneInfo(services.settings.timezone))}
 
 
+def _cancel_handlers(services) -> dict:
+    """A master item given up sends the items merged into it back to 研判 (engine.policy.dispatch.merging)."""
+    return {"problem_dispatch": merging.release_merged(ZoneInfo(services.settings.timezone))}
+
+
 PROCEDURE = Procedure(
     key="dispatch", label="问题交办", processes=("problem_dispatch",), watchers=_clock_watchers,
-    completion_handlers=_completion_handlers, messages={merging.MESSAGE: merging.MESSAGE_LABEL},
+    completion_handlers=_completion_handlers, cancel_handlers=_cancel_handlers, messages={merging.MESSAGE: merging.MESSAGE_LABEL},
     operations=(
         Operation("tell_service_officer", "告知企业服务专员", frozenset({"dispatcher", "leading_group_office", "admin"}),
                   True, ("notice",), _tell_service_officer, "告知的服务专员用户名列表"),

@@ -265,11 +265,12 @@ def _name(session: Session, listing: ListedSupervision, by: str, now: datetime, 
 
 
 def close_with_item(session: Session, item: ProcessInstance, _data: dict, now: datetime) -> None:
-    """The item closed: its open listing ends with it, and the listing's instance is cancelled with its
-    open tasks (a report no longer due), each audited."""
+    """The item closed (or was given up by an administrator): its open listing ends with it, and the listing's
+    instance is cancelled with its open tasks (a report no longer due), each audited."""
     for listing in session.scalars(select(ListedSupervision).where(ListedSupervision.item_id == item.id,
                                                                    ListedSupervision.status.in_(OPEN))):
-        end(session, listing, "closed", "system", now, "事项已办结，挂牌督办随之结束")
+        ended = "事项已撤销" if item.status == "cancelled" else "事项已办结"
+        end(session, listing, "closed", "system", now, f"{ended}，挂牌督办随之结束")
         instance = session.get(ProcessInstance, listing.instance_id)
         if instance is not None and instance.status == "running":
             instance.status, instance.next_timer_at, instance.updated_at = "cancelled", None, now

@@ -18,6 +18,7 @@ def _handlers(_services) -> dict:
 
 PROCEDURE = Procedure(
     key="supervision", label="挂牌督办", processes=(listing.PROCESS,), completion_handlers=_handlers,
+    cancel_handlers=_handlers,
     operations=(
         Operation("open_listed_supervision", "登记挂牌督办", _LISTERS, False,
                   ("item_key", "reason", "colour", "deadline", "report_every"), listing.open_listed,
