@@ -19,8 +19,7 @@ from engine.identity import authz
 from engine.identity.org import get_user
 from engine.policy.dispatch.figures import compute
 from engine.scheduling.scheduler import Scheduler
-from engine.storage.models import (AuditRecord, InboxMessage, Incident, InstanceMessage, ItemLink, OutboxMessage,
-                                   ProcessInstance)
+from engine.storage.models import AuditRecord, InboxMessage, Incident, InstanceMessage, ItemLink, OutboxMessage, ProcessInstance
 from tests.helpers import REGISTRATION, Browser, Item, counts, deploy_timed, visit
 
 BJ = ZoneInfo("Asia/Shanghai")
