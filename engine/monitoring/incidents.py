@@ -346,13 +346,9 @@ class IncidentService:
         return len(tasks)
 
     def _left_behind(self, session: Session, instance: ProcessInstance, now: datetime) -> None:
-        """What the procedures do when an instance of theirs is given up (items merged into a cancelled
-        master go back to 研判, its 挂牌督办 ends), in the cancelling transaction. The data is the instance's
-        last state when it can still be read (it failed: it may not), else none."""
+        """The procedures' cancel handlers, in the cancelling transaction, with the last state if it still loads."""
         workflows = self.workflows
-        if workflows is None:
-            return
-        handler = workflows.extensions.cancel_handler(instance.version.definition.key)
+        handler = workflows.extensions.cancel_handler(instance.version.definition.key) if workflows else None
         if handler is None:
             return
         try:
