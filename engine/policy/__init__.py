@@ -10,7 +10,8 @@ def procedures() -> tuple[Procedure, ...]:
     from engine.policy.circulars.procedure import PROCEDURE as circulars
     from engine.policy.dispatch.procedure import PROCEDURE as dispatch
     from engine.policy.measures.procedure import PROCEDURE as measures
+    from engine.policy.meetings.procedure import PROCEDURE as meetings
     from engine.policy.pool.procedure import PROCEDURE as pool
     from engine.policy.supervision.procedure import PROCEDURE as supervision
 
-    return dispatch, pool, measures, circulars, supervision
+    return dispatch, pool, measures, circulars, supervision, meetings

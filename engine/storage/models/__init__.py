@@ -4,6 +4,7 @@ from engine.storage.models.base import Base, CompressedText, JSONType, UTCDateTi
 from engine.storage.models.calendar import CalendarDay, CalendarYear, ReferenceGeneration
 from engine.storage.models.instance_messages import InstanceMessage
 from engine.storage.models.items import ItemLink, ItemMeasure
+from engine.storage.models.meetings import JointMeeting, MeetingDecision
 from engine.storage.models.messages import InboxMessage, NotificationPreference, OutboxMessage, WebhookEndpoint
 from engine.storage.models.org import ApiToken, Department, DepartmentAlias, LoginAttempt, Measure, MeasureUnit, User, UserRole
 from engine.storage.models.pauses import TaskPause
@@ -26,8 +27,9 @@ __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "CircularNaming",
     "Comment", "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseChange", "EnterpriseYear",
     "Escalation", "HumanTask", "InboxMessage", "Incident", "InstanceMessage", "ItemLink", "ItemMeasure", "JSONType",
-    "ListedSupervision",
-    "LoginAttempt", "Measure", "MeasureReport", "MeasureUnit", "NotificationPreference", "OutboxMessage", "ProcessDefinition",
+    "JointMeeting", "ListedSupervision",
+    "LoginAttempt", "Measure", "MeasureReport", "MeasureUnit", "MeetingDecision",
+    "NotificationPreference", "OutboxMessage", "ProcessDefinition",
     "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "SupervisionReport", "TaskPause",
     "UTCDateTime", "User", "UserRole", "WebhookEndpoint", "utcnow"
 ]
