@@ -42,6 +42,16 @@ class DefaultSchedule:
     data: Mapping = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Job:
+    """Periodic work of a procedure the scheduler's tick does: ``probe(services, now)`` a query with a row
+    when some is due (on an indexed column), ``run(services, limit)`` does up to ``limit`` of it and says how
+    many (a reminder before a recognition ends)."""
+    name: str
+    probe: Callable[[Any, datetime], Any]
+    run: Callable[[Any, int], int]
+
+
 # A completion handler: (session, instance, final data, now) → None, in the completing transaction.
 CompletionHandler = Callable[[Session, object, dict, datetime], None]
 # A schedule's fan-out (its data's ``for_each``): (session, the schedule's data, the planned Beijing date)
@@ -71,6 +81,7 @@ class Procedure:
     watchers: Watchers | None = None
     # name → meaning: the messages the procedure sends to instances waiting for them (engine.runtime.messages).
     messages: Mapping[str, str] = field(default_factory=dict)
+    jobs: tuple[Job, ...] = ()
 
 
 class Extensions:
@@ -124,6 +135,9 @@ class Extensions:
         """The users the procedures of ``process_key`` want told of a change to a task's clock."""
         return [user for p in self.procedures if p.watchers is not None and process_key in p.processes
                 for user in p.watchers(session, instance, data)]
+
+    def jobs(self) -> list[Job]:
+        return [j for p in self.procedures for j in p.jobs]
 
     def schedules(self) -> list[DefaultSchedule]:
         return [s for p in self.procedures for s in p.schedules]

@@ -43,7 +43,13 @@ class Scheduler:
             "timers": (e.timers.probe, lambda: e.timers.fire_due(batch)),
             "schedules": (e.schedules.due_probe, lambda: e.schedules.run_due(batch)),
             "deliveries": (e.deliverer.due_probe, lambda: e.deliverer.deliver_due(batch)),
+            # the procedures' own periodic work (engine.runtime.extensions.Job), with the other work
+            **{j.name: (lambda now, j=j: j.probe(e, now), lambda j=j: j.run(e, batch)) for j in self._procedure_jobs()},
         }
+
+    def _procedure_jobs(self) -> list:
+        extensions = getattr(self.engine, "extensions", None)
+        return extensions.jobs() if extensions is not None else []
 
     def _due(self, kinds: tuple[str, ...], jobs: dict) -> list[str]:
         """The kinds of work due now, from one statement."""
@@ -61,6 +67,8 @@ class Scheduler:
         lock = self._locks[kinds]
         if not lock.acquire(blocking=False):
             return {}
+        if kinds == WORK:
+            kinds = WORK + tuple(j.name for j in self._procedure_jobs())
         started = time.monotonic()
         try:
             deadline = time.monotonic() + self.budget

@@ -21,9 +21,11 @@ SEMANTICS = {
     "pool_admission.bpmn": "0d0d7c7cc5587c26ecf6eb29488cabc9cb1af363176aa17882db7db882c163a3",
     "pool_data_update.bpmn": "d9359f4035f622ee014592c2265daa5263f08d45e1a2c197f3648fbddd429f36",
     "problem_dispatch.bpmn": "967f20883b9ce20b7651db895bcc8f6852994539b08f94368d03c2be4bbd2213",
+    "recognition_batch.bpmn": "30385cad1072467ea2abc85d4b9f4d1ec080101bdf3363f6c4a861752196f720",
 }
 LANES = {"evaluation_circular.bpmn": 3, "listed_supervision.bpmn": 3, "measure_supervision.bpmn": 2, "pool_admission.bpmn": 3,
-         "pool_data_update.bpmn": 1, "problem_dispatch.bpmn": 3}
+         "pool_data_update.bpmn": 1, "problem_dispatch.bpmn": 3,
+         "recognition_batch.bpmn": 2}
 LANES["joint_meeting.bpmn"] = 2
 pytestmark = pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
 

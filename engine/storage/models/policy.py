@@ -34,7 +34,9 @@ class Enterprise(Base):
     employees: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tier: Mapped[str] = mapped_column(String(20), default="none", index=True)
     tier_since: Mapped[date | None] = mapped_column(Date, nullable=True)
-    tier_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    tier_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    # The recognition's end the service officer was reminded of (six months before it): told once per recognition.
+    tier_reminded_for: Mapped[date | None] = mapped_column(Date, nullable=True)
     in_pool: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     pool_since: Mapped[date | None] = mapped_column(Date, nullable=True)
     pool_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)

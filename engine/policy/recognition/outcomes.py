@@ -1,0 +1,101 @@
+"""What a recognition batch leaves in the registry when it completes, and what its diagram's scripts check.
+
+A recognition writes the enterprise's tier, tier_since and tier_valid_until through the registry's change log
+(source ``recognition``, the batch's business key with it), so the goals (engine.policy.pool.goals) count it
+from the moment it was recorded; the service officer is told of each outcome, recognised or not."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.identity.org import DISPATCHER_DEPARTMENT
+from engine.policy.pool.admission import _plus_years
+from engine.policy.pool.eligibility import industries
+from engine.storage.models import Enterprise, EnterpriseChange, ProcessInstance, User
+
+DEFAULT_VALIDITY_YEARS = 3  # the process property recognition_validity_years overrides it
+TIER_LABELS = {"specialized": "市级专精特新中小企业", "little_giant": "专精特新“小巨人”企业"}
+
+
+def department_of(industry: str | None) -> str:
+    """The enterprise's 行业主管部门 (engine/data/industries.json)."""
+    return next((i["department"] for i in industries() if i["name"] == industry), DISPATCHER_DEPARTMENT)
+
+
+def proposing_departments(session: Session) -> list[str]:
+    """The industry departments of the pool's enterprises, one proposal task each."""
+    found = session.scalars(select(Enterprise.industry).where(Enterprise.in_pool.is_(True)).distinct())
+    return sorted({department_of(industry) for industry in found})
+
+
+def _by_code(session: Session, codes: list[str]) -> dict[str, Enterprise]:
+    wanted = [str(c).strip().upper()[:18] for c in codes][:200]
+    return {e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(wanted)))} if wanted else {}
+
+
+def outside_pool(session: Session, proposals: list, department: str) -> bool:
+    """True when a proposal names an enterprise not in the cultivation pool or not of the department's industries."""
+    codes = [str(p.get("enterprise_uscc", "")) for p in proposals or []]
+    found = _by_code(session, codes)
+    return any((e := found.get(c.strip().upper())) is None or not e.in_pool or department_of(e.industry) != department
+               for c in codes)
+
+
+def proposal_rows(session: Session, proposals: list, department: str) -> list[dict]:
+    """The proposals as the review shows them: code, name, industry, department, reason."""
+    found = _by_code(session, [str(p.get("enterprise_uscc", "")) for p in proposals or []])
+    rows = []
+    for p in proposals or []:
+        e = found.get(str(p.get("enterprise_uscc", "")).strip().upper())
+        if e is not None:
+            rows.append({"enterprise_uscc": e.uscc, "enterprise_name": e.name, "industry": e.industry or "",
+                         "department": department, "reason": p.get("reason") or ""})
+    return rows
+
+
+def _recognise(session: Session, enterprise: Enterprise, tier: str, since: date, until: date,
+               instance: ProcessInstance, now: datetime) -> None:
+    changes = {"tier": [enterprise.tier, tier],
+               "tier_since": [_iso(enterprise.tier_since), since.isoformat()],
+               "tier_valid_until": [_iso(enterprise.tier_valid_until), until.isoformat()]}
+    enterprise.tier, enterprise.tier_since, enterprise.tier_valid_until = tier, since, until
+    enterprise.tier_reminded_for = None  # a new recognition: its own reminder
+    session.add(EnterpriseChange(enterprise_id=enterprise.id, at=now, actor="system", source="recognition",
+                                 changes={**changes, "instance": [None, instance.business_key]}))
+
+
+def make_completion_handler(notifier, base_url: str):
+    from notifications.outbox import Notice
+
+    def on_completed(session: Session, instance: ProcessInstance, data: dict, now: datetime) -> None:
+        tier = data.get("tier")
+        years = int(data.get("validity_years") or DEFAULT_VALIDITY_YEARS)
+        outcomes = data.get("outcomes") or []
+        found = _by_code(session, [o.get("enterprise_uscc", "") for o in outcomes])
+        for outcome in outcomes:
+            enterprise = found.get(str(outcome.get("enterprise_uscc", "")).strip().upper())
+            if enterprise is None or tier not in TIER_LABELS:
+                continue
+            recognised = bool(outcome.get("recognised"))
+            if recognised:
+                since = date.fromisoformat(outcome["recognised_on"])
+                until = (date.fromisoformat(outcome["valid_until"]) if outcome.get("valid_until")
+                         else _plus_years(since, years))
+                _recognise(session, enterprise, tier, since, until, instance, now)
+            officer = session.get(User, enterprise.service_officer_id) if enterprise.service_officer_id else None
+            context = {"enterprise": enterprise.name, "tier": TIER_LABELS[tier], "recognised": recognised,
+                       "valid_until": _iso(enterprise.tier_valid_until) or "", "business_key": instance.business_key,
+                       "reason": outcome.get("city_reason") or ""}
+            notifier.notify(session, Notice(key=f"recognition:{instance.id}:{enterprise.id}",
+                                            template="recognition_result", context=context,
+                                            link=f"{base_url.rstrip('/')}/items/{instance.id}",
+                                            data={"enterprise": enterprise.uscc, "recognised": recognised}),
+                            [officer] if officer else [], None, now)
+
+    return on_completed
+
+
+def _iso(value):
+    return value.isoformat() if value else None
