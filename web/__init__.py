@@ -35,6 +35,8 @@ NAV = [  # (endpoint, label, roles allowed or None for everyone)
     ("enterprises.index", "企业库", {"dispatcher", "service_officer", "leading_group_office", "admin", "liaison",
                                     "department_head"}),
     ("circulars.index", "通报", None),
+    ("meetings.index", "联席会议", {"dispatcher", "leading_group_office", "group_leader",
+                                        "deputy_group_leader", "service_officer", "admin"}),
     ("ledgers.index", "台账", {"dispatcher", "leading_group_office", "admin", "department_head", "liaison",
                                "service_officer"}),
     ("pages.notifications", "消息", None),
@@ -97,6 +99,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.url_map.converters["int"] = BoundedInt  # before the blueprints' routes are built
 
     from web import admin, api, assets, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
+    from web import meetings as joint  # 联席会议
     from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
     from web import supervision as listed  # 挂牌督办
 
@@ -105,6 +108,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
                       api.bp, status.bp, listed.bp, pausing.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(joint.bp)
     security.init_app(app)
     assets.init_app(app)
     Compress(app)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -95,6 +95,10 @@ def draft_readers(d: str) -> set[str]:
     return {"dispatcher", "office", "admin"}
 
 
+def meeting_dispatchers(d: str) -> set[str]:
+    return {"dispatcher", "admin"}  # 联席会议: the dispatcher dispatches its decisions
+
+
 def members(d: str) -> set[str]:
     return set(USERS) - {"anonymous"}  # a published circular goes to every member unit
 
@@ -167,6 +171,11 @@ CASES: dict[str, Case] = {
     "GET /circulars/<int:circular_id> (draft)": Case(lambda o: f"/circulars/{o['draft']}", draft_readers,
                                                      marker="draft"),
     "GET /circulars/<int:circular_id>.docx (draft)": Case(lambda o: f"/circulars/{o['draft']}.docx", draft_readers),
+    "GET /meetings/<int:meeting_id>": Case(lambda o: f"/meetings/{o['meeting']}", lambda d: CENTRAL),
+    "GET /meetings/<int:meeting_id>/minutes.docx": Case(lambda o: f"/meetings/{o['meeting']}/minutes.docx",
+                                                        lambda d: CENTRAL),
+    "POST /meetings/<int:meeting_id>/dispatch": Case(lambda o: f"/meetings/{o['meeting']}/dispatch",
+                                                     meeting_dispatchers, acts=True),
     "GET /designer/instances/<int:instance_id>/migrate": Case(
         lambda o: f"/designer/instances/{o['item']}/migrate", designers),
     "POST /designer/instances/<int:instance_id>/migrate": Case(
@@ -216,6 +225,8 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "POST /enterprises/import": "edit roles (tests/policy/test_enterprises.py)",
     "GET /circulars/": "published circulars for all, drafts for the draft readers (tests/policy/test_circulars.py)",
     "POST /circulars/draft": "dispatcher, office and admin start a draft (tests/policy/test_circular_document.py)",
+    "GET /meetings/": "联席会议: the central roles only, a liaison refused (tests/web/test_meeting_pages.py)",
+    "POST /meetings/start": "dispatcher and office start a meeting (tests/web/test_meeting_pages.py)",
     "GET /ledgers/": "the download form", LEDGER: "takes a department, not an id: a test of its own below",
     "GET /designer/": "designer page", "POST /designer/upload": "designer: deploys new files",
     "POST /designer/validate": "designer: checks posted files", "POST /designer/lint": "designer: checks posted XML",
@@ -269,6 +280,7 @@ def _objects(zjtx) -> dict[str, dict]:
         zjtx.circulars.publish_in(session, published.id, "office")
         draft.text = "起草中的通报：尚未发布的草稿内容"
         central.update(draft=draft.id, circular=published.id)
+    central.update(meeting=_meeting(zjtx))
     objects = {}
     for d, department in DEPARTMENTS.items():
         item = Item(zjtx, dict(REGISTRATION, enterprise_name=f"黔江某{department}企业"))
@@ -306,6 +318,26 @@ def _objects(zjtx) -> dict[str, dict]:
     for d in objects:
         objects[d].update(incident=incident, user=users[d], token=tokens[d], department=DEPARTMENTS[d])
     return objects
+
+
+def _meeting(zjtx) -> int:
+    """A joint meeting held, its minutes recorded with one decision not yet dispatched."""
+    from engine.policy.meetings.service import MeetingService
+
+    started = zjtx.workflows.start("joint_meeting", {}, actor="dispatcher")
+    for step, data, who in (("prepare_agenda", {}, "dispatcher"), ("approve_agenda", {"agenda_approved": True}, "office"),
+                            ("record_meeting", {
+                                "held_on": zjtx.calendars.today().isoformat(), "place": "会议室", "chair": "主任王某",
+                                "attendance": [{"department": "区经济信息委", "person": "王某"}],
+                                "topics": [{"title": "用地问题", "discussion": "会议纪要中的讨论情况"}],
+                                "decisions": [{"topic": "用地问题", "text": "协调解决用地指标", "category": "用地",
+                                               "lead_department": "区商务委",
+                                               "due_date": (zjtx.calendars.today() + timedelta(days=30)).isoformat()}]},
+                             "dispatcher")):
+        [task] = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == step]
+        zjtx.workflows.complete(task["id"], data, who)
+    [meeting] = MeetingService.of(zjtx).archive("dispatcher")
+    return meeting["id"]
 
 
 def _browsers(app) -> dict[str, Browser]:
