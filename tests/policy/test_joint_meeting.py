@@ -8,12 +8,14 @@ from __future__ import annotations
 import io
 
 import pytest
+import time_machine
 from docx import Document
 
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.policy.meetings.procedure import MEETING_SCHEDULE
 from engine.policy.meetings.service import MeetingService
-from tests.helpers import Item, liaison, visit
+from engine.scheduling.scheduler import Scheduler
+from tests.helpers import Item, at, liaison, visit
 
 LEAD = "区科技局"
 TODAY = "2026-11-04"  # the clock fixture's day (Beijing)
@@ -168,3 +170,15 @@ def test_only_the_central_roles_see_meetings_and_the_schedule_is_quarterly(zjtx,
         zjtx.workflows.start("joint_meeting", {}, actor=liaison(LEAD))
     [schedule] = [s for s in zjtx.schedules.list() if s["name"] == MEETING_SCHEDULE]
     assert schedule["rule"] == "workday:10:1,4,7,10@09:00"
+
+
+def test_the_quarterly_schedule_starts_a_meeting_whose_agenda_builds_itself_unattended(zjtx):
+    with time_machine.travel(at("2026-09-20 10:00"), tick=False) as moving:
+        [schedule] = [s for s in zjtx.schedules.list() if s["name"] == MEETING_SCHEDULE]
+        zjtx.schedules.save(schedule["name"], schedule["process"], schedule["rule"], schedule["data"])
+        moving.move_to(at("2026-10-19 09:00:01"))  # the 9th working day of October 2026: not yet
+        assert Scheduler(zjtx).run_until_idle()["schedules"] == 0
+        moving.move_to(at("2026-10-20 09:00:01"))  # 10-08, 09, 10 (make-up), 12 … 20: the 10th
+        assert Scheduler(zjtx).run_until_idle()["schedules"] == 1
+    [meeting] = MeetingService.of(zjtx).archive("office")
+    assert meeting["status"] == "preparing" and tasks(zjtx, meeting["instance_id"], "prepare_agenda")
