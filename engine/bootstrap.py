@@ -25,6 +25,7 @@ from engine.policy.dispatch.dashboard import Dashboard
 from engine.policy.dispatch.intake import IntakeService
 from engine.policy.ledger_service import LedgerService
 from engine.policy.pool.enterprises import EnterpriseService
+from engine.policy.pool.guidance import GuidanceService
 from engine.policy.pool.procedure import DeployedDecisions
 from engine.policy.supervision.service import ListedSupervisionService
 from engine.queries.pauses import PauseViews
@@ -81,6 +82,7 @@ class Services:
     listings: ListedSupervisionService  # 挂牌督办: listing an item, its panel and 督办函
     pauses: PauseService  # a task's clock paused (挂起) and resumed
     pause_views: PauseViews
+    guidance: GuidanceService  # 拟培育库: gaps to the cultivation standard and guidance visits
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -150,6 +152,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
     deliverer.on_dead = incidents.delivery_dead  # dead letters
     schedules = ScheduleService(db, workflows, planner, clock, tz, incidents=incidents)
     circulars = CircularService(db, tz, clock, notifier, settings.base_url)
+    decisions = DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir)
     services = Services(
         settings=settings, db=db, registry=registry, workflows=workflows, timers=TimerService(workflows),
         escalations=escalations, schedules=schedules, deliverer=deliverer, notifier=notifier,
@@ -162,6 +165,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),
         dashboard=Dashboard(db, tz, clock), pauses=PauseService(workflows, notifier, settings.base_url),
         pause_views=PauseViews(db, tz, clock, workflows),
-        decisions=DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir))
+        decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions))
+    services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

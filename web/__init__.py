@@ -34,6 +34,7 @@ NAV = [  # (endpoint, label, roles allowed or None for everyone)
                                    "department_head", "admin"}),
     ("enterprises.index", "企业库", {"dispatcher", "service_officer", "leading_group_office", "admin", "liaison",
                                     "department_head"}),
+    ("guidance.index", "拟培育库", {"liaison", "department_head", "dispatcher", "admin"}),
     ("circulars.index", "通报", None),
     ("meetings.index", "联席会议", {"dispatcher", "leading_group_office", "group_leader",
                                         "deputy_group_leader", "service_officer", "admin"}),
@@ -99,6 +100,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.url_map.converters["int"] = BoundedInt  # before the blueprints' routes are built
 
     from web import admin, api, assets, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
+    from web import guidance as guiding  # 拟培育库: gaps to the cultivation standard, guidance visits
     from web import meetings as joint  # 联席会议
     from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
     from web import supervision as listed  # 挂牌督办
@@ -106,7 +108,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.before_request(security.load_actor)
     app.before_request(security.check_csrf)
     for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
-                      api.bp, status.bp, listed.bp, pausing.bp):
+                      api.bp, status.bp, listed.bp, pausing.bp, guiding.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(joint.bp)
     security.init_app(app)

@@ -38,7 +38,7 @@ def eligibility(ctx, file, as_json):
 
 @main.group()
 def enterprises():
-    """企业库：Excel 导入与导出。"""
+    """企业库：Excel 导入与导出，拟培育库的重新计算。"""
 
 
 @enterprises.command("import")
@@ -70,3 +70,11 @@ def enterprises_export(ctx, file):
     """导出企业库到 Excel（可作为导入模板）。"""
     file.write_bytes(_services(ctx).enterprises.export_workbook())
     click.echo(f"已导出到 {file}")
+
+
+@enterprises.command("guidance-refresh")
+@click.pass_context
+def enterprises_guidance_refresh(ctx):
+    """按企业库现有数据重新计算拟培育库（只差一项培育条件的企业及差距）；每次保存企业数据时也会自动更新。"""
+    listed = _services(ctx).guidance.refresh_all()
+    click.echo(f"拟培育库已更新：{listed} 家企业只差一项培育条件")

@@ -46,6 +46,7 @@ ARGS: dict[str, list[str]] = {
     "deploy": [BPMN],
     "enterprises export": ["{dir}/out.xlsx"],
     "enterprises import": ["{dir}/enterprises.xlsx"],
+    "enterprises guidance-refresh": [],
     "listed-supervision show": ["1"],
     "listed-supervision start": ["1", "--as", "office", "--reason", "久拖未决", "--colour", "黄", "--deadline", "2026-12-31"],
     "measures": ["--json"],

@@ -19,7 +19,7 @@ SEMANTICS = {
     "listed_supervision.bpmn": "68d9419c5f8eadae8ca6946a816e04dc7fa2d5213225906e34d49a9d6c427a78",
     "measure_supervision.bpmn": "9e76793a76875bfec7aadd35278a9685204f025722ace674e2eff71adec7b30a",
     "pool_admission.bpmn": "0d0d7c7cc5587c26ecf6eb29488cabc9cb1af363176aa17882db7db882c163a3",
-    "pool_data_update.bpmn": "d9359f4035f622ee014592c2265daa5263f08d45e1a2c197f3648fbddd429f36",
+    "pool_data_update.bpmn": "b5bcfa4b33df4830c8cbb12d6b50460ff39a3bda0e0c81324270af762bdf8eb4",
     "problem_dispatch.bpmn": "967f20883b9ce20b7651db895bcc8f6852994539b08f94368d03c2be4bbd2213",
     "recognition_batch.bpmn": "30385cad1072467ea2abc85d4b9f4d1ec080101bdf3363f6c4a861752196f720",
 }

@@ -71,6 +71,10 @@ def enterprise_editors(d: str) -> set[str]:
     return {"dispatcher", "officer", "admin"}
 
 
+def guidance_recorders(d: str) -> set[str]:
+    return {f"liaison_{d}", f"head_{d}", "admin"}  # 拟培育库: the industry's department records its visits
+
+
 def dispatchers(d: str) -> set[str]:
     return {"dispatcher", "admin"}  # who tags an item's measures after registration
 
@@ -166,6 +170,9 @@ CASES: dict[str, Case] = {
                                                        enterprise_editors, acts=True, data={"name": "改名"}),
     "POST /enterprises/<int:enterprise_id>/apply": Case(lambda o: f"/enterprises/{o['enterprise']}/apply",
                                                         enterprise_readers, acts=True),
+    "POST /enterprises/guidance/<int:enterprise_id>/visits": Case(
+        lambda o: f"/enterprises/guidance/{o['enterprise']}/visits", guidance_recorders, acts=True,
+        data={"visited_on": "2026-11-03", "visitors": "越权", "advice": "越权指导", "next_step": "越权"}),
     "GET /circulars/<int:circular_id>": Case(lambda o: f"/circulars/{o['circular']}", members),
     "GET /circulars/<int:circular_id>.docx": Case(lambda o: f"/circulars/{o['circular']}.docx", members),
     "GET /circulars/<int:circular_id> (draft)": Case(lambda o: f"/circulars/{o['draft']}", draft_readers,
@@ -222,6 +229,7 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /enterprises/": "lists the actor's visible industries only (tests/web/test_enterprise_pages.py)",
     "GET /enterprises/new": "a new record (edit roles)", "POST /enterprises/new": "a new record (edit roles)",
     "GET /enterprises/export.xlsx": "edit roles and the office (tests/policy/test_enterprises.py)",
+    "GET /enterprises/guidance/": "拟培育库: one's own department's list only (tests/policy/test_guidance.py)",
     "POST /enterprises/import": "edit roles (tests/policy/test_enterprises.py)",
     "GET /circulars/": "published circulars for all, drafts for the draft readers (tests/policy/test_circulars.py)",
     "POST /circulars/draft": "dispatcher, office and admin start a draft (tests/policy/test_circular_document.py)",

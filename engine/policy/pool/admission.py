@@ -27,14 +27,18 @@ def _enterprise(session: Session, code: str) -> Enterprise:
     return enterprise
 
 
+def inputs_of(e: Enterprise, today: date) -> Inputs:
+    """What the decision reads of a registry record (also the 拟培育库's gaps)."""
+    return Inputs(as_of=today, registered_on=e.registered_on, in_district=e.in_district,
+                  independent_legal_person=e.independent_legal_person, industry=e.industry, employees=e.employees,
+                  years={y.year: {"revenue": y.revenue, "rd_expense": y.rd_expense, "net_profit": y.net_profit,
+                                  "total_assets": y.total_assets, "total_liabilities": y.total_liabilities}
+                         for y in e.years})
+
+
 def assess(session: Session, decisions: Decisions, code: str, today: date) -> dict:
     e = _enterprise(session, code)
-    inputs = Inputs(as_of=today, registered_on=e.registered_on, in_district=e.in_district,
-                    independent_legal_person=e.independent_legal_person, industry=e.industry, employees=e.employees,
-                    years={y.year: {"revenue": y.revenue, "rd_expense": y.rd_expense, "net_profit": y.net_profit,
-                                    "total_assets": y.total_assets, "total_liabilities": y.total_liabilities}
-                           for y in e.years})
-    result = decide(inputs, decisions)
+    result = decide(inputs_of(e, today), decisions)
     department = next((i["department"] for i in industries() if i["name"] == e.industry), DISPATCHER_DEPARTMENT)
     # Only JSON-friendly values go into the workflow's data.
     criteria = [{k: c[k] for k in ("id", "label", "mandatory", "passed", "threshold", "message")} for c in

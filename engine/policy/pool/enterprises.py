@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import io
+from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -150,6 +151,7 @@ class EnterpriseService:
         self.db = db
         self.clock = clock
         self.tz = tz
+        self.on_saved: Callable[[Session, Enterprise], None] | None = None  # after each save: the 拟培育库's gap
 
     @staticmethod
     def _officers(session: Session) -> dict[str, int]:
@@ -268,6 +270,8 @@ class EnterpriseService:
         if changes:
             session.add(EnterpriseChange(enterprise_id=target.id, at=self.clock(), actor=actor, source=source,
                                          changes=changes))
+        if self.on_saved is not None:
+            self.on_saved(session, target)
         return target
 
     # -- Excel ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 (``engine/storage/migrations``); every name is importable from here."""
 from engine.storage.models.base import Base, CompressedText, JSONType, UTCDateTime, utcnow
 from engine.storage.models.calendar import CalendarDay, CalendarYear, ReferenceGeneration
+from engine.storage.models.guidance import GuidanceGap, GuidanceVisit
 from engine.storage.models.instance_messages import InstanceMessage
 from engine.storage.models.items import ItemLink, ItemMeasure
 from engine.storage.models.meetings import JointMeeting, MeetingDecision
@@ -26,7 +27,8 @@ from engine.storage.models.supervision import CircularNaming, ListedSupervision,
 __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "CircularNaming",
     "Comment", "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseChange", "EnterpriseYear",
-    "Escalation", "HumanTask", "InboxMessage", "Incident", "InstanceMessage", "ItemLink", "ItemMeasure", "JSONType",
+    "Escalation", "GuidanceGap", "GuidanceVisit",
+    "HumanTask", "InboxMessage", "Incident", "InstanceMessage", "ItemLink", "ItemMeasure", "JSONType",
     "JointMeeting", "ListedSupervision",
     "LoginAttempt", "Measure", "MeasureReport", "MeasureUnit", "MeetingDecision",
     "NotificationPreference", "OutboxMessage", "ProcessDefinition",
