@@ -87,3 +87,8 @@ def _origin():
             return None
         return _meetings().origin(actor, instance.id)
     return {"meeting_origin": meeting_origin}
+
+
+def prefill(instance_id: int) -> dict:
+    """The 交办 form's lead unit and deadline for an item a joint meeting decided (the task page starts with them)."""
+    return _meetings().dispatch_prefill(instance_id)

@@ -12,6 +12,7 @@ from engine.queries.tasks import DEFAULT_TAB, TABS, InboxFilter
 from notifications.errors import MessageNotFound
 from web import formfields
 from web.enterprises import VIEW_ROLES as ENTERPRISE_VIEW_ROLES
+from web.meetings import prefill as meeting_prefill
 from web.params import MAX_PAGE, back, form_ref, int_arg
 from web.security import login_required, roles_required, services
 
@@ -63,6 +64,8 @@ def task(task_id: int):
         # Fields the diagram prepared (e.g. a generated circular draft) start filled in.
         data = services().queries.show(detail["task"].instance_id, actor=g.actor.username)["data"]
         values = {n: data.get(n) for n in prefill if data.get(n) is not None}
+    if request.method == "GET" and detail["task"].bpmn_id == "dispatch":  # an item a joint meeting decided
+        values = {**meeting_prefill(detail["task"].instance_id), **values}
     if request.method == "POST":
         if schema is None:
             abort(403)

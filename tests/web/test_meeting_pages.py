@@ -52,6 +52,12 @@ def test_a_meeting_from_the_archive_to_its_dispatched_items(app, zjtx, clock):
     assert all(keys) and keys[0] in office.get("/meetings/").get_data(as_text=True)
     item = dispatcher.get(f"/items/{detail['decisions'][0]['item_id']}").get_data(as_text=True)
     assert "来自联席会议 〔2026〕第1次" in item and "区规划自然资源局" in item
+    [triage] = tasks(zjtx, detail["decisions"][0]["item_id"], "triage")
+    zjtx.workflows.complete(triage["id"], {"triage_decision": "accept"}, "dispatcher")
+    [dispatch_task] = tasks(zjtx, detail["decisions"][0]["item_id"], "dispatch")
+    form = dispatcher.get(f"/tasks/{dispatch_task['id']}").get_data(as_text=True)
+    # 交办: the decision's lead unit and its deadline (2026-11-30: 18 working days after Wednesday 11-04) pre-filled
+    assert '<option value="区规划自然资源局" selected' in form and 'value="18"' in form
     minutes = office.client.get(f"/meetings/{row['id']}/minutes.docx")
     assert minutes.status_code == 200
     text = "\n".join(p.text for p in Document(io.BytesIO(minutes.data)).paragraphs)

@@ -139,6 +139,18 @@ class MeetingService:
                     "decision": decision.text, "due_date": decision.due_date.isoformat(),
                     "lead_unit": session.get(Department, decision.lead_department_id).name}
 
+    def dispatch_prefill(self, item_id: int) -> dict:
+        """For the item's 交办 step: the decision's lead unit and its deadline as working days from today (1 to
+        60, the form's bounds), or nothing for an item that came from no meeting."""
+        with self.db.read() as session:
+            decision = session.scalar(select(MeetingDecision).where(MeetingDecision.item_id == item_id))
+            if decision is None:
+                return {}
+            today = self.clock().astimezone(self.tz).date()
+            days = self.workflows.planner(session).calendar.working_days_between(today, decision.due_date)
+            return {"lead_department": session.get(Department, decision.lead_department_id).name,
+                    "lead_due_working_days": min(60, max(1, days))}
+
     def minutes(self, actor, meeting_id: int) -> tuple[str, bytes]:
         """(file name, .docx) of a held meeting's minutes (会议纪要) in the 公文 layout."""
         with self.db.read() as session:
