@@ -103,6 +103,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     from web import guidance as guiding  # 拟培育库: gaps to the cultivation standard, guidance visits
     from web import meetings as joint  # 联席会议
     from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
+    from web import recognition as recommending  # 推荐申报: a batch's recommendation list
     from web import supervision as listed  # 挂牌督办
 
     app.before_request(security.load_actor)
@@ -111,6 +112,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
                       api.bp, status.bp, listed.bp, pausing.bp, guiding.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(joint.bp)
+    app.register_blueprint(recommending.bp)
     security.init_app(app)
     assets.init_app(app)
     Compress(app)

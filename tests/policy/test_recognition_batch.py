@@ -3,10 +3,12 @@ them to the city, one is recognised and one not; the recognition in the registry
 reminder six months before it ends, sent once."""
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from engine.errors import ValidationFailed
@@ -15,7 +17,8 @@ from engine.identity.org import get_user
 from engine.policy.pool.goals import goals_in
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import Enterprise, EnterpriseChange, InboxMessage
-from tests.helpers import RECORD, YEARS, liaison, uscc
+from tests.helpers import RECORD, YEARS, Browser, liaison, uscc
+from web import create_app
 
 pytestmark = pytest.mark.usefixtures("clock")
 BJ = ZoneInfo("Asia/Shanghai")
@@ -134,3 +137,20 @@ def test_the_service_officer_is_reminded_once_six_months_before_a_recognition_en
     Scheduler(zjtx).run_until_idle()
     assert len(reminders()) == 1
     assert registry_row(zjtx, WHOLESALER).tier_reminded_for == date(2029, 11, 30)
+
+
+def test_the_recommendation_list_is_an_excel_workbook_for_the_commission(zjtx):
+    instance_id = run_batch(zjtx)
+    app = create_app(services=zjtx, config={"TESTING": True})
+    dispatcher, outsider = Browser(app), Browser(app)
+    dispatcher.login("dispatcher")
+    outsider.login(liaison(COMMERCE))
+    assert outsider.client.get(f"/recognition/{instance_id}/list.xlsx").status_code == 403
+    response = dispatcher.client.get(f"/recognition/{instance_id}/list.xlsx")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.data))
+    rows = list(book["推荐名单"].iter_rows(values_only=True))
+    assert rows[0][0] == "2026年度黔江区市级专精特新中小企业推荐名单"
+    assert sorted((r[1], r[2], r[4], r[5]) for r in rows[2:]) == [
+        ("黔江某商贸有限公司", WHOLESALER, COMMERCE, "细分市场领先"), ("黔江某物流有限公司", CARRIER, TRANSPORT, "冷链物流特色")]
+    assert [r[0] for r in book["申报材料清单"].iter_rows(min_row=2, values_only=True)] == ["申报书", "营业执照"]

@@ -183,6 +183,8 @@ CASES: dict[str, Case] = {
                                                         lambda d: CENTRAL),
     "POST /meetings/<int:meeting_id>/dispatch": Case(lambda o: f"/meetings/{o['meeting']}/dispatch",
                                                      meeting_dispatchers, acts=True),
+    "GET /recognition/<int:instance_id>/list.xlsx": Case(lambda o: f"/recognition/{o['recognition']}/list.xlsx",
+                                                         draft_readers),
     "GET /designer/instances/<int:instance_id>/migrate": Case(
         lambda o: f"/designer/instances/{o['item']}/migrate", designers),
     "POST /designer/instances/<int:instance_id>/migrate": Case(
@@ -289,6 +291,7 @@ def _objects(zjtx) -> dict[str, dict]:
         draft.text = "起草中的通报：尚未发布的草稿内容"
         central.update(draft=draft.id, circular=published.id)
     central.update(meeting=_meeting(zjtx))
+    central.update(recognition=_recognition_batch(zjtx))
     objects = {}
     for d, department in DEPARTMENTS.items():
         item = Item(zjtx, dict(REGISTRATION, enterprise_name=f"黔江某{department}企业"))
@@ -445,3 +448,10 @@ def test_a_ledger_for_another_department_holds_only_ones_own(app, zjtx, kind):
     assert browsers["designer"].client.get(f"{url}?department={other}").status_code == 403
     anonymous = browsers["anonymous"].client.get(url)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
+def _recognition_batch(zjtx) -> int:
+    """A 推荐申报 batch opened by the dispatcher (its recommendation list is the dispatcher's, office's and admin's)."""
+    deadline = (zjtx.calendars.today() + timedelta(days=20)).isoformat()
+    return zjtx.workflows.start("recognition_batch", {"tier": "specialized", "batch_year": 2026,
+                                                      "proposal_deadline": deadline}, actor="dispatcher")["id"]
