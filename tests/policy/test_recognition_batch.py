@@ -104,6 +104,9 @@ def test_a_batch_ends_with_one_recognised_and_one_not_in_the_registry_and_the_go
         {"enterprise_uscc": CARRIER, "recognised": False, "city_reason": "细分领域市场占有率未达标准"}]}, "dispatcher")
     shown = zjtx.queries.show(instance_id)
     assert (shown["status"], shown["item_status"]) == ("completed", "已登记认定结果")
+    audited = {h["data"]["enterprise"]: h["data"]["recognised"] for h in shown["history"]
+               if h["action"] == "recognition_recorded"}
+    assert audited == {WHOLESALER: True, CARRIER: False}
     recognised, refused_one = registry_row(zjtx, WHOLESALER), registry_row(zjtx, CARRIER)
     assert (recognised.tier, recognised.tier_since, recognised.tier_valid_until) == (
         "specialized", date(2026, 11, 4), date(2029, 11, 3))  # the default 3 years

@@ -1,7 +1,8 @@
 """What a recognition batch leaves in the registry when it completes, and what its diagram's scripts check.
 
 A recognition writes the enterprise's tier, tier_since and tier_valid_until through the registry's change log
-(source ``recognition``, the batch's business key with it), so the goals (engine.policy.pool.goals) count it
+(source ``recognition``, the batch's business key with it) and the batch's audit trail records each outcome
+(``recognition_recorded``), so the goals (engine.policy.pool.goals) count it
 from the moment it was recorded; the service officer is told of each outcome, recognised or not."""
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from engine.identity.org import DISPATCHER_DEPARTMENT
 from engine.policy.pool.admission import _plus_years
 from engine.policy.pool.eligibility import industries
-from engine.storage.models import Enterprise, EnterpriseChange, ProcessInstance, User
+from engine.storage.models import AuditRecord, Enterprise, EnterpriseChange, ProcessInstance, User
 
 DEFAULT_VALIDITY_YEARS = 3  # the process property recognition_validity_years overrides it
 TIER_LABELS = {"specialized": "市级专精特新中小企业", "little_giant": "专精特新“小巨人”企业"}
@@ -84,6 +85,12 @@ def make_completion_handler(notifier, base_url: str):
                 until = (date.fromisoformat(outcome["valid_until"]) if outcome.get("valid_until")
                          else _plus_years(since, years))
                 _recognise(session, enterprise, tier, since, until, instance, now)
+            session.add(AuditRecord(instance_id=instance.id, action="recognition_recorded", actor="system", at=now,
+                                    task_name="登记认定结果",
+                                    data={"enterprise": enterprise.uscc, "name": enterprise.name, "tier": tier,
+                                          "recognised": recognised, "tier_since": _iso(enterprise.tier_since),
+                                          "tier_valid_until": _iso(enterprise.tier_valid_until),
+                                          "city_reason": outcome.get("city_reason")}))
             officer = session.get(User, enterprise.service_officer_id) if enterprise.service_officer_id else None
             context = {"enterprise": enterprise.name, "tier": TIER_LABELS[tier], "recognised": recognised,
                        "valid_until": _iso(enterprise.tier_valid_until) or "", "business_key": instance.business_key,
