@@ -1,4 +1,5 @@
-"""台账 downloads: problem, measure and pool ledgers as Excel, filtered by period and department."""
+"""台账 downloads: problem, measure and pool ledgers as Excel, filtered by period and department; the
+yearly 实绩考核 workbook (dispatcher, leading_group_office, admin)."""
 from __future__ import annotations
 
 from datetime import date
@@ -6,8 +7,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, g, render_template, request
 
-from engine.errors import NotFound
-from engine.policy.ledger_service import READER_ROLES, TITLES
+from engine.errors import NotFound, ValidationFailed
+from engine.policy.ledger_service import ASSESSMENT_ROLES, READER_ROLES, TITLES
 from web.security import roles_required, services
 
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
@@ -25,8 +26,24 @@ def _date(key: str) -> date | None:
 @bp.get("/")
 @roles_required(*ROLES)
 def index():
+    ledgers = services().ledgers
     return render_template("ledgers.html", departments=services().identity.department_names(),
-                           all_departments=g.actor.sees_all)
+                           all_departments=g.actor.sees_all, may_assess=ledgers.may_assess(g.actor),
+                           years=ledgers.assessment_years())
+
+
+def _xlsx(title: str, content: bytes) -> Response:
+    return Response(content, content_type=XLSX,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(title)}.xlsx"})
+
+
+@bp.get("/assessment.xlsx")
+@roles_required(*sorted(ASSESSMENT_ROLES))
+def assessment():
+    try:
+        return _xlsx(*services().ledgers.assessment(g.actor, request.args.get("year")))
+    except ValidationFailed as exc:
+        abort(400, description="；".join(exc.errors.values()))
 
 
 @bp.get("/<kind>.xlsx")
@@ -39,5 +56,4 @@ def download(kind: str):
         title, content = services().ledgers.workbook(g.actor, kind, start, end, request.args.get("department") or None)
     except NotFound:  # an unknown department
         abort(404)
-    return Response(content, content_type=XLSX,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(title)}.xlsx"})
+    return _xlsx(title, content)

@@ -4,7 +4,18 @@
 stderr in Chinese with exit status 1; usage errors exit with 2. The group and its shared helpers
 are in :mod:`engine.cli.base`; each module here adds the commands of one concern.
 """
-from engine.cli import calendar_days, installation, notifying, pausing, pool, schedules, serving, supervising, work  # noqa: F401
+from engine.cli import (  # noqa: F401
+    assessing,
+    calendar_days,
+    installation,
+    notifying,
+    pausing,
+    pool,
+    schedules,
+    serving,
+    supervising,
+    work,
+)
 from engine.cli.base import main
 
 __all__ = ["main"]

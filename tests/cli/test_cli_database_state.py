@@ -32,6 +32,7 @@ OLD = [r.revision for r in _SCRIPTS.walk_revisions()][2]  # two migrations behin
 # Arguments that take each command past click's own checks (and the files it parses itself) to its first use
 # of the database; "{dir}" is the test's folder, where _files() writes the files named here.
 ARGS: dict[str, list[str]] = {
+    "assessment": ["--year", "2026", "--out", "{dir}/kaohe.xlsx"],
     "bench": ["--sizes", "10", "--repeat", "3", "--p4-tasks", "1", "--p6-seconds", "0.1", "--p7-seconds", "0",
               "--output", "{dir}/bench.json"],
     "calendar add-working-days": ["2026-09-29", "3"],

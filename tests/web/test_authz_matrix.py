@@ -238,6 +238,8 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /meetings/": "联席会议: the central roles only, a liaison refused (tests/web/test_meeting_pages.py)",
     "POST /meetings/start": "dispatcher and office start a meeting (tests/web/test_meeting_pages.py)",
     "GET /ledgers/": "the download form", LEDGER: "takes a department, not an id: a test of its own below",
+    "GET /ledgers/assessment.xlsx": "实绩考核: a year, no object; dispatcher, office and admin only, a liaison refused "
+                                  "(tests/policy/test_assessment.py)",
     "GET /designer/": "designer page", "POST /designer/upload": "designer: deploys new files",
     "POST /designer/validate": "designer: checks posted files", "POST /designer/lint": "designer: checks posted XML",
     "POST /designer/deploy": "designer: deploys posted files (tests/web/test_designer.py)",
