@@ -133,8 +133,8 @@ def test_deploying_the_bundled_processes_creates_their_default_schedules_once(zj
     assert run.json("schedule", "list") == []
     run("deploy", *sorted((ROOT / "processes").glob("*.bpmn")))
     names = sorted(s["name"] for s in run.json("schedule", "list"))
-    assert names == ["培育库年度数据更新", "措施进展季度报告", "月度通报"]
+    assert names == ["培育库年度数据更新", "措施进展季度报告", "月度通报", "联席会议（季度）"]
     run("schedule", "set", "月度通报", "evaluation_circular", "workday:3@09:00")
     run("deploy", *sorted((ROOT / "processes").glob("*.bpmn")))
     schedules = run.json("schedule", "list")
-    assert len(schedules) == 3 and next(s for s in schedules if s["name"] == "月度通报")["rule"] == "workday:3@09:00"
+    assert len(schedules) == 4 and next(s for s in schedules if s["name"] == "月度通报")["rule"] == "workday:3@09:00"
