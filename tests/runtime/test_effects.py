@@ -44,7 +44,10 @@ VALUES = {"period_start": '"2026-10-01"', "period_end": '"2026-10-31"', "circula
           "item_key": '"ZJTX-2026-00001"', "reason": '"久拖未决"', "colour": '"红"', "deadline": '"2026-12-31"',
           "report_every": "5", "listing_id": "1", "instruction": "None", "due_date": '"2026-12-10"',
           "progress": '"按计划推进"', "text": '"我写的回复"', "report_id": "1", "decision": '"lift"', "comment": "None",
-          "name_in_circular": "True"}
+          "name_in_circular": "True",
+          # 联席会议's operations (engine/policy/meetings/)
+          "added_topics": "[]", "held_on": '"2026-12-10"', "place": '"区经济信息委会议室"', "chair": '"主持人"',
+          "attendance": '"各成员单位"', "topics": "[]", "decisions": "[]"}
 SCRIPT_CALLS = {
     "draft_circular": 'x = draft_circular("2026-10-01", "2026-10-31")',
     "circular_draft_text": "x = circular_draft_text(1)",
