@@ -113,6 +113,15 @@ class Item:
             self.consolidate(lead, f"{lead}已办理完毕")
 
 
+def signed(zjtx, lead: str = "区科技局", days: int = 5) -> Item:
+    """An item accepted, dispatched to ``lead`` alone for ``days`` working days and signed for by it."""
+    item = Item(zjtx)
+    item.accept()
+    item.dispatch(lead, days=days)
+    item.sign(lead)
+    return item
+
+
 def visit(satisfied: str = "满意", solved: str = "已解决", comment: str | None = None) -> dict:
     """The service officer's 回访 record of an enterprise reached by phone."""
     return {"visit_reached": "reached", "visit_method": "电话", "visit_at": "2026-10-20 09:30",
@@ -236,6 +245,14 @@ class Browser:
     def login(self, username, password=DEMO_PASSWORD):
         self.get("/login")
         return self.post("/login", {"username": username, "password": password})
+
+    @classmethod
+    def signed_in(cls, app, username: str) -> Browser:
+        """A client signed in as ``username``, holding its session's CSRF token."""
+        browser = cls(app)
+        assert browser.login(username).status_code == 302
+        browser.get("/notifications")
+        return browser
 
 
 # Browser tests: Debian's chromium (never a downloaded browser); screenshots go to test-output/browser/.

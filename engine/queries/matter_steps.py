@@ -2,7 +2,7 @@
 answer a head signs off, the parts the lead consolidates, a part sent back, a disputed remit and its 会商."""
 from __future__ import annotations
 
-from engine.queries.matter import STEP_SECTIONS, Context, _assignment, _date, _section, _text, answers
+from engine.queries.matter import STEP_SECTIONS, Context, _assignment, _by, _date, _last, _section, _text, answers
 
 OF = {"consolidate": "主办单位汇总答复", "part": "协办意见", "rework": "整改答复"}
 
@@ -29,11 +29,12 @@ def head_review(ctx: Context) -> list[dict]:
         kind = OF.get(ctx.data.get("head_review_of"), "答复")
         text = {"consolidate": ctx.data.get("consolidated_answer"), "part": ctx.data.get("revised_part"),
                 "rework": ctx.data.get("rework_answer")}.get(ctx.data.get("head_review_of"))
-    drafted = ctx.completions(lambda d: any(k in d for k in ("answer", "consolidated_answer", "revised_part",
-                                                                "rework_answer")))
-    by = drafted[-1] if drafted else None
-    rows = [("待审核的", kind), ("拟稿", f"{ctx.names.get(by.actor, by.actor)}，{ctx.local(by.at)}" if by else ""),
-            ("内容", _text(text))]
+    # The draft is this department's own: a co-handler's answer written meanwhile is not what its head signs.
+    department = ctx.task_departments.get(ctx.task.id)
+    drafted = [r for r in ctx.completions(lambda d: any(k in d for k in ("answer", "consolidated_answer",
+                                                                         "revised_part", "rework_answer")))
+               if ctx.task_departments.get(r.task_id or 0) == department]
+    rows = [("待审核的", kind), ("拟稿", _by(ctx, _last(drafted))), ("内容", _text(text))]
     return [_section("待报出的答复", rows, highlight=True), *head_comments(ctx)]
 
 

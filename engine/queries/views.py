@@ -74,7 +74,9 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   # merged duplicates (engine/policy/dispatch/merging.py) and the messages the engine delivers
                   "merged_into": "合并到主件", "merged_item_added": "并入重复问题", "message_delivered": "收到消息",
                   "merged_items_closing": "合并件随主件办结", "merged_closed": "随主件办结，已告知企业",
-                  "enterprise_told": "已告知企业", "merged_items_released": "主件撤销，合并件退回研判",
+                  "enterprise_told": "已告知企业",
+                  "enterprise_not_reached": "未能告知企业（无可用的联系渠道）",
+                  "merged_items_released": "主件撤销，合并件退回研判",
                   "merge_released": "主件已撤销，解除合并，重新研判"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 

@@ -42,6 +42,7 @@ class Moment:
 
 
 # (process, the new task's step, the step just completed: "*" for any, or none) → what is said.
+_HEAD_REVIEW = Moment("答复待负责人审核", "审核", "{by}已拟好{matter}的答复，请审核后报出；需修改的请写明意见退回。")
 MOMENTS: dict[tuple[str, str, str], Moment] = {
     ("problem_dispatch", "triage", "*"): Moment("新登记问题", "研判", "{by}登记了{matter}，请研判是否受理。"),
     ("problem_dispatch", "dispatch", "*"): Moment("待交办", "交办", "{matter}已受理，请确定承办单位和办理时限后交办。"),
@@ -65,10 +66,9 @@ MOMENTS: dict[tuple[str, str, str], Moment] = {
         "答复待审核", "审核", "{matter}的答复已经承办单位负责人审核同意报出，请审核答复。"),
     ("problem_dispatch", "review", "*"): Moment("答复待审核", "审核", "各承办单位已答复{matter}，请审核答复。"),
     ("problem_dispatch", "handle", "sign"): Moment("转办", "办理答复", "{by}已将{matter}转交您承办，请办理答复。"),
-    ("problem_dispatch", "head_review_slot", "*"): Moment(
-        "答复待负责人审核", "审核", "{by}已拟好{matter}的答复，请审核后报出；需修改的请写明意见退回。"),
-    ("problem_dispatch", "head_review", "*"): Moment(
-        "答复待负责人审核", "审核", "{by}已拟好{matter}的答复，请审核后报出；需修改的请写明意见退回。"),
+    # 负责人审核 inside the department's part (head_review_slot) and of the consolidated answer (head_review).
+    ("problem_dispatch", "head_review_slot", "*"): _HEAD_REVIEW,
+    ("problem_dispatch", "head_review", "*"): _HEAD_REVIEW,
     ("problem_dispatch", "handle", "head_review_slot"): Moment(
         "负责人退回修改", "修改答复", "{department}负责人退回了{matter}的答复，请按意见修改后重新提交。"),
     ("problem_dispatch", "consolidate", "head_review"): Moment(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.identity.org import get_user
 from engine.storage.models import InboxMessage
-from tests.helpers import REGISTRATION, ROOT, Item, counts, liaison
+from tests.helpers import REGISTRATION, ROOT, Item, counts, liaison, signed
 
 LEAD = "区科技局"
 # The clock fixture stops at Wednesday 2026-11-04; dispatched for 5 working days the task is due 11-11.
@@ -17,13 +17,6 @@ DUE = "2026-11-11"
 SHORT = "2026-11-13"  # 2 working days more: the dispatcher's to decide (at most 5)
 LONG = "2026-11-25"   # 10 working days more: the office's
 
-
-def signed(zjtx) -> Item:
-    item = Item(zjtx)
-    item.accept()
-    item.dispatch(LEAD, days=5)
-    item.sign(LEAD)
-    return item
 
 
 def ask(item: Item, until: str, reason: str = "需上报市级部门审批") -> dict:
@@ -135,3 +128,23 @@ def test_an_approved_extension_is_told_to_the_enterprises_contact_when_it_has_on
     with zjtx.db.read() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)
                               .where(OutboxMessage.key.like("extension:%:contact:%"))) == 1
+
+
+def test_an_extension_the_enterprise_could_not_be_told_of_is_recorded_as_not_told(mailing_zjtx, clock):
+    from engine.queries.views import ACTION_LABELS
+    from engine.storage.models import AuditRecord, OutboxMessage
+
+    zjtx = mailing_zjtx  # email works, but the contact gave only a mobile number and no SMS gateway is configured
+    item = Item(zjtx, {**REGISTRATION, "contact": "张经理 13912345678"})
+    item.accept()
+    item.dispatch(LEAD, days=5)
+    item.sign(LEAD)
+    ask(item, SHORT)
+    item.do("decide_extension", {"extension_approved": True}, "dispatcher")
+    with zjtx.db.read() as session:
+        actions = session.scalars(select(AuditRecord.action).where(
+            AuditRecord.instance_id == item.id, AuditRecord.action.like("enterprise_%"))).all()
+        sent = session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.key.like("extension:%:contact:%")))
+    assert (actions, sent) == (["enterprise_not_reached"], 0)
+    assert ACTION_LABELS["enterprise_not_reached"].startswith("未能告知企业")  # as the item's history shows it

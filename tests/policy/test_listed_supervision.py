@@ -21,20 +21,13 @@ from engine.policy.circulars.service import criticized
 from engine.policy.supervision.listing import allocate_number
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import Escalation, InboxMessage, ListedSupervision
-from tests.helpers import BJ, Item, counts, head, liaison, visit
+from tests.helpers import BJ, Item, counts, head, liaison, signed, visit
 
 LEAD, OTHER = "区科技局", "区交通局"
 # The clock fixture stops at Wednesday 2026-11-04, 10:00 in Beijing.
 DEADLINE = "2026-11-20"  # a Friday
 LISTING = {"listing_reason": "企业反映用地问题久拖未决", "slip_colour": "黄", "new_deadline": DEADLINE}
 
-
-def signed(zjtx) -> Item:
-    item = Item(zjtx)
-    item.accept()
-    item.dispatch(LEAD, days=5)
-    item.sign(LEAD)
-    return item
 
 
 def listing_of(zjtx, item: Item) -> dict:

@@ -18,19 +18,12 @@ from engine.policy.dispatch.figures import compute
 from engine.queries.tasks import InboxFilter
 from engine.scheduling.scheduler import Scheduler
 from engine.storage.models import AuditRecord, Escalation, HumanTask, InboxMessage, TaskPause
-from tests.helpers import BJ, Item, at, counts, head, liaison
+from tests.helpers import BJ, Item, at, counts, head, liaison, signed
 
 LEAD, OTHER = "区科技局", "区财政局"
 DUE = "2026-11-11"  # dispatched on Wednesday 11-04 for 5 working days
 REASON = "等待企业补充提供项目用地红线图和规划设计方案"
 
-
-def signed(zjtx) -> Item:
-    item = Item(zjtx)
-    item.accept()
-    item.dispatch(LEAD, days=5)
-    item.sign(LEAD)
-    return item
 
 
 def handle(item: Item) -> dict:

@@ -9,14 +9,14 @@ import pytest
 import time_machine
 
 from tests.helpers import Item, at, head, liaison
-from tests.web.test_task_pages import dispatched, matter_of, page_of, pages, post  # noqa: F401 (fixture)
+from tests.web.test_task_pages import dispatched, matter_of, page_of, post
 
 pytestmark = pytest.mark.sqlite_only
 LEAD, CO = "区科技局", "区财政局"
 HANDLER = "science_tech_bureau_handler"
 
 
-def test_the_sign_page_offers_the_departments_handlers_and_assigns_one(zjtx, pages):  # noqa: F811
+def test_the_sign_page_offers_the_departments_handlers_and_assigns_one(zjtx, pages):
     with time_machine.travel(at("2026-11-04 10:00"), tick=False):
         item = dispatched(zjtx)
         sign = item.task("sign", LEAD)
@@ -34,17 +34,19 @@ def test_the_sign_page_offers_the_departments_handlers_and_assigns_one(zjtx, pag
         assert f"/tasks/{handle['id']}" in pages(HANDLER).get("/").get_data(as_text=True)
 
 
-def test_the_head_sees_the_draft_and_the_lead_sees_every_part(zjtx, pages):  # noqa: F811
+def test_the_head_sees_the_draft_and_the_lead_sees_every_part(zjtx, pages):
     with time_machine.travel(at("2026-11-04 10:00"), tick=False):
         item = dispatched(zjtx)
         item.sign(LEAD)
         item.sign(CO)
         item.answer(CO, "财政局：安排专项资金50万元", sign_off=False)
+        item.answer(LEAD, "科技局：已协调规划指标", sign_off=False)  # drafted later, in another unit
         sign_off = item.task("head_review_slot", CO)
         card = matter_of(page_of(pages(head(CO)), sign_off))
         assert "待报出的答复" in card and "财政局：安排专项资金50万元" in card and "协办意见" in card
+        assert f"{CO}联络员" in card and f"{LEAD}联络员" not in card  # the drafter is the head's own unit's
         assert post(pages(head(CO)), sign_off, {"head_decision": "approve"}).status_code == 302
-        item.answer(LEAD, "科技局：已协调规划指标")
+        item.sign_off(LEAD)
         consolidate = item.task("consolidate", LEAD)
         html = page_of(pages(liaison(LEAD)), consolidate)
         card = matter_of(html)
@@ -53,7 +55,7 @@ def test_the_head_sees_the_draft_and_the_lead_sees_every_part(zjtx, pages):  # n
         assert 'value="区商务委"' not in html
 
 
-def test_the_office_sees_why_the_remit_is_disputed(zjtx, pages):  # noqa: F811
+def test_the_office_sees_why_the_remit_is_disputed(zjtx, pages):
     with time_machine.travel(at("2026-11-04 10:00"), tick=False):
         item = Item(zjtx)
         item.accept()

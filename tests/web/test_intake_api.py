@@ -11,14 +11,9 @@ from engine.identity.accounts import issue_token
 from engine.identity.authz import actor_for
 from engine.identity.org import get_user
 from tests.helpers import GOOD, RECORD, REGISTRATION, Browser, liaison, uscc
-from web import create_app
 
 NEW_CODE = uscc("91500114MA5U9WEB0")
 
-
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
 @pytest.fixture

@@ -9,37 +9,19 @@ import pytest
 from docx import Document
 
 from engine.identity.accounts import list_users
-from tests.helpers import Browser, Item, liaison
-from web import create_app
+from tests.helpers import liaison, signed
 
 pytestmark = pytest.mark.sqlite_only
 LEAD, OTHER = "区科技局", "区交通局"
 BUTTON = "/listed-supervision\">挂牌督办</a>"
 
 
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
-def browser(app, user: str) -> Browser:
-    b = Browser(app)
-    assert b.login(user).status_code == 302
-    b.get("/notifications")  # the signed-in session's CSRF token
-    return b
 
-
-def signed(zjtx) -> Item:
-    item = Item(zjtx)
-    item.accept()
-    item.dispatch(LEAD, days=5)
-    item.sign(LEAD)
-    return item
-
-
-def test_the_office_lists_an_item_from_its_page_and_the_lead_unit_downloads_the_letter(app, zjtx, clock):
+def test_the_office_lists_an_item_from_its_page_and_the_lead_unit_downloads_the_letter(zjtx, clock, pages):
     item = signed(zjtx)
-    office, lead, other = browser(app, "office"), browser(app, liaison(LEAD)), browser(app, liaison(OTHER))
+    office, lead, other = pages("office"), pages(liaison(LEAD)), pages(liaison(OTHER))
     assert BUTTON in office.get(f"/items/{item.id}").get_data(as_text=True)
     assert BUTTON not in lead.get(f"/items/{item.id}").get_data(as_text=True)  # the lead unit sees, cannot list
     assert lead.get(f"/items/{item.id}/listed-supervision").status_code == 403
@@ -66,14 +48,14 @@ def test_the_office_lists_an_item_from_its_page_and_the_lead_unit_downloads_the_
     assert other.get(f"/items/{item.id}/listed-supervision").status_code == 404
 
 
-def test_the_leader_writes_the_instruction_and_the_page_shows_it(app, zjtx, clock):
+def test_the_leader_writes_the_instruction_and_the_page_shows_it(zjtx, clock, pages):
     item = signed(zjtx)
-    office = browser(app, "office")
+    office = pages("office")
     asked = office.post(f"/items/{item.id}/listed-supervision", {"listing_reason": "问题严重", "slip_colour": "红",
                                                                  "new_deadline": "2026-11-20", "ask_instruction": "true"})
     assert asked.status_code == 302
     assert "督办函签发中" in office.get(f"/items/{item.id}").get_data(as_text=True)
-    leader = browser(app, "leader")
+    leader = pages("leader")
     [instruct] = [t for t in zjtx.queries.tasks() if t["task"] == "instruct"]
     assert "领导批示" in leader.get("/").get_data(as_text=True)
     leader.get(f"/tasks/{instruct['id']}")
@@ -82,13 +64,13 @@ def test_the_leader_writes_the_instruction_and_the_page_shows_it(app, zjtx, cloc
     assert "领导小组组长：限期解决，办结后报我" in page and "红色督办单" in page and "黔江专精特新督〔2026〕1号" in page
 
 
-def test_the_api_lists_an_item_for_the_office_only(app, zjtx, clock):
+def test_the_api_lists_an_item_for_the_office_only(zjtx, clock, pages):
     item = signed(zjtx)
     body = {"listing_reason": "企业反映久拖未决", "slip_colour": "蓝", "new_deadline": "2026-11-20"}
-    lead = browser(app, liaison(LEAD))
+    lead = pages(liaison(LEAD))
     assert lead.client.post(f"/api/v1/items/{item.id}/listed-supervision", json=body,
                             headers={"X-CSRF-Token": lead.token}).status_code == 403
-    office = browser(app, "office")
+    office = pages("office")
     made = office.client.post(f"/api/v1/items/{item.id}/listed-supervision", json=body,
                               headers={"X-CSRF-Token": office.token})
     assert made.status_code == 201, made.get_json()
@@ -99,11 +81,11 @@ def test_the_api_lists_an_item_for_the_office_only(app, zjtx, clock):
                                headers={"X-CSRF-Token": office.token})
     assert again.status_code == 400 and "item_key" in again.get_json()["errors"]
     assert lead.client.get(f"/api/v1/items/{item.id}/listed-supervision").get_json()["listings"][0]["id"] == listing["id"]
-    assert browser(app, liaison(OTHER)).client.get(f"/api/v1/items/{item.id}/listed-supervision").status_code == 404
+    assert pages(liaison(OTHER)).client.get(f"/api/v1/items/{item.id}/listed-supervision").status_code == 404
 
 
-def test_the_administrator_gives_the_leading_groups_roles(app, zjtx):
-    admin = browser(app, "admin")
+def test_the_administrator_gives_the_leading_groups_roles(zjtx, pages):
+    admin = pages("admin")
     form = admin.get("/admin/users/new").get_data(as_text=True)
     assert 'value="group_leader"' in form and "领导小组组长" in form and 'value="deputy_group_leader"' in form
     with zjtx.db.read() as session:
@@ -114,12 +96,12 @@ def test_the_administrator_gives_the_leading_groups_roles(app, zjtx):
     with zjtx.db.read() as session:
         edited = next(u for u in list_users(session) if u["username"] == liaison(OTHER))
     assert edited["roles"] == ["deputy_group_leader"] and edited["department"] == "区政府办"
-    promoted = browser(app, liaison(OTHER))  # a district leader now: sees and lists any item
+    promoted = pages(liaison(OTHER))  # a district leader now: sees and lists any item
     item = signed(zjtx)
     assert BUTTON in promoted.get(f"/items/{item.id}").get_data(as_text=True)
 
 
-def test_the_dashboard_shows_the_units_the_office_named_this_month(app, zjtx, clock):
+def test_the_dashboard_shows_the_units_the_office_named_this_month(zjtx, clock, pages):
     item = signed(zjtx)
     zjtx.listings.start("office", item.id, {"listing_reason": "久拖未决", "slip_colour": "红", "new_deadline": "2026-11-20"})
     [report] = [t for t in zjtx.queries.tasks() if t["task"] == "report"]
@@ -127,6 +109,6 @@ def test_the_dashboard_shows_the_units_the_office_named_this_month(app, zjtx, cl
     [review] = [t for t in zjtx.queries.tasks() if t["task"] == "review"]
     zjtx.workflows.complete(review["id"], {"review_decision": "lift", "name_in_circular": True,
                                            "review_comment": "推进不力，予以点名"}, "office")
-    page = browser(app, "leader").get("/dashboard").get_data(as_text=True)  # the district leaders see it too
+    page = pages("leader").get("/dashboard").get_data(as_text=True)  # the district leaders see it too
     assert "领导小组办公室点名" in page and "推进不力，予以点名" in page and f"<strong>{LEAD}</strong>" in page
     assert "红色" in page and "挂牌督办" in page

@@ -16,14 +16,9 @@ from engine.identity.authz import SYSTEM
 from engine.identity.org import DEMO_PASSWORD
 from engine.storage.models import LoginAttempt
 from tests.helpers import Browser
-from web import create_app
 
 pytestmark = pytest.mark.sqlite_only
 
-
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
 def attempt(app, username, password, ip="10.1.1.1"):

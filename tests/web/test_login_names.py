@@ -13,14 +13,9 @@ from engine.identity.authz import actor_for
 from engine.identity.org import DEMO_PASSWORD
 from engine.storage.models import LoginAttempt, User
 from tests.helpers import Browser
-from web import create_app
 
 pytestmark = pytest.mark.sqlite_only
 
-
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
 def attempt(app, identifier, password=DEMO_PASSWORD, ip="10.1.1.1"):

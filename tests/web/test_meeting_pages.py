@@ -9,27 +9,16 @@ import pytest
 from docx import Document
 
 from engine.policy.meetings.service import MeetingService
-from tests.helpers import Browser, liaison
+from tests.helpers import liaison
 from tests.policy.test_joint_meeting import RECORD, tasks
-from web import create_app
 
 pytestmark = pytest.mark.sqlite_only
 
 
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
-def browser(app, user: str) -> Browser:
-    b = Browser(app)
-    assert b.login(user).status_code == 302
-    b.get("/notifications")  # the signed-in session's CSRF token
-    return b
-
-
-def test_a_meeting_from_the_archive_to_its_dispatched_items(app, zjtx, clock):
-    dispatcher, office, unit = browser(app, "dispatcher"), browser(app, "office"), browser(app, liaison("区科技局"))
+def test_a_meeting_from_the_archive_to_its_dispatched_items(zjtx, clock, pages):
+    dispatcher, office, unit = pages("dispatcher"), pages("office"), pages(liaison("区科技局"))
     assert unit.get("/meetings/").status_code == 403
     assert unit.post("/meetings/start").status_code == 403
     assert "联席会议" not in unit.get("/notifications").get_data(as_text=True).split("<nav>")[1].split("</nav>")[0]

@@ -10,16 +10,12 @@ import brotli
 import pytest
 
 from tests.helpers import Browser, Item, User, liaison
-from web import assets, create_app
+from web import assets
 
 pytestmark = pytest.mark.sqlite_only
 LEAD = "区科技局"
 SLOW_LINK = {"offline": False, "downloadThroughput": 200_000, "uploadThroughput": 100_000, "latency": 150}
 
-
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
 def logged_in(app, user="dispatcher") -> Browser:

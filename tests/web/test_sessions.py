@@ -19,15 +19,11 @@ from engine.identity.org import DEMO_PASSWORD
 from engine.storage.models import AuditRecord
 from tests.helpers import Browser
 from tests.helpers import liaison as liaison_of
-from web import create_app, session_secret
+from web import session_secret
 
 pytestmark = pytest.mark.sqlite_only
 NEW_PASSWORD = "新的密码2026ab"
 
-
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
 def signed_in(app, user) -> Browser:

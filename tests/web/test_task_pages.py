@@ -10,26 +10,12 @@ import pytest
 import time_machine
 
 from tests.helpers import REGISTRATION, Browser, Item, at, counts, liaison, short_extension
-from web import create_app
 
 pytestmark = pytest.mark.sqlite_only
 LEAD, CO = "区科技局", "区财政局"
 CONTACT = "王经理 13800000000"
 NOTE = "请会同规划部门一周内拿出用地指标方案"
 
-
-@pytest.fixture
-def pages(zjtx):
-    """``pages(username)``: a logged-in test client (one per user)."""
-    app = create_app(services=zjtx, config={"TESTING": True})
-    clients: dict[str, Browser] = {}
-
-    def get(username: str) -> Browser:
-        if username not in clients:
-            clients[username] = Browser(app)
-            assert clients[username].login(username).status_code == 302
-        return clients[username]
-    return get
 
 
 def dispatched(zjtx) -> Item:

@@ -10,16 +10,11 @@ import pytest
 from engine.identity.accounts import issue_token
 from engine.identity.org import get_user
 from tests.helpers import Browser, Item, at, liaison
-from web import create_app
 
 pytestmark = pytest.mark.sqlite_only
 LEAD = "区科技局"
 REASON = "等待企业补充提供环评批复文件"
 
-
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
 def signed(zjtx) -> tuple[Item, int]:

@@ -9,15 +9,10 @@ import time_machine
 
 from engine.identity.org import DEMO_PASSWORD
 from tests.helpers import REGISTRATION, Browser, Item, liaison
-from web import create_app
 
 pytestmark = pytest.mark.sqlite_only
 LEAD, CO = "区科技局", "区财政局"
 
-
-@pytest.fixture
-def app(zjtx):
-    return create_app(services=zjtx, config={"TESTING": True})
 
 
 @pytest.fixture

@@ -76,8 +76,12 @@ def _tell_contact(ctx: OperationContext, contact: object, notice) -> list[dict]:
         return []
     reached = ctx.services.notifier.notify_contact(ctx.session, notice, Contact(label=str(contact), email=email,
                                                                                 mobile=mobile), ctx.now)
-    ctx.session.add(AuditRecord(instance_id=ctx.instance_id, action="enterprise_told", actor="system", at=ctx.now,
-                                data={"event": notice.data.get("event"), "to": [r["to"] for r in reached]}))
+    # 「已告知企业」 only when a channel took the message: a mobile number with no SMS gateway configured
+    # reaches nobody, and the item's history must say so rather than claim the enterprise was told.
+    action = "enterprise_told" if reached else "enterprise_not_reached"
+    ctx.session.add(AuditRecord(instance_id=ctx.instance_id, action=action, actor="system", at=ctx.now,
+                                data={"event": notice.data.get("event"), "to": [r["to"] for r in reached],
+                                      "contact": str(contact)}))
     return reached
 
 
