@@ -2,6 +2,7 @@
 (``engine/storage/migrations``); every name is importable from here."""
 from engine.storage.models.base import Base, CompressedText, JSONType, UTCDateTime, utcnow
 from engine.storage.models.calendar import CalendarDay, CalendarYear, ReferenceGeneration
+from engine.storage.models.circulars import CircularObjection
 from engine.storage.models.guidance import GuidanceGap, GuidanceVisit
 from engine.storage.models.instance_messages import InstanceMessage
 from engine.storage.models.items import ItemLink, ItemMeasure
@@ -26,6 +27,7 @@ from engine.storage.models.supervision import CircularNaming, ListedSupervision,
 
 __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "CircularNaming",
+    "CircularObjection",
     "Comment", "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseChange", "EnterpriseYear",
     "Escalation", "GuidanceGap", "GuidanceVisit",
     "HumanTask", "InboxMessage", "Incident", "InstanceMessage", "ItemLink", "ItemMeasure", "JSONType",
