@@ -268,7 +268,8 @@ class WorkflowService(Stepper):
     def _check_refusal(workflow, spiff_task, props: dict, cleaned: dict, settings: dict) -> None:
         """The diagram's own rule for refusing an answer before anything runs (a capped extension request):
         ``refuse_if``, an expression on the task's data with the answer, and ``refuse_message``,
-        ``field=message`` with the process properties filled in (``{extension_max_requests}``)."""
+        ``field=message`` with the process properties filled in (``{extension_max_requests}``). A rule that
+        returns a non-empty text is refusing with that text as the message."""
         rule = props.get("refuse_if")
         if not rule:
             return
@@ -284,6 +285,8 @@ class WorkflowService(Stepper):
             message = message.format(**settings)
         except (KeyError, IndexError, ValueError):
             pass
+        if isinstance(refused, str) and refused.strip():  # the rule said why (naming the enterprise), say that
+            message = refused.strip()[:500]
         raise ValidationFailed({field.strip() or "表单": message.strip() or "不符合流程规定，不能提交"})
 
     def _close_supervision(self, session: Session, who, task_id: int, data: dict) -> CompletionResult:

@@ -77,7 +77,7 @@ def run_batch(zjtx) -> int:
     with pytest.raises(ValidationFailed) as refused:
         zjtx.workflows.complete(commerce["id"], {"proposals": [{"enterprise_uscc": OUTSIDER, "reason": "成长性好"}]},
                                 liaison(COMMERCE))
-    assert "proposals" in refused.value.errors and "培育库" in refused.value.errors["proposals"]
+    assert refused.value.errors["proposals"].startswith("「黔江某未入库有限公司」未入培育库")  # named, and why
     zjtx.workflows.complete(commerce["id"], {"proposals": [{"enterprise_uscc": WHOLESALER, "reason": "细分市场领先"}]},
                             liaison(COMMERCE))
     zjtx.workflows.complete(task(zjtx, instance_id, "propose", TRANSPORT)["id"],
@@ -157,3 +157,24 @@ def test_the_recommendation_list_is_an_excel_workbook_for_the_commission(zjtx):
     assert sorted((r[1], r[2], r[4], r[5]) for r in rows[2:]) == [
         ("黔江某商贸有限公司", WHOLESALER, COMMERCE, "细分市场领先"), ("黔江某物流有限公司", CARRIER, TRANSPORT, "冷链物流特色")]
     assert [r[0] for r in book["申报材料清单"].iter_rows(min_row=2, values_only=True)] == ["申报书", "营业执照"]
+
+
+def test_a_little_giant_batch_takes_only_valid_city_level_specialized_enterprises(zjtx):
+    enterprise(zjtx, WHOLESALER, "黔江某商贸有限公司", "批发业", True)
+    enterprise(zjtx, OUTSIDER, "黔江某精密有限公司", "批发业", True)
+    with zjtx.db.write() as session:  # the wholesaler is a 市级专精特新 until 2028; the other's ended in 2025
+        for code, until in ((WHOLESALER, date(2028, 6, 30)), (OUTSIDER, date(2025, 6, 30))):
+            row = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
+            row.tier, row.tier_since, row.tier_valid_until = "specialized", date(2022, 7, 1), until
+    started = zjtx.workflows.start("recognition_batch", {"tier": "little_giant", "batch_year": 2026,
+                                                         "proposal_deadline": "2026-11-20"}, actor="dispatcher")
+    commerce = task(zjtx, started["id"], "propose", COMMERCE)
+    with pytest.raises(ValidationFailed) as refused:
+        zjtx.workflows.complete(commerce["id"], {"proposals": [{"enterprise_uscc": WHOLESALER, "reason": "细分领先"},
+                                                               {"enterprise_uscc": OUTSIDER, "reason": "专利多"}]},
+                                liaison(COMMERCE))
+    message = refused.value.errors["proposals"]
+    assert "「黔江某精密有限公司」不是有效期内的市级专精特新中小企业" in message and "黔江某商贸" not in message
+    zjtx.workflows.complete(commerce["id"], {"proposals": [{"enterprise_uscc": WHOLESALER, "reason": "细分领先"}]},
+                            liaison(COMMERCE))
+    assert zjtx.queries.show(started["id"])["item_status"] == "审核推荐"

@@ -21,7 +21,7 @@ SEMANTICS = {
     "pool_admission.bpmn": "0d0d7c7cc5587c26ecf6eb29488cabc9cb1af363176aa17882db7db882c163a3",
     "pool_data_update.bpmn": "b5bcfa4b33df4830c8cbb12d6b50460ff39a3bda0e0c81324270af762bdf8eb4",
     "problem_dispatch.bpmn": "967f20883b9ce20b7651db895bcc8f6852994539b08f94368d03c2be4bbd2213",
-    "recognition_batch.bpmn": "30385cad1072467ea2abc85d4b9f4d1ec080101bdf3363f6c4a861752196f720",
+    "recognition_batch.bpmn": "af25133af51b9d1eceac93175369fbcf1152bcfa5dd79412187287a67afcfc34",
 }
 LANES = {"evaluation_circular.bpmn": 3, "listed_supervision.bpmn": 3, "measure_supervision.bpmn": 2, "pool_admission.bpmn": 3,
          "pool_data_update.bpmn": 1, "problem_dispatch.bpmn": 3,

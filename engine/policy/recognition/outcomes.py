@@ -36,12 +36,31 @@ def _by_code(session: Session, codes: list[str]) -> dict[str, Enterprise]:
     return {e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(wanted)))} if wanted else {}
 
 
-def outside_pool(session: Session, proposals: list, department: str) -> bool:
-    """True when a proposal names an enterprise not in the cultivation pool or not of the department's industries."""
-    codes = [str(p.get("enterprise_uscc", "")) for p in proposals or []]
+def outside_pool(session: Session, proposals: list, department: str, tier: str | None, today: date) -> str:
+    """Why the proposals cannot go forward, naming each enterprise ("" when they can): each must be in the
+    cultivation pool and of the department's industries, and for 小巨人 a 市级专精特新中小企业 recognised and
+    valid ``today`` (the city recognises 小巨人 from among them)."""
+    codes = [str(p.get("enterprise_uscc", "")).strip().upper() for p in proposals or []]
     found = _by_code(session, codes)
-    return any((e := found.get(c.strip().upper())) is None or not e.in_pool or department_of(e.industry) != department
-               for c in codes)
+    problems = []
+    for code in codes:
+        e = found.get(code)
+        if e is None:
+            problems.append(f"统一社会信用代码 {code or '（空）'} 不在企业库中")
+        elif not e.in_pool:
+            problems.append(f"「{e.name}」未入培育库")
+        elif department_of(e.industry) != department:
+            problems.append(f"「{e.name}」属{e.industry or '未填行业'}，不是本部门主管的行业")
+        elif tier == "little_giant" and not _specialized_on(e, today):
+            problems.append(f"「{e.name}」不是有效期内的市级专精特新中小企业，不能推荐申报“小巨人”")
+    if not problems:
+        return ""
+    return "；".join(problems) + "。推荐企业须为本部门主管行业的培育库在库企业"
+
+
+def _specialized_on(e: Enterprise, day: date) -> bool:
+    return (e.tier in ("specialized", "little_giant") and (e.tier_since is None or e.tier_since <= day)
+            and (e.tier_valid_until is None or e.tier_valid_until >= day))
 
 
 def proposal_rows(session: Session, proposals: list, department: str) -> list[dict]:

@@ -10,8 +10,9 @@ def _helpers(ctx: HelperContext) -> dict:
     def recognition_departments() -> list[str]:
         return outcomes.proposing_departments(ctx.session)
 
-    def outside_pool(proposals, department) -> bool:
-        return outcomes.outside_pool(ctx.session, list(proposals or [])[:200], str(department))
+    def outside_pool(proposals, department, tier=None) -> str:
+        return outcomes.outside_pool(ctx.session, list(proposals or [])[:200], str(department),
+                                     str(tier) if tier else None, ctx.now().astimezone(ctx.tz).date())
 
     def proposal_rows(proposals, department) -> list[dict]:
         return outcomes.proposal_rows(ctx.session, list(proposals or [])[:200], str(department))
