@@ -62,6 +62,8 @@ MOMENTS: dict[tuple[str, str, str], Moment] = {
     ("problem_dispatch", "handle", "decide_extension:no"): Moment(
         "延期未获批准", "办理答复", "您对{matter}的延期申请未获批准，请按原期限办理答复。"),
     ("problem_dispatch", "review", "rework"): Moment("整改答复待审核", "审核", "{by}已提交{matter}的整改答复，请审核。"),
+    ("problem_dispatch", "review", "head_review:rework"): Moment(
+        "整改答复待审核", "审核", "{matter}的整改答复已经承办单位负责人审核同意报出，请审核。"),
     ("problem_dispatch", "review", "head_review"): Moment(
         "答复待审核", "审核", "{matter}的答复已经承办单位负责人审核同意报出，请审核答复。"),
     ("problem_dispatch", "review", "*"): Moment("答复待审核", "审核", "各承办单位已答复{matter}，请审核答复。"),
@@ -113,11 +115,15 @@ DETAILS = {"return_reason": "退回理由", "extension_due_date": "申请延至"
 ROLE_LABELS = {"lead": "主办", "co": "协办"}
 
 
-def moment_of(process: str, step: str, cause: HumanTask | None, cause_data: dict) -> Moment:
+def moment_of(process: str, step: str, cause: HumanTask | None, cause_data: dict, data: dict | None = None) -> Moment:
+    """What is said of the new task ``step``: by the step just completed (``cause``, its answer ``cause_data``)
+    and, after a head's sign-off, by what was signed off (the new task's ``data``: head_review_of)."""
     previous = cause.bpmn_id if cause is not None else "*"
     if previous in ("decide_extension", "decide_extension_office"):
         previous += ":yes" if cause_data.get("extension_approved") else ":no"
-    return MOMENTS.get((process, step, previous)) or MOMENTS.get((process, step, "*")) or GENERIC
+    signed_off = (data or {}).get("head_review_of") if previous == "head_review" else None
+    return ((signed_off and MOMENTS.get((process, step, f"{previous}:{signed_off}")))
+            or MOMENTS.get((process, step, previous)) or MOMENTS.get((process, step, "*")) or GENERIC)
 
 
 def _roles(task: HumanTask) -> set[str]:
@@ -197,7 +203,7 @@ class WorkNotices:
     def notice(self, session: Session, instance: ProcessInstance, process: str, task: HumanTask, data: dict,
                cause: HumanTask | None, cause_data: dict, by: str, now: datetime,
                working_days: Callable[[date, date], int]) -> Notice:
-        moment = moment_of(process, task.bpmn_id, cause, cause_data)
+        moment = moment_of(process, task.bpmn_id, cause, cause_data, data)
         department = session.get(Department, task.department_id)
         assignment = data.get("assignment") if isinstance(data.get("assignment"), dict) else {}
         role = ROLE_LABELS.get(assignment.get("role"), "")

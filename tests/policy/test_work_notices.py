@@ -143,8 +143,8 @@ def test_answers_go_to_the_dispatcher_and_a_send_back_to_the_lead_departments_li
     assert set(sign_off) == {head(LEAD)} and sign_off[head(LEAD)].title.startswith("答复待负责人审核：")
     item.sign_off(LEAD)
     again = about(engine, item.task("review")["id"])
-    assert set(again) == {"dispatcher"} and again["dispatcher"].title.startswith("答复待审核：")
-    assert "负责人审核同意报出" in again["dispatcher"].body
+    assert set(again) == {"dispatcher"} and again["dispatcher"].title.startswith("整改答复待审核：")  # not a first answer
+    assert "整改答复已经承办单位负责人审核同意报出" in again["dispatcher"].body
 
 
 def test_an_accepted_answer_asks_for_the_follow_up_and_dissatisfaction_reopens_with_a_notice(engine):
