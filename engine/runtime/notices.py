@@ -105,13 +105,24 @@ MOMENTS: dict[tuple[str, str, str], Moment] = {
     ("evaluation_circular", "approve", "*"): Moment("通报待审批", "审批", "{by}已起草{matter}，请审阅正文后决定是否发布。"),
     ("evaluation_circular", "rectify", "*"): Moment(
         "通报整改", "提交整改报告", "{department}在{matter}中被通报批评，请提交整改报告。"),
+    ("evaluation_circular", "check_figures", "*"): Moment(
+        "通报数据待核对", "核对本单位数据",
+        "{matter}已定稿，请核对{department}在通报附表中的数据；有误的请提出异议（写明核实的数值和理由），期满未核对的视为无异议。"),
+    ("evaluation_circular", "resolve_objections", "*"): Moment(
+        "通报数据异议", "处理异议", "成员单位对{matter}的数据提出了异议，请逐条处理：采纳并更正，或写明理由不予采纳。"),
+    ("evaluation_circular", "approve", "resolve_objections"): Moment(
+        "通报待审批", "审批", "{matter}已经成员单位核对，数据异议已由{by}处理，请审阅正文后决定是否发布。"),
+    ("evaluation_circular", "review_rectification", "*"): Moment(
+        "整改报告待审核", "审核整改报告", "{by}提交了{matter}的整改报告，请审核：已整改的予以销号，未到位的写明意见退回。"),
+    ("evaluation_circular", "rectify", "review_rectification"): Moment(
+        "整改报告退回", "补充整改报告", "领导小组办公室退回了{department}对{matter}的整改报告，请按审核意见补充整改后重新提交。"),
 }
 GENERIC = Moment("新待办", "办理", "{matter}的「{step}」已交{department}办理。")
 
 # What the step just completed said that the next one decides on (its form's field → the label shown).
 DETAILS = {"return_reason": "退回理由", "extension_due_date": "申请延至", "extension_reason": "延期理由",
            "extension_comment": "审批意见", "review_reason": "退办理由", "rating_comment": "企业意见",
-           "visit_note": "联系情况"}
+           "visit_note": "联系情况", "rectification_comment": "审核意见"}
 ROLE_LABELS = {"lead": "主办", "co": "协办"}
 
 

@@ -7,6 +7,7 @@ leading-group member unit.
 """
 from __future__ import annotations
 
+import builtins
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -193,6 +194,10 @@ class CircularService:
         circular = self._own(session, circular_id, instance_id)
         if circular.status == "published":
             raise Conflict(f"{circular.number} 已发布")
+        from engine.policy.circulars.objections import unresolved
+
+        if unresolved(session, circular.id):  # the diagram's approval refuses first; this guards any other path
+            raise Conflict("尚有成员单位对通报数据的异议未处理，不能发布")
         now = self.clock()
         year = now.astimezone(self.tz).year
         seq = (session.scalar(select(func.max(Circular.seq)).where(Circular.year == year)) or 0) + 1
@@ -248,6 +253,13 @@ class CircularService:
                 raise NotFound(f"通报 {circular_id} 不存在")
             return circular
 
+    def objections(self, circular_id: int) -> builtins.list[dict]:
+        """The objections to the circular's figures and their resolutions (engine.policy.circulars.objections)."""
+        from engine.policy.circulars.objections import listing
+
+        with self.db.read() as session:
+            return listing(session, circular_id)
+
     def publisher(self, circular: Circular) -> str | None:
         """Who published ``circular`` as people read it: the user's display name (stored is the user name)."""
         if not circular.published_by:
@@ -262,6 +274,9 @@ class CircularService:
         day = localtime.local(circular.published_at or circular.created_at or self.clock(), self.tz).date()
         columns, names = table_columns(circular.figures), labels()
         header = ["名次", "单位", *[names.get(c, c) for c in columns]]
-        rows = [[str(row["rank"]), row["department"], *[_fmt(row[c], c.endswith("rate")) for c in columns]]
+        fixed = {(c["department"], c["figure"]) for c in circular.figures.get("corrections") or []}  # 经核对更正
+        rows = [[str(row["rank"]), row["department"], *[_fmt(row[c], c.endswith("rate"))
+                                                        + ("（更正）" if (row["department"], c) in fixed else "")
+                                                        for c in columns]]
                 for row in circular.figures.get("table", [])]
         return document.render(circular.number, circular.title, circular.text, day, header, rows)
