@@ -76,6 +76,15 @@ def check_can_act(actor: Actor, task: HumanTask) -> None:
                            task_id=task.id)
 
 
+def can_act(actor: Actor, task: HumanTask) -> bool:
+    """:func:`check_can_act` as a yes or no."""
+    try:
+        check_can_act(actor, task)
+    except (TaskNotFound, PermissionDenied):
+        return False
+    return True
+
+
 def assigned_to_other(task: HumanTask, user_id: int | None, roles: set[str] | frozenset[str]) -> bool:
     """A task assigned to a named 承办人 (转办) is theirs: another 承办人 of the department may not act on it;
     the department's liaison and head still may (to stand in or assign it again)."""

@@ -16,6 +16,7 @@ from engine.errors import TaskNotFound
 from engine.identity import authz
 from engine.queries.matter import people, person
 from engine.repository.registry import properties_of
+from engine.runtime.pauses import may_end
 from engine.runtime.projection import IN_PROGRESS, OPEN_STATUSES
 from engine.storage.models import Department, HumanTask, TaskPause
 
@@ -95,7 +96,7 @@ class PauseViews:
         history = [self.entry(p, names, task if p.task_id == task.id else None, calendar) for p in pauses]
         active = next((h for h in history if h["open"] and h["task_id"] == task.id), None)
         pausable = rules.is_pausable(props)
-        may_act = task.status in OPEN_STATUSES and _may_act(actor, task)
+        may_act = task.status in OPEN_STATUSES and authz.can_act(actor, task)
         overdue = task.due_at is not None and task.due_at < self.clock()
         return {"pausable": pausable, "active": active, "stopped": active is not None and not active["over_limit"],
                 "history": history, "count": len(pauses), "max_times": max_times, "limit_days": max_days,
@@ -103,7 +104,8 @@ class PauseViews:
                                                          max_days).isoformat(),
                 "can_pause": bool(pausable and may_act and active is None and task.status == IN_PROGRESS
                                   and len(pauses) < max_times and not overdue),
-                "can_resume": bool(may_act and active is not None)}
+                "can_resume": bool(task.status in OPEN_STATUSES and active is not None and may_end(actor, task)),
+                "resume_for_department": bool(active is not None and not may_act and may_end(actor, task))}
 
     def item_view(self, actor: authz.Actor, instance_id: int) -> dict:
         """An item's pauses, newest last, and the ids of its tasks paused now (the item page)."""
@@ -126,10 +128,3 @@ class PauseViews:
         return bool(session.scalar(select(func.count(HumanTask.id)).where(
             HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)))
 
-
-def _may_act(actor: authz.Actor, task: HumanTask) -> bool:
-    try:
-        authz.check_can_act(actor, task)
-    except Exception:
-        return False
-    return True

@@ -88,14 +88,20 @@ class PauseNotices:
         self._send(session, notice, task, data, who.user_id, now)
 
     def resumed(self, session: Session, task: HumanTask, pause: TaskPause, data: dict, who,
-                before: datetime | None, now: datetime) -> None:
+                before: datetime | None, now: datetime, department: bool = False) -> None:
+        """Told as a pause is: and the unit itself when someone else ended its pause (``department``)."""
         context = {**self._context(session, task, pause), "by": self._name(session, who.username),
                    "at": self._local(now), "working_days": pause.working_days or 0,
                    "credited_days": 0 if pause.over_limit_at else (pause.credited_days or 0),
                    "due_before": self._local(before), "due_after": self._local(task.due_at),
-                   "note": pause.resume_note or ""}
+                   "note": pause.resume_note or "", "ended_for": department}
         notice = self._notice(f"resume:{pause.id}", "task_resumed", context, task, "task_resumed")
-        self._send(session, notice, task, data, who.user_id, now)
+        if not department:
+            self._send(session, notice, task, data, who.user_id, now)
+            return
+        pauser = session.scalar(select(User).where(User.username == pause.paused_by))
+        self._send(session, notice, task, data, who.user_id, now, department=True,
+                   also=[*holders(session, task), *([pauser] if pauser else [])])
 
     def over_limit(self, session: Session, task: HumanTask, pause: TaskPause, data: dict, now: datetime) -> None:
         context = {**self._context(session, task, pause), "due_after": self._local(task.due_at)}

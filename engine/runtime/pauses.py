@@ -35,6 +35,8 @@ from engine.runtime.serialization import load_state
 from engine.storage.models import AuditRecord, HumanTask, ProcessInstance, TaskPause
 
 REASON_MAX, NOTE_MAX = 500, 500
+# Who may end another unit's pause (the department forgot to resume once the papers came): they say why.
+SUPERVISORS = frozenset({"dispatcher", "leading_group_office"})
 
 
 def check_not_paused(session: Session, task: HumanTask) -> None:
@@ -44,11 +46,12 @@ def check_not_paused(session: Session, task: HumanTask) -> None:
                        task_id=task.id)
 
 
-def _text(value, field: str, label: str, limit: int, required: bool) -> str | None:
+def _text(value, field: str, label: str, limit: int, required: bool,
+          hint: str = "说明等待企业补充的材料或事项") -> str | None:
     text = str(value).strip() if value is not None else ""
     if not text:
         if required:
-            raise ValidationFailed({field: f"请填写{label}：说明等待企业补充的材料或事项"})
+            raise ValidationFailed({field: f"请填写{label}：{hint}"})
         return None
     if len(text) > limit:
         raise ValidationFailed({field: f"{label}不能超过 {limit} 字"})
@@ -106,13 +109,16 @@ class PauseService:
 
     def resume(self, task_id: int, actor, note=None) -> dict:
         """Resume a paused task: the deadline moves later by the working days paused (at most the pause's
-        limit, and not again when the limit has moved it already), and the ladder starts again."""
+        limit, and not again when the limit has moved it already), and the ladder starts again. The
+        dispatcher or the office may end a unit's pause too, saying why; the unit is told."""
         def work(session: Session) -> dict:
-            who, task = self._task(session, task_id, actor)
+            who, task = self._task(session, task_id, actor, supervising=True)
             pause = rules.open_pauses(session, [task.id]).get(task.id)
             if pause is None:
                 raise Conflict(f"任务「{task.name}」未挂起，无需恢复", task_id=task.id)
-            text = _text(note, "note", "恢复说明", NOTE_MAX, required=False)
+            ended_for = not authz.can_act(who, task)  # a supervisor ending the unit's pause
+            text = _text(note, "note", "恢复说明", NOTE_MAX, required=ended_for,
+                         hint="说明为何由交办单位结束挂起（如企业已补齐材料）")
             now = self.w.clock()
             calendar = self.w.planner(session).calendar
             paused_day = pause.paused_at.astimezone(self.w.tz).date()
@@ -131,8 +137,8 @@ class PauseService:
                                           "working_days": days, "credited_days": pause.credited_days or 0,
                                           "due_before": before.isoformat() if before else None,
                                           "due_after": task.due_at.isoformat() if task.due_at else None,
-                                          "note": text}))
-            self.notices.resumed(session, task, pause, self._data(task), who, before, now)
+                                          "note": text, "ended_for_department": ended_for}))
+            self.notices.resumed(session, task, pause, self._data(task), who, before, now, department=ended_for)
             return self._summary(task, pause)
         return self.w.run_write(work)
 
@@ -176,12 +182,13 @@ class PauseService:
         self.notices.over_limit(session, task, pause, self._data(task), now)
 
     # -- parts ---------------------------------------------------------------------------------
-    def _task(self, session: Session, task_id: int, actor) -> tuple[authz.Actor, HumanTask]:
+    def _task(self, session: Session, task_id: int, actor, supervising: bool = False) -> tuple[authz.Actor, HumanTask]:
         who = authz.actor_for(session, actor)
         task = session.scalar(select(HumanTask).where(HumanTask.id == task_id).with_for_update())
         if task is None:
             raise TaskNotFound(task_id)
-        authz.check_can_act(who, task)
+        if not (supervising and who.roles & SUPERVISORS):
+            authz.check_can_act(who, task)
         if task.kind != "bpmn" or task.status not in projection.OPEN_STATUSES:
             raise Conflict(f"任务「{task.name}」已{projection.STATUS_LABELS[task.status]}，不能挂起或恢复",
                            task_id=task.id)
@@ -259,3 +266,9 @@ class PauseService:
                 "working_days": pause.working_days, "credited_days": pause.credited_days,
                 "due_at": task.due_at.isoformat() if task.due_at else None,
                 "due_local": task.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if task.due_at else None}
+
+
+
+def may_end(actor: authz.Actor, task: HumanTask) -> bool:
+    """Who may resume a paused task: its own people, or a supervisor for them."""
+    return bool(actor.roles & SUPERVISORS) or authz.can_act(actor, task)

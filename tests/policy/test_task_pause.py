@@ -145,6 +145,31 @@ def test_another_department_cannot_pause_and_the_dispatcher_may_not_either(zjtx,
         resume(zjtx, item, actor=liaison(OTHER))
 
 
+def test_the_dispatcher_ends_a_units_pause_saying_why_and_the_unit_is_told(zjtx, clock):
+    item = signed(zjtx)
+    pause(zjtx, item)
+    clock.move_to(at("2026-11-06 10:00"))  # two working days later the papers came, the unit did not resume
+    view = zjtx.pause_views.task_view(actor(zjtx, "dispatcher"), handle(item)["id"])
+    assert view["can_resume"] and view["resume_for_department"] and not view["can_pause"]
+    before = counts(zjtx, item.id)
+    with pytest.raises(ValidationFailed) as caught:
+        resume(zjtx, item, note=" ", actor="dispatcher")
+    assert "结束挂起" in caught.value.errors["note"] and counts(zjtx, item.id) == before  # nothing written
+    with pytest.raises(TaskNotFound):  # another unit's liaison still may not
+        resume(zjtx, item, actor=liaison(OTHER))
+    resume(zjtx, item, note="企业已于11月5日补齐红线图", actor="dispatcher")
+    assert due_day(handle(item)) == "2026-11-13"  # moved by the two working days paused
+    with zjtx.db.read() as session:
+        record = session.scalars(select(AuditRecord).where(AuditRecord.instance_id == item.id,
+                                                           AuditRecord.action == "resume")).one()
+    assert (record.actor, record.data["ended_for_department"]) == ("dispatcher", True)
+    with zjtx.db.read() as session:  # the unit's liaison who paused hears of it, and who ended its pause
+        user = get_user(session, liaison(LEAD))
+        [body] = session.scalars(select(InboxMessage.body).where(InboxMessage.user_id == user.id,
+                                                                 InboxMessage.body.like("%结束挂起%"))).all()
+    assert f"代{LEAD}结束挂起" in body and "企业已于11月5日补齐红线图" in body
+
+
 def test_a_pause_needs_its_reason_and_an_expected_date_within_the_limit(zjtx, clock):
     item = signed(zjtx)
     before = counts(zjtx, item.id)

@@ -63,6 +63,10 @@ def task_actors(d: str) -> set[str]:
     return {f"liaison_{d}", f"head_{d}", "admin"}  # the sign step's roles; admins may do all
 
 
+def pause_enders(d: str) -> set[str]:
+    return {*task_actors(d), "dispatcher", "office"}  # the unit's people, or the supervisors for them, saying why
+
+
 def enterprise_readers(d: str) -> set[str]:
     return {f"liaison_{d}", f"head_{d}", *CENTRAL}  # the department that reviews the industry
 
@@ -149,11 +153,11 @@ CASES: dict[str, Case] = {
                                                       acts=True, json={"sign_decision": "sign"}),
     "POST /tasks/<int:task_id>/pause": Case(lambda o: f"/tasks/{o['task']}/pause", task_actors, acts=True,
                                             data={"reason": "越权挂起"}),
-    "POST /tasks/<int:task_id>/resume": Case(lambda o: f"/tasks/{o['task']}/resume", task_actors, acts=True,
+    "POST /tasks/<int:task_id>/resume": Case(lambda o: f"/tasks/{o['task']}/resume", pause_enders, acts=True,
                                              data={"note": "越权恢复"}),
     "POST /api/v1/tasks/<int:task_id>/pause": Case(lambda o: f"/api/v1/tasks/{o['task']}/pause", task_actors,
                                                    acts=True, json={"reason": "越权挂起"}),
-    "POST /api/v1/tasks/<int:task_id>/resume": Case(lambda o: f"/api/v1/tasks/{o['task']}/resume", task_actors,
+    "POST /api/v1/tasks/<int:task_id>/resume": Case(lambda o: f"/api/v1/tasks/{o['task']}/resume", pause_enders,
                                                     acts=True, json={}),
     "GET /api/v1/tasks/<int:task_id>/pauses": Case(lambda o: f"/api/v1/tasks/{o['task']}/pauses", item_readers),
     "GET /api/v1/instances/<ref>": Case(lambda o: f"/api/v1/instances/{o['item']}", item_readers, marker="enterprise"),

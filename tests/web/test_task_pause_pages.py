@@ -63,7 +63,9 @@ def test_the_handling_page_pauses_and_resumes_and_every_page_says_so(zjtx, app, 
     item_page = page(logged_in(app, "dispatcher"), f"/items/{item.id}")
     assert "挂起记录" in item_page and REASON in item_page and 'class="paused-badge"' in item_page
     dispatcher_view = page(logged_in(app, "dispatcher"), f"/tasks/{task_id}")
-    assert REASON in panel(dispatcher_view) and "/resume" not in panel(dispatcher_view)  # not the dispatcher's to resume
+    shown = panel(dispatcher_view)  # the dispatcher may end the unit's pause, saying why; not answer for it
+    assert REASON in shown and "代承办单位结束挂起" in shown and re.search(r'<textarea name="note"[^>]*required', shown)
+    assert 'name="handle_action"' not in dispatcher_view
     clock.move_to(at("2026-11-06 10:00"))
     b = logged_in(app, liaison(LEAD))  # two days later: a new session and its token
     page(b, f"/tasks/{task_id}")
