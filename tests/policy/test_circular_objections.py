@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from engine.errors import Conflict, TaskNotFound, ValidationFailed
 from engine.identity.org import get_user
-from engine.storage.models import AuditRecord, Circular, CircularObjection, InboxMessage
+from engine.scheduling.scheduler import Scheduler
+from engine.storage.models import AuditRecord, Circular, CircularObjection, HumanTask, InboxMessage
 from tests.helpers import OCTOBER_CO, OCTOBER_LEAD, OCTOBER_WRONG, crafted_october, liaison
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -147,3 +148,70 @@ def test_a_contested_figure_is_corrected_before_approval_and_published_with_the_
     assert co_row[header.index("按期办结率")] == "100.0%（更正）"
     assert [(o["department"], o["status_label"]) for o in zjtx.circulars.objections(circular_id)] == [
         (CO, "已采纳，经核对更正"), (LEAD, "未采纳")]
+
+
+def test_a_unit_that_lets_the_window_pass_is_taken_as_having_confirmed(zjtx):
+    instance_id = drafted(zjtx)
+    [task] = [t for t in tasks(zjtx, "check_figures") if t["department"] == WRONG]
+    assert task["due_at"] == "2026-11-10T15:59:59+00:00"  # 2 working days after Friday 11-06, end of day (Beijing)
+    with time_machine.travel(at("2026-11-09 10:00"), tick=False) as clock:
+        zjtx.workflows.complete(check_task(zjtx, LEAD)["id"], {"check_result": "confirmed"}, liaison(LEAD))
+        zjtx.workflows.complete(check_task(zjtx, CO)["id"], {"check_result": "objected", "objections": [
+            {"figure": "urged", "claimed": 0, "reason": "催办系系统误发"}]}, liaison(CO))
+        Scheduler(zjtx).run_until_idle()
+        assert [t["department"] for t in tasks(zjtx, "check_figures")] == [WRONG]  # the window is still open
+        clock.move_to(at("2026-11-11 00:00:05"))
+        Scheduler(zjtx).run_until_idle()
+    assert tasks(zjtx, "check_figures") == []
+    with zjtx.db.read() as session:
+        lapsed = [a.data for a in session.scalars(select(AuditRecord).where(
+            AuditRecord.instance_id == instance_id, AuditRecord.action == "circular_check_lapsed"))]
+        open_rows = list(session.scalars(select(CircularObjection).where(CircularObjection.status == "open")))
+    assert lapsed == [{"department": WRONG, "note": "逾期未核对，视为无异议"}]
+    assert [(o.figure, o.claimed) for o in open_rows] == [("urged", 0.0)]
+    assert len(tasks(zjtx, "resolve_objections")) == 1  # CO's objection still goes to 区经济信息委
+    assert data(zjtx, instance_id)["item_status"] == "待处理数据异议"
+    assert any(t.startswith("通报数据异议：2026-10-01 至 2026-10-31 的通报") for t in inbox(zjtx, "dispatcher"))
+
+
+def published_with_co_named(zjtx) -> int:
+    """October's circular with every unit confirming, approved on 2026-11-09: 区财政局 is named (督办)."""
+    instance_id = drafted(zjtx)
+    with time_machine.travel(at("2026-11-09 10:00"), tick=False):
+        for unit in (LEAD, CO, WRONG):
+            zjtx.workflows.complete(check_task(zjtx, unit)["id"], {"check_result": "confirmed"}, liaison(unit))
+        [approve] = tasks(zjtx, "approve")  # no objection: straight to the office
+        zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
+    return instance_id
+
+
+def test_a_rectification_report_sent_back_once_and_then_closed_by_the_office(zjtx):
+    instance_id = published_with_co_named(zjtx)
+    [rectify] = tasks(zjtx, "rectify")
+    assert (rectify["department"], rectify["due_at"]) == (CO, "2026-11-23T15:59:59+00:00")  # 10 working days
+    with zjtx.db.read() as session:
+        row = session.get(HumanTask, rectify["id"])
+        assert (row.warn_before_days, row.supervise_after_days) == (2, 3) and row.next_escalation_at is not None
+    with time_machine.travel(at("2026-11-12 10:00"), tick=False):
+        zjtx.workflows.complete(rectify["id"], {"rectification_report": "已对逾期事项逐项核查并约谈承办人，建立周调度机制。"},
+                                liaison(CO))
+        [review] = tasks(zjtx, "review_rectification")
+        assert any(t.startswith("整改报告待审核：") for t in inbox(zjtx, "office"))
+        with pytest.raises(ValidationFailed) as bare:
+            zjtx.workflows.complete(review["id"], {"rectification_closed": False}, "office")
+        assert {"rectification_comment", "revise_working_days"} <= set(bare.value.errors)
+        zjtx.workflows.complete(review["id"], {"rectification_closed": False, "rectification_comment": "请补充整改时限和责任人",
+                                               "revise_working_days": 5}, "office")
+    [again] = tasks(zjtx, "rectify")
+    assert (again["department"], again["due_at"]) == (CO, "2026-11-19T15:59:59+00:00")  # 5 working days from 11-12
+    assert any(t.startswith("整改报告退回：") for t in inbox(zjtx, liaison(CO)))
+    assert data(zjtx, instance_id)["rectification_comment"] == "请补充整改时限和责任人"
+    with time_machine.travel(at("2026-11-16 10:00"), tick=False):
+        zjtx.workflows.complete(again["id"], {"rectification_report": "补充：责任人为分管副局长，12 月底前办结全部逾期事项。"},
+                                liaison(CO))
+        [review] = tasks(zjtx, "review_rectification")
+        zjtx.workflows.complete(review["id"], {"rectification_closed": True, "rectification_comment": "已整改，销号"},
+                                "office")
+    shown = zjtx.queries.show(instance_id)
+    assert shown["status"] == "completed" and tasks(zjtx, "rectify") == []
+    assert shown["data"]["rectifications"] == [{"department": CO, "closed": True, "rounds": 2}]

@@ -76,6 +76,12 @@ def test_the_figures_of_a_crafted_month(zjtx):
         in word
 
 
+def confirm_figures(zjtx):
+    """Every member unit in the circular's table confirms its row (the window before approval)."""
+    for task in [t for t in zjtx.queries.tasks() if t["task"] == "check_figures"]:
+        zjtx.workflows.complete(task["id"], {"check_result": "confirmed"}, liaison(task["department"]))
+
+
 def inbox(zjtx, username):
     with zjtx.db.read() as session:
         user = get_user(session, username)
@@ -97,6 +103,7 @@ def test_the_monthly_circular_is_drafted_sent_back_approved_numbered_and_publish
         assert "五、30 项措施推进情况" in data["circular_text"] and "尚无报告 30 项" in data["circular_text"]
         text = data["circular_text"] + "\n（经区经济信息委核定）"
         zjtx.workflows.complete(draft["id"], {"circular_text": text}, "dispatcher")
+        confirm_figures(zjtx)  # each unit in the table checks its row (test_circular_objections)
         [approve] = [t for t in zjtx.queries.tasks() if t["task"] == "approve"]
         zjtx.workflows.complete(approve["id"], {"circular_approved": False, "approval_comment": "请补充目标进展"}, "office")
         [again] = [t for t in zjtx.queries.tasks() if t["task"] == "draft"]
@@ -149,6 +156,7 @@ def test_the_archive_the_printable_page_and_the_word_document(zjtx):
     with time_machine.travel(at("2026-11-06 11:00"), tick=False):
         zjtx.workflows.complete(draft["id"], {"circular_text": zjtx.queries.show(started["id"])["data"]
                                               ["circular_text"]}, "dispatcher")
+        confirm_figures(zjtx)
         [approve] = [t for t in zjtx.queries.tasks() if t["task"] == "approve"]
         zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
     circular_id = zjtx.queries.show(started["id"])["data"]["circular_id"]

@@ -47,7 +47,9 @@ VALUES = {"period_start": '"2026-10-01"', "period_end": '"2026-10-31"', "circula
           "name_in_circular": "True",
           # 联席会议's operations (engine/policy/meetings/)
           "added_topics": "[]", "held_on": '"2026-12-10"', "place": '"区经济信息委会议室"', "chair": '"主持人"',
-          "attendance": '"各成员单位"', "topics": "[]", "decisions": "[]"}
+          "attendance": '"各成员单位"', "topics": "[]", "decisions": "[]",
+          # the circular's objection window (engine/policy/circulars/objections.py, resolution.py)
+          "department": '"区科技局"', "check_result": '"confirmed"', "objections": "[]", "resolutions": "[]"}
 SCRIPT_CALLS = {
     "draft_circular": 'x = draft_circular("2026-10-01", "2026-10-31")',
     "circular_draft_text": "x = circular_draft_text(1)",

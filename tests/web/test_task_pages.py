@@ -184,7 +184,7 @@ def test_the_office_approves_a_circular_from_its_rendered_draft(zjtx, pages):
         [draft] = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "draft"]
         text = zjtx.queries.show(started["id"])["data"]["circular_text"]
         dispatcher, office = pages("dispatcher"), pages("office")
-        assert "已提交领导小组办公室审批" in flash_after(dispatcher, draft, {"circular_text": text})
+        assert "报领导小组办公室审批" in flash_after(dispatcher, draft, {"circular_text": text})
         [approve] = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "approve"]
         html = page_of(office, approve)
         card = matter_of(html)
@@ -215,6 +215,9 @@ def test_a_draft_with_ranked_departments_renders_its_lists(zjtx, pages):
         draft = open_task(zjtx, started["id"], "draft")
         text = zjtx.queries.show(started["id"])["data"]["circular_text"]
         flash_after(pages("dispatcher"), draft, {"circular_text": text})
+        # 区科技局, in the table, confirms its row first (the objection window, test_circular_objections)
+        zjtx.workflows.complete(open_task(zjtx, started["id"], "check_figures")["id"], {"check_result": "confirmed"},
+                                liaison(LEAD))
         html = page_of(pages("office"), open_task(zjtx, started["id"], "approve"))
         card = matter_of(html)
         assert '<ul class="doc-list">' in card and LEAD in card
