@@ -40,6 +40,8 @@ NAV = [  # (endpoint, label, roles allowed or None for everyone)
                                         "deputy_group_leader", "service_officer", "admin"}),
     ("ledgers.index", "台账", {"dispatcher", "leading_group_office", "admin", "department_head", "liaison",
                                "service_officer"}),
+    ("policy.index", "政策条款", {"dispatcher", "leading_group_office", "group_leader", "deputy_group_leader",
+                                  "department_head", "designer", "admin"}),
     ("pages.notifications", "消息", None),
     ("designer.index", "流程设计", {"designer", "admin"}),
     ("admin.index", "系统管理", {"admin"}),
@@ -103,6 +105,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     from web import guidance as guiding  # 拟培育库: gaps to the cultivation standard, guidance visits
     from web import meetings as joint  # 联席会议
     from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
+    from web import policy as plan  # 政策条款: the plan clause by clause, what encodes it, coverage
     from web import recognition as recommending  # 推荐申报: a batch's recommendation list
     from web import supervision as listed  # 挂牌督办
 
@@ -113,6 +116,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
         app.register_blueprint(blueprint)
     app.register_blueprint(joint.bp)
     app.register_blueprint(recommending.bp)
+    app.register_blueprint(plan.bp)
     security.init_app(app)
     assets.init_app(app)
     Compress(app)

@@ -13,6 +13,8 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from engine.identity.org import ROLES, DepartmentDirectory
+from engine.plan import tags as clause_tags
+from engine.plan.clauses import action_plan
 from engine.repository import camunda, dmn
 from engine.repository.contents import DMN_NAMESPACES, namespace, process_nodes
 from engine.repository.problems import from_validation, problem
@@ -98,6 +100,9 @@ class Parse:
         found = dmn.structure_problems(root)
         for p in found:
             self.problems.append(problem(p["message"], file=filename, element=p["element"], line=p["line"]))
+        for tag, message in clause_tags.problems(clause_tags.rule_tags(root), action_plan()):
+            found.append(problem(message, file=filename, element=tag.element, name=tag.name, line=tag.line))
+            self.problems.append(found[-1])
         if not found:
             self.parser.add_dmn_xml(root, filename=filename)
 
@@ -145,6 +150,19 @@ class Parse:
                     seen.add((ts.bpmn_id, message))
                     self.at(message, ts.bpmn_id, ts.bpmn_name)
 
+    def check_clauses(self, pid: str) -> None:
+        """Clause tags that name no clause of the plan; untagged flow nodes where ``clauses_required``."""
+        node = self.nodes.get(pid)
+        if node is None:
+            return
+        for tag, message in clause_tags.problems(clause_tags.process_tags(node), action_plan()):
+            self.at(message, tag.element or pid, tag.name)
+        if clause_tags.requires_clauses(node):
+            for element in clause_tags.untagged_nodes(node):
+                label = element.get("name") or element.get("id")
+                self.at(f"流程要求每个元素注明政策条款（{clause_tags.REQUIRED}=true）：元素「{label}」没有政策条款"
+                        "（clause 属性）", element.get("id"), element.get("name"))
+
     def check_runnable(self, process_ids: list[str]) -> set[str]:
         """Constructs the engine cannot run, read from the XML of the executable processes (link and
         compensation events leave no trace in the parsed spec). Returns the refused element ids."""
@@ -173,6 +191,7 @@ class Parse:
         try:
             forms = self.forms_for(spec, subs, files, kept_forms)
             self.check_tasks(spec, subs, directory, self.properties.get(pid, {}).get("require_deadlines") == "true")
+            self.check_clauses(pid)
         except Exception as exc:  # a report, never a traceback
             self.problems.append(problem(f"无法校验：{type(exc).__name__}: {exc}", element=pid))
             return None

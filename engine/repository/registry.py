@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from engine.errors import DeploymentError, ProcessNotFound
 from engine.identity.org import DepartmentDirectory
+from engine.plan import tags as clause_tags
 from engine.repository import dmn
 from engine.repository.contents import (
     DMN_NAMESPACES,  # noqa: F401 (re-exported)
@@ -46,7 +47,7 @@ class DeployEntry(TypedDict):
 
 
 # Process properties the repository itself reads (engine.repository.validation, .contents).
-REPOSITORY_PROPERTIES = frozenset({"require_deadlines", TABLES_PROPERTY})
+REPOSITORY_PROPERTIES = frozenset({"require_deadlines", TABLES_PROPERTY, "clause", "clauses_required"})
 
 
 @dataclass
@@ -209,6 +210,11 @@ class Registry:
         settings = {k: v for k, v in parse.properties.get(pid, {}).items() if k not in REPOSITORY_PROPERTIES}
         if settings:
             stored["process_properties"] = settings
+        # The clause tags (engine.plan.tags) are content too: a tag edited on a gateway, which the
+        # parsed spec keeps no property of, still makes a new version; the policy page reads them here.
+        tags = clause_tags.process_tags(parse.nodes[pid]) if pid in parse.nodes else []
+        if tags:
+            stored["clause_tags"] = [[t.element, t.name, list(t.clauses)] for t in tags]
         spec_json = json.dumps(stored, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return _Prepared(pid, spec.description or pid, spec_json, forms, {**own, **table_files}, tables,
                          digest(spec_json, forms, table_files))

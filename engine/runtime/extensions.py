@@ -40,6 +40,7 @@ class DefaultSchedule:
     process: str
     rule: str
     data: Mapping = field(default_factory=dict)
+    clause: str = ""  # the plan's clause the periodic start carries out (engine.plan), for the policy page
 
 
 @dataclass(frozen=True)

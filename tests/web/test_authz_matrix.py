@@ -219,6 +219,10 @@ CASES: dict[str, Case] = {
                                                           admins, acts=True),
     "POST /admin/incidents/<int:incident_id>/cancel": Case(lambda o: f"/admin/incidents/{o['incident']}/cancel",
                                                            admins, acts=True, data={"confirm": "yes"}),
+    # 政策条款: a process's latest diagram and its clause tags, no instance data: every member
+    "GET /policy/processes/<key>": Case(lambda o: "/policy/processes/problem_dispatch", members),
+    "GET /policy/processes/<key>/diagram.bpmn": Case(lambda o: "/policy/processes/problem_dispatch/diagram.bpmn",
+                                                     members),
 }
 # The department a ledger is asked for: checked by test_a_ledger_for_another_department_holds_only_ones_own.
 LEDGER = "GET /ledgers/<kind>.xlsx"
@@ -260,6 +264,7 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /api/v1/enterprises/search": "the actor's visible industries only (tests/web/test_intake_api.py)",
     "GET /api/v1/calendar/add-working-days": "no stored object",
     "GET /api/v1/notifications": "one's own messages",
+    "GET /policy/": "政策条款: the plan, its encoders and counts only, every member (tests/web/test_policy_page.py)",
     "GET /static/<path:filename>": "static files", "GET /vendor/<path:filename>": "front-end packages' files",
 }
 

@@ -73,6 +73,7 @@
     .then(function () {
       modeler.get("canvas").zoom("fit-viewport");
       modeler.on("selection.changed", function (e) { show(e.newSelection.length === 1 ? e.newSelection[0] : null); });
+      show(null);
       root.setAttribute("data-ready", "true");
     })
     .catch(function (err) { report.textContent = "流程图无法加载：" + err.message; });
@@ -114,14 +115,38 @@
     return input;
   }
 
+  // The plan's clause an element (or the process) encodes: the property "clause", checked on deploy.
+  function clauseField(bo) {
+    field("政策条款（如 二（二）、三.22、四（二），多个用逗号分隔）", getProp(bo, "clause"),
+          function (v) { setProp(bo, "clause", v); }).setAttribute("data-property", "clause");
+  }
+  function processOf(bo) {
+    if (bo.$type === "bpmn:Participant") { return bo.processRef; }
+    if (bo.$type === "bpmn:Collaboration") { return (bo.participants || []).map(function (p) { return p.processRef; })[0]; }
+    return bo.$type === "bpmn:Process" ? bo : null;
+  }
+  function showProcess() {
+    var process = processOf(modeler.get("canvas").getRootElement().businessObject);
+    panel.appendChild(text("p", "选中一个元素以编辑其属性；下面是整个流程的属性", "muted"));
+    if (!process) { return; }
+    panel.appendChild(text("h2", "流程：" + (process.name || process.id)));
+    clauseField(process);
+    field("要求每个元素注明政策条款（true）", getProp(process, "clauses_required"),
+          function (v) { setProp(process, "clauses_required", v); }).setAttribute("data-property", "clauses_required");
+  }
+
   function show(element) {
     panel.innerHTML = "";
-    if (!element) { panel.appendChild(text("p", "选中一个元素以编辑其属性", "muted")); return; }
+    if (!element || processOf(element.businessObject) && element.businessObject.$type !== "bpmn:Participant") {
+      showProcess();
+      return;
+    }
     var bo = element.businessObject;
     panel.appendChild(text("h2", (bo.name || bo.id) + "（" + bo.$type.replace("bpmn:", "") + "）"));
     panel.appendChild(text("p", "ID：" + bo.id, "muted"));
     field("名称", bo.name, function (v) { modeler.get("modeling").updateLabel(element, v); })
       .setAttribute("data-property", "name");
+    clauseField(bo.$type === "bpmn:Participant" ? bo.processRef : bo);
     if (/UserTask|StartEvent/.test(bo.$type)) {
       KNOWN.forEach(function (pair) {
         field(pair[1], getProp(bo, pair[0]), function (v) { setProp(bo, pair[0], v); })

@@ -6,7 +6,14 @@
   var report = document.getElementById("report");
   var modeler = new window.DmnJS({container: "#canvas"});
   window.zjtxModeler = modeler;
-  document.getElementById("properties").style.display = "none";
+  // A rule's clause of the plan is written in its annotation (the 注释 column), checked on deploy.
+  var aside = document.getElementById("properties");
+  aside.innerHTML = "";
+  var hint = document.createElement("p");
+  hint.className = "muted";
+  hint.id = "clause-hint";
+  hint.textContent = "政策条款：在规则的注释（Annotations）栏写〔条款：二（二）〕，多个用逗号分隔；部署时校验条款是否存在。";
+  aside.appendChild(hint);
 
   fetch(root.dataset.src, {credentials: "same-origin"})
     .then(function (r) { return r.text(); })

@@ -134,13 +134,48 @@
     box.addEventListener("pointercancel", up);
   }
 
+  // The plan's clause each element encodes (its spiffworkflow property "clause"): a tooltip on the
+  // element, and in words under the diagram when it is clicked or tapped.
+  var SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core";
+  function clausesOf(xml) {
+    var out = {}, doc = new DOMParser().parseFromString(xml, "application/xml");
+    Array.prototype.forEach.call(doc.getElementsByTagNameNS(SPIFF_NS, "property"), function (p) {
+      var owner = p.parentNode && p.parentNode.parentNode && p.parentNode.parentNode.parentNode;
+      if (p.getAttribute("name") === "clause" && owner && owner.getAttribute) { out[owner.getAttribute("id")] = p.getAttribute("value"); }
+    });
+    return out;
+  }
+  function showClauses(registry, clauses) {
+    var line = document.getElementById("diagram-clause");
+    if (!line) {
+      line = document.createElement("p");
+      line.id = "diagram-clause";
+      line.className = "diagram-clause";
+      box.parentNode.insertBefore(line, box.nextSibling);
+    }
+    Object.keys(clauses).forEach(function (id) {
+      var gfx = registry.getGraphics(id);
+      if (!gfx) { return; }
+      var title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+      title.textContent = "政策条款：" + clauses[id];
+      gfx.appendChild(title);
+    });
+    viewer.on("element.click", function (e) {
+      var bo = e.element.businessObject || {};
+      var own = clauses[e.element.id] || (bo.processRef && clauses[bo.processRef.id]);
+      line.textContent = (bo.name || e.element.id) + "：" + (own ? "政策条款 " + own : "未注明政策条款");
+      line.setAttribute("data-element", e.element.id);
+    });
+  }
+  var source = "";
   fetch(box.dataset.src, {credentials: "same-origin"})
     .then(function (r) { return r.text(); })
-    .then(function (xml) { return viewer.importXML(xml); })
+    .then(function (xml) { source = xml; return viewer.importXML(xml); })
     .then(function () {
       var canvas = viewer.get("canvas");
       var registry = viewer.get("elementRegistry");
       mark(canvas, registry);
+      showClauses(registry, clausesOf(source));
       overlays(registry, viewer.get("overlays"));
       summary();
       firstView(canvas, registry);

@@ -53,6 +53,6 @@ PROCEDURE = Procedure(
     # The 1st working day of each quarter: a report per measure on the quarter before, due on its 5th
     # working day.
     schedules=(DefaultSchedule(MEASURE_SCHEDULE, "measure_supervision", "workday:1:1,4,7,10@09:00",
-                               {"for_each": "measure", "period": "quarter"}),),
+                               {"for_each": "measure", "period": "quarter"}, clause="四（二）"),),
     fan_outs={"measure": _each_measure},
 )

@@ -23,5 +23,5 @@ PROCEDURE = Procedure(
                   "{number, decisions}：会议编号、议定事项数"),
     ),
     # The 10th working day of each quarter's first month: the dispatcher prepares the quarter's meeting.
-    schedules=(DefaultSchedule(MEETING_SCHEDULE, minutes.PROCESS, "workday:10:1,4,7,10@09:00", {}),),
+    schedules=(DefaultSchedule(MEETING_SCHEDULE, minutes.PROCESS, "workday:10:1,4,7,10@09:00", {}, clause="四（一）"),),
 )

@@ -60,6 +60,6 @@ PROCEDURE = Procedure(
     completion_handlers=_handlers,
     # Every 1 March: the yearly data update for each enterprise in the pool (due 30 April).
     schedules=(DefaultSchedule(DATA_UPDATE_SCHEDULE, "pool_data_update", "cron:0 9 1 3 *",
-                               {"for_each": "pool_enterprise"}),),
+                               {"for_each": "pool_enterprise"}, clause="四（二）, 四（三）"),),
     fan_outs={"pool_enterprise": _each_pool_enterprise},
 )
