@@ -321,7 +321,8 @@ def uscc(body: str) -> str:
 GOOD = uscc("91500114MA5U8XXX7")
 RECORD = {"name": "重庆黔江某精密制造有限公司", "uscc": GOOD, "registered_on": "2019-05-20", "in_district": "是",
           "independent_legal_person": True, "industry": "工业", "employees": 180, "tier": "创新型中小企业",
-          "tier_since": "2025-03-01", "tier_valid_until": "2028-02-28", "service_officer": "officer"}
+          "tier_since": "2025-03-01", "tier_valid_until": "2028-02-28", "service_officer": "officer",
+          "sector": "工业"}  # in the plan's scope (二（一）): admission refuses an enterprise with none recorded
 ROW_A = ["黔江某新材料科技有限公司", GOOD, "2020-03-15", "是", "是", "工业", 120, "无", None, None, "officer"]
 YEARS = [{"year": 2023, "revenue": 18_000_000, "net_profit": 1_200_000},
          {"year": 2024, "revenue": 21_000_000, "net_profit": 1_300_000},

@@ -36,7 +36,8 @@ def _assessment(record: dict) -> dict:
     today = services().calendars.today()
     inputs = Inputs(as_of=today, registered_on=record["registered_on"], in_district=record["in_district"],
                     independent_legal_person=record["independent_legal_person"], industry=record["industry"],
-                    employees=record["employees"], years=record["years"])
+                    employees=record["employees"], years=record["years"], sector=record["sector"],
+                    financial_type=record["financial_type"])
     try:
         return decide(inputs, decisions)
     except DecisionFailed as exc:  # a broken table deployed by a designer: say so, keep the page

@@ -78,7 +78,7 @@ def test_sme_classification_without_a_needed_figure_gives_no_answer(decisions):
 
 BASE = {
     "as_of": "2026-06-30", "registered_on": "2020-03-15", "in_district": True, "independent_legal_person": True,
-    "industry": "工业", "employees": 180,
+    "industry": "工业", "employees": 180, "sector": "工业",
     "years": {"2023": {"revenue": 18_000_000, "net_profit": 1_200_000},
               "2024": {"revenue": 21_000_000, "net_profit": 1_300_000},
               "2025": {"revenue": 26_000_000, "rd_expense": 780_000, "net_profit": 1_500_000,
@@ -201,7 +201,7 @@ def test_the_command_prints_the_decision_and_each_criterion(tmp_path, monkeypatc
     assert human.exit_code == 0 and "结论：符合培育入库条件（依据 2025 年数据）" in human.stdout
     out = json.loads(runner.invoke(main, ["eligibility", str(path), "--json"]).stdout)
     assert out["eligible"] is True and out["sme_class"] == "small"
-    assert [c["id"] for c in out["criteria"]][:2] == ["in_district", "registered_years"]
+    assert [c["id"] for c in out["criteria"]][:3] == ["scope", "in_district", "registered_years"]
     assert set(out["criteria"][0]) == {"id", "passed", "value", "threshold", "message"}
     path.write_text('{"as_of": "soon"}', encoding="utf-8")
     bad = runner.invoke(main, ["eligibility", str(path)])

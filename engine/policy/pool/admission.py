@@ -31,6 +31,7 @@ def inputs_of(e: Enterprise, today: date) -> Inputs:
     """What the decision reads of a registry record (also the 拟培育库's gaps)."""
     return Inputs(as_of=today, registered_on=e.registered_on, in_district=e.in_district,
                   independent_legal_person=e.independent_legal_person, industry=e.industry, employees=e.employees,
+                  sector=e.sector, financial_type=e.financial_type,
                   years={y.year: {"revenue": y.revenue, "rd_expense": y.rd_expense, "net_profit": y.net_profit,
                                   "total_assets": y.total_assets, "total_liabilities": y.total_liabilities}
                          for y in e.years})

@@ -12,7 +12,8 @@ from engine.storage.models import EnterpriseChange, User
 # Fields written by the pool's procedures (admission, removal) besides the registry's own columns.
 OTHER_LABELS = {"service_officer_id": "服务专员", "service_officer": "服务专员", "created": "新建企业",
                 "in_pool": "培育库", "pool_since": "入库日期", "pool_valid_until": "入库有效期至",
-                "reason": "移出原因", "instance": "流程编号"}
+                "reason": "移出原因", "instance": "流程编号", "tech_since": "科技型企业入库日期",
+                "tech_valid_until": "科技型企业有效期至"}
 
 
 def history(session: Session, enterprise_id: int, field_labels: dict[str, str], tiers: dict[str, str]) -> list[dict]:

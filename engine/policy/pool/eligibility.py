@@ -24,6 +24,7 @@ from types import SimpleNamespace
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.errors import EngineError, ValidationFailed
+from engine.policy.pool import scope
 from engine.repository.xmlsafe import parse_xml
 from engine.runtime.sandbox import SandboxViolation
 
@@ -32,8 +33,11 @@ DECISION_FILES = ("sme_classification", "cultivation_criteria", "cultivation_dec
 FIGURES = ("revenue", "rd_expense", "net_profit", "total_assets", "total_liabilities")
 FIGURE_LABELS = {"revenue": "营业收入", "rd_expense": "研发投入", "net_profit": "净利润", "total_assets": "资产总额",
                  "total_liabilities": "负债总额"}
+ADDED_INPUTS = {"sme_classification": {"financial_type": None}, "cultivation_criteria": {"sector": None}}
+FINANCIAL_SME_LABEL = "符合《金融业企业划型标准规定》（银发〔2015〕309号）的中型、小型、微型企业"
 SME_LABELS = {"medium": "中型", "small": "小型", "micro": "微型", "not_sme": "不属于中小企业"}
 CRITERIA = {  # id → (Chinese label, unit for values)
+    "scope": ("属于行动计划二（一）的培育范围", ""),
     "in_district": ("在区内登记注册", ""),
     "registered_years": ("在区内登记注册满两年", "年"),
     "independent_legal_person": ("具有独立法人资格", ""),
@@ -73,7 +77,9 @@ class Decisions:
         evaluated again until it is redeployed, so pages that show decisions stay fast."""
         if decision in self._broken:
             raise DecisionFailed(self._broken[decision])
-        task = SimpleNamespace(data=dict(context), workflow=SimpleNamespace(script_engine=self._script_engine))
+        # Inputs added later (the scope, the financial 业态) default to none for callers that predate them.
+        data = {**ADDED_INPUTS.get(decision, {}), **context}
+        task = SimpleNamespace(data=data, workflow=SimpleNamespace(script_engine=self._script_engine))
         try:
             return dict(self._engines[decision].result(task))
         except Exception as exc:  # an entry's error, or a limit of the sandbox
@@ -99,6 +105,8 @@ class Inputs:
     industry: str | None
     employees: int | None
     years: dict[int, dict[str, float | None]]
+    sector: str | None = None  # 行动计划二（一）'s 领域 (engine.policy.pool.scope)
+    financial_type: str | None = None  # a financial firm's 业态: sized by 《金融业企业划型标准规定》
 
 
 def parse_inputs(data) -> Inputs:
@@ -156,10 +164,12 @@ def parse_inputs(data) -> Inputs:
         if unknown:
             errors[f"years.{year}"] = f"未知的数据项：{'、'.join(sorted(unknown))}"
         years[int(year)] = row
+    sector, financial_type = data.get("sector"), data.get("financial_type")
+    errors.update(scope.check(sector, None, financial_type))
     if errors:
         raise ValidationFailed(errors, "企业数据有误")
     return Inputs(as_of, registered_on, flag("in_district"), flag("independent_legal_person"), industry,
-                  employees, years)
+                  employees, years, sector, financial_type)
 
 
 def _years_between(start: date, end: date) -> float:
@@ -217,10 +227,13 @@ def decide(inputs: Inputs, decisions: Decisions) -> dict:
     # With one rate below 5% and the other unknown, the criterion cannot be decided yet.
     decided = any(g >= 5 for g in computable) or len(computable) == 2
     best_growth = max(computable) if decided else None
+    financial = inputs.sector == scope.FINANCE  # sized by the financial standard's 业态, the 2011 industry unread
     sme = decisions.evaluate("sme_classification", {
-        "industry": inputs.industry, "employees": inputs.employees, "revenue": revenue, "total_assets": assets})
+        "industry": None if financial else inputs.industry, "employees": inputs.employees, "revenue": revenue,
+        "total_assets": assets, "financial_type": inputs.financial_type if financial else None})
     sme_class = sme.get("sme_class")
     context = {
+        "sector": inputs.sector,
         "in_district": inputs.in_district,
         "registered_years": _years_between(inputs.registered_on, inputs.as_of) if inputs.registered_on else None,
         "independent_legal_person": inputs.independent_legal_person,
@@ -236,6 +249,7 @@ def decide(inputs: Inputs, decisions: Decisions) -> dict:
         strict=True)}
     missing = _missing(inputs, y, sme_class)
     values = {
+        "scope": inputs.sector,
         "in_district": inputs.in_district, "registered_years": context["registered_years"],
         "independent_legal_person": inputs.independent_legal_person,
         "sme": SME_LABELS.get(sme_class) if sme_class else None, "rd_ratio": _shown(context["rd_ratio"]),
@@ -244,28 +258,36 @@ def decide(inputs: Inputs, decisions: Decisions) -> dict:
         "debt_ratio": _shown(context["debt_ratio"]),
     }
     criteria, counts = _judged(outcome, values, missing, f"营业收入 {_fmt(_shown(rev_growth), '%')}，"
-                                                         f"净利润 {_fmt(_shown(profit_growth), '%')}")
+                                                         f"净利润 {_fmt(_shown(profit_growth), '%')}", financial)
     eligible = decisions.evaluate("cultivation_decision", counts).get("eligible")
     summary = {True: "符合培育入库条件", False: "不符合培育入库条件", None: "无法判定，请补充缺少的数据"}[eligible]
     return {"eligible": eligible, "sme_class": sme_class, "last_year": y, "summary": summary,
             "criteria": criteria}
 
 
-def _judged(outcome: dict, values: dict, missing: dict, growth_shown: str) -> tuple[list[dict], dict]:
+def _judged(outcome: dict, values: dict, missing: dict, growth_shown: str,
+            financial: bool = False) -> tuple[list[dict], dict]:
     """Each criterion with its value, threshold and Chinese message, and the counts the decision reads."""
     criteria = []
     counts = {"mandatory_failed": 0, "mandatory_undecided": 0, "optional_passed": 0, "optional_undecided": 0}
-    mandatory_ids = {"in_district", "registered_years", "independent_legal_person", "sme", "rd_ratio", "revenue_min"}
+    mandatory_ids = {"scope", "in_district", "registered_years", "independent_legal_person", "sme", "rd_ratio",
+                     "revenue_min"}
     for cid, (label, unit) in CRITERIA.items():
         passed, threshold, _ = outcome.get(cid, (None, None, cid in mandatory_ids))
         mandatory = cid in mandatory_ids
         value = values[cid]
         shown = growth_shown if cid == "growth" else _fmt(value, unit)
+        if cid == "sme" and financial:
+            label = FINANCIAL_SME_LABEL
         if passed is None:
             message = f"{label}：无法判定，缺少{missing.get(cid, '所需数据')}"
             counts["mandatory_undecided" if mandatory else "optional_undecided"] += 1
         else:
             message = f"{label}：{shown}，标准 {threshold}，{'符合' if passed else '不符合'}"
+            if cid == "scope" and not passed:  # the reason an admission is refused with, in the plan's words
+                message = (f"不在培育范围（行动计划二（一））：所属领域「{value}」" if value else
+                           "不在培育范围（行动计划二（一））：企业库未登记所属领域") + \
+                          "，培育范围为工业和信息化领域及研发设计与其他技术服务等十类生产服务性领域"
             if mandatory and not passed:
                 counts["mandatory_failed"] += 1
             if not mandatory and passed:
@@ -280,12 +302,16 @@ def _missing(inputs: Inputs, y: int, sme_class: str | None) -> dict[str, str]:
     def absent(year, key):
         return inputs.years.get(year, {}).get(key) is None
 
-    out = {"in_district": "是否在区内登记（in_district）", "registered_years": "登记注册日期（registered_on）",
+    out = {"scope": "所属领域（sector）", "in_district": "是否在区内登记（in_district）",
+           "registered_years": "登记注册日期（registered_on）",
            "independent_legal_person": "是否具有独立法人资格（independent_legal_person）"}
     names = []
-    if inputs.industry is None:
+    if inputs.sector == scope.FINANCE:
+        names.append("金融业态（financial_type）" if inputs.financial_type is None else
+                     f"「{inputs.financial_type}」的划型标准（决策表 sme_classification 未列，见其说明）")
+    elif inputs.industry is None:
         names.append("所属行业（industry）")
-    if inputs.employees is None:
+    if inputs.employees is None and inputs.sector != scope.FINANCE:
         names.append("从业人员（employees）")
     if absent(y, "revenue"):
         names.append(f"{y}年营业收入")

@@ -22,7 +22,7 @@ from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
 from engine.policy import workbooks
 from engine.policy.cells import append_row, restore
-from engine.policy.pool import changelog, uscc
+from engine.policy.pool import changelog, scope, uscc
 from engine.policy.pool.eligibility import FIGURES, industries
 from engine.policy.pool.goals import goals_in  # also read from here by the circulars
 from engine.storage.models import Enterprise, EnterpriseChange, EnterpriseYear, User
@@ -34,7 +34,7 @@ ENTERPRISE_COLUMNS = [  # (field, header)
     ("name", "企业名称"), ("uscc", "统一社会信用代码"), ("registered_on", "注册日期"),
     ("in_district", "是否在区内登记"), ("independent_legal_person", "是否独立法人"), ("industry", "行业"),
     ("employees", "从业人员"), ("tier", "梯度"), ("tier_since", "认定日期"), ("tier_valid_until", "有效期至"),
-    ("service_officer", "服务专员用户名"),
+    ("service_officer", "服务专员用户名"), ("sector", "所属领域"), ("key_field", "重点支持领域"), ("financial_type", "金融业态"),
 ]
 YEAR_COLUMNS = [("uscc", "统一社会信用代码"), ("year", "年度"), ("revenue", "营业收入（元）"),
                 ("rd_expense", "研发投入（元）"), ("net_profit", "净利润（元）"), ("total_assets", "资产总额（元）"),
@@ -72,8 +72,7 @@ def _number(value) -> float | None:
         return None
     if isinstance(value, bool):
         raise ValueError("应为数字")
-    number = float(str(value).replace(",", "").strip()) if not isinstance(value, (int, float)) else float(value)
-    return number
+    return float(str(value).replace(",", "").strip()) if not isinstance(value, (int, float)) else float(value)
 
 
 def clean_enterprise(raw: dict, officers: dict[str, int]) -> tuple[dict, dict[str, str]]:
@@ -111,9 +110,9 @@ def clean_enterprise(raw: dict, officers: dict[str, int]) -> tuple[dict, dict[st
                 value = tiers_by_label.get(value, value)
                 if value not in TIERS:
                     raise ValueError("应为：" + "、".join(TIERS.values()))
-            elif field == "service_officer":
-                value = (value or "").strip() or None
-                if value is not None and value not in officers:
+            elif field in ("sector", "key_field", "financial_type", "service_officer"):  # scope: checked below
+                value = (str(value) if value is not None else "").strip() or None
+                if field == "service_officer" and value is not None and value not in officers:
                     raise ValueError(f"用户「{value}」不存在或不是服务专员")
         except ValueError as exc:
             message = str(exc)
@@ -122,6 +121,8 @@ def clean_enterprise(raw: dict, officers: dict[str, int]) -> tuple[dict, dict[st
             errors[field] = f"「{header}」{message}" if not message.startswith("统一社会信用代码") else message
             continue
         out[field] = value
+    for field, message in scope.check(out.get("sector"), out.get("key_field"), out.get("financial_type")).items():
+        errors.setdefault(field, message)
     if out.get("tier") not in (None, "none") and not out.get("tier_since"):
         errors.setdefault("tier_since", "「认定日期」在有梯度时必填")
     return out, errors
@@ -204,7 +205,9 @@ class EnterpriseService:
             "tier_valid_until": e.tier_valid_until, "in_pool": e.in_pool, "pool_since": e.pool_since,
             "pool_valid_until": e.pool_valid_until,
             "service_officer": officer.username if officer else None,
-            "service_officer_name": officer.display_name if officer else None,
+            "service_officer_name": officer.display_name if officer else None, "sector": e.sector,
+            "key_field": e.key_field, "key_supported": scope.key_supported(e.key_field),
+            "financial_type": e.financial_type, "tech_since": e.tech_since, "tech_valid_until": e.tech_valid_until,
             "years": {y.year: {k: getattr(y, k) for k in FIGURES} for y in e.years},
         }
 
@@ -360,7 +363,7 @@ class EnterpriseService:
             for e in session.scalars(select(Enterprise).order_by(Enterprise.name)):
                 append_row(sheet, [e.name, e.uscc, e.registered_on, _yes(e.in_district), _yes(e.independent_legal_person),
                               e.industry, e.employees, TIERS.get(e.tier, e.tier), e.tier_since, e.tier_valid_until,
-                              officers.get(e.service_officer_id)])
+                              officers.get(e.service_officer_id), e.sector, e.key_field, e.financial_type])
                 for y in e.years:
                     append_row(years_sheet, [e.uscc, y.year, *[getattr(y, k) for k in FIGURES]])
         for ws in (sheet, years_sheet):

@@ -56,6 +56,8 @@ def near_miss(result: dict) -> list[dict]:
     criteria = result["criteria"]
     if result["eligible"] is not False or any(c["passed"] is None for c in criteria):
         return []
+    if any(c["id"] == "scope" and not c["passed"] for c in criteria):  # no guidance brings a firm into scope
+        return []
     failed = [c for c in criteria if c["mandatory"] and not c["passed"]]
     optional_failed = [c for c in criteria if not c["mandatory"] and not c["passed"]]
     optional_passed = sum(1 for c in criteria if not c["mandatory"] and c["passed"])

@@ -41,6 +41,14 @@ class Enterprise(Base):
     pool_since: Mapped[date | None] = mapped_column(Date, nullable=True)
     pool_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     service_officer_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    # The plan's scope (二（一）): the 领域 the enterprise works in, the 重点支持 field of its main product, and for a
+    # financial firm its 业态 (sized by 《金融业企业划型标准规定》, not the 2011 standard). engine.policy.pool.scope
+    sector: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    key_field: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    financial_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # 科技型企业, kept by 区科技局 from its list: counted by the goals while valid (tech_valid_until none: no end).
+    tech_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    tech_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     years: Mapped[list[EnterpriseYear]] = relationship(cascade="all, delete-orphan", order_by="EnterpriseYear.year",
                                                       lazy="selectin")
