@@ -35,6 +35,8 @@ class Encoder:
     element: str | None = None  # element id in that process (None: the whole process)
     table: str | None = None  # decision id of a rule
     measure: int | None = None
+    owner: str | None = None  # the process's or table's name, for an element or a rule
+    part: str | None = None  # the element's or rule's own name
 
 
 @dataclass
@@ -74,7 +76,8 @@ def version_encoders(key: str, name: str, stored_tags: list) -> list[tuple[str, 
     out: list[tuple[str, Encoder]] = []
     for element, label, clauses in stored_tags:
         kind = "process" if element is None else "element"
-        encoder = Encoder(kind, name if element is None else f"{name} · {label}", process=key, element=element)
+        encoder = Encoder(kind, name if element is None else f"{name} · {label}", process=key, element=element,
+                          owner=name, part=None if element is None else label)
         out.extend((c, encoder) for c in clauses)
     return out
 
@@ -89,8 +92,9 @@ def table_encoders(sources: dict[str, str]) -> list[tuple[str, Encoder]]:
             continue  # deployed files parsed when they were deployed; nothing to show of a broken one
         names = {e.get("id"): e.get("name") or e.get("id") for e in root.iter() if local(e) == "decision"}
         for tag in rule_tags(root):
-            encoder = Encoder("rule", f"{names.get(tag.owner, tag.owner)} · {tag.name}", table=tag.owner,
-                              element=tag.element)
+            table = names.get(tag.owner, tag.owner)
+            encoder = Encoder("rule", f"{table} · {tag.name}", table=tag.owner, element=tag.element, owner=table,
+                              part=tag.name)
             out.extend((c, encoder) for c in tag.clauses)
     return out
 

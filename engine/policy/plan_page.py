@@ -41,6 +41,21 @@ def _open_for(encoders, steps: Counter) -> int:
     return sum(n for (key, element), n in steps.items() if key in whole or (key, element) in parts)
 
 
+def _grouped(encoders) -> list[tuple[str, list[dict]]]:
+    """(kind label, lines) per kind; a process's steps and a table's rules are one line each, with their names."""
+    out: dict[str, dict[tuple, dict]] = {}
+    for e in encoders:
+        lines = out.setdefault(e.kind, {})
+        if e.kind in ("element", "rule"):
+            line = lines.setdefault((e.process, e.table, e.owner), {"label": e.owner, "process": e.process, "parts": []})
+            line["parts"].append(e.part)
+        else:
+            lines[(e.kind, e.label)] = {"label": e.label, "process": e.process, "parts": []}
+    unit = {"element": "个环节", "rule": "条规则"}
+    return [(KIND_LABELS[kind], [{**line, "unit": unit.get(kind)} for line in lines.values()])
+            for kind, lines in out.items()]
+
+
 class PolicyPage:
     def __init__(self, db, tz: ZoneInfo, clock, extensions):
         self.db, self.tz, self.clock, self.extensions = db, tz, clock, extensions
@@ -63,13 +78,10 @@ class PolicyPage:
                 entries.append({"heading": entry.label, "level": entry.level})
                 continue
             encoders = found.encoders.get(entry.id, [])
-            by_kind: dict[str, list] = {}
-            for e in encoders:
-                by_kind.setdefault(e.kind, []).append(e)
             measure = int(entry.id.split(".")[1]) if entry.kind == "measure" else None
             entries.append({
                 "clause": entry, "encoded": bool(encoders),
-                "kinds": [(KIND_LABELS[k], v) for k, v in by_kind.items()],
+                "kinds": _grouped(encoders),
                 "open": _open_for(encoders, steps) if any(e.process for e in encoders) else None,
                 "rating": ratings.get(measure) if measure else None,
                 "goals": goals if entry.id == GOALS_CLAUSE else None})

@@ -37,7 +37,7 @@ def test_the_page_shows_the_coverage_and_each_clause_with_its_encoders(app):
     assert f'id="coverage-figure">{BUNDLED_FIGURE}<' in html
     assert "尚未编码：四（四）" in html
     part = clause_section(html, "三.22")
-    assert "一企一策一人" in part and "企业问题交办 · 交办" in part
+    assert "一企一策一人" in part and re.search(r">企业问题交办</a><details><summary>\d+ 个环节</summary>[^<]*、交办、", part)
     assert 'href="/policy/processes/problem_dispatch?clause=%E4%B8%89.22"' in part
     assert "措施 22" in part and "尚无进展评定" in part
     assert "决策规则" in clause_section(html, "二（二）") and "通报指标" in clause_section(html, "四（二）")
