@@ -7,6 +7,7 @@ are in :mod:`engine.cli.base`; each module here adds the commands of one concern
 from engine.cli import (  # noqa: F401
     assessing,
     calendar_days,
+    clauses,
     installation,
     notifying,
     pausing,

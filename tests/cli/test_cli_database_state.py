@@ -40,6 +40,7 @@ ARGS: dict[str, list[str]] = {
     "calendar is-workday": ["2026-09-29"],
     "calendar set": ["2026-12-31", "holiday"],
     "calendar status": [],
+    "clauses": ["--json"],
     "complete": ["1", "--as", "dispatcher", "--data", "{}"],
     "create-admin": ["boss"],
     "demo": [],

@@ -158,3 +158,20 @@ def test_a_decision_rule_with_an_unknown_clause_is_refused(zjtx):
     with pytest.raises(DeploymentError) as refused:
         deploy(zjtx, {"assessment_weights.dmn": text.replace("〔条款：四（二）〕", "〔条款：三.31〕", 1)})
     assert any("「三.31」" in p["message"] and p["element"] == "rule_on_time" for p in refused.value.problems)
+
+
+def test_the_cli_prints_the_figure_and_each_clause(database_url, monkeypatch, zjtx):
+    import json
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    shown = CliRunner().invoke(main, ["clauses"], catch_exceptions=False)
+    assert shown.exit_code == 0 and shown.stdout.splitlines()[0] == BUNDLED_FIGURE
+    assert "「四（四）」 （四）营造良好氛围  未编码" in shown.stdout
+    data = json.loads(CliRunner().invoke(main, ["clauses", "--json"], catch_exceptions=False).stdout)
+    assert (data["encoded"], data["total"], data["percent"]) == (36, 37, 97)
+    assert [c["id"] for c in data["clauses"]] == ALL_IDS
+
