@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from threading import Lock
 
 from lxml import etree
@@ -84,19 +85,23 @@ def version_encoders(key: str, name: str, stored_tags: list) -> list[tuple[str, 
 
 def table_encoders(sources: dict[str, str]) -> list[tuple[str, Encoder]]:
     """The pairs of the tagged rules of DMN files (file name → text)."""
+    return [pair for _name, text in sorted(sources.items()) for pair in _rule_encoders(text)]
+
+
+@lru_cache(maxsize=64)  # the same deployed table text on every page load
+def _rule_encoders(text: str) -> tuple[tuple[str, Encoder], ...]:
+    try:
+        root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return ()  # deployed files parsed when they were deployed; nothing to show of a broken one
+    names = {e.get("id"): e.get("name") or e.get("id") for e in root.iter() if local(e) == "decision"}
     out: list[tuple[str, Encoder]] = []
-    for _name, text in sorted(sources.items()):
-        try:
-            root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
-        except etree.XMLSyntaxError:
-            continue  # deployed files parsed when they were deployed; nothing to show of a broken one
-        names = {e.get("id"): e.get("name") or e.get("id") for e in root.iter() if local(e) == "decision"}
-        for tag in rule_tags(root):
-            table = names.get(tag.owner, tag.owner)
-            encoder = Encoder("rule", f"{table} · {tag.name}", table=tag.owner, element=tag.element, owner=table,
-                              part=tag.name)
-            out.extend((c, encoder) for c in tag.clauses)
-    return out
+    for tag in rule_tags(root):
+        table = names.get(tag.owner, tag.owner)
+        encoder = Encoder("rule", f"{table} · {tag.name}", table=tag.owner, element=tag.element, owner=table,
+                          part=tag.name)
+        out.extend((c, encoder) for c in tag.clauses)
+    return tuple(out)
 
 
 class _VersionCache:
