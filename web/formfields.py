@@ -61,8 +61,9 @@ def describe(schema: dict, departments: list[str], colleagues: dict[str, str] | 
         labels = prop.get("x-labels", {})
         buttons = prop.get("x-widget") == "buttons"
         if "enum" in prop:
-            field.update(widget="buttons" if buttons else "radio",
-                         choices=[(v, labels.get(v, v)) for v in prop["enum"] if v is not None])
+            # A long list of choices (a circular's figures) is a drop-down: "x-widget": "select".
+            widget = "buttons" if buttons else "select" if prop.get("x-widget") == "select" else "radio"
+            field.update(widget=widget, choices=[(v, labels.get(v, v)) for v in prop["enum"] if v is not None])
         elif prop.get("format") == "colleague":
             field.update(widget="select", choices=list((colleagues or {}).items()))
         elif prop.get("format") == "item-key":

@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.queries import circular_matter
 from engine.runtime import projection
 from engine.storage.models import AuditRecord, Department, HumanTask, User
 
@@ -254,7 +255,10 @@ STEP_SECTIONS: dict[str, Callable[[Context], list[dict]]] = {
     "office_decision.schema.json": answers,
     "rework.schema.json": rework,
     "circular_approve.schema.json": circular,
-    "rectification.schema.json": circular,
+    "rectification.schema.json": lambda ctx: [*circular_matter.rectification(ctx), *circular(ctx)],
+    "rectification_review.schema.json": lambda ctx: [*circular_matter.rectification_report(ctx), *circular(ctx)],
+    "circular_check.schema.json": circular_matter.own_row,
+    "circular_resolve.schema.json": circular_matter.objections,
     "circular_draft.schema.json": sent_back_circular,
     "admission_review.schema.json": eligibility,
     "complete_data.schema.json": eligibility,

@@ -77,7 +77,10 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   "enterprise_told": "已告知企业",
                   "enterprise_not_reached": "未能告知企业（无可用的联系渠道）",
                   "merged_items_released": "主件撤销，合并件退回研判",
-                  "merge_released": "主件已撤销，解除合并，重新研判"}
+                  "merge_released": "主件已撤销，解除合并，重新研判",
+                  # the circular's objection window (engine/policy/circulars/objections.py, resolution.py)
+                  "circular_checked": "成员单位核对通报数据", "circular_check_lapsed": "逾期未核对，视为无异议",
+                  "objection_resolved": "处理通报数据异议"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 
@@ -121,6 +124,10 @@ class Queries(TaskLists):
             if task is None or not self._may_see_instance(session, actor, task.instance_id):
                 raise TaskNotFound(task_id)
             instance = task.instance
+            # A form marked "x-private" is its department's own (a unit's row of a circular to check).
+            private = bool(task.form and (instance.version.forms.get(task.form) or {}).get("x-private"))
+            if private and not authz.can_see_task(actor, task):
+                raise TaskNotFound(task_id)
             can_act = task.status in OPEN_STATUSES and self._may_act(actor, task)
             schema = None
             if can_act and task.form:
