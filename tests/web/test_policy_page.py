@@ -91,7 +91,8 @@ def test_the_diagram_view_marks_the_clauses_elements(app):
 
 @pytest.mark.browser
 @pytest.mark.sqlite_only
-def test_the_page_fits_a_small_phone_and_the_viewer_shows_a_clause(chromium, server):
+def test_the_page_fits_a_small_phone_and_the_viewer_shows_a_clause(chromium, server, zjtx):
+    item = Item(zjtx)
     user = User(chromium, server, "dispatcher", viewport={"width": 360, "height": 740})
     user.page.goto(f"{server}/policy/")
     assert user.page.inner_text("#coverage-figure") == BUNDLED_FIGURE
@@ -108,6 +109,15 @@ def test_the_page_fits_a_small_phone_and_the_viewer_shows_a_clause(chromium, ser
     assert user.page.inner_text("#diagram-clause") == "交办：政策条款 三.22, 四（二）"
     width = user.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], width
+    # an item's page: the same viewer tells an element's clause
+    user.page.goto(f"{server}/items/{item.id}")
+    user.page.wait_for_selector("#diagram[data-rendered=true]", timeout=15000)
+    assert "政策条款：三.22, 四（二）" in user.page.inner_html("#diagram")  # the tooltip of 研判
+    user.page.evaluate("""() => {
+        const v = window.zjtxViewer;
+        v.get('eventBus').fire('element.click', {element: v.get('elementRegistry').get('triage')});
+    }""")
+    assert user.page.inner_text("#diagram-clause") == "研判：政策条款 三.22, 四（二）"
     assert user.errors == [] and user.foreign_requests() == []
 
 
