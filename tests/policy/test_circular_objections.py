@@ -215,3 +215,32 @@ def test_a_rectification_report_sent_back_once_and_then_closed_by_the_office(zjt
     shown = zjtx.queries.show(instance_id)
     assert shown["status"] == "completed" and tasks(zjtx, "rectify") == []
     assert shown["data"]["rectifications"] == [{"department": CO, "closed": True, "rounds": 2}]
+
+
+def test_an_instance_of_the_version_before_the_window_still_finishes(zjtx):
+    """Running instances keep their version (moving them is an administrator's choice, engine.repository.
+    migration): one started on the diagram before the window, with its one-step 整改, finishes after the new
+    version is deployed, with the same operations."""
+    from pathlib import Path
+
+    from tests.helpers import deploy
+
+    before = (Path(__file__).parent / "data" / "evaluation_circular_before_objections.bpmn").read_text(encoding="utf-8")
+    current = (zjtx.settings.processes_dir / "evaluation_circular.bpmn").read_text(encoding="utf-8")
+    crafted_october(zjtx)
+    deploy(zjtx, {"evaluation_circular.bpmn": before}, trusted=True)
+    with time_machine.travel(at("2026-11-06 10:00"), tick=False):
+        started = zjtx.workflows.start("evaluation_circular", {"period_start": "2026-10-01",
+                                                               "period_end": "2026-10-31"}, actor="dispatcher")
+        old_version = zjtx.queries.show(started["id"])["version"]
+        deploy(zjtx, {"evaluation_circular.bpmn": current}, trusted=True)  # the window's version, now the newest
+        [draft] = tasks(zjtx, "draft")
+        zjtx.workflows.complete(draft["id"], {"circular_text": data(zjtx, started["id"])["circular_text"]},
+                                "dispatcher")
+        assert tasks(zjtx, "check_figures") == []  # no window for it: straight to the office, as before
+        [approve] = tasks(zjtx, "approve")
+        zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
+        [rectify] = tasks(zjtx, "rectify")
+        zjtx.workflows.complete(rectify["id"], {"rectification_report": "已逐项整改逾期事项，建立周调度机制。"}, liaison(CO))
+    shown = zjtx.queries.show(started["id"])
+    assert shown["status"] == "completed" and old_version and shown["version"] == old_version
