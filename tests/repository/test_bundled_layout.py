@@ -18,9 +18,9 @@ SEMANTICS = {
     "joint_meeting.bpmn": "3ab6952ee56679e6ea5907039369e148b94d6e0610f61e92003f4af7e7f86ad1",
     "listed_supervision.bpmn": "7eaf879d275c41d29f0d48b360cfb50a5897d0d3d6b945e5275f36473ba6d772",
     "measure_supervision.bpmn": "9e444998d07da47d0e2ea6b09461ae88066fd504adbf43befc57a66bdf5aa7f6",
-    "pool_admission.bpmn": "1b1d1e800ff15327ae829b8986854a3528d704e4b7c8615c9aeea1bd308e6604",
-    "pool_data_update.bpmn": "a6965fda6b7236c3ab81ce65d8ffc3c2f06f47894294652134599d813c2b7324",
-    "problem_dispatch.bpmn": "a18e3308506c1b4f22ef7053894ac6935addd0f57a9e2c100b81c4306822a31d",
+    "pool_admission.bpmn": "e4ffdc4df7b2f666b1a8b504136632e861bb209ce0691f63b24c9ffbd6433ff6",
+    "pool_data_update.bpmn": "6c153744dade1522a58dec34e0e7f704c06e47c9af0a350fee212201ecec0e63",
+    "problem_dispatch.bpmn": "1a34088c0f5878a5bb576cee296c471ea89cee0b7665a67ad4a0905c9b93d02e",
     "recognition_batch.bpmn": "e26c2ef61e58c54fcb81aee20e4e35aa538811ec01aa0c76b84c5df4a10f5ff6",
 }
 LANES = {"evaluation_circular.bpmn": 3, "listed_supervision.bpmn": 3, "measure_supervision.bpmn": 2, "pool_admission.bpmn": 3,

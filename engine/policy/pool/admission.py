@@ -17,7 +17,7 @@ from engine.identity.org import DISPATCHER_DEPARTMENT
 from engine.policy.pool.eligibility import Decisions, Inputs, decide, industries
 from engine.storage.models import Enterprise, EnterpriseChange, ProcessInstance, User
 
-POOL_VALIDITY_YEARS = 3
+POOL_VALIDITY_YEARS = 3  # for instances started before the diagram carried pool_validity_years
 
 
 def _enterprise(session: Session, code: str) -> Enterprise:
@@ -65,14 +65,15 @@ def make_completion_handler(notifier, tz, base_url: str):
             return
         enterprise = _enterprise(session, data["enterprise_uscc"])
         today = now.astimezone(tz).date()
-        if result == "admitted":
+        if result == "admitted":  # validity: the diagram's property pool_validity_years (a district setting)
+            years = int(data.get("pool_validity_years") or POOL_VALIDITY_YEARS)
             changes = {"in_pool": [enterprise.in_pool, True],
                        "pool_since": [_iso(enterprise.pool_since), today.isoformat()],
                        "pool_valid_until": [_iso(enterprise.pool_valid_until),
-                                            _plus_years(today, POOL_VALIDITY_YEARS).isoformat()]}
+                                            _plus_years(today, years).isoformat()]}
             enterprise.in_pool = True
             enterprise.pool_since = today
-            enterprise.pool_valid_until = _plus_years(today, POOL_VALIDITY_YEARS)
+            enterprise.pool_valid_until = _plus_years(today, years)
             session.add(EnterpriseChange(enterprise_id=enterprise.id, at=now, actor="system", source="admission",
                                          changes={**changes, "instance": [None, instance.business_key]}))
         recipients = []
