@@ -7,7 +7,7 @@ import re
 import pytest
 
 from engine.plan.tags import process_tags
-from tests.helpers import Browser, Item, User
+from tests.helpers import Browser, Item, User, wait_for
 from tests.policy.test_clauses import BUNDLED_FIGURE
 from web import create_app
 
@@ -155,4 +155,35 @@ def test_a_designer_edits_the_clause_field_and_the_deployed_version_stores_the_t
     page.wait_for_selector(".flash.error", timeout=15000)
     report = page.locator("#report").inner_text()
     assert "「审定会议议程」的政策条款「五（九）」不是行动计划中的条款" in report
+    assert designer.errors == [] and designer.foreign_requests() == []
+
+
+@pytest.mark.browser
+@pytest.mark.sqlite_only
+def test_a_rules_clause_is_edited_in_the_dmn_editors_annotation_column_and_deployed(chromium, server, zjtx):
+    designer = User(chromium, server, "designer")
+    page = designer.page
+    page.goto(f"{server}/designer/dmn/assessment_weights.dmn/edit")
+    page.wait_for_selector("#designer[data-ready=true]", timeout=15000)
+    assert "〔条款：二（二）〕" in page.inner_text("#clause-hint")
+    cell = page.locator("td.annotation", has_text="按期办结率：权重 0.4〔条款：四（二）〕")
+    cell.click()
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")  # before 〕
+    page.keyboard.type("，四（三）")
+    # dmn-js applies typed text to its model after a short debounce: wait until the model has it
+    wait_for(lambda: "四（二），四（三）〕" in page.evaluate("() => window.zjtxModeler.saveXML().then(r => r.xml)"))
+    page.click("#validate")
+    page.wait_for_selector("#report .flash", timeout=15000)
+    page.click("#deploy")
+    page.wait_for_selector("#report .flash.deployed", timeout=15000)
+    assert "已部署 监测评价与通报" in page.locator("#report").inner_text()  # the process using the table
+    from lxml import etree
+
+    from engine.plan.tags import rule_tags
+
+    with zjtx.db.read() as session:
+        tables = zjtx.registry.latest_decision_sources(session)
+    tags = {t.element: t.clauses for t in rule_tags(etree.fromstring(tables["assessment_weights.dmn"]))}
+    assert tags["rule_on_time"] == ("四（二）", "四（三）") and tags["rule_first_time"] == ("四（二）",)
     assert designer.errors == [] and designer.foreign_requests() == []
