@@ -121,7 +121,7 @@ def test_a_designer_adds_a_step_with_a_deadline_and_it_reaches_the_inbox(chromiu
     panel.locator("[data-property=name]").fill("归档确认")
     panel.locator("[data-property=name]").dispatch_event("change")
     for prop, value in (("department", "区经济信息委"), ("roles", "dispatcher"), ("stage", "review"),
-                        ("due_working_days", "2")):
+                        ("due_working_days", "2"), ("clause", "四（二）")):  # problem_dispatch requires clauses
         panel.locator(f"[data-property={prop}]").fill(value)
         panel.locator(f"[data-property={prop}]").dispatch_event("change")
     designer.shot("09-designer-edit")
