@@ -18,7 +18,7 @@ from sqlalchemy import select
 from engine.errors import Conflict, TaskNotFound, ValidationFailed
 from engine.identity.org import get_user
 from engine.scheduling.scheduler import Scheduler
-from engine.storage.models import AuditRecord, Circular, CircularObjection, HumanTask, InboxMessage
+from engine.storage.models import AuditRecord, Circular, CircularObjection, Escalation, HumanTask, InboxMessage
 from tests.helpers import OCTOBER_CO, OCTOBER_LEAD, OCTOBER_WRONG, crafted_october, liaison
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -160,9 +160,15 @@ def test_a_unit_that_lets_the_window_pass_is_taken_as_having_confirmed(zjtx):
             {"figure": "urged", "claimed": 0, "reason": "催办系系统误发"}]}, liaison(CO))
         Scheduler(zjtx).run_until_idle()
         assert [t["department"] for t in tasks(zjtx, "check_figures")] == [WRONG]  # the window is still open
+        clock.move_to(at("2026-11-10 23:59:30"))  # the window closes a minute before the deadline's 催办
+        Scheduler(zjtx).run_until_idle()
         clock.move_to(at("2026-11-11 00:00:05"))
         Scheduler(zjtx).run_until_idle()
     assert tasks(zjtx, "check_figures") == []
+    with zjtx.db.read() as session:
+        levels = session.scalars(select(Escalation.level).join(HumanTask, Escalation.task_id == HumanTask.id).where(
+            HumanTask.instance_id == instance_id, HumanTask.bpmn_id == "check_figures")).all()
+    assert levels == [1]  # 区商务委's 预警 at 09:00 the day before; no 催办 for a window that lapsed
     with zjtx.db.read() as session:
         lapsed = [a.data for a in session.scalars(select(AuditRecord).where(
             AuditRecord.instance_id == instance_id, AuditRecord.action == "circular_check_lapsed"))]
