@@ -114,3 +114,16 @@ def test_the_check_and_resolution_pages_fit_360_px(zjtx, server, chromium):
     with time_machine.travel(at("2026-11-09 11:00"), tick=False):
         zjtx.workflows.complete(lead_task["id"], {"check_result": "confirmed"}, liaison(LEAD))
     _fits_360(chromium, server, "dispatcher", f"/tasks/{task(zjtx, 'resolve_objections')['id']}")
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.browser
+def test_the_window_length_is_a_process_property_the_designer_edits(zjtx, server, chromium):
+    designer = User(chromium, server, "designer", viewport={"width": 1366, "height": 900})
+    designer.page.goto(f"{server}/designer/evaluation_circular/edit")
+    designer.page.wait_for_selector("#designer[data-ready=true]", timeout=15000)
+    window = designer.page.locator("[data-property=objection_window_working_days]")
+    assert window.input_value() == "2"
+    assert designer.page.locator("[data-property=rectification_working_days]").input_value() == "10"
+    assert designer.errors == []
+    designer.context.close()

@@ -133,6 +133,14 @@
     clauseField(process);
     field("要求每个元素注明政策条款（true）", getProp(process, "clauses_required"),
           function (v) { setProp(process, "clauses_required", v); }).setAttribute("data-property", "clauses_required");
+    // The district's defaults a diagram keeps as its own properties (the circular's objection window, …).
+    var own = propsOf(process, false);
+    (own ? own.get("properties") : []).forEach(function (p) {
+      if (["clause", "clauses_required", "require_deadlines", "decision_tables"].indexOf(p.name) >= 0) { return; }
+      var name = p.name;
+      field("流程属性 " + name, p.value, function (v) { setProp(process, name, v); })
+        .setAttribute("data-property", name);
+    });
   }
 
   function show(element) {
