@@ -42,6 +42,7 @@ NAV = [  # (endpoint, label, roles allowed or None for everyone)
                                "service_officer"}),
     ("policy.index", "政策条款", {"dispatcher", "leading_group_office", "group_leader", "deputy_group_leader",
                                   "department_head", "designer", "admin"}),
+    ("district.settings", "本区设置", {"dispatcher", "leading_group_office", "admin"}),
     ("pages.notifications", "消息", None),
     ("designer.index", "流程设计", {"designer", "admin"}),
     ("admin.index", "系统管理", {"admin"}),
@@ -102,6 +103,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.url_map.converters["int"] = BoundedInt  # before the blueprints' routes are built
 
     from web import admin, api, assets, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
+    from web import district as settings_pages  # 本区设置, 区科技局's 科技型企业 list
     from web import guidance as guiding  # 拟培育库: gaps to the cultivation standard, guidance visits
     from web import meetings as joint  # 联席会议
     from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
@@ -117,6 +119,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.register_blueprint(joint.bp)
     app.register_blueprint(recommending.bp)
     app.register_blueprint(plan.bp)
+    app.register_blueprint(settings_pages.bp)
     security.init_app(app)
     assets.init_app(app)
     Compress(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import EngineError, NotFound, ValidationFailed
+from engine.policy.pool import scope
 from engine.policy.pool.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
 from engine.policy.pool.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed
 from web.params import MAX_PAGE, int_arg
@@ -28,7 +29,8 @@ def index():
     return render_template("enterprises/index.html", rows=rows, total=total, page=page, tiers=TIERS,
                            industries=[i["name"] for i in industries()], args=request.args,
                            can_edit=g.actor.is_admin or bool(g.actor.roles & EDIT_ROLES),
-                           goals=services().enterprises.goals())
+                           goals=services().enterprises.goals(),
+                           can_view_tech=services().enterprises.tech.can_view(g.actor))
 
 
 def _assessment(record: dict) -> dict:
@@ -86,7 +88,8 @@ def edit(enterprise_id: int | None = None):
             return redirect(url_for("enterprises.view", enterprise_id=saved))
     year_rows = sorted((record.get("years") or {}).items())[-4:]
     return render_template("enterprises/edit.html", e=record, errors=errors, tiers=TIERS, figures=FIGURES,
-                           labels=FIGURE_LABELS, industries=[i["name"] for i in industries()],
+                           labels=FIGURE_LABELS, industries=[i["name"] for i in industries()], sectors=scope.SECTORS,
+                           key_fields=scope.KEY_FIELDS, financial_types=scope.FINANCIAL_TYPES,
                            year_rows=year_rows, enterprise_id=enterprise_id), (400 if errors else 200)
 
 

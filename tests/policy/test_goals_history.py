@@ -71,8 +71,9 @@ def actual(goals: list[dict]) -> list[int]:
 
 
 # New in 2022, 专精特新 (小巨人 included), 小巨人, all tiers, in the pool:
-AT_OCTOBER_END = [1, 4, 1, 4, 0]  # H | A B C E | C | A B C E | none
-ON_DECEMBER_15 = [1, 5, 2, 5, 1]  # H | A B C F G | B C | A B C F G | A
+# then 科技型企业 at the end of 2022 and on the day (none flagged here: tests/policy/test_scope_and_goals.py):
+AT_OCTOBER_END = [1, 4, 1, 4, 0, 0, 0]  # H | A B C E | C | A B C E | none | none | none
+ON_DECEMBER_15 = [1, 5, 2, 5, 1, 0, 0]  # H | A B C F G | B C | A B C F G | A | none | none
 
 
 def test_the_goals_as_at_the_period_end_are_rolled_back_from_the_change_log(zjtx):

@@ -266,6 +266,12 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /api/v1/notifications": "one's own messages",
     "GET /policy/": "政策条款: the plan, its encoders and counts only, every member (tests/web/test_policy_page.py)",
     "GET /static/<path:filename>": "static files", "GET /vendor/<path:filename>": "front-end packages' files",
+    "GET /district/settings": "本区设置: dispatcher, office and admin; a liaison refused (tests/web/test_scope_pages.py)",
+    "GET /enterprises/tech": "科技型企业: 区科技局 and the central roles; another unit's liaison refused "
+                             "(tests/web/test_scope_pages.py)",
+    "POST /enterprises/tech/flag": "区科技局's liaison and head only (tests/policy/test_scope_and_goals.py, "
+                                   "tests/web/test_scope_pages.py)",
+    "POST /enterprises/tech/import": "区科技局's liaison and head only (tests/policy/test_scope_and_goals.py)",
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import WorkflowFailed
 from engine.identity.org import DISPATCHER_DEPARTMENT
+from engine.policy.pool import scope
 from engine.policy.pool.eligibility import Decisions, Inputs, decide, industries
 from engine.storage.models import Enterprise, EnterpriseChange, ProcessInstance, User
 
@@ -46,7 +47,9 @@ def assess(session: Session, decisions: Decisions, code: str, today: date) -> di
                 result["criteria"]]
     return {"eligible": result["eligible"], "sme_class": result["sme_class"], "summary": result["summary"],
             "criteria": criteria, "enterprise": e.name, "review_department": department,
-            "last_year": result["last_year"]}
+            "last_year": result["last_year"], "sector": e.sector,
+            # 重点支持 is shown beside the result, never decides it (行动计划二（一）: 重点支持, not 仅限)
+            "key_field_mark": f"重点支持领域：{e.key_field}" if scope.key_supported(e.key_field) else None}
 
 
 def _plus_years(day: date, years: int) -> date:

@@ -149,9 +149,10 @@ def clean_year(raw: dict) -> tuple[dict, dict[str, str]]:
 
 class EnterpriseService:
     def __init__(self, db, clock, tz: ZoneInfo = BEIJING):
-        self.db = db
-        self.clock = clock
-        self.tz = tz
+        from engine.policy.pool.tech import TechService  # it reads this module's import helpers
+
+        self.db, self.clock, self.tz = db, clock, tz
+        self.tech = TechService(db, clock)  # 区科技局's 科技型企业 flag
         self.on_saved: Callable[[Session, Enterprise], None] | None = None  # after each save: the 拟培育库's gap
 
     @staticmethod

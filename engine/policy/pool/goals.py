@@ -3,7 +3,11 @@
 Who counts, in the plan's words: 「创新型中小企业、“专精特新”中小企业、国家专精特新“小巨人”企业（以下统称
 “专精特新”企业）」. The tiers are cumulative: a 小巨人 is also a 市级“专精特新”中小企业 (it is recognised from
 among them), and every tier is a “专精特新”企业 of goal 1. A recognition counts from ``tier_since`` through
-``tier_valid_until`` (none recorded: no expiry); an expired one does not count.
+``tier_valid_until`` (none recorded: no expiry); an expired one does not count. A 科技型企业 counts while the
+flag 区科技局 keeps (``tech_since`` … ``tech_valid_until``, engine.policy.pool.tech) is valid on the day.
+
+A goal with a deadline already past is counted on its deadline (the 2022 goals as at 2022-12-31), from the
+registry as it stood at the day asked for: recognitions entered later with an earlier date count once entered.
 
 As at a past day the registry is its current rows rolled back through the change log written after that
 day (``EnterpriseChange.changes`` holds ``[old, new]`` per field, newest undone first); an enterprise whose
@@ -22,8 +26,8 @@ from engine.storage.models import Enterprise, EnterpriseChange
 
 GRADED = ("innovative", "specialized", "little_giant")  # the tiers of 梯度培育, lowest first
 RANK = {"none": 0, **{tier: rank for rank, tier in enumerate(GRADED, 1)}}
-_FIELDS = ("tier", "tier_since", "tier_valid_until", "in_pool")
-_DATES = ("tier_since", "tier_valid_until")
+_FIELDS = ("tier", "tier_since", "tier_valid_until", "in_pool", "tech_since", "tech_valid_until")
+_DATES = ("tier_since", "tier_valid_until", "tech_since", "tech_valid_until")
 NEW_IN_2022 = (date(2022, 1, 1), date(2022, 12, 31))
 
 
@@ -35,11 +39,18 @@ class Standing:
     tier_since: date | None
     tier_valid_until: date | None
     in_pool: bool
+    tech_since: date | None = None
+    tech_valid_until: date | None = None
 
     def recognised(self, day: date) -> bool:
         """A tier held and valid on ``day``."""
         return (RANK.get(self.tier, 0) > 0 and (self.tier_since is None or self.tier_since <= day)
                 and (self.tier_valid_until is None or self.tier_valid_until >= day))
+
+    def tech(self, day: date) -> bool:
+        """A 科技型企业 on ``day``: flagged by 区科技局 and not expired."""
+        return (self.tech_since is not None and self.tech_since <= day
+                and (self.tech_valid_until is None or self.tech_valid_until >= day))
 
     def holds(self, tier: str, day: date) -> bool:
         """``tier`` or a higher one, valid on ``day``."""
@@ -63,8 +74,9 @@ def standings_at(session: Session, day: date, tz: ZoneInfo) -> list[Standing]:
     """Each enterprise in the registry at the end of ``day`` (in ``tz``), as it stood then."""
     after = datetime.combine(day + timedelta(days=1), time(0), tz)
     rows = session.execute(select(Enterprise.id, Enterprise.tier, Enterprise.tier_since, Enterprise.tier_valid_until,
-                                  Enterprise.in_pool))
-    standings = {i: Standing(tier or "none", since, until, bool(in_pool)) for i, tier, since, until, in_pool in rows}
+                                  Enterprise.in_pool, Enterprise.tech_since, Enterprise.tech_valid_until))
+    standings = {i: Standing(tier or "none", since, until, bool(in_pool), tech, tech_until)
+                 for i, tier, since, until, in_pool, tech, tech_until in rows}
     later = session.execute(select(EnterpriseChange.enterprise_id, EnterpriseChange.changes)
                             .where(EnterpriseChange.at >= after)
                             .order_by(EnterpriseChange.id.desc()))  # undone in the reverse order of writing
@@ -90,6 +102,8 @@ def goals_in(session: Session, day: date, tz: ZoneInfo) -> list[dict]:
     little_giants = sum(1 for s in standings if s.holds("little_giant", day))
     tiered = sum(1 for s in standings if s.recognised(day))
     in_pool = sum(1 for s in standings if s.in_pool)
+    tech_2022 = sum(1 for s in standings if s.tech(last))
+    tech = sum(1 for s in standings if s.tech(day))
     return [
         {"goal": "到2022年底新培育“专精特新”企业10家以上", "target": 10, "actual": new_2022, "deadline": "2022-12-31"},
         {"goal": "到2025年市级“专精特新”中小企业50家以上（含“小巨人”）", "target": 50, "actual": specialized,
@@ -98,4 +112,7 @@ def goals_in(session: Session, day: date, tz: ZoneInfo) -> list[dict]:
          "deadline": "2025-12-31"},
         {"goal": "梯度培育企业（创新型、专精特新、小巨人）合计", "target": None, "actual": tiered, "deadline": None},
         {"goal": "培育库在库企业", "target": None, "actual": in_pool, "deadline": None},
+        # Appended, so readers of the rows above by position keep them: counted from 区科技局's flag.
+        {"goal": "到2022年底科技型企业40家以上", "target": 40, "actual": tech_2022, "deadline": "2022-12-31"},
+        {"goal": "到2025年全区科技型企业达到600家", "target": 600, "actual": tech, "deadline": "2025-12-31"},
     ]

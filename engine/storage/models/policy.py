@@ -47,7 +47,7 @@ class Enterprise(Base):
     key_field: Mapped[str | None] = mapped_column(String(40), nullable=True)
     financial_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # 科技型企业, kept by 区科技局 from its list: counted by the goals while valid (tech_valid_until none: no end).
-    tech_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    tech_since: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
     tech_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     years: Mapped[list[EnterpriseYear]] = relationship(cascade="all, delete-orphan", order_by="EnterpriseYear.year",

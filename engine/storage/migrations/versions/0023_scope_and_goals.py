@@ -24,9 +24,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column('tech_since', sa.Date(), nullable=True))
         batch.add_column(sa.Column('tech_valid_until', sa.Date(), nullable=True))
     op.create_index('ix_enterprise_sector', 'enterprise', ['sector'])
+    op.create_index('ix_enterprise_tech_since', 'enterprise', ['tech_since'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_enterprise_tech_since', table_name='enterprise')
     op.drop_index('ix_enterprise_sector', table_name='enterprise')
     with op.batch_alter_table('enterprise') as batch:
         batch.drop_column('tech_valid_until')
