@@ -110,6 +110,8 @@ MOMENTS: dict[tuple[str, str, str], Moment] = {
         "{matter}已定稿，请核对{department}在通报附表中的数据；有误的请提出异议（写明核实的数值和理由），期满未核对的视为无异议。"),
     ("evaluation_circular", "resolve_objections", "*"): Moment(
         "通报数据异议", "处理异议", "成员单位对{matter}的数据提出了异议，请逐条处理：采纳并更正，或写明理由不予采纳。"),
+    ("evaluation_circular", "approve", "check_figures"): Moment(
+        "通报待审批", "审批", "{matter}已经成员单位核对，无数据异议，请审阅正文后决定是否发布。"),
     ("evaluation_circular", "approve", "resolve_objections"): Moment(
         "通报待审批", "审批", "{matter}已经成员单位核对，数据异议已由{by}处理，请审阅正文后决定是否发布。"),
     ("evaluation_circular", "review_rectification", "*"): Moment(

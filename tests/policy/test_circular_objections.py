@@ -187,6 +187,10 @@ def published_with_co_named(zjtx) -> int:
         for unit in (LEAD, CO, WRONG):
             zjtx.workflows.complete(check_task(zjtx, unit)["id"], {"check_result": "confirmed"}, liaison(unit))
         [approve] = tasks(zjtx, "approve")  # no objection: straight to the office
+        assert any(t.startswith("通报待审批：") for t in inbox(zjtx, "office"))
+        with zjtx.db.read() as session:
+            body = session.scalar(select(InboxMessage.body).where(InboxMessage.title.startswith("通报待审批：")))
+        assert "已经成员单位核对，无数据异议" in body
         zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
     return instance_id
 
