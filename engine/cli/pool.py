@@ -78,3 +78,47 @@ def enterprises_guidance_refresh(ctx):
     """按企业库现有数据重新计算拟培育库（只差一项培育条件的企业及差距）；每次保存企业数据时也会自动更新。"""
     listed = _services(ctx).guidance.refresh_all()
     click.echo(f"拟培育库已更新：{listed} 家企业只差一项培育条件")
+
+
+@enterprises.command("tech-import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", required=True, help="操作人用户名（区科技局联络员或分管负责人）")
+@click.pass_context
+def enterprises_tech_import(ctx, file, actor):
+    """导入区科技局的科技型企业名单（工作表「科技型企业」：统一社会信用代码、入库日期、有效期至）：
+    有错误的行时不导入；企业库中没有的代码列出，不新建企业。"""
+    from engine.errors import PermissionDenied
+    from engine.identity.authz import actor_for
+    from engine.policy.pool.enterprises import ImportFailed
+
+    services = _services(ctx)
+    with services.db.read() as session:
+        who = actor_for(session, actor)
+    try:
+        result = services.enterprises.tech.import_list(who, file.read_bytes())
+    except PermissionDenied as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        sys.exit(1)
+    except ImportFailed as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem['message']}", err=True)
+        sys.exit(1)
+    click.echo(f"导入完成：更新 {result['updated']} 家，无变化 {result['unchanged']} 家")
+    for unknown in result["unknown"]:
+        click.echo(f"  未导入：第 {unknown['row']} 行 {unknown['uscc']} 不在企业库中", err=True)
+
+
+@main.command("district-settings")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def district_settings(ctx, as_json):
+    """本区设置：行动计划未作规定、由本区确定的取值（现值及在哪里修改）。"""
+    from engine.policy import district_settings as settings
+
+    rows = settings.current(_services(ctx).db)
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['label']}：{row['value']}{row['unit']}  [{row['mark']}]  修改：{row['where']}")

@@ -10,15 +10,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.identity.authz import actor_for
 from engine.policy import district_settings
 from engine.policy.pool.enterprises import ImportFailed
 from engine.policy.pool.goals import goals_in
+from engine.policy.pool.scope import SECTORS
 from engine.storage.models import Enterprise
-from tests.helpers import GOOD, RECORD, apply, register, uscc
+from tests.helpers import GOOD, RECORD, ROW_A, apply, register, uscc, workbook
 
 BJ = ZoneInfo("Asia/Shanghai")
 TECH = "science_tech_bureau_liaison"
@@ -246,3 +247,34 @@ def test_a_pool_validity_set_in_the_diagram_is_what_admission_writes(zjtx, tmp_p
     (tmp_path / "pool_admission.bpmn").write_text(edited, encoding="utf-8")
     zjtx.deploy([tmp_path / "pool_admission.bpmn"], deployed_by="admin")
     assert {s["label"]: s["value"] for s in district_settings.current(zjtx.db)}["培育库入库有效期"] == "2"
+
+
+@pytest.mark.sqlite_only
+def test_the_commands_import_the_list_and_print_the_settings(zjtx, database_url, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    register(zjtx)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    path = tmp_path / "名单.xlsx"
+    path.write_bytes(tech_list([[GOOD, "2025-06-01", None]]))
+    runner = CliRunner()
+    refused = runner.invoke(main, ["enterprises", "tech-import", str(path), "--as", "dispatcher"])
+    assert refused.exit_code == 1 and "科技型企业名单由区科技局维护" in refused.stderr
+    done = runner.invoke(main, ["enterprises", "tech-import", str(path), "--as", TECH])
+    assert done.exit_code == 0 and "更新 1 家" in done.stdout
+    shown = runner.invoke(main, ["district-settings"])
+    assert shown.exit_code == 0 and "入库公示期：5个工作日  [区级设置（行动计划未作规定）]" in shown.stdout
+
+
+def test_the_registry_workbook_names_a_bad_sector_by_sheet_row_and_column(zjtx):
+    book = load_workbook(io.BytesIO(workbook([[*ROW_A, "房地产", None, None]], [])))
+    for column, title in enumerate(("所属领域", "重点支持领域", "金融业态"), start=12):  # the template's new columns
+        book["企业"].cell(row=1, column=column, value=title)
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(ImportFailed) as failed:
+        zjtx.enterprises.import_workbook(actor(zjtx, "dispatcher"), out.getvalue())
+    assert [p["message"] for p in failed.value.problems] == [
+        "工作表「企业」第 2 行「所属领域」：「所属领域」应为行动计划二（一）的领域之一：" + "、".join(SECTORS)]
