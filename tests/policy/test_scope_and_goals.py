@@ -18,8 +18,8 @@ from engine.policy import district_settings
 from engine.policy.pool.enterprises import ImportFailed
 from engine.policy.pool.goals import goals_in
 from engine.policy.pool.scope import SECTORS
-from engine.storage.models import Enterprise
-from tests.helpers import GOOD, RECORD, ROW_A, apply, register, uscc, workbook
+from engine.storage.models import Enterprise, GuidanceGap
+from tests.helpers import GOOD, RECORD, ROW_A, YEARS, apply, register, uscc, workbook
 
 BJ = ZoneInfo("Asia/Shanghai")
 TECH = "science_tech_bureau_liaison"
@@ -58,6 +58,18 @@ def test_an_enterprise_in_a_listed_service_sector_goes_on_to_review_with_its_key
     assert data["assessment"]["eligible"] is True
     assert data["assessment"]["key_field_mark"] == "重点支持领域：战略性新兴产业"  # a mark, not a criterion
     assert [t["task"] for t in zjtx.queries.tasks(instance_id=started["id"])] == ["industry_review"]
+
+
+@pytest.mark.usefixtures("clock")
+def test_an_enterprise_short_only_of_the_scope_is_not_on_the_guidance_list(zjtx):
+    enterprise_id = register(zjtx, sector="其他（不在培育范围）")  # all else met: no guidance brings it into scope
+    with zjtx.db.read() as session:
+        assert session.query(GuidanceGap).count() == 0
+    zjtx.enterprises.save(actor(zjtx, "dispatcher"), {**RECORD, "industry": "批发业", "tier": "无", "tier_since": None,
+                                                      "sector": "商务服务"},
+                          years=[{**YEARS[2], "rd_expense": 500_000}], enterprise_id=enterprise_id)  # R&D 1.92%
+    with zjtx.db.read() as session:
+        assert [g.criterion for g in session.query(GuidanceGap)] == ["rd_ratio"]
 
 
 def test_the_registry_checks_the_scope_fields(zjtx):
