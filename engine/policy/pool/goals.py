@@ -6,8 +6,11 @@ among them), and every tier is a “专精特新”企业 of goal 1. A recogniti
 ``tier_valid_until`` (none recorded: no expiry); an expired one does not count. A 科技型企业 counts while the
 flag 区科技局 keeps (``tech_since`` … ``tech_valid_until``, engine.policy.pool.tech) is valid on the day.
 
-A goal with a deadline already past is counted on its deadline (the 2022 goals as at 2022-12-31), from the
-registry as it stood at the day asked for: recognitions entered later with an earlier date count once entered.
+The two 2022 goals are counted on 2022-12-31 once that day is past (new recognitions of any tier in 2022; the
+科技型企业 flag valid then), from the registry as it stood at the day asked for: a recognition entered later with
+an earlier date counts once entered. The 2025 goals count on the day asked for (a circular of 2026 shows where
+the district stands). Known limit: the registry keeps an enterprise's current recognition only, so a firm first
+recognised in 2022 and upgraded later (new tier_since) no longer counts as 新培育 in 2022.
 
 As at a past day the registry is its current rows rolled back through the change log written after that
 day (``EnterpriseChange.changes`` holds ``[old, new]`` per field, newest undone first); an enterprise whose
