@@ -20,6 +20,7 @@ from engine.monitoring.incidents import IncidentService
 from engine.monitoring.metrics import configure_logging
 from engine.monitoring.outbox import OutboxService
 from engine.policy import procedures
+from engine.policy.circulars.evidence import Evidence
 from engine.policy.circulars.service import CircularService
 from engine.policy.dispatch.dashboard import Dashboard
 from engine.policy.dispatch.intake import IntakeService
@@ -83,6 +84,7 @@ class Services:
     pauses: PauseService  # a task's clock paused (挂起) and resumed
     pause_views: PauseViews
     guidance: GuidanceService  # 拟培育库: gaps to the cultivation standard and guidance visits
+    evidence: Evidence  # what each figure of a circular or the dashboard counts (通报依据)
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -165,7 +167,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),
         dashboard=Dashboard(db, tz, clock), pauses=PauseService(workflows, notifier, settings.base_url),
         pause_views=PauseViews(db, tz, clock, workflows),
-        decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions))
+        decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock))
     services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

@@ -18,8 +18,9 @@ from engine import localtime
 from engine.deadlines import ladder
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.localtime import chinese_date
-from engine.policy.circulars import document
+from engine.policy.circulars import development, document
 from engine.policy.circulars.document import ISSUER
+from engine.policy.circulars.evidence import freeze
 from engine.policy.dispatch.figures import compute, labels, overdue_items
 from engine.policy.measures.reports import ASSESSMENTS, latest_status
 from engine.policy.pool.enterprises import goals_in
@@ -100,11 +101,15 @@ def draft_text(title: str, figures: dict) -> str:
                   f"尚无报告 {measures['unreported']} 项。"]
         lines += [f"滞后：第 {m['no']} 项（{m['lead']}{'' if m['lead_is_written'] else '，未列牵头单位，由其汇总'}）"
                   f"{m['comment'] or ''}" for m in measures["lagging"]]
-    lines += ["", "六、培育目标进展" if measures else "五、培育目标进展"]
-    if figures["goals"]:  # counted as at the period end (engine.policy.pool.goals)
-        lines.append(f"截至{_day(figures['period'][1])}：")
-    lines += [f"{g['goal']}：{g['actual']} 家" + (f"（目标 {g['target']} 家）" if g["target"] else "")
-              for g in figures["goals"]]
+    heading = "六、企业发展和培育目标进展" if measures else "五、企业发展和培育目标进展"
+    if figures.get("development"):  # as at the period end, with the trend (engine.policy.circulars.development)
+        lines += ["", *development.text_lines(figures["development"], heading, _day(figures["period"][1]))]
+    else:
+        lines += ["", heading]
+        if figures["goals"]:  # counted as at the period end (engine.policy.pool.goals)
+            lines.append(f"截至{_day(figures['period'][1])}：")
+        lines += [f"{g['goal']}：{g['actual']} 家" + (f"（目标 {g['target']} 家）" if g["target"] else "")
+                  for g in figures["goals"]]
     lines += ["", ISSUER]
     return "\n".join(lines)
 
@@ -159,6 +164,7 @@ class CircularService:
         figures["overdue_items"] = overdue_items(session, start, end, self.tz)
         figures["goals"] = goals_in(session, end, self.tz)  # the registry as at the period end
         figures["named_by_office"] = named_in(session, start, end, self.tz)  # the office's 点名 in the period
+        figures["development"] = development.section(session, start, end, self.tz)  # 企业发展情况
         status = latest_status(session, end)
         figures["measures"] = {
             "counts": {a: sum(1 for v in status.values() if v["assessment"] == a) for a in ASSESSMENTS},
@@ -204,6 +210,7 @@ class CircularService:
         circular.year, circular.seq = year, seq
         circular.number = NUMBER_FORMAT.format(year=year, seq=seq)
         circular.status, circular.published_at, circular.published_by = "published", now, by
+        circular.figures = freeze(session, circular, self.tz)  # the lists behind each figure, kept as issued
         if self.notifier is not None:
             from notifications.outbox import Notice
 

@@ -9,6 +9,11 @@ process's tasks never count. The escalation figures are one per level of the lad
 (engine.deadlines.ladder), counting every firing against the unit. A pause of a step's clock (挂起,
 engine.deadlines.pauses) moves its deadline when it ends, so 按期 is judged against the moved deadline,
 and a step whose clock is stopped at the period's end is not overdue then.
+
+The same pass that counts can keep what it counted (``compute(..., with_members=True)``): per department
+and figure the list of items behind the count (the 通报 and the dashboard drill down to it), so a count is
+always the length of its list (挂起工作日: the sum of its pauses' days), and a rate links to the lists of
+its numerator and denominator (RATE_PARTS).
 """
 from __future__ import annotations
 
@@ -47,6 +52,9 @@ class Figure:
     id: str
     label: str
     definition: str
+    # The plan's clause the figure serves (engine.plan): every one feeds the circulars of the
+    # 监测评价及检查通报机制 and the 实绩考核 (四（二）).
+    clause: str = "四（二）"
 
 
 _FIGURES = [
@@ -70,6 +78,11 @@ _FIGURES = [
     Figure("pauses_over_limit", "挂起超期", "期内挂起超过上限工作日数的次数（超过的天数不顺延期限）"),
 ]
 RATES = ("on_time_rate", "first_time_rate", "satisfaction_rate", "solved_rate")
+# Each rate's (numerator, denominator) counts; the ones that are no column of their own are labelled here.
+RATE_PARTS = {"on_time_rate": ("closed_on_time", "closed"), "first_time_rate": ("accepted_first_time", "accepted"),
+              "satisfaction_rate": ("satisfied", "rated"), "solved_rate": ("solved", "solved_asked")}
+PART_LABELS = {"accepted": "期内审核通过", "accepted_first_time": "未经退办即审核通过", "rated": "期内回访联系上企业",
+               "satisfied": "满意和基本满意", "solved_asked": "回访问及解决情况", "solved": "企业认为已解决"}
 # The 回访 answers: satisfied (stored as rating_value before solved and satisfied were asked apart) and solved.
 SATISFIED, SOLVED = ("满意", "基本满意"), "已解决"
 NOT_VISITED = "已办结（未回访）"
@@ -99,6 +112,42 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+class Tally:
+    """Counts per department and figure; with ``members``, also what each count is made of: (instance id,
+    step, the moment that made it count, amount, note), resolved to business keys once at the end."""
+
+    def __init__(self, members: bool = False):
+        self.counts: dict[int, Counter] = defaultdict(Counter)
+        self.members: dict[int, dict[str, list]] | None = defaultdict(lambda: defaultdict(list)) if members else None
+
+    def add(self, department_id: int, figure: str, instance_id: int, step: str, at: datetime | None,
+            amount: int = 1, note: str = "") -> None:
+        if not amount:
+            return
+        self.counts[department_id][figure] += amount
+        if self.members is not None:
+            self.members[department_id][figure].append((instance_id, step, at, amount, note))
+
+    def resolve(self, session: Session, names: dict[int, str], tz: ZoneInfo) -> dict[str, dict[str, list[dict]]]:
+        """The members by department name and figure, each {business_key, title, instance_id, step, at, amount,
+        note} (at: Beijing time), in the order they were counted; one query for the items' keys."""
+        if self.members is None:
+            return {}
+        ids = {m[0] for figures in self.members.values() for found in figures.values() for m in found}
+        items = {i: (key, title) for i, key, title in session.execute(
+            select(ProcessInstance.id, ProcessInstance.business_key, ProcessInstance.title)
+            .where(ProcessInstance.id.in_(ids)))} if ids else {}
+        return {names[dep]: {figure: [
+            {"business_key": items.get(i, ("", ""))[0], "title": items.get(i, ("", ""))[1], "instance_id": i,
+             "step": step, "at": f"{at.astimezone(tz):%Y-%m-%d %H:%M}" if at else "", "amount": amount, "note": note}
+            for i, step, at, amount, note in found] for figure, found in figures.items()}
+            for dep, figures in self.members.items() if dep in names}
+
+
+def _day_of(moment: datetime | None, tz: ZoneInfo) -> str:
+    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M}" if moment is not None else "—"
+
+
 def _steps(stages: tuple[str, ...], *conditions):
     """problem_dispatch's user tasks at ``stages``."""
     return (select(HumanTask).where(HumanTask.kind == "bpmn", HumanTask.stage.in_(stages),
@@ -113,32 +162,35 @@ def _completions(stages: tuple[str, ...], *conditions):
                    HumanTask.instance_id.in_(_dispatch_instances()), *conditions))
 
 
-def _department_steps(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime) -> None:
+def _department_steps(session: Session, rows: Tally, lo: datetime, hi: datetime, tz: ZoneInfo) -> None:
     for t in session.scalars(_steps((SIGN,), HumanTask.created_at >= lo, HumanTask.created_at < hi)):
-        rows[t.department_id]["received"] += 1
-    for data, t, _ in session.execute(_completions((SIGN, HANDLE), AuditRecord.at >= lo, AuditRecord.at < hi)):
+        rows.add(t.department_id, "received", t.instance_id, t.name, t.created_at, note="交办")
+    for data, t, audit in session.execute(_completions((SIGN, HANDLE), AuditRecord.at >= lo, AuditRecord.at < hi)):
         data = data or {}
         if t.stage == SIGN and data.get("sign_decision") == "return":
-            rows[t.department_id]["returns"] += 1
+            rows.add(t.department_id, "returns", t.instance_id, t.name, audit.at, note=data.get("return_reason") or "")
         elif t.stage == HANDLE and data.get("handle_action") == "request_extension":
-            rows[t.department_id]["extension_requests"] += 1
+            rows.add(t.department_id, "extension_requests", t.instance_id, t.name, audit.at,
+                     note=f"申请延期至 {data.get('extension_due_date') or '—'}")
         elif t.stage == HANDLE and data.get("handle_action") == "answer":
-            rows[t.department_id]["closed"] += 1
+            note = f"期限 {_day_of(t.due_at, tz)}"
+            rows.add(t.department_id, "closed", t.instance_id, t.name, audit.at, note=note)
             if t.due_at is not None and t.completed_at is not None and t.completed_at <= t.due_at:
-                rows[t.department_id]["closed_on_time"] += 1
+                rows.add(t.department_id, "closed_on_time", t.instance_id, t.name, audit.at, note=note)
     # Due: the latest handling task of each department step whose deadline falls in the period.
     latest: dict[str, HumanTask] = {}
     for t in session.scalars(_steps((HANDLE,), HumanTask.created_at < hi)):
         key = t.deadline_key or str(t.id)
         if key not in latest or t.id > latest[key].id:
             latest[key] = t
-    for t in latest.values():
+    for t in sorted(latest.values(), key=lambda t: t.id):
         if t.due_at is not None and lo <= t.due_at < hi:
-            rows[t.department_id]["due"] += 1
+            rows.add(t.department_id, "due", t.instance_id, t.name, t.due_at, note="期限")
     stopped = stopped_at(session, hi)
-    for t in session.scalars(_steps(DEPARTMENT_STEPS, HumanTask.created_at < hi, HumanTask.due_at < hi)):
+    for t in session.scalars(_steps(DEPARTMENT_STEPS, HumanTask.created_at < hi, HumanTask.due_at < hi)
+                             .order_by(HumanTask.id)):
         if (t.completed_at is None or t.completed_at >= hi) and t.id not in stopped:  # still open (and running) then
-            rows[t.department_id]["overdue_now"] += 1
+            rows.add(t.department_id, "overdue_now", t.instance_id, t.name, t.due_at, note="期限，期末仍未办结")
 
 
 def stopped_at(session: Session, moment: datetime) -> set[int]:
@@ -148,23 +200,26 @@ def stopped_at(session: Session, moment: datetime) -> set[int]:
         or_(TaskPause.over_limit_at.is_(None), TaskPause.over_limit_at >= moment))))
 
 
-def _pauses(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime, start: date, end: date,
+def _pauses(session: Session, rows: Tally, lo: datetime, hi: datetime, start: date, end: date,
             tz: ZoneInfo) -> None:
     """Pauses of the unit's steps: begun in the period, their working days in it, those that ran past their limit."""
     calendar = calendar_of(session)
     found = session.execute(
-        select(TaskPause, HumanTask.completed_at).join(HumanTask, TaskPause.task_id == HumanTask.id)
+        select(TaskPause, HumanTask.completed_at, HumanTask.name).join(HumanTask, TaskPause.task_id == HumanTask.id)
         .where(TaskPause.instance_id.in_(_dispatch_instances()), TaskPause.paused_at < hi,
-               or_(TaskPause.resumed_at.is_(None), TaskPause.resumed_at >= lo)))
-    for pause, completed_at in found:
-        counts = rows[pause.department_id]
-        counts["pauses"] += lo <= pause.paused_at
-        counts["pauses_over_limit"] += pause.over_limit_at is not None and lo <= pause.over_limit_at < hi
+               or_(TaskPause.resumed_at.is_(None), TaskPause.resumed_at >= lo)).order_by(TaskPause.id))
+    for pause, completed_at, step in found:
+        dep, instance = pause.department_id, pause.instance_id
+        if lo <= pause.paused_at:
+            rows.add(dep, "pauses", instance, step, pause.paused_at, note="挂起")
+        if pause.over_limit_at is not None and lo <= pause.over_limit_at < hi:
+            rows.add(dep, "pauses_over_limit", instance, step, pause.over_limit_at, note="挂起超过上限")
         ended = completed_at if pause.resumed_at is None else None  # the task closed while paused
-        counts["paused_days"] += within(calendar, pause, tz, start, end, ended)
+        days = within(calendar, pause, tz, start, end, ended)
+        rows.add(dep, "paused_days", instance, step, pause.paused_at, amount=days, note=f"期内挂起 {days} 个工作日")
 
 
-def _reviews_and_ratings(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime) -> None:
+def _reviews_and_ratings(session: Session, rows: Tally, lo: datetime, hi: datetime) -> None:
     """Review and rating of items, by their lead unit."""
     reviews = session.execute(
         _completions((REVIEW, RATING), AuditRecord.at < hi)
@@ -172,25 +227,29 @@ def _reviews_and_ratings(session: Session, rows: dict[int, Counter], lo: datetim
         .join(ProcessInstance, AuditRecord.instance_id == ProcessInstance.id)
         .order_by(AuditRecord.id)).all()
     sent_back: set[int] = set()
-    for data, _, audit, lead in reviews:
+    for data, task, audit, lead in reviews:
         data, instance_id, at = data or {}, audit.instance_id, audit.at
         if data.get("review_decision") == "send_back":
             sent_back.add(instance_id)
         elif data.get("review_decision") == "accept" and at >= lo and lead is not None:
-            rows[lead]["accepted"] += 1
+            rows.add(lead, "accepted", instance_id, task.name, at, note="审核通过")
             if instance_id not in sent_back:
-                rows[lead]["accepted_first_time"] += 1
+                rows.add(lead, "accepted_first_time", instance_id, task.name, at, note="未经退办")
         elif satisfaction(data) and at >= lo and lead is not None:
-            rows[lead]["rated"] += 1
-            rows[lead]["satisfied"] += satisfaction(data) in SATISFIED
+            rated = satisfaction(data)
+            rows.add(lead, "rated", instance_id, task.name, at, note=str(rated))
+            if rated in SATISFIED:
+                rows.add(lead, "satisfied", instance_id, task.name, at, note=str(rated))
             if data.get("solved"):  # asked since the 回访 record (older ratings have no answer to it)
-                rows[lead]["solved_asked"] += 1
-                rows[lead]["solved"] += data["solved"] == SOLVED
-    for lead in session.scalars(select(ProcessInstance.lead_department_id).where(
+                rows.add(lead, "solved_asked", instance_id, task.name, at, note=data["solved"])
+                if data["solved"] == SOLVED:
+                    rows.add(lead, "solved", instance_id, task.name, at, note=data["solved"])
+    for instance_id, lead, done in session.execute(
+            select(ProcessInstance.id, ProcessInstance.lead_department_id, ProcessInstance.completed_at).where(
             ProcessInstance.id.in_(_dispatch_instances()), ProcessInstance.item_status == NOT_VISITED,
-            ProcessInstance.completed_at >= lo, ProcessInstance.completed_at < hi)):
+            ProcessInstance.completed_at >= lo, ProcessInstance.completed_at < hi).order_by(ProcessInstance.id)):
         if lead is not None:
-            rows[lead]["not_visited"] += 1
+            rows.add(lead, "not_visited", instance_id, "回访", done, note=NOT_VISITED)
 
 
 def satisfaction(data: dict) -> str | None:
@@ -201,35 +260,36 @@ def satisfaction(data: dict) -> str | None:
     return data.get("satisfied") or data.get("rating_value")
 
 
-def _escalations(session: Session, rows: dict[int, Counter], lo: datetime, hi: datetime) -> None:
+def _escalations(session: Session, rows: Tally, lo: datetime, hi: datetime) -> None:
     """Firings of each level of the ladder against the department, whatever the process (a 督办 on a
     measure report names the unit as much as one on a dispatched problem)."""
     steps = ladder.current()
-    for e in session.scalars(select(Escalation).where(Escalation.fired_at >= lo, Escalation.fired_at < hi)):
+    for e, step in session.execute(select(Escalation, HumanTask.name).join(HumanTask, Escalation.task_id == HumanTask.id)
+                                   .where(Escalation.fired_at >= lo, Escalation.fired_at < hi).order_by(Escalation.id)):
         level = steps.level(e.level)
         if level is not None:
-            rows[e.department_id][level.figure] += 1
+            rows.add(e.department_id, level.figure, e.instance_id, step, e.fired_at, note=level.label)
 
 
-def compute(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
-    """Figures per department for the period, plus the rankings and who is to be named."""
+def compute(session: Session, start: date, end: date, tz: ZoneInfo, with_members: bool = False) -> dict:
+    """Figures per department for the period, plus the rankings and who is to be named; ``with_members``: also
+    ``evidence``, {department: {figure: [items counted]}} (Tally.resolve), from the same pass."""
     lo, hi = period_bounds(start, end, tz)
     departments = {d.id: d.name for d in session.scalars(select(Department).order_by(Department.sort_order))}
-    rows: dict[int, Counter] = defaultdict(Counter)
-    _department_steps(session, rows, lo, hi)
-    _reviews_and_ratings(session, rows, lo, hi)
-    _escalations(session, rows, lo, hi)
-    _pauses(session, rows, lo, hi, start, end, tz)
+    tally = Tally(with_members)
+    _department_steps(session, tally, lo, hi, tz)
+    _reviews_and_ratings(session, tally, lo, hi)
+    _escalations(session, tally, lo, hi)
+    _pauses(session, tally, lo, hi, start, end, tz)
+    rows = tally.counts
 
     figures = figure_list()
     table = []
     for dep_id, name in departments.items():
         c = rows.get(dep_id, Counter())
         row: dict[str, Any] = {"department": name, **{f.id: c.get(f.id, 0) for f in figures}}
-        row["on_time_rate"] = _rate(c["closed_on_time"], c["closed"])
-        row["first_time_rate"] = _rate(c["accepted_first_time"], c["accepted"])
-        row["satisfaction_rate"] = _rate(c["satisfied"], c["rated"])
-        row["solved_rate"] = _rate(c["solved"], c["solved_asked"])
+        for rate, (part, whole) in RATE_PARTS.items():
+            row[rate] = _rate(c[part], c[whole])
         if any(row[f.id] for f in figures if f.id not in RATES):
             table.append(row)
     # Ranking: on-time rate (higher first; none last), then fewer overdue, then fewer 督办.
@@ -239,8 +299,11 @@ def compute(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
     for position, row in enumerate(ranked, 1):
         row["rank"] = position
     named = [r["department"] for r in ranked if r[supervised] > 0]
-    return {"period": [start.isoformat(), end.isoformat()], "table": ranked, "named_for_criticism": named,
-            "definitions": [{"id": f.id, "label": f.label, "definition": f.definition} for f in figures]}
+    result = {"period": [start.isoformat(), end.isoformat()], "table": ranked, "named_for_criticism": named,
+              "definitions": [{"id": f.id, "label": f.label, "definition": f.definition} for f in figures]}
+    if with_members:
+        result["evidence"] = tally.resolve(session, departments, tz)
+    return result
 
 
 def overdue_items(session: Session, start: date, end: date, tz: ZoneInfo) -> list[dict]:
