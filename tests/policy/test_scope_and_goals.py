@@ -290,3 +290,18 @@ def test_the_registry_workbook_names_a_bad_sector_by_sheet_row_and_column(zjtx):
         zjtx.enterprises.import_workbook(actor(zjtx, "dispatcher"), out.getvalue())
     assert [p["message"] for p in failed.value.problems] == [
         "工作表「企业」第 2 行「所属领域」：「所属领域」应为行动计划二（一）的领域之一：" + "、".join(SECTORS)]
+
+
+def test_a_firm_recognised_in_2022_and_upgraded_since_is_still_new_in_2022(zjtx):
+    dispatcher = actor(zjtx, "dispatcher")
+    record = {"name": "重庆黔江某升级科技有限公司", "uscc": code("UUU"), "in_district": "是", "sector": "工业"}
+    with time_machine.travel(at("2022-06-01 10:00"), tick=False) as clock:
+        upgraded = zjtx.enterprises.save(dispatcher, {**record, "tier": INNOVATIVE, "tier_since": "2022-05-01",
+                                                      "tier_valid_until": "2025-04-30"})
+        clock.move_to(at("2023-07-01 10:00"))
+        zjtx.enterprises.save(dispatcher, {**record, "tier": SPECIALIZED, "tier_since": "2023-06-01",
+                                           "tier_valid_until": "2026-05-31"}, enterprise_id=upgraded)
+        clock.move_to(at("2024-01-01 10:00"))
+        save(zjtx, "XXX", SPECIALIZED, "2022-09-01", "2025-08-31")  # entered in 2024 with its 2022 recognition
+        with zjtx.db.read() as session:
+            assert goals_in(session, date(2024, 1, 31), BJ)[0]["actual"] == 2  # both, each counted once

@@ -9,12 +9,13 @@ flag 区科技局 keeps (``tech_since`` … ``tech_valid_until``, engine.policy.
 The two 2022 goals are counted on 2022-12-31 once that day is past (new recognitions of any tier in 2022; the
 科技型企业 flag valid then), from the registry as it stood at the day asked for: a recognition entered later with
 an earlier date counts once entered. The 2025 goals count on the day asked for (a circular of 2026 shows where
-the district stands). Known limit: the registry keeps an enterprise's current recognition only, so a firm first
-recognised in 2022 and upgraded later (new tier_since) no longer counts as 新培育 in 2022.
+the district stands). A firm recognised in 2022 and upgraded since still counts as 新培育 in 2022 when the
+registry knew its 2022 recognition at 2022's end (the change log keeps it); one entered later with only its
+newer recognition cannot be told apart. Four queries, whatever the registry's size.
 
 As at a past day the registry is its current rows rolled back through the change log written after that
 day (``EnterpriseChange.changes`` holds ``[old, new]`` per field, newest undone first); an enterprise whose
-``created`` record is later was not in the registry then. Two queries, whatever the registry's size.
+``created`` record is later was not in the registry then.
 """
 from __future__ import annotations
 
@@ -75,6 +76,10 @@ class Standing:
 
 def standings_at(session: Session, day: date, tz: ZoneInfo) -> list[Standing]:
     """Each enterprise in the registry at the end of ``day`` (in ``tz``), as it stood then."""
+    return list(_standings(session, day, tz).values())
+
+
+def _standings(session: Session, day: date, tz: ZoneInfo) -> dict[int, Standing]:
     after = datetime.combine(day + timedelta(days=1), time(0), tz)
     rows = session.execute(select(Enterprise.id, Enterprise.tier, Enterprise.tier_since, Enterprise.tier_valid_until,
                                   Enterprise.in_pool, Enterprise.tech_since, Enterprise.tech_valid_until))
@@ -92,15 +97,19 @@ def standings_at(session: Session, day: date, tz: ZoneInfo) -> list[Standing]:
             gone.add(enterprise_id)
         else:
             standing.undo(changes or {})
-    return [s for i, s in standings.items() if i not in gone]
+    return {i: s for i, s in standings.items() if i not in gone}
 
 
 def goals_in(session: Session, day: date, tz: ZoneInfo) -> list[dict]:
     """The goals as at the end of ``day`` (a circular's period end, or today), in the caller's transaction."""
-    standings = standings_at(session, day, tz)
+    by_id = _standings(session, day, tz)
+    standings = list(by_id.values())
     first, last = NEW_IN_2022[0], min(NEW_IN_2022[1], day)
-    new_2022 = sum(1 for s in standings if s.recognised(last) and s.tier_since is not None
-                   and first <= s.tier_since <= last)
+    # 新培育 in 2022: recognised then by what the registry knows on the day, or by the registry as it stood at
+    # 2022's end (a firm upgraded since has a later tier_since now; the change log keeps its 2022 one).
+    then = by_id if day <= last else _standings(session, last, tz)
+    new_2022 = len({i for known in (by_id, then) for i, s in known.items() if s.recognised(last)
+                    and s.tier_since is not None and first <= s.tier_since <= last})
     specialized = sum(1 for s in standings if s.holds("specialized", day))
     little_giants = sum(1 for s in standings if s.holds("little_giant", day))
     tiered = sum(1 for s in standings if s.recognised(day))
