@@ -218,8 +218,12 @@ def office_approves_a_circular(walk: Walk) -> None:
     dispatcher = walk.open_from_inbox("dispatcher", "all", "起草通报", "dispatcher-circular-edit")
     assert len(page.input_value("textarea[name=circular_text]")) > 20
     page.click("form.task-form button[type=submit]:visible")
-    expect(page.locator(".flash", has_text="通报稿已提交领导小组办公室审批")).to_be_visible()
+    expect(page.locator(".flash", has_text="报领导小组办公室审批")).to_be_visible()
     walk.check(dispatcher, "dispatcher-circular-submitted")
+    # The unit in last month's table is told to check its row (the objection window) and confirms it.
+    unit = walk.follow_notice(liaison(PAST), "通报数据待核对", "unit-check", about=f"{LAST_MONTH:%Y-%m}-01 至")
+    expect(matter(unit)).to_contain_text(f"本单位在通报附表中的数据（{PAST}）")
+    walk.press(unit, "check_result", "confirmed", "已确认本单位数据无误", "unit-confirmed")
     office = walk.follow_notice("office", "通报待审批", "office-approve", about=f"{LAST_MONTH:%Y-%m}-01 至")
     draft = matter(office)
     expect(draft.locator(".doc-title")).to_be_visible()
