@@ -85,7 +85,7 @@ def test_the_check_page_the_resolution_page_and_the_published_page(zjtx, pages):
         circular_id = zjtx.queries.show(instance_id)["data"]["circular_id"]
         page = pages(head(WRONG)).get(f"/circulars/{circular_id}").get_data(as_text=True)  # signed in now
     assert "数据核对与异议处理" in page and "已采纳，经核对更正" in page and "更正为 100.0%" in page
-    assert '100.0%<sup class="corrected">更正</sup>' in page
+    assert re.search(r'100\.0%(</a>)?<sup class="corrected">更正</sup>', page)  # the corrected cell is marked
     assert "1. 区财政局「按期办结率」：系统统计为 0.0%，经核对更正为 100.0%（经核实按期答复）。" in page
 
 
