@@ -3,11 +3,13 @@ a published circular keeps those lists, and recomputing the period months later,
 gives the same figures and lists. The development section on a crafted registry, worked out by hand."""
 from __future__ import annotations
 
+import io
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from docx import Document
 from sqlalchemy import select
 
 from engine.errors import PermissionDenied, ValidationFailed
@@ -109,8 +111,16 @@ def test_every_figure_lists_the_items_it_counts_and_publishing_freezes_them(zjtx
             again = freeze(session, circular, BJ)
             table = compute(session, *OCTOBER, BJ)["table"]
     assert again == frozen and table == frozen["table"]
-    # and the published circular's page still reads the frozen lists
+    # and the published circular's page still reads the frozen lists: it shows what was stored, not a recount
     check_every_figure(zjtx, circular_id)
+    with zjtx.db.write() as session:
+        stored = session.get(Circular, circular_id)
+        figures = {**stored.figures, "evidence": {**stored.figures["evidence"], CO: {
+            **stored.figures["evidence"][CO], "overdue_now": [{**frozen["evidence"][CO]["overdue_now"][0],
+                                                              "note": "发布时固定的清单"}]}}}
+        stored.figures = figures
+    shown = zjtx.evidence.of_circular(actor_for_name(zjtx, "office"), circular_id, False, CO, "overdue_now")
+    assert shown["lists"][0]["members"][0]["note"] == "发布时固定的清单"
 
 
 def actor_for_name(zjtx, username: str):
@@ -242,7 +252,10 @@ def test_the_development_section_as_at_the_period_end(zjtx):
     # Frozen with the circular; and drilled down to the enterprises.
     office = actor_for_name(zjtx, "office")
     with zjtx.db.read() as session:
-        assert session.get(Circular, circular_id).figures["development"] == section
+        stored = session.get(Circular, circular_id)
+        assert stored.figures["development"] == section
+        word = [p.text for p in Document(io.BytesIO(zjtx.circulars.docx(stored))).paragraphs]
+    assert "到2025年国家专精特新“小巨人”企业1—2家：1 家（目标 1 家），上期末 0 家 ↑" in word  # the Word document too
     drilled = zjtx.evidence.of_circular(office, circular_id, False, None, "rd_ratio")
     assert drilled["frozen"] and [m["value"] for m in drilled["lists"][0]["members"]] == [4.0, 2.0, 3.0]
     with time_machine.travel(at("2027-03-01 10:00"), tick=False), zjtx.db.read() as session:

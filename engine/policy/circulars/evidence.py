@@ -67,6 +67,14 @@ class Evidence:
     def __init__(self, db, tz: ZoneInfo, clock):
         self.db, self.tz, self.clock = db, tz, clock
 
+    def readable(self, actor: Actor) -> set[str] | None:
+        """The departments whose lists ``actor`` may read: none for all, else their own (a page links only those)."""
+        if actor.is_admin or actor.roles & ALL_DEPARTMENTS:
+            return None
+        with self.db.read() as session:
+            name = session.scalar(select(Department.name).where(Department.id == actor.department_id))
+        return {name} if name else set()
+
     def _circular(self, session: Session, circular_id: int, include_drafts: bool) -> Circular:
         circular = session.get(Circular, circular_id) if 0 < circular_id < 2**63 else None
         if circular is None or (circular.status != "published" and not include_drafts):
@@ -89,7 +97,13 @@ class Evidence:
             else:
                 live = compute(session, circular.period_start, circular.period_end, self.tz, with_members=True)
                 table, lists = live["table"], live["evidence"]
-            return {**head, **_lists(figure, table, lists, name)}
+            found = _lists(figure, table, lists, name)
+            # An objection accepted before approval corrected the table's value; the lists are what was computed.
+            fixed = next((x for x in circular.figures.get("corrections") or []
+                          if x.get("department") == name and x.get("figure") == figure), None)
+            if fixed is not None:
+                found.update(value=fixed.get("computed"), corrected=fixed.get("corrected"), note=fixed.get("note"))
+            return {**head, **found}
 
     def _development(self, session: Session, circular: Circular, frozen: bool, figure: str) -> dict:
         section = (circular.figures.get("development") if frozen else
