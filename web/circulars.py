@@ -64,8 +64,10 @@ def _get(circular_id: int):
 @login_required
 def view(circular_id: int):
     circular = _get(circular_id)
+    corrected = {(x["department"], x["figure"]) for x in circular.figures.get("corrections") or []}  # 经核对更正
     return render_template("circulars/view.html", c=circular, columns=table_columns(circular.figures), labels=labels(),
-                           publisher=services().circulars.publisher(circular))
+                           publisher=services().circulars.publisher(circular),
+                           objections=services().circulars.objections(circular.id), corrected=corrected)
 
 
 @bp.get("/<int:circular_id>.docx")
