@@ -147,8 +147,7 @@ def collect(session: Session, plan: Plan, figures: Iterable, schedules: Iterable
         tables.update(version_tables)
     found += table_encoders(tables)
     for figure in figures:
-        found += [(c, Encoder("figure", f"{figure.label}：{figure.definition}"))
-                  for c in split_ids(getattr(figure, "clause", ""))]
+        found += [(c, Encoder("figure", f"{figure.label}：{figure.definition}")) for c in split_ids(figure.clause)]
     for no, title in session.execute(select(Measure.no, Measure.title).order_by(Measure.no)):
         found.append((f"三.{no}", Encoder("measure", f"措施 {no}「{title}」：按季度报告进展、评定", measure=no)))
     created = set(session.scalars(select(ProcessSchedule.name)))

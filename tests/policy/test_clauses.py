@@ -184,3 +184,12 @@ def test_the_default_schedules_name_clauses_of_the_plan_and_encode_them_once_cre
     meeting = [e for e in found.encoders["四（一）"] if e.kind == "schedule"]
     assert [e.process for e in meeting] == ["joint_meeting"]
 
+
+def test_every_evaluation_figure_names_a_clause_and_encodes_it(zjtx):
+    from engine.policy.dispatch.figures import figure_list
+
+    figures = figure_list()
+    assert figures and all(set(split_ids(f.clause)) == {"四（二）"} for f in figures)
+    found = page(zjtx).coverage()
+    assert len([e for e in found.encoders["四（二）"] if e.kind == "figure"]) == len(figures)
+
