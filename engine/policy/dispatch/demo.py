@@ -15,6 +15,7 @@ from engine.deadlines.calendar_store import load_calendar
 from engine.deadlines.periods import previous_month, previous_quarter
 from engine.identity.authz import actor_for
 from engine.identity.org import load_departments_data
+from engine.policy.pool.demo import load_registry
 from engine.policy.pool.uscc import check_digit
 from engine.storage.models import ProcessInstance
 
@@ -161,11 +162,12 @@ class _Demo:
         self.services.enterprises.save(dispatcher, {
             "name": "重庆黔江某商贸有限公司", "uscc": code, "registered_on": "2019-05-20", "in_district": "是",
             "independent_legal_person": True, "industry": "批发业", "employees": 180, "tier": "无",
-            "service_officer": "officer"}, years=[
+            "service_officer": "officer", "sector": "批发经纪代理服务", "key_field": "无"}, years=[
             {"year": year - 3, "revenue": 18_000_000, "net_profit": 1_200_000},
             {"year": year - 2, "revenue": 21_000_000, "net_profit": 1_300_000},
             {"year": year - 1, "revenue": 26_000_000, "rd_expense": 780_000, "net_profit": 1_500_000,
              "total_assets": 40_000_000, "total_liabilities": 22_000_000}])
+        load_registry(self.services, self.today)  # more registry records: the goals and the 科技型企业 page
         started = self.workflows.start("pool_admission", {"enterprise_uscc": code, "channel": "application"},
                                        actor="officer")
         self.step(started["id"], "industry_review", {"review_approved": True})
