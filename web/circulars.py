@@ -67,7 +67,8 @@ def view(circular_id: int):
     corrected = {(x["department"], x["figure"]) for x in circular.figures.get("corrections") or []}  # 经核对更正
     return render_template("circulars/view.html", c=circular, columns=table_columns(circular.figures), labels=labels(),
                            publisher=services().circulars.publisher(circular),
-                           objections=services().circulars.objections(circular.id), corrected=corrected)
+                           objections=services().circulars.objections(circular.id), corrected=corrected,
+                           drill=services().evidence.readable(g.actor))  # the units whose figures link to their lists
 
 
 @bp.get("/<int:circular_id>.docx")
@@ -80,3 +81,12 @@ def docx(circular_id: int):
     return Response(services().circulars.docx(circular),
                     content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+
+
+@bp.get("/<int:circular_id>/evidence")
+@login_required
+def evidence(circular_id: int):
+    """通报依据: the items (or enterprises) a figure of the circular counts; a published one's as frozen."""
+    found = services().evidence.of_circular(g.actor, circular_id, _drafts(), request.args.get("department"),
+                                            request.args.get("figure", ""))
+    return render_template("circulars/evidence.html", e=found)

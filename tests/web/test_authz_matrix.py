@@ -111,6 +111,20 @@ def members(d: str) -> set[str]:
     return set(USERS) - {"anonymous"}  # a published circular goes to every member unit
 
 
+def evidence_readers(d: str) -> set[str]:
+    return {f"liaison_{d}", f"head_{d}", "dispatcher", "office", "admin"}  # a unit's lists: its own people
+
+
+def dashboard_evidence_readers(d: str) -> set[str]:
+    return {f"head_{d}", "dispatcher", "office", "admin"}  # the dashboard's roles, a head for their own unit
+
+
+def _evidence(path: str, o: dict, figure: str = "received", department: bool = True) -> str:
+    from urllib.parse import quote
+
+    return f"{path}?figure={figure}" + (f"&department={quote(o['department'])}" if department else "")
+
+
 @dataclass
 class Case:
     url: object  # (objects of one department) → URL
@@ -182,6 +196,13 @@ CASES: dict[str, Case] = {
     "GET /circulars/<int:circular_id> (draft)": Case(lambda o: f"/circulars/{o['draft']}", draft_readers,
                                                      marker="draft"),
     "GET /circulars/<int:circular_id>.docx (draft)": Case(lambda o: f"/circulars/{o['draft']}.docx", draft_readers),
+    "GET /circulars/<int:circular_id>/evidence": Case(
+        lambda o: _evidence(f"/circulars/{o['circular']}/evidence", o), evidence_readers),
+    "GET /circulars/<int:circular_id>/evidence (draft)": Case(
+        lambda o: _evidence(f"/circulars/{o['draft']}/evidence", o), lambda d: evidence_readers(d) & draft_readers(d)),
+    "GET /circulars/<int:circular_id>/evidence (development)": Case(
+        lambda o: _evidence(f"/circulars/{o['circular']}/evidence", o, "pool", department=False), members),
+    "GET /dashboard/evidence": Case(lambda o: _evidence("/dashboard/evidence", o), dashboard_evidence_readers),
     "GET /meetings/<int:meeting_id>": Case(lambda o: f"/meetings/{o['meeting']}", lambda d: CENTRAL),
     "GET /meetings/<int:meeting_id>/minutes.docx": Case(lambda o: f"/meetings/{o['meeting']}/minutes.docx",
                                                         lambda d: CENTRAL),
