@@ -3,8 +3,8 @@
 The plan sets the goals, the scope and the criteria; it does not say how long a pool membership or a recognition
 lasts, when the yearly update is due, how long admission is announced, how a circular is numbered or how often an
 unsatisfied item is reopened. Those are the district's choices (common practice, see DOMAIN.md). Each is a process
-property of the diagram that uses it (the designer edits it; deploying makes a new version, the ``setting`` helper
-reads it), except the circular's number format, still a constant of the circulars service. ``current`` reads each
+property of the diagram that uses it (the designer edits it; deploying makes a new version; the ``setting`` helper
+or the step's operation reads it from the running version). ``current`` reads each
 value from the latest deployed version, falling back to the bundled default before the first deployment.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ MARK = "区级设置（行动计划未作规定）"
 @dataclass(frozen=True)
 class DistrictSetting:
     label: str
-    process: str | None  # the diagram whose property it is; None: a constant in code
-    name: str  # the property (or the constant)
+    process: str  # the diagram whose property it is (the designer edits it)
+    name: str  # the property
     default: str
     unit: str
     meaning: str
@@ -39,11 +39,12 @@ SETTINGS = (
                     "推荐申报登记认定结果时的默认有效期"),
     DistrictSetting("不满意重办次数上限", "problem_dispatch", "max_reopenings", "2", "次",
                     "企业回访不满意时重办，超过上限转领导小组办公室"),
-    DistrictSetting("通报文号格式", None, "NUMBER_FORMAT", "黔江专精特新通报〔{year}〕{seq}号", "",
-                    "通报发布时按年度顺序编号"),
+    DistrictSetting("通报文号格式", "evaluation_circular", "number_format", "黔江专精特新通报〔{year}〕{seq}号", "",
+                    "通报发布时按年度顺序编号：{year} 为发布年度，{seq} 为当年顺序号"),
 )
 PROCESS_LABELS = {"pool_admission": "培育库入库", "pool_data_update": "培育库年度数据更新",
-                  "recognition_batch": "推荐申报", "problem_dispatch": "企业问题交办"}
+                  "recognition_batch": "推荐申报", "problem_dispatch": "企业问题交办",
+                  "evaluation_circular": "监测评价与通报"}
 
 
 def _properties(version: ProcessVersion | None) -> dict:
@@ -55,19 +56,12 @@ def _properties(version: ProcessVersion | None) -> dict:
 
 def current(db) -> list[dict]:
     """Each setting: label, value, unit, meaning, mark, where it is changed (and the designer's process key)."""
-    from engine.policy.circulars.service import NUMBER_FORMAT
-
     out = []
     with db.read() as session:
         for s in SETTINGS:
-            if s.process is None:
-                value, deployed, version = NUMBER_FORMAT, True, None
-                where = "程序常量 engine/policy/circulars/service.py 的 NUMBER_FORMAT（尚不能在界面修改，须由开发人员改动）"
-            else:
-                version = Registry.latest(session, s.process, required=False)
-                props = _properties(version)
-                value, deployed = str(props.get(s.name, s.default)), version is not None
-                where = f"流程设计器：流程「{PROCESS_LABELS[s.process]}」（{s.process}）的流程属性 {s.name}，部署后对新流程生效"
+            version = Registry.latest(session, s.process, required=False)
+            value, deployed = str(_properties(version).get(s.name, s.default)), version is not None
+            where = f"流程设计器：流程「{PROCESS_LABELS[s.process]}」（{s.process}）的流程属性 {s.name}，部署后对新流程生效"
             out.append({"label": s.label, "value": value, "unit": s.unit, "meaning": s.meaning, "mark": MARK,
                         "where": where, "process": s.process, "name": s.name, "deployed": deployed,
                         "version": version.version if version is not None else None})

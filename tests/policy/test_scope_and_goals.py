@@ -19,7 +19,7 @@ from engine.policy.pool.enterprises import ImportFailed
 from engine.policy.pool.goals import goals_in
 from engine.policy.pool.scope import SECTORS
 from engine.storage.models import Enterprise, GuidanceGap
-from tests.helpers import GOOD, RECORD, ROW_A, YEARS, apply, register, uscc, workbook
+from tests.helpers import GOOD, RECORD, ROW_A, SHORT_CODES, YEARS, apply, register, uscc, workbook
 
 BJ = ZoneInfo("Asia/Shanghai")
 TECH = "science_tech_bureau_liaison"
@@ -250,7 +250,7 @@ def test_the_defaults_the_plan_does_not_set_are_listed_as_district_settings(zjtx
     assert all(s["mark"] == "区级设置（行动计划未作规定）" for s in settings.values())
     assert settings["入库公示期"]["where"].startswith(
         "流程设计器：流程「培育库入库」（pool_admission）的流程属性 notice_working_days")
-    assert "NUMBER_FORMAT" in settings["通报文号格式"]["where"]
+    assert "evaluation_circular）的流程属性 number_format" in settings["通报文号格式"]["where"]
 
 
 def test_a_pool_validity_set_in_the_diagram_is_what_admission_writes(zjtx, tmp_path):
@@ -305,3 +305,28 @@ def test_a_firm_recognised_in_2022_and_upgraded_since_is_still_new_in_2022(zjtx)
         save(zjtx, "XXX", SPECIALIZED, "2022-09-01", "2025-08-31")  # entered in 2024 with its 2022 recognition
         with zjtx.db.read() as session:
             assert goals_in(session, date(2024, 1, 31), BJ)[0]["actual"] == 2  # both, each counted once
+
+
+@pytest.mark.sqlite_only
+def test_the_circular_number_format_set_in_the_diagram_numbers_the_circular(zjtx, tmp_path):
+    source = (zjtx.settings.processes_dir / "evaluation_circular.bpmn").read_text(encoding="utf-8")
+    edited = source.replace("黔江专精特新通报〔{year}〕{seq}号", "黔江专精特新〔{year}〕第{seq}期")
+    (tmp_path / "evaluation_circular.bpmn").write_text(edited, encoding="utf-8")
+    [result] = zjtx.deploy([tmp_path / "evaluation_circular.bpmn"], deployed_by="admin")
+    zjtx.repository.set_trusted(actor(zjtx, "admin"), "evaluation_circular", result.version, True)  # as uploaded
+    with time_machine.travel(at("2026-11-06 10:00"), tick=False):
+        started = zjtx.workflows.start("evaluation_circular", {"period": None, "period_start": "2026-10-01",
+                                                               "period_end": "2026-10-31"}, actor="dispatcher")
+        [draft] = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "draft"]
+        zjtx.workflows.complete(draft["id"], {"circular_text": "关于2026年10月全区专精特新企业培育工作情况的通报正文。"}, "dispatcher")
+        for task in [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "check_figures"]:
+            zjtx.workflows.complete(task["id"], {"check_result": "confirmed"},
+                                    f"{SHORT_CODES[task['department']]}_liaison")
+        [approve] = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "approve"]
+        zjtx.workflows.complete(approve["id"], {"circular_approved": True}, "office")
+    assert zjtx.queries.show(started["id"])["data"]["circular_number"] == "黔江专精特新〔2026〕第1期"
+    assert {s["label"]: s["value"] for s in district_settings.current(zjtx.db)}["通报文号格式"] == \
+        "黔江专精特新〔{year}〕第{seq}期"
+    with zjtx.db.write() as session, pytest.raises(ValidationFailed) as refused:
+        zjtx.circulars.publish_in(session, 1, "office", number_format="第{seq}期")
+    assert "须含 {year} 和 {seq}" in refused.value.errors["number_format"]

@@ -1,13 +1,15 @@
 """The circulars procedure (evaluation_circular): its helpers, its operations and its monthly schedule."""
 from __future__ import annotations
 
+import json
+
 from engine.deadlines.periods import previous_month, previous_quarter
 from engine.identity.org import ROLES
 from engine.policy.circulars import objections, resolution
-from engine.policy.circulars.service import criticized
+from engine.policy.circulars.service import NUMBER_FORMAT, criticized
 from engine.runtime.extensions import DefaultSchedule, HelperContext, Procedure
 from engine.runtime.operations import Operation, OperationContext, day_param, int_param
-from engine.storage.models import Circular
+from engine.storage.models import Circular, ProcessInstance, ProcessVersion
 
 CIRCULAR_SCHEDULE = "月度通报"
 
@@ -43,10 +45,19 @@ def _save_circular_text(ctx: OperationContext, params: dict) -> None:
                                         str(params.get("circular_text") or ""), instance_id=ctx.instance_id)
 
 
+def _number_format(ctx: OperationContext) -> str:
+    """The running version's property number_format (本区设置); the built-in format for versions without it."""
+    instance = ctx.session.get(ProcessInstance, ctx.instance_id) if ctx.instance_id else None
+    version = ctx.session.get(ProcessVersion, instance.version_id) if instance is not None else None
+    stored = json.loads(version.spec_json).get("process_properties") if version is not None else None
+    value = stored.get("number_format") if isinstance(stored, dict) else None
+    return str(value) if value else NUMBER_FORMAT
+
+
 def _publish_circular(ctx: OperationContext, params: dict) -> dict:
     circular_id = int_param(params, "circular_id")
     number = ctx.services.circulars.publish_in(ctx.session, circular_id, ctx.actor.username,
-                                               instance_id=ctx.instance_id)
+                                               instance_id=ctx.instance_id, number_format=_number_format(ctx))
     circular = ctx.session.get(Circular, circular_id)
     return {"number": number, "criticized": criticized(circular.figures or {})}
 

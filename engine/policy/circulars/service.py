@@ -196,7 +196,11 @@ class CircularService:
             raise Conflict(f"{circular.number} 已发布，不能修改")
         circular.text = text
 
-    def publish_in(self, session: Session, circular_id: int, by: str | None, instance_id: int | None = None) -> str:
+    def publish_in(self, session: Session, circular_id: int, by: str | None, instance_id: int | None = None,
+                   number_format: str = NUMBER_FORMAT) -> str:
+        """Number and publish; ``number_format``: the diagram's property number_format (a district setting)."""
+        if "{year}" not in number_format or "{seq}" not in number_format:
+            raise ValidationFailed({"number_format": f"通报文号格式「{number_format}」须含 {{year}} 和 {{seq}}"})
         circular = self._own(session, circular_id, instance_id)
         if circular.status == "published":
             raise Conflict(f"{circular.number} 已发布")
@@ -208,7 +212,7 @@ class CircularService:
         year = now.astimezone(self.tz).year
         seq = (session.scalar(select(func.max(Circular.seq)).where(Circular.year == year)) or 0) + 1
         circular.year, circular.seq = year, seq
-        circular.number = NUMBER_FORMAT.format(year=year, seq=seq)
+        circular.number = number_format.replace("{year}", str(year)).replace("{seq}", str(seq))
         circular.status, circular.published_at, circular.published_by = "published", now, by
         circular.figures = freeze(session, circular, self.tz)  # the lists behind each figure, kept as issued
         if self.notifier is not None:
