@@ -318,7 +318,8 @@ def test_the_circular_number_format_set_in_the_diagram_numbers_the_circular(zjtx
         started = zjtx.workflows.start("evaluation_circular", {"period": None, "period_start": "2026-10-01",
                                                                "period_end": "2026-10-31"}, actor="dispatcher")
         [draft] = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "draft"]
-        zjtx.workflows.complete(draft["id"], {"circular_text": "关于2026年10月全区专精特新企业培育工作情况的通报正文。"}, "dispatcher")
+        text = "关于2026年10月全区专精特新企业培育工作情况的通报正文。"
+        zjtx.workflows.complete(draft["id"], {"circular_text": text}, "dispatcher")
         for task in [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == "check_figures"]:
             zjtx.workflows.complete(task["id"], {"check_result": "confirmed"},
                                     f"{SHORT_CODES[task['department']]}_liaison")
