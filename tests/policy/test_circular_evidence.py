@@ -261,3 +261,17 @@ def test_the_development_section_as_at_the_period_end(zjtx):
     with time_machine.travel(at("2027-03-01 10:00"), tick=False), zjtx.db.read() as session:
         assert development.section(session, *OCTOBER, BJ) == section  # recomputed later: the same
         assert session.scalar(select(Circular.status).where(Circular.id == circular_id)) == "published"
+
+
+def test_the_dashboard_lists_a_goals_enterprises_as_of_today(zjtx):
+    IDS.clear()
+    crafted_registry(zjtx)
+    office = actor_for_name(zjtx, "office")
+    with time_machine.travel(at("2026-10-25 10:00"), tick=False):
+        goals = zjtx.enterprises.goals()
+        index = next(i for i, g in enumerate(goals) if g["goal"].startswith("到2025年市级"))
+        shown = zjtx.evidence.of_dashboard(office, None, f"goal_{index}")
+        with pytest.raises(ValidationFailed):
+            zjtx.evidence.of_dashboard(office, None, "goal_99")
+    assert shown["value"] == goals[index]["actual"] == 2
+    assert sorted(m["name"][4:7] for m in shown["lists"][0]["members"]) == ["PPB", "QQA"]

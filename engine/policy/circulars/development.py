@@ -87,6 +87,11 @@ def _goal_members(goal: str, firms: list[Firm], day: date) -> list[dict] | None:
     return None
 
 
+def drillable(goal: str) -> bool:
+    """Whether this module lists the enterprises of a goal of goals_in (a page links only those)."""
+    return _goal_members(goal, [], date.today()) is not None
+
+
 def _trend(now: int, before: int) -> str:
     return "↑" if now > before else "↓" if now < before else "—"
 

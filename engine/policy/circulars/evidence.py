@@ -63,6 +63,17 @@ def _lists(figure: str, table: list[dict], lists: dict[str, dict[str, list]], de
             "rate": figure in RATE_PARTS, "lists": [one(p) for p in parts]}
 
 
+def _enterprises(section: dict, figure: str) -> dict:
+    """A figure (or goal) of the development section: the enterprises it counts."""
+    found = development.find(section, figure)
+    if found is None or found.get("members") is None:
+        raise ValidationFailed({"figure": f"「指标」{figure} 不存在"}, "指标有误")
+    label = found.get("label") or found.get("goal")
+    value = found.get("actual", found.get("value"))
+    return {"figure": figure, "label": label, "department": None, "value": value, "rate": False, "enterprises": True,
+            "lists": [{"id": figure, "label": label, "value": value, "members": found["members"]}]}
+
+
 class Evidence:
     def __init__(self, db, tz: ZoneInfo, clock):
         self.db, self.tz, self.clock = db, tz, clock
@@ -108,21 +119,19 @@ class Evidence:
     def _development(self, session: Session, circular: Circular, frozen: bool, figure: str) -> dict:
         section = (circular.figures.get("development") if frozen else
                    development.section(session, circular.period_start, circular.period_end, self.tz))
-        found = development.find(section or {}, figure)
-        if found is None or found.get("members") is None:
-            raise ValidationFailed({"figure": f"「指标」{figure} 不存在"}, "指标有误")
-        label = found.get("label") or found.get("goal")
-        value = found.get("actual", found.get("value"))
-        return {"figure": figure, "label": label, "department": None, "value": value, "rate": False,
-                "enterprises": True, "lists": [{"id": figure, "label": label, "value": value,
-                                                "members": found["members"]}]}
+        return _enterprises(section or {}, figure)
 
     def of_dashboard(self, actor: Actor, department: str | None, figure: str) -> dict:
-        """A department's figure on the dashboard: this month so far, live."""
+        """A department's figure on the dashboard, or (no department) a goal's enterprises: this month so far, live."""
         today = self.clock().astimezone(self.tz).date()
         start = date(today.year, today.month, 1)
+        head = {"circular_id": None, "title": f"{today.year}年{today.month}月办理统计（截至今日）", "frozen": False,
+                "period": [start.isoformat(), today.isoformat()]}
+        if not department:
+            with self.db.read() as session:
+                section = development.section(session, start, today, self.tz)
+            return {**head, **_enterprises(section, figure)}
         with self.db.read() as session:
             name = _department(session, actor, department).name
             live = compute(session, start, today, self.tz, with_members=True)
-        return {"circular_id": None, "title": f"{today.year}年{today.month}月办理统计（截至今日）", "frozen": False,
-                "period": [start.isoformat(), today.isoformat()], **_lists(figure, live["table"], live["evidence"], name)}
+        return {**head, **_lists(figure, live["table"], live["evidence"], name)}
