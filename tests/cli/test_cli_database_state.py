@@ -81,7 +81,7 @@ EXEMPT = {
 }
 NOTICE = {"year": 2027, "source": "测试", "holidays": [{"name": "元旦", "start": "2027-01-01", "end": "2027-01-03"}]}
 ENTERPRISE = {"as_of": "2026-06-30", "registered_on": "2020-03-15", "in_district": True,
-              "independent_legal_person": True, "industry": "工业", "employees": 180,
+              "independent_legal_person": True, "industry": "工业", "employees": 180, "sector": "工业",
               "years": {"2023": {"revenue": 18_000_000, "net_profit": 1_200_000},
                         "2024": {"revenue": 21_000_000, "net_profit": 1_300_000},
                         "2025": {"revenue": 26_000_000, "rd_expense": 780_000, "net_profit": 1_500_000,
