@@ -89,7 +89,7 @@ def _goal_members(goal: str, firms: list[Firm], day: date) -> list[dict] | None:
 
 def drillable(goal: str) -> bool:
     """Whether this module lists the enterprises of a goal of goals_in (a page links only those)."""
-    return _goal_members(goal, [], date.today()) is not None
+    return _goal_members(goal, [], NEW_IN_2022[1]) is not None
 
 
 def _trend(now: int, before: int) -> str:

@@ -47,7 +47,7 @@ def _lists(figure: str, table: list[dict], lists: dict[str, dict[str, list]], de
     """A department's figure: its value and the lists it counts (a rate: numerator, then denominator)."""
     names = {f.id: f.label for f in figure_list()}
     if figure not in names:
-        raise ValidationFailed({"figure": f"「指标」{figure} 不存在"}, "指标有误")
+        raise ValidationFailed({"figure": f"「指标」{figure} 不存在" if figure else "请指定「指标」"}, "指标有误")
     row = next((r for r in table if r["department"] == department), None)
     own = lists.get(department, {})
     parts = RATE_PARTS.get(figure, (figure,))
