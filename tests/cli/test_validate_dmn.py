@@ -97,19 +97,19 @@ def test_the_bundled_table_validates_alone_with_a_summary(validate):
     shown = validate(CRITERIA.name, CRITERIA.read_bytes())
     assert shown.exit_code == 0, shown.stderr
     assert "决策表 cultivation_criteria「培育入库条件逐项判定」（文件 cultivation_criteria.dmn）：命中策略 COLLECT，" \
-           "输入 8 个，输出 4 个，规则 18 条" in shown.stdout
+           "输入 9 个，输出 4 个，规则 20 条" in shown.stdout
     assert "校验通过" in shown.stdout and "目前没有流程使用" in shown.stdout
     report = json.loads(validate(CRITERIA.name, CRITERIA.read_bytes(), "--json").stdout)
     assert report == {"ok": True, "problems": [], "decisions": [{
         "file": "cultivation_criteria.dmn", "id": "cultivation_criteria", "name": "培育入库条件逐项判定",
-        "hit_policy": "COLLECT", "inputs": 8, "outputs": 4, "rules": 18, "used_by": []}]}
+        "hit_policy": "COLLECT", "inputs": 9, "outputs": 4, "rules": 20, "used_by": []}]}
 
 
 def test_a_table_names_the_processes_it_would_redeploy(zjtx, database_url, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", database_url)  # the installation's database: our processes are deployed
     result = CliRunner().invoke(main, ["validate", str(CRITERIA)])
     assert result.exit_code == 0, result.output
-    assert "规则 18 条；使用它的流程：pool_admission" in result.stdout and "校验通过，可以部署" in result.stdout
+    assert "规则 20 条；使用它的流程：pool_admission" in result.stdout and "校验通过，可以部署" in result.stdout
     report = json.loads(CliRunner().invoke(main, ["validate", str(CRITERIA), "--json"]).stdout)
     assert report["decisions"][0]["used_by"] == ["pool_admission"]
 
