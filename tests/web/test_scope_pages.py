@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from engine.identity.authz import actor_for
-from tests.helpers import GOOD, RECORD, Browser, User, register, uscc
+from tests.helpers import GOOD, RECORD, YEARS, Browser, User, register, uscc
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -102,9 +102,8 @@ def test_the_district_settings_page_marks_each_setting(browser):
 @pytest.mark.slow
 def test_the_settings_and_tech_pages_fit_a_360_px_phone(chromium, server, zjtx):
     register(zjtx)
-    with zjtx.db.read() as session:
-        bureau = actor_for(session, "science_tech_bureau_liaison")
-    zjtx.enterprises.tech.set_flag(bureau, {"uscc": GOOD, "tech_since": "2025-06-01", "tech_valid_until": "2028-05-31"})
+    zjtx.enterprises.tech.set_flag(actor_for_name(zjtx, "science_tech_bureau_liaison"),
+                                   {"uscc": GOOD, "tech_since": "2025-06-01", "tech_valid_until": "2028-05-31"})
     for username, path in (("office", "/district/settings"), ("science_tech_bureau_liaison", "/enterprises/tech"),
                            ("dispatcher", "/enterprises/tech")):
         user = User(chromium, server, username, viewport={"width": 360, "height": 740})
@@ -115,3 +114,24 @@ def test_the_settings_and_tech_pages_fit_a_360_px_phone(chromium, server, zjtx):
         assert width[0] <= width[1], f"{username} {path} scrolls sideways: {width[0]} > {width[1]} px"
         assert user.errors == [], user.errors
         user.context.close()
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_admission_page_shows_the_refusal_reason_and_the_key_field_mark(browser, zjtx):
+    refused_id = register(zjtx, sector="其他（不在培育范围）")
+    officer = browser("officer")
+    officer.get(f"/enterprises/{refused_id}")
+    page = officer.post(f"/enterprises/{refused_id}/apply", follow_redirects=True).get_data(as_text=True)
+    assert "不予入库理由" in page and "不在培育范围（行动计划二（一））：所属领域「其他（不在培育范围）」" in page
+    marked = zjtx.enterprises.save(actor_for_name(zjtx, "dispatcher"), {
+        **RECORD, "uscc": uscc("91500114MA5U8KKK0"), "name": "重庆黔江某重点支持企业有限公司", "industry": "批发业",
+        "tier": "无", "tier_since": None, "sector": "工业", "key_field": "制造强国战略重点产业"},
+        years=YEARS)
+    officer.get(f"/enterprises/{marked}")
+    page = officer.post(f"/enterprises/{marked}/apply", follow_redirects=True).get_data(as_text=True)
+    assert "符合培育入库条件" in page and "重点支持领域：制造强国战略重点产业" in page
+
+
+def actor_for_name(zjtx, username):
+    with zjtx.db.read() as session:
+        return actor_for(session, username)
