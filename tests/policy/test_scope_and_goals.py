@@ -38,16 +38,25 @@ def actor(zjtx, username: str):
 # -- scope at admission ---------------------------------------------------------------------------
 
 @pytest.mark.usefixtures("clock")
-@pytest.mark.parametrize(("sector", "named"), [("其他（不在培育范围）", "所属领域「其他（不在培育范围）」"),
-                                               (None, "企业库未登记所属领域")])
-def test_an_enterprise_out_of_scope_is_refused_at_admission_with_the_reason(zjtx, sector, named):
-    register(zjtx, sector=sector)  # otherwise the wholesaler meets every criterion (tests/policy/test_admission.py)
+def test_an_enterprise_out_of_scope_is_refused_at_admission_with_the_reason(zjtx):
+    register(zjtx, sector="其他（不在培育范围）")  # otherwise the wholesaler meets every criterion (test_admission.py)
     started = apply(zjtx)
     shown = zjtx.queries.show(started["id"])
     assert shown["status"] == "completed" and shown["item_status"] == "不符合培育条件"
     [reason] = shown["data"]["admission_reasons"]
-    assert reason.startswith(f"不在培育范围（行动计划二（一））：{named}")
+    assert reason.startswith("不在培育范围（行动计划二（一））：所属领域「其他（不在培育范围）」")
     assert "工业和信息化领域" in reason
+
+
+@pytest.mark.usefixtures("clock")
+def test_an_enterprise_with_no_sector_recorded_is_sent_back_for_its_data_not_refused(zjtx):
+    register(zjtx, sector=None)  # a record saved before the registry kept the plan's scope
+    started = apply(zjtx)
+    data = zjtx.queries.show(started["id"])["data"]
+    assert data["assessment"]["eligible"] is None
+    [scope] = [c for c in data["assessment"]["criteria"] if c["id"] == "scope"]
+    assert scope["passed"] is None and "无法判定，缺少所属领域" in scope["message"]
+    assert [t["task"] for t in zjtx.queries.tasks(instance_id=started["id"])] == ["complete_data"]
 
 
 @pytest.mark.usefixtures("clock")

@@ -285,9 +285,8 @@ def _judged(outcome: dict, values: dict, missing: dict, growth_shown: str,
         else:
             message = f"{label}：{shown}，标准 {threshold}，{'符合' if passed else '不符合'}"
             if cid == "scope" and not passed:  # the reason an admission is refused with, in the plan's words
-                message = (f"不在培育范围（行动计划二（一））：所属领域「{value}」" if value else
-                           "不在培育范围（行动计划二（一））：企业库未登记所属领域") + \
-                          "，培育范围为工业和信息化领域及研发设计与其他技术服务等十类生产服务性领域"
+                message = (f"不在培育范围（行动计划二（一））：所属领域「{value}」，"  # none recorded: 无法判定
+                           "培育范围为工业和信息化领域及研发设计与其他技术服务等十类生产服务性领域")
             if mandatory and not passed:
                 counts["mandatory_failed"] += 1
             if not mandatory and passed:
