@@ -254,3 +254,31 @@ def test_an_instance_of_the_version_before_the_window_still_finishes(zjtx):
         zjtx.workflows.complete(rectify["id"], {"rectification_report": "已逐项整改逾期事项，建立周调度机制。"}, liaison(CO))
     shown = zjtx.queries.show(started["id"])
     assert shown["status"] == "completed" and old_version and shown["version"] == old_version
+
+
+def test_a_corrected_count_moves_the_rate_the_ranking_and_who_is_named(zjtx):
+    """区财政局 (rank 2, named for its one 督办) shows the 督办 was sent in error and its late answer on time;
+    区科技局 reports one more closed task, late. Accepted: 区科技局's on-time rate follows its corrected count,
+    区财政局 ranks first and is no longer named, so no rectification report is asked of it."""
+    instance_id = drafted(zjtx)
+    with time_machine.travel(at("2026-11-09 09:30"), tick=False):
+        zjtx.workflows.complete(check_task(zjtx, CO)["id"], {"check_result": "objected", "objections": [
+            {"figure": "supervised", "claimed": 0, "reason": "督办系交办单位误发，已撤回"},
+            {"figure": "on_time_rate", "claimed": 100, "reason": "ZJTX-2026-00003 已于期限内书面答复"}]}, liaison(CO))
+        zjtx.workflows.complete(check_task(zjtx, LEAD)["id"], {"check_result": "objected", "objections": [
+            {"figure": "closed", "claimed": 3, "reason": "另有一件线下交办事项已逾期办结，应计入"}]}, liaison(LEAD))
+        zjtx.workflows.complete(check_task(zjtx, WRONG)["id"], {"check_result": "confirmed"}, liaison(WRONG))
+    [resolve] = tasks(zjtx, "resolve_objections")
+    ids = [r["objection_id"] for r in data(zjtx, instance_id)["resolutions"]]
+    with time_machine.travel(at("2026-11-10 10:00"), tick=False):
+        zjtx.workflows.complete(resolve["id"], {"resolutions": [
+            {"objection_id": i, "decision": "accepted", "note": "经核实"} for i in ids]}, "dispatcher")
+        zjtx.workflows.complete(tasks(zjtx, "approve")[0]["id"], {"circular_approved": True}, "office")
+    with zjtx.db.read() as session:
+        circular = session.get(Circular, data(zjtx, instance_id)["circular_id"])
+    rows = {r["department"]: r for r in circular.figures["table"]}
+    assert (rows[CO]["supervised"], rows[CO]["on_time_rate"], rows[CO]["rank"]) == (0, 100.0, 1)
+    assert (rows[LEAD]["closed"], rows[LEAD]["closed_on_time"], rows[LEAD]["on_time_rate"]) == (3, 2, 66.7)
+    assert [r["department"] for r in circular.figures["table"]] == [CO, LEAD, WRONG]
+    assert circular.figures["named_for_criticism"] == [] and "予以通报批评" not in circular.text
+    assert tasks(zjtx, "rectify") == []

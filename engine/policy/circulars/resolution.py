@@ -13,6 +13,7 @@ from engine.errors import Conflict, ValidationFailed
 from engine.policy.circulars.document import ISSUER
 from engine.policy.circulars.objections import RESOLVE_STEP, _circular, _value_error, shown
 from engine.policy.circulars.service import draft_text
+from engine.policy.dispatch.figures import rank, recount
 from engine.storage.models import AuditRecord, Circular, CircularObjection, Department, User, UserRole
 
 ACCEPTED_NOTE = "经核对，采纳单位意见"
@@ -73,6 +74,18 @@ def corrected_text(circular: Circular, before: dict, corrections: list[dict]) ->
     return "\n".join([*lines[:at], *block, "", *lines[at:]])
 
 
+def _rerank(figures: dict, corrections: list[dict]) -> None:
+    """A corrected count moves its rate, the ranking and who the figures name (a unit whose 督办 count is
+    corrected to 0 is no longer asked for a rectification report); the units the office named stay named."""
+    corrected: dict[str, set[str]] = {}
+    for c in corrections:
+        corrected.setdefault(c["department"], set()).add(c["figure"])
+    for row in figures["table"]:
+        if row["department"] in corrected:
+            recount(row, corrected[row["department"]])
+    figures["table"], figures["named_for_criticism"] = rank(figures["table"])
+
+
 def _tell(session: Session, notifier, base_url: str, circular: Circular, objection: CircularObjection,
           now: datetime) -> None:
     if notifier is None:
@@ -127,6 +140,7 @@ def resolve_in(session: Session, circular_id: int, resolutions: list, actor, now
                                     "computed": o.computed, "claimed": o.claimed, "decision": o.status,
                                     "corrected": o.corrected, "note": o.resolution_note}))
     if corrections:
+        _rerank(figures, corrections)
         figures["corrections"] = [*(figures.get("corrections") or []), *corrections]
         circular.figures = figures  # a new object: the JSON column sees the change
         circular.text = corrected_text(circular, before, corrections)

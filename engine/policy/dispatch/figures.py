@@ -271,6 +271,25 @@ def _escalations(session: Session, rows: Tally, lo: datetime, hi: datetime) -> N
             rows.add(e.department_id, level.figure, e.instance_id, step, e.fired_at, note=level.label)
 
 
+def rank(table: list[dict]) -> tuple[list[dict], list[str]]:
+    """The rows in rank order, numbered (on-time rate higher first, none last; then fewer overdue, then fewer
+    督办), and the units the figures name for criticism (any 督办). Also after a correction of the table."""
+    supervised = ladder.current().supervision.figure
+    ranked = sorted(table, key=lambda r: (-(r["on_time_rate"] if r["on_time_rate"] is not None else -1),
+                                           r["overdue_now"], r.get(supervised, 0), r["department"]))
+    for position, row in enumerate(ranked, 1):
+        row["rank"] = position
+    return ranked, [r["department"] for r in ranked if r.get(supervised, 0) > 0]
+
+
+def recount(row: dict, corrected: set[str]) -> None:
+    """A row whose counts were corrected: the rates whose both parts are columns follow them, unless the rate
+    was corrected itself."""
+    for rate, (part, whole) in RATE_PARTS.items():
+        if rate not in corrected and (part in corrected or whole in corrected) and part in row and whole in row:
+            row[rate] = _rate(int(row[part]), int(row[whole]))
+
+
 def compute(session: Session, start: date, end: date, tz: ZoneInfo, with_members: bool = False) -> dict:
     """Figures per department for the period, plus the rankings and who is to be named; ``with_members``: also
     ``evidence``, {department: {figure: [items counted]}} (Tally.resolve), from the same pass."""
@@ -292,13 +311,7 @@ def compute(session: Session, start: date, end: date, tz: ZoneInfo, with_members
             row[rate] = _rate(c[part], c[whole])
         if any(row[f.id] for f in figures if f.id not in RATES):
             table.append(row)
-    # Ranking: on-time rate (higher first; none last), then fewer overdue, then fewer 督办.
-    supervised = ladder.current().supervision.figure
-    ranked = sorted(table, key=lambda r: (-(r["on_time_rate"] if r["on_time_rate"] is not None else -1),
-                                           r["overdue_now"], r[supervised], r["department"]))
-    for position, row in enumerate(ranked, 1):
-        row["rank"] = position
-    named = [r["department"] for r in ranked if r[supervised] > 0]
+    ranked, named = rank(table)
     result = {"period": [start.isoformat(), end.isoformat()], "table": ranked, "named_for_criticism": named,
               "definitions": [{"id": f.id, "label": f.label, "definition": f.definition} for f in figures]}
     if with_members:
