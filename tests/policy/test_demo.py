@@ -1,5 +1,6 @@
 """`zjtx demo` on a fresh database shows every feature: steps escalated to each level of the ladder, a
-督办 item, a published circular, an admission in 公示, measure reports, a 挂牌督办; a second run adds nothing."""
+督办 item, a published circular, an admission in 公示, measure reports, a 挂牌督办, a paused step, this
+quarter's 联席会议 with its agenda; a second run adds nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -29,7 +30,15 @@ def run(database_url, monkeypatch):
 def facts(database_url) -> dict:
     from engine.bootstrap import bootstrap
     from engine.config import Settings
-    from engine.storage.models import Circular, HumanTask, ListedSupervision, MeasureReport, ProcessInstance
+    from engine.storage.models import (
+        Circular,
+        HumanTask,
+        JointMeeting,
+        ListedSupervision,
+        MeasureReport,
+        ProcessInstance,
+        TaskPause,
+    )
 
     services = bootstrap(Settings(database_url=database_url))
     try:
@@ -48,6 +57,9 @@ def facts(database_url) -> dict:
                 "reports": sorted(session.scalars(select(MeasureReport.assessment))),
                 "listings": [(x.status, x.colour, x.number is not None, x.instruction is not None)
                              for x in session.scalars(select(ListedSupervision))],
+                "pauses": [(p.reason, p.resumed_at) for p in session.scalars(select(TaskPause))],
+                "meetings": [(m.status, bool(m.agenda)) for m in session.scalars(select(JointMeeting))],
+                "preparing": [t.bpmn_id for t in open_steps if t.bpmn_id == "prepare_agenda"],
             }
     finally:
         services.close()
@@ -69,5 +81,7 @@ def test_the_demo_shows_every_feature_once(run, database_url, clock, moment):
     assert found["published"] == 1 and found["in_notice"] == 1
     assert found["reports"] == ["推进中", "滞后"]
     assert found["listings"] == [("active", "黄", True, True)]  # 挂牌督办: the 批示 written, the 督办函 issued
+    assert found["pauses"] == [("等待企业补充提供项目用地红线图", None)]  # a step paused (挂起) now
+    assert found["preparing"] == ["prepare_agenda"] and [m[1] for m in found["meetings"]] == [True]  # its agenda
     assert "未写入演示数据" in run("demo")
     assert facts(database_url) == found

@@ -1,7 +1,8 @@
 """Demo data for a new installation (``zjtx demo``), showing every feature: enterprise problems at
 different steps; overdue and escalated steps of each level (预警, 催办, 督办 with its 督办 item), dispatched
 in the past so that the ladder has fired by now; a published circular; an admission in 公示; measure
-reports; a 挂牌督办 with its 批示 and 督办函. Only into a database without instances (a second run does nothing)."""
+reports; a 挂牌督办 with its 批示 and 督办函; a step paused (挂起) for the enterprise's papers;
+this quarter's 联席会议 with its agenda. Only into a database without instances (a second run does nothing)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -83,6 +84,11 @@ class _Demo:
         self.step(land["id"], "triage", {"triage_decision": "accept"}, "dispatcher")
         self.step(land["id"], "dispatch", {"lead_department": "区规划自然资源局", "lead_due_working_days": 15}, "dispatcher")
         self.step(land["id"], "sign", {"sign_decision": "sign"})
+        handle = next(t for t in self.queries.tasks(instance_id=land["id"]) if t["task"] == "handle")
+        with self.services.db.read() as session:  # waiting for the enterprise's papers: the clock stopped (挂起)
+            resume_on = load_calendar(session).add_working_days(self.today, 5)
+        self.services.pauses.pause(handle["id"], _liaison("区规划自然资源局"), "等待企业补充提供项目用地红线图",
+                                   resume_on.isoformat())
         self.step(finance["id"], "triage", {"triage_decision": "accept"}, "dispatcher")
         self.step(finance["id"], "dispatch", {"lead_department": "区金融办", "lead_due_working_days": 7}, "dispatcher")
         self.step(finance["id"], "sign", {"sign_decision": "sign", "handler": "financial_affairs_office_handler"})
@@ -193,6 +199,14 @@ class _Demo:
         return 2
 
 
+    def meeting(self) -> int:
+        """This quarter's 联席会议, its agenda built from the items under supervision and the 滞后 measure,
+        waiting for the dispatcher to prepare it."""
+        label = f"{self.today.year}年第{(self.today.month - 1) // 3 + 1}季度"
+        self.workflows.start("joint_meeting", {"meeting_label": label}, actor="dispatcher")
+        return 1
+
+
 def load_demo(services) -> int:
     """Load the demo unless the database already holds instances. Returns how many processes started."""
     with services.db.read() as session:
@@ -202,5 +216,5 @@ def load_demo(services) -> int:
     demo = _Demo(services)
     parts = [("problem_dispatch", demo.problems), ("problem_dispatch", demo.late), ("evaluation_circular", demo.circular),
              ("pool_admission", demo.admission), ("measure_supervision", demo.measures),
-             ("listed_supervision", demo.listing)]
+             ("listed_supervision", demo.listing), ("joint_meeting", demo.meeting)]
     return sum(part() for process, part in parts if process in deployed)  # what is deployed, of the demo
