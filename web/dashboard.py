@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request
 
-from engine.policy.circulars.development import drillable
 from web.security import roles_required, services
 
 bp = Blueprint("dashboard", __name__)
@@ -14,7 +13,7 @@ VIEWERS = ("dispatcher", "leading_group_office", "group_leader", "deputy_group_l
 @roles_required(*VIEWERS)
 def dashboard():
     return render_template("dashboard.html", d=services().dashboard.current(), goals=services().enterprises.goals(),
-                           drill=services().evidence.readable(g.actor), drillable=drillable)
+                           drill=services().evidence.readable(g.actor))
 
 
 @bp.get("/dashboard/data.json")

@@ -224,6 +224,9 @@ def names(figure: dict) -> list[str]:
 def test_the_development_section_as_at_the_period_end(zjtx):
     IDS.clear()
     crafted_registry(zjtx)
+    with time_machine.travel(at("2026-10-22 10:00"), tick=False):  # 区科技局 flags PPC a 科技型企业 in October
+        zjtx.enterprises.tech.set_flag(actor_for_name(zjtx, "science_tech_bureau_liaison"),
+                                       {"uscc": uscc("91500114MA5U8PPC0"), "tech_since": "2026-10-22"})
     crafted_registry_later(zjtx)
     with time_machine.travel(at("2026-12-15 10:00"), tick=False), zjtx.db.write() as session:
         section = development.section(session, *OCTOBER, BJ)
@@ -244,6 +247,9 @@ def test_the_development_section_as_at_the_period_end(zjtx):
     assert (specialized["actual"], specialized["previous"], specialized["trend"]) == (2, 1, "↑")  # PPB QQA | PPB
     assert sorted(m["name"][4:7] for m in specialized["members"]) == ["PPB", "QQA"]
     assert (little["actual"], little["previous"], little["trend"], len(little["members"])) == (1, 0, "↑", 1)
+    tech = next(g for g in section["goals"] if g["goal"].startswith("到2025年全区科技型企业"))
+    assert (tech["actual"], tech["previous"], names(tech)) == (1, 0, ["PPC"])  # 区科技局's flag, drilled down
+    assert all(len(g["members"]) == g["actual"] for g in section["goals"])  # every goal lists whom it counts
     pool_goal = goals["培育库在库企业"]
     assert (pool_goal["actual"], pool_goal["previous"], pool_goal["trend"]) == (3, 3, "—")
     assert "截至2026年10月31日：\n培育库在库企业 3 家；期内新认定创新型中小企业 1 家" in text

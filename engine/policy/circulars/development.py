@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.policy.pool.goals import NEW_IN_2022, Standing, goals_in
+from engine.policy.pool.goals import Standing, goals_in, goals_with_members
 from engine.storage.models import Enterprise, EnterpriseChange, EnterpriseYear
 
 TIERS = (("innovative", "创新型中小企业"), ("specialized", "“专精特新”中小企业"), ("little_giant", "专精特新“小巨人”企业"))
+TIER_NAMES = dict(TIERS)
 _YEAR_FIGURES = ("revenue", "rd_expense")
 DEFINITIONS = {
     "pool": "期末培育库在库企业数",
@@ -71,25 +72,13 @@ def firms_at(session: Session, day: date, tz: ZoneInfo) -> list[Firm]:
     return [f for i, f in firms.items() if i not in gone]
 
 
-def _goal_members(goal: str, firms: list[Firm], day: date) -> list[dict] | None:
-    """The enterprises a goal of goals_in counts, by the goal's wording; none for a goal not known here."""
-    if goal.startswith("到2022年底新培育"):
-        first, last = NEW_IN_2022[0], min(NEW_IN_2022[1], day)
-        return [f.ref(f"{f.standing.tier_since} 认定") for f in firms if f.standing.recognised(last)
-                and f.standing.tier_since is not None and first <= f.standing.tier_since <= last]
-    tier = "little_giant" if "小巨人”企业1" in goal else "specialized" if goal.startswith("到2025年市级") else None
-    if tier:
-        return [f.ref(f.standing.tier) for f in firms if f.standing.holds(tier, day)]
-    if goal.startswith("梯度培育企业"):
-        return [f.ref(f.standing.tier) for f in firms if f.standing.recognised(day)]
-    if goal.startswith("培育库在库"):
-        return [f.ref() for f in firms if f.standing.in_pool]
-    return None
-
-
-def drillable(goal: str) -> bool:
-    """Whether this module lists the enterprises of a goal of goals_in (a page links only those)."""
-    return _goal_members(goal, [], NEW_IN_2022[1]) is not None
+def _detail(goal: str, standing: Standing) -> str:
+    """What the list says of an enterprise a goal counts (goals.goals_with_members decides who counts)."""
+    if goal == "new_2022":
+        return f"{standing.tier_since} 认定" if standing.tier_since else ""
+    if goal.startswith("tech_"):
+        return f"科技型企业 {standing.tech_since} 起" if standing.tech_since else "科技型企业"
+    return "" if goal == "in_pool" else TIER_NAMES.get(standing.tier, standing.tier)
 
 
 def _trend(now: int, before: int) -> str:
@@ -139,12 +128,13 @@ def section(session: Session, start: date, end: date, tz: ZoneInfo) -> dict:
     year = end.year - 1
     figures += _year_figures(pool, year)
     previous = {g["goal"]: g["actual"] for g in goals_in(session, start - timedelta(days=1), tz)}
+    by_id = {f.id: f for f in firms}
     goals = []
-    for i, g in enumerate(goals_in(session, end, tz)):
+    for i, g in enumerate(goals_with_members(session, end, tz)):
         before = previous.get(g["goal"], 0)
-        members = _goal_members(g["goal"], firms, end)
-        goals.append({**g, "id": f"goal_{i}", "previous": before, "trend": _trend(g["actual"], before),
-                      "members": members if members is not None and len(members) == g["actual"] else None})
+        members = [by_id[e].ref(_detail(g["id"], by_id[e].standing)) for e in sorted(g["members"]) if e in by_id]
+        goals.append({**g, "key": g["id"], "id": f"goal_{i}", "previous": before,
+                      "trend": _trend(g["actual"], before), "members": members})
     return {"as_of": end.isoformat(), "previous_end": (start - timedelta(days=1)).isoformat(), "year": year,
             "figures": figures, "goals": goals}
 

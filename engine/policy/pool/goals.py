@@ -102,29 +102,34 @@ def _standings(session: Session, day: date, tz: ZoneInfo) -> dict[int, Standing]
 
 def goals_in(session: Session, day: date, tz: ZoneInfo) -> list[dict]:
     """The goals as at the end of ``day`` (a circular's period end, or today), in the caller's transaction."""
+    return [{k: v for k, v in g.items() if k != "members"} for g in goals_with_members(session, day, tz)]
+
+
+def goals_with_members(session: Session, day: date, tz: ZoneInfo) -> list[dict]:
+    """:func:`goals_in` with each goal's ``members``, the ids of the enterprises it counts (``actual`` is
+    their number): the one definition of who counts, which a circular's drill-down lists."""
     by_id = _standings(session, day, tz)
-    standings = list(by_id.values())
     first, last = NEW_IN_2022[0], min(NEW_IN_2022[1], day)
     # 新培育 in 2022: recognised then by what the registry knows on the day, or by the registry as it stood at
     # 2022's end (a firm upgraded since has a later tier_since now; the change log keeps its 2022 one).
     then = by_id if day <= last else _standings(session, last, tz)
-    new_2022 = len({i for known in (by_id, then) for i, s in known.items() if s.recognised(last)
-                    and s.tier_since is not None and first <= s.tier_since <= last})
-    specialized = sum(1 for s in standings if s.holds("specialized", day))
-    little_giants = sum(1 for s in standings if s.holds("little_giant", day))
-    tiered = sum(1 for s in standings if s.recognised(day))
-    in_pool = sum(1 for s in standings if s.in_pool)
-    tech_2022 = sum(1 for s in standings if s.tech(last))
-    tech = sum(1 for s in standings if s.tech(day))
-    return [
-        {"goal": "到2022年底新培育“专精特新”企业10家以上", "target": 10, "actual": new_2022, "deadline": "2022-12-31"},
-        {"goal": "到2025年市级“专精特新”中小企业50家以上（含“小巨人”）", "target": 50, "actual": specialized,
-         "deadline": "2025-12-31"},
-        {"goal": "到2025年国家专精特新“小巨人”企业1—2家", "target": 1, "actual": little_giants,
-         "deadline": "2025-12-31"},
-        {"goal": "梯度培育企业（创新型、专精特新、小巨人）合计", "target": None, "actual": tiered, "deadline": None},
-        {"goal": "培育库在库企业", "target": None, "actual": in_pool, "deadline": None},
+    new_2022 = {i for known in (by_id, then) for i, s in known.items() if s.recognised(last)
+                and s.tier_since is not None and first <= s.tier_since <= last}
+
+    def having(test) -> set[int]:
+        return {i for i, s in by_id.items() if test(s)}
+
+    rows = [
+        ("new_2022", "到2022年底新培育“专精特新”企业10家以上", 10, new_2022, "2022-12-31"),
+        ("specialized_2025", "到2025年市级“专精特新”中小企业50家以上（含“小巨人”）", 50,
+         having(lambda s: s.holds("specialized", day)), "2025-12-31"),
+        ("little_giant_2025", "到2025年国家专精特新“小巨人”企业1—2家", 1,
+         having(lambda s: s.holds("little_giant", day)), "2025-12-31"),
+        ("tiered", "梯度培育企业（创新型、专精特新、小巨人）合计", None, having(lambda s: s.recognised(day)), None),
+        ("in_pool", "培育库在库企业", None, having(lambda s: s.in_pool), None),
         # Appended, so readers of the rows above by position keep them: counted from 区科技局's flag.
-        {"goal": "到2022年底科技型企业40家以上", "target": 40, "actual": tech_2022, "deadline": "2022-12-31"},
-        {"goal": "到2025年全区科技型企业达到600家", "target": 600, "actual": tech, "deadline": "2025-12-31"},
+        ("tech_2022", "到2022年底科技型企业40家以上", 40, having(lambda s: s.tech(last)), "2022-12-31"),
+        ("tech_2025", "到2025年全区科技型企业达到600家", 600, having(lambda s: s.tech(day)), "2025-12-31"),
     ]
+    return [{"id": key, "goal": goal, "target": target, "actual": len(members), "deadline": deadline,
+             "members": members} for key, goal, target, members, deadline in rows]
