@@ -24,7 +24,9 @@ from engine.policy.circulars.evidence import Evidence
 from engine.policy.circulars.service import CircularService
 from engine.policy.dispatch.dashboard import Dashboard
 from engine.policy.dispatch.intake import IntakeService
+from engine.policy.district_settings import DistrictSettings
 from engine.policy.ledger_service import LedgerService
+from engine.policy.plan_page import PolicyPage
 from engine.policy.pool.enterprises import EnterpriseService
 from engine.policy.pool.guidance import GuidanceService
 from engine.policy.pool.procedure import DeployedDecisions
@@ -85,6 +87,8 @@ class Services:
     pause_views: PauseViews
     guidance: GuidanceService  # 拟培育库: gaps to the cultivation standard and guidance visits
     evidence: Evidence  # what each figure of a circular or the dashboard counts (通报依据)
+    policy: PolicyPage  # the plan clause by clause: what encodes each, its live state, the coverage
+    district: DistrictSettings  # 本区设置: the defaults the plan does not set
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -167,7 +171,8 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),
         dashboard=Dashboard(db, tz, clock), pauses=PauseService(workflows, notifier, settings.base_url),
         pause_views=PauseViews(db, tz, clock, workflows),
-        decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock))
+        decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock),
+        policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db))
     services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

@@ -102,24 +102,11 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
     app.json.ensure_ascii = False
     app.url_map.converters["int"] = BoundedInt  # before the blueprints' routes are built
 
-    from web import admin, api, assets, auth, circulars, dashboard, designer, enterprises, ledgers, pages, security, status
-    from web import district as settings_pages  # 本区设置, 区科技局's 科技型企业 list
-    from web import guidance as guiding  # 拟培育库: gaps to the cultivation standard, guidance visits
-    from web import meetings as joint  # 联席会议
-    from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
-    from web import policy as plan  # 政策条款: the plan clause by clause, what encodes it, coverage
-    from web import recognition as recommending  # 推荐申报: a batch's recommendation list
-    from web import supervision as listed  # 挂牌督办
+    from web import assets, security
 
     app.before_request(security.load_actor)
     app.before_request(security.check_csrf)
-    for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
-                      api.bp, status.bp, listed.bp, pausing.bp, guiding.bp):
-        app.register_blueprint(blueprint)
-    app.register_blueprint(joint.bp)
-    app.register_blueprint(recommending.bp)
-    app.register_blueprint(plan.bp)
-    app.register_blueprint(settings_pages.bp)
+    _register_blueprints(app)
     security.init_app(app)
     assets.init_app(app)
     Compress(app)
@@ -200,3 +187,20 @@ def _headers(response):
     if g.get("actor") is not None:
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _register_blueprints(app: Flask) -> None:
+    """One blueprint per part of the product."""
+    from web import admin, api, auth, circulars, dashboard, designer, enterprises, ledgers, pages, status
+    from web import district as settings_pages  # 本区设置, 区科技局's 科技型企业 list
+    from web import guidance as guiding  # 拟培育库: gaps to the cultivation standard, guidance visits
+    from web import meetings as joint  # 联席会议
+    from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
+    from web import policy as plan  # 政策条款: the plan clause by clause, what encodes it, coverage
+    from web import recognition as recommending  # 推荐申报: a batch's recommendation list
+    from web import supervision as listed  # 挂牌督办
+
+    for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
+                      api.bp, status.bp, listed.bp, pausing.bp, guiding.bp, joint.bp, recommending.bp, plan.bp,
+                      settings_pages.bp):
+        app.register_blueprint(blueprint)

@@ -17,7 +17,7 @@ PAGE = 100
 @bp.get("/district/settings")
 @roles_required("admin", "dispatcher", "leading_group_office")
 def settings():
-    return render_template("district/settings.html", settings=district_settings.current(services().db),
+    return render_template("district/settings.html", settings=services().district.current(),
                            mark=district_settings.MARK, is_admin=g.actor.is_admin or "designer" in g.actor.roles)
 
 

@@ -14,8 +14,7 @@ bp = Blueprint("policy", __name__, url_prefix="/policy")
 
 
 def _page() -> PolicyPage:
-    s = services()
-    return PolicyPage(s.db, s.queries.tz, s.queries.clock, s.extensions)
+    return services().policy
 
 
 @bp.get("/")

@@ -11,10 +11,9 @@ from engine.cli.base import _print_json, _services, main
 @click.pass_context
 def clauses(ctx, as_json):
     """列出行动计划的条款、落实每条的流程环节/决策规则/指标/措施/定期任务，以及编码覆盖率。"""
-    from engine.policy.plan_page import PolicyPage
 
     services = _services(ctx)
-    found = PolicyPage(services.db, services.queries.tz, services.queries.clock, services.extensions).coverage()
+    found = services.policy.coverage()
     if as_json:
         _print_json({"encoded": len(found.encoded), "total": found.total, "percent": found.percent, "clauses": [
             {"id": c.id, "title": c.title, "encoders": [

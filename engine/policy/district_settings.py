@@ -66,3 +66,13 @@ def current(db) -> list[dict]:
                         "where": where, "process": s.process, "name": s.name, "deployed": deployed,
                         "version": version.version if version is not None else None})
     return out
+
+
+class DistrictSettings:
+    """The 本区设置 page's reading of the settings, for the web layer (which holds no database)."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def current(self) -> list[dict]:
+        return current(self.db)

@@ -144,11 +144,21 @@ def parse_inputs(data) -> Inputs:
     if employees is not None and (isinstance(employees, bool) or not isinstance(employees, int) or employees < 0):
         errors["employees"] = "「employees」应为非负整数"
         employees = None
+    years = _parse_years(data.get("years") or {}, errors)
+    sector, financial_type = data.get("sector"), data.get("financial_type")
+    errors.update(scope.check(sector, None, financial_type))
+    if errors:
+        raise ValidationFailed(errors, "企业数据有误")
+    return Inputs(as_of, registered_on, flag("in_district"), flag("independent_legal_person"), industry,
+                  employees, years, sector, financial_type)
+
+
+def _parse_years(raw_years, errors: dict[str, str]) -> dict[int, dict]:
+    """The yearly figures of the input document, each a number (yuan) or none; problems go to ``errors``."""
     years: dict[int, dict] = {}
-    raw_years = data.get("years") or {}
     if not isinstance(raw_years, dict):
         errors["years"] = "「years」应为对象：年份 → 各项数据"
-        raw_years = {}
+        return years
     for year, figures in raw_years.items():
         if not str(year).isdigit() or not isinstance(figures, dict):
             errors[f"years.{year}"] = "应为 \"2025\": {revenue, rd_expense, …}"
@@ -164,12 +174,7 @@ def parse_inputs(data) -> Inputs:
         if unknown:
             errors[f"years.{year}"] = f"未知的数据项：{'、'.join(sorted(unknown))}"
         years[int(year)] = row
-    sector, financial_type = data.get("sector"), data.get("financial_type")
-    errors.update(scope.check(sector, None, financial_type))
-    if errors:
-        raise ValidationFailed(errors, "企业数据有误")
-    return Inputs(as_of, registered_on, flag("in_district"), flag("independent_legal_person"), industry,
-                  employees, years, sector, financial_type)
+    return years
 
 
 def _years_between(start: date, end: date) -> float:
