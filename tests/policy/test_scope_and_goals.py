@@ -119,11 +119,13 @@ def test_a_financing_guarantee_firm_is_sized_by_the_financial_standard(zjtx):
     assert sme["passed"] is True and sme["message"].startswith("符合《金融业企业划型标准规定》（银发〔2015〕309号）")
 
 
-def test_a_financial_holding_of_5000_yi_is_medium_and_of_40000_not_an_sme(zjtx):
+@pytest.mark.parametrize("financial_type", ["金融控股公司", "银行业存款类金融机构"])
+def test_a_financial_holding_or_bank_of_5000_yi_is_medium_and_of_40000_not_an_sme(zjtx, financial_type):
+    # 309号 五（一）and（七）: 4万亿元以下中小微型; 5000亿元及以上中型, 50亿元及以上小型, 50亿元以下微型.
     table = zjtx.decisions.current()
     size = lambda assets: table.evaluate("sme_classification", {  # noqa: E731
         "industry": None, "employees": None, "revenue": None, "total_assets": assets,
-        "financial_type": "金融控股公司"})["sme_class"]
+        "financial_type": financial_type})["sme_class"]
     yi = 100_000_000
     assert [size(49 * yi), size(50 * yi), size(5000 * yi), size(40000 * yi)] == ["micro", "small", "medium", "not_sme"]
     # A 业态 whose row could not be verified has none: 无法判定, never a guess.
