@@ -16,6 +16,8 @@ one that it writes some day neutralises its fields with :func:`neutralise` the s
 """
 from __future__ import annotations
 
+from datetime import date, datetime
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
 _PREFIXED = (*FORMULA_TRIGGERS, QUOTE)
@@ -42,3 +44,15 @@ def append_row(sheet, values: list) -> None:
     for cell in sheet[sheet.max_row]:
         if cell.data_type == "f":  # openpyxl makes any text starting with "=" a formula
             cell.data_type = "s"
+
+
+def as_date(value) -> date | None:
+    """A date cell or field as a date: a date (or a datetime's day), a ``YYYY-MM-DD`` text, or none when
+    empty; any other text raises ValueError, which the caller reports by field."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value).strip())

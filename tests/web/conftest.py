@@ -22,3 +22,9 @@ def pages(app):
             clients[username] = Browser.signed_in(app, username)
         return clients[username]
     return get
+
+
+@pytest.fixture
+def browser(app):
+    """A fresh signed-in client per call (unlike ``pages``, which keeps one per user)."""
+    return lambda user: Browser.signed_in(app, user)

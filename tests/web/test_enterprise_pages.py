@@ -5,22 +5,11 @@ import io
 
 import pytest
 
-from tests.helpers import GOOD, ROW_A, YEARS, Browser, register, workbook
+from tests.helpers import GOOD, ROW_A, YEARS, register, workbook
 
 pytestmark = pytest.mark.sqlite_only
 
 
-@pytest.fixture
-def browser(zjtx):
-    from web import create_app
-
-    app = create_app(services=zjtx, config={"TESTING": True})
-
-    def make(user):
-        b = Browser(app)
-        assert b.login(user).status_code == 302
-        return b
-    return make
 
 
 def test_the_registry_lists_goals_and_enterprises_by_role(browser, zjtx):

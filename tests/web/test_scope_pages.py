@@ -9,22 +9,11 @@ import pytest
 from openpyxl import Workbook
 
 from engine.identity.authz import actor_for
-from tests.helpers import GOOD, RECORD, YEARS, Browser, User, register, uscc
+from tests.helpers import GOOD, RECORD, YEARS, User, register, uscc
 
 pytestmark = pytest.mark.sqlite_only
 
 
-@pytest.fixture
-def browser(zjtx):
-    from web import create_app
-
-    app = create_app(services=zjtx, config={"TESTING": True})
-
-    def make(user):
-        b = Browser(app)
-        assert b.login(user).status_code == 302
-        return b
-    return make
 
 
 def tech_list(rows) -> bytes:

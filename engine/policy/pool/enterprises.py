@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import io
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -21,7 +21,7 @@ from engine import localtime
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
 from engine.policy import workbooks
-from engine.policy.cells import append_row, restore
+from engine.policy.cells import append_row, as_date, restore
 from engine.policy.pool import changelog, scope, uscc
 from engine.policy.pool.eligibility import FIGURES, industries
 from engine.policy.pool.goals import goals_in  # also read from here by the circulars
@@ -43,15 +43,6 @@ YES, NO = {"是", "true", "True", "1", "Y", "y"}, {"否", "false", "False", "0",
 MAX_IMPORT_BYTES = workbooks.MAX_UPLOAD_BYTES
 BEIJING = ZoneInfo("Asia/Shanghai")  # the settings' default zone (bootstrap passes the configured one)
 
-
-def _date(value) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value).strip())
 
 
 def _bool(value) -> bool | None:
@@ -93,7 +84,7 @@ def clean_enterprise(raw: dict, officers: dict[str, int]) -> tuple[dict, dict[st
                     raise ValueError(message)
                 value = uscc.normalise(str(value))
             elif field in ("registered_on", "tier_since", "tier_valid_until"):
-                value = _date(value)
+                value = as_date(value)
             elif field in ("in_district", "independent_legal_person"):
                 value = _bool(value)
             elif field == "industry":

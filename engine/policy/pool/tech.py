@@ -9,7 +9,7 @@ transaction that writes it, so the goals count the flag as at any day (engine.po
 from __future__ import annotations
 
 import builtins
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from engine.errors import PermissionDenied, ValidationFailed
 from engine.identity.authz import Actor
 from engine.identity.org import DepartmentDirectory
 from engine.policy import workbooks
-from engine.policy.cells import restore
+from engine.policy.cells import as_date, restore
 from engine.policy.pool import uscc
 from engine.policy.pool.enterprises import ImportFailed, _problem
 from engine.storage.models import Enterprise, EnterpriseChange
@@ -36,15 +36,6 @@ def may_edit(session: Session, actor: Actor) -> bool:
     return DepartmentDirectory.of(session).name_of(actor.department_id) == TECH_DEPARTMENT
 
 
-def _day(value) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value).strip())
-
 
 def clean(raw: dict) -> tuple[dict, dict[str, str]]:
     """The code and the two dates, and per-field Chinese errors (入库日期 required, 有效期至 optional)."""
@@ -57,7 +48,7 @@ def clean(raw: dict) -> tuple[dict, dict[str, str]]:
         out["uscc"] = uscc.normalise(str(raw["uscc"]))
     for field, header in COLUMNS[1:]:
         try:
-            out[field] = _day(raw.get(field))
+            out[field] = as_date(raw.get(field))
         except ValueError:
             errors[field] = f"「{header}」应为日期 YYYY-MM-DD"
     if "tech_since" in out and out["tech_since"] is None:
