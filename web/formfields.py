@@ -55,6 +55,8 @@ def describe(schema: dict, departments: list[str], colleagues: dict[str, str] | 
     required = set(schema.get("required", []))
     fields = []
     for name, prop in schema.get("properties", {}).items():
+        if prop.get("x-widget") == "hidden":  # set by the system (who rated), never typed on a page
+            continue
         types = [t for t in _types(prop) if t != "null"]
         field = {"name": name, "label": prop.get("title", name), "required": name in required,
                  "max": prop.get("maximum"), "min": prop.get("minimum")}
@@ -63,7 +65,10 @@ def describe(schema: dict, departments: list[str], colleagues: dict[str, str] | 
         if "enum" in prop:
             # A long list of choices (a circular's figures) is a drop-down: "x-widget": "select".
             widget = "buttons" if buttons else "select" if prop.get("x-widget") == "select" else "radio"
-            field.update(widget=widget, choices=[(v, labels.get(v, v)) for v in prop["enum"] if v is not None])
+            # ``x-not-offered``: values only the system sets (企业自评, 企业自主提交), accepted but never offered
+            hidden = set(prop.get("x-not-offered") or ())
+            field.update(widget=widget, choices=[(v, labels.get(v, v)) for v in prop["enum"]
+                                                 if v is not None and v not in hidden])
         elif prop.get("format") == "colleague":
             field.update(widget="select", choices=list((colleagues or {}).items()))
         elif prop.get("format") == "item-key":

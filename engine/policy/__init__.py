@@ -9,10 +9,11 @@ from engine.runtime.extensions import Procedure
 def procedures() -> tuple[Procedure, ...]:
     from engine.policy.circulars.procedure import PROCEDURE as circulars
     from engine.policy.dispatch.procedure import PROCEDURE as dispatch
+    from engine.policy.enterprise_requests.procedure import PROCEDURE as enterprise_requests
     from engine.policy.measures.procedure import PROCEDURE as measures
     from engine.policy.meetings.procedure import PROCEDURE as meetings
     from engine.policy.pool.procedure import PROCEDURE as pool
     from engine.policy.recognition.procedure import PROCEDURE as recognition
     from engine.policy.supervision.procedure import PROCEDURE as supervision
 
-    return dispatch, pool, measures, circulars, supervision, recognition, meetings
+    return dispatch, pool, measures, circulars, supervision, recognition, meetings, enterprise_requests

@@ -37,6 +37,8 @@ def people(session: Session) -> dict[str, str]:
 def person(names: dict[str, str], username: str | None) -> str:
     if username is None:
         return "系统"
+    if username.startswith("enterprise:"):  # the enterprise itself, in the portal (no staff name has a colon)
+        return "企业（企业服务平台）"
     return names.get(username) or SYSTEM_ACTORS.get(username, username)
 
 

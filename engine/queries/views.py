@@ -80,7 +80,9 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   "merge_released": "主件已撤销，解除合并，重新研判",
                   # the circular's objection window (engine/policy/circulars/objections.py, resolution.py)
                   "circular_checked": "成员单位核对通报数据", "circular_check_lapsed": "逾期未核对，视为无异议",
-                  "objection_resolved": "处理通报数据异议"}
+                  "objection_resolved": "处理通报数据异议",
+                  # the enterprise portal (engine/policy/enterprise_requests)
+                  "enterprise_submitted": "企业在企业服务平台提交", "answer_released": "审核通过，答复发布给企业"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 

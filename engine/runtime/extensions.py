@@ -55,6 +55,10 @@ class Job:
 
 # A completion handler: (session, instance, final data, now) → None, in the completing transaction.
 CompletionHandler = Callable[[Session, object, dict, datetime], None]
+# A step handler: (session, instance, the task just completed, its submitted answer, the instance's data after
+# the step, the actor's user name, now) → None, in the completing transaction: what a procedure records of a
+# decision and whom outside the system it tells (the enterprise told its answer was released).
+StepHandler = Callable[[Session, object, object, dict, dict, str, datetime], None]
 # A schedule's fan-out (its data's ``for_each``): (session, the schedule's data, the planned Beijing date)
 # → the data of each start.
 FanOut = Callable[[Session, dict, date], list[dict]]
@@ -77,6 +81,8 @@ class Procedure:
     # services → {process key: handler}: what a process's instance leaves behind when an administrator
     # cancels it (a failed instance given up, engine.monitoring.incidents): it did not complete.
     cancel_handlers: Callable[[object], Mapping[str, CompletionHandler]] | None = None
+    # services → {process key: handler}: what a procedure does when a user task of the process is completed.
+    step_handlers: Callable[[object], Mapping[str, StepHandler]] | None = None
     schedules: tuple[DefaultSchedule, ...] = ()
     fan_outs: Mapping[str, FanOut] = field(default_factory=dict)
     watchers: Watchers | None = None
@@ -93,6 +99,7 @@ class Extensions:
         self.services: Any = None
         self._handlers: dict[str, CompletionHandler] = {}
         self._cancel_handlers: dict[str, CompletionHandler] = {}
+        self._step_handlers: dict[str, StepHandler] = {}
         for procedure in procedures:
             self.install(procedure)
 
@@ -109,7 +116,11 @@ class Extensions:
         """Give the procedures the built services (their completion handlers and helpers use them)."""
         self.services = services
         self._handlers, self._cancel_handlers = {}, {}
+        self._step_handlers = {}
         for procedure in self.procedures:
+            for key, step in (procedure.step_handlers(services) if procedure.step_handlers else {}).items():
+                self._step_handlers[key] = _chained_steps(self._step_handlers[key], step) \
+                    if key in self._step_handlers else step
             for factory, handlers in ((procedure.completion_handlers, self._handlers),
                                       (procedure.cancel_handlers, self._cancel_handlers)):
                 for key, handler in (factory(services) if factory is not None else {}).items():
@@ -128,6 +139,9 @@ class Extensions:
 
     def cancel_handler(self, process_key: str) -> CompletionHandler | None:
         return self._cancel_handlers.get(process_key)
+
+    def step_handler(self, process_key: str) -> StepHandler | None:
+        return self._step_handlers.get(process_key)
 
     def fan_out(self, kind: str) -> FanOut | None:
         return next((p.fan_outs[kind] for p in self.procedures if kind in p.fan_outs), None)
@@ -148,4 +162,11 @@ def _chained(first: CompletionHandler, then: CompletionHandler) -> CompletionHan
     def both(session: Session, instance, data: dict, now: datetime) -> None:
         first(session, instance, data, now)
         then(session, instance, data, now)
+    return both
+
+
+def _chained_steps(first: StepHandler, then: StepHandler) -> StepHandler:
+    def both(session: Session, instance, task, answer: dict, data: dict, actor: str, now: datetime) -> None:
+        first(session, instance, task, answer, data, actor, now)
+        then(session, instance, task, answer, data, actor, now)
     return both

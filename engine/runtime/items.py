@@ -71,42 +71,11 @@ class ItemService:
 
     def add_attachment(self, actor: Actor, instance_id: int, filename: str, content: bytes,
                        task_id: int | None = None) -> int:
-        name = Path((filename or "").replace("\\", "/")).name.strip()
-        suffix = Path(name).suffix.lower()
-        if not name:
-            raise ValidationFailed({"file": "请选择要上传的文件"})
-        if suffix not in ALLOWED_TYPES:
-            raise ValidationFailed({"file": "只接受 " + "、".join(sorted(ALLOWED_TYPES)) + " 文件"})
-        if len(content) > MAX_ATTACHMENT_BYTES:
-            raise ValidationFailed({"file": f"文件不能超过 {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB"})
-        if not content:
-            raise ValidationFailed({"file": "文件是空的"})
-        content_type, magic = ALLOWED_TYPES[suffix]
-        if magic is not None and not content.startswith(magic):
-            raise ValidationFailed({"file": f"文件内容与扩展名 {suffix} 不符"})
-        if magic is None:
-            try:
-                content.decode("utf-8")
-            except UnicodeDecodeError:
-                raise ValidationFailed({"file": "文本文件须为 UTF-8 编码"}) from None
-        digest = hashlib.sha256(content).hexdigest()
+        file = checked_file(filename, content)
         with self.db.write() as session:
             self._check_visible(session, actor, instance_id)
             self._check_task(session, instance_id, task_id)  # before the file is written
-            # Stored under its hash, never under the user's file name.
-            path = self.storage_dir / digest[:2] / digest
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".part")
-                tmp.write_bytes(content)
-                tmp.replace(path)
-            row = Attachment(instance_id=instance_id, task_id=task_id, user_id=actor.user_id, filename=name[:200],
-                             content_type=content_type, size=len(content), sha256=digest, at=self.clock())
-            session.add(row)
-            session.flush()
-            session.add(AuditRecord(instance_id=instance_id, task_id=task_id, action="attachment",
-                                    actor=actor.username, at=row.at, data={"filename": row.filename, "size": row.size}))
-            return row.id
+            return store(session, self.storage_dir, instance_id, task_id, actor, file, self.clock())["id"]
 
     def read_attachment(self, actor: Actor, attachment_id: int) -> tuple[str, str, bytes]:
         with self.db.read() as session:
@@ -122,3 +91,47 @@ class ItemService:
                 return row.filename, row.content_type, path.read_bytes()
             except FileNotFoundError:  # the storage folder was not restored with the database
                 raise NotFound(f"附件 {attachment_id}（{row.filename}）的文件已不在存储目录中，请联系管理员") from None
+
+
+def checked_file(filename: str, content: bytes) -> tuple[str, str, bytes, str]:
+    """(name, content type, bytes, SHA-256) of a file fit to attach, else ValidationFailed on 「file」."""
+    name = Path((filename or "").replace("\\", "/")).name.strip()
+    suffix = Path(name).suffix.lower()
+    if not name:
+        raise ValidationFailed({"file": "请选择要上传的文件"})
+    if suffix not in ALLOWED_TYPES:
+        raise ValidationFailed({"file": "只接受 " + "、".join(sorted(ALLOWED_TYPES)) + " 文件"})
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise ValidationFailed({"file": f"文件不能超过 {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB"})
+    if not content:
+        raise ValidationFailed({"file": "文件是空的"})
+    content_type, magic = ALLOWED_TYPES[suffix]
+    if magic is not None and not content.startswith(magic):
+        raise ValidationFailed({"file": f"文件内容与扩展名 {suffix} 不符"})
+    if magic is None:
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationFailed({"file": "文本文件须为 UTF-8 编码"}) from None
+    return name, content_type, content, hashlib.sha256(content).hexdigest()
+
+
+def store(session, storage_dir: Path, instance_id: int, task_id: int | None, actor: Actor,
+          file: tuple[str, str, bytes, str], now, user_id: int | None = None) -> dict:
+    """Write a checked file and its attachment row and audit record in the caller's transaction; the
+    uploader is the actor's account, or ``user_id`` for one without (the enterprise portal's)."""
+    name, content_type, content, digest = file
+    # Stored under its hash, never under the user's file name.
+    path = storage_dir / digest[:2] / digest
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(content)
+        tmp.replace(path)
+    row = Attachment(instance_id=instance_id, task_id=task_id, user_id=user_id or actor.user_id, filename=name[:200],
+                     content_type=content_type, size=len(content), sha256=digest, at=now)
+    session.add(row)
+    session.flush()
+    session.add(AuditRecord(instance_id=instance_id, task_id=task_id, action="attachment",
+                            actor=actor.username, at=row.at, data={"filename": row.filename, "size": row.size}))
+    return {"id": row.id, "filename": row.filename, "size": row.size}

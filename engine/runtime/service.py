@@ -245,6 +245,9 @@ class WorkflowService(Stepper):
                                completed_by_id=who.user_id, planner=planner, rows=computed.rows,
                                audits=audits, write=True)
         audits.write(session)
+        step = self.extensions.step_handler(self.versions.process_key(instance.version))
+        if step is not None:  # the procedure's record of the decision and its messages, in this transaction
+            step(session, instance, task, computed.cleaned, projection.current_data(workflow), who.username, now)
         self.announce(session, instance, workflow, rows, computed.rows, who, now, planner, task, computed.cleaned)
         if instance.status == COMPLETED:
             session.add(instance)  # back from the read transaction for the process's outcome (no statement)

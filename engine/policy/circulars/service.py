@@ -30,7 +30,8 @@ from engine.storage.models import Circular, Department, User, UserRole
 
 NUMBER_FORMAT = "黔江专精特新通报〔{year}〕{seq}号"
 _COLUMNS = ["received", "due", "closed", "on_time_rate", "overdue_now", "returns", "extension_requests",
-            "first_time_rate", "satisfaction_rate", "solved_rate", "not_visited"]
+            "first_time_rate", "satisfaction_rate", "solved_rate", "enterprise_satisfaction_rate",
+            "enterprise_solved_rate", "not_visited"]
 
 
 def table_columns(figures: dict | None = None) -> list[str]:

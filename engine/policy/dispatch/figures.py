@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from engine.deadlines import ladder
 from engine.deadlines.calendar_store import calendar_of
 from engine.deadlines.pauses import within
+from engine.policy.enterprise_requests.service import by_enterprise
 from engine.storage.models import (
     AuditRecord,
     Department,
@@ -70,6 +71,11 @@ _FIGURES = [
     Figure("satisfaction_rate", "满意率", "本单位主办、期内回访（联系上企业）的事项中，满意和基本满意的比例（%）"),
     Figure("solved_rate", "解决率",
            "本单位主办、期内回访（联系上企业）的事项中，企业认为已解决的比例（%）；部分解决、未解决不计为解决"),
+    Figure("enterprise_satisfaction_rate", "企业自评满意率",
+           "本单位主办、期内企业在企业服务平台自行评价（企业自评）的事项中，满意和基本满意的比例（%）；"
+           "满意率含企业自评和工作人员回访两种"),
+    Figure("enterprise_solved_rate", "企业自评解决率",
+           "本单位主办、期内企业自评的事项中，企业认为已解决的比例（%）；解决率含企业自评和工作人员回访两种"),
     Figure("not_visited", "未回访",
            "本单位主办、期内因回访期满仍未联系上企业而按未回访办结的事项数（不计入满意率、解决率）"),
     Figure("pauses", "挂起", "期内本单位因等待企业补充材料而挂起（暂停计时）的次数"),
@@ -77,12 +83,20 @@ _FIGURES = [
            "期内本单位任务处于挂起状态的工作日数（挂起次日起算，至恢复当日；期末仍挂起的计至期末）"),
     Figure("pauses_over_limit", "挂起超期", "期内挂起超过上限工作日数的次数（超过的天数不顺延期限）"),
 ]
-RATES = ("on_time_rate", "first_time_rate", "satisfaction_rate", "solved_rate")
+RATES = ("on_time_rate", "first_time_rate", "satisfaction_rate", "solved_rate", "enterprise_satisfaction_rate",
+         "enterprise_solved_rate")
 # Each rate's (numerator, denominator) counts; the ones that are no column of their own are labelled here.
 RATE_PARTS = {"on_time_rate": ("closed_on_time", "closed"), "first_time_rate": ("accepted_first_time", "accepted"),
-              "satisfaction_rate": ("satisfied", "rated"), "solved_rate": ("solved", "solved_asked")}
+              "satisfaction_rate": ("satisfied", "rated"), "solved_rate": ("solved", "solved_asked"),
+              "enterprise_satisfaction_rate": ("enterprise_satisfied", "enterprise_rated"),
+              "enterprise_solved_rate": ("enterprise_solved", "enterprise_rated")}
 PART_LABELS = {"accepted": "期内审核通过", "accepted_first_time": "未经退办即审核通过", "rated": "期内回访联系上企业",
-               "satisfied": "满意和基本满意", "solved_asked": "回访问及解决情况", "solved": "企业认为已解决"}
+               "satisfied": "满意和基本满意", "solved_asked": "回访问及解决情况", "solved": "企业认为已解决",
+               "enterprise_rated": "期内企业自评", "enterprise_satisfied": "企业自评满意和基本满意",
+               "enterprise_solved": "企业自评已解决"}
+# Who gave a rating, as the evidence lists mark it: the enterprise in the portal (its actor, which no staff
+# account can be: engine.policy.enterprise_requests) or staff recording a 回访.
+BY_ENTERPRISE, BY_STAFF = "（企业自评）", "（工作人员回访）"
 # The 回访 answers: satisfied (stored as rating_value before solved and satisfied were asked apart) and solved.
 SATISFIED, SOLVED = ("满意", "基本满意"), "已解决"
 NOT_VISITED = "已办结（未回访）"
@@ -236,20 +250,25 @@ def _reviews_and_ratings(session: Session, rows: Tally, lo: datetime, hi: dateti
             if instance_id not in sent_back:
                 rows.add(lead, "accepted_first_time", instance_id, task.name, at, note="未经退办")
         elif satisfaction(data) and at >= lo and lead is not None:
-            rated = satisfaction(data)
-            rows.add(lead, "rated", instance_id, task.name, at, note=str(rated))
-            if rated in SATISFIED:
-                rows.add(lead, "satisfied", instance_id, task.name, at, note=str(rated))
-            if data.get("solved"):  # asked since the 回访 record (older ratings have no answer to it)
-                rows.add(lead, "solved_asked", instance_id, task.name, at, note=data["solved"])
-                if data["solved"] == SOLVED:
-                    rows.add(lead, "solved", instance_id, task.name, at, note=data["solved"])
+            _rating(rows, lead, instance_id, task.name, at, data, by_enterprise(audit.actor))
     for instance_id, lead, done in session.execute(
             select(ProcessInstance.id, ProcessInstance.lead_department_id, ProcessInstance.completed_at).where(
             ProcessInstance.id.in_(_dispatch_instances()), ProcessInstance.item_status == NOT_VISITED,
             ProcessInstance.completed_at >= lo, ProcessInstance.completed_at < hi).order_by(ProcessInstance.id)):
         if lead is not None:
             rows.add(lead, "not_visited", instance_id, "回访", done, note=NOT_VISITED)
+
+
+def _rating(rows: Tally, lead: int, instance_id: int, step: str, at: datetime, data: dict, own: bool) -> None:
+    """One rating: in 满意率/解决率 whoever gave it, in the 企业自评 figures too when the enterprise did."""
+    rated, solved, way = str(satisfaction(data)), data.get("solved"), BY_ENTERPRISE if own else BY_STAFF
+    counted = [("rated", rated), *([("satisfied", rated)] if rated in SATISFIED else [])]
+    if solved:  # asked since the 回访 record (older ratings have no answer to it)
+        counted += [("solved_asked", solved), *([("solved", solved)] if solved == SOLVED else [])]
+    if own:
+        counted += [(f"enterprise_{figure}", note) for figure, note in counted if figure != "solved_asked"]
+    for figure, note in counted:
+        rows.add(lead, figure, instance_id, step, at, note=f"{note}{way}")
 
 
 def satisfaction(data: dict) -> str | None:

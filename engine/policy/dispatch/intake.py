@@ -8,6 +8,7 @@ an enterprise added to the registry, the measures and the reference come with th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import case, func, or_, select
@@ -106,14 +107,16 @@ class IntakeService:
 
     # -- registration ------------------------------------------------------------------------
     def register(self, actor: Actor, data: dict, *, add_enterprise: bool = False, external_source=None,
-                 external_ref=None) -> dict:
+                 external_ref=None, also: Callable[[Session, ProcessInstance, dict], None] | None = None) -> dict:
         """Register a problem item with its links. The enterprise: the registry's by ``enterprise_id``, else
         the one with the typed credit code (or the only one with the typed name), else with
         ``add_enterprise`` a new registry record (for those who may edit the registry, with a valid code),
         else none (the item keeps the typed name; ``enterprise_note`` says why). A reference another
         system sent before answers AlreadyRegistered (409) with that item. ``add_enterprise`` and the
         The reference is a pair of fields of the registration form (kept in the item's data too); the
-        arguments set them. Adding to the registry is the console's (a person's) choice, not another system's."""
+        arguments set them. Adding to the registry is the console's (a person's) choice, not another system's.
+        ``also(session, instance, cleaned data)``: what the caller writes with the item (the enterprise portal's
+        files), in the same transaction."""
         if not isinstance(data, dict):
             raise ValidationFailed({"表单": "提交的数据必须是一个对象（JSON object）"})
         data = dict(data)
@@ -144,6 +147,8 @@ class IntakeService:
             session.add_all(ItemMeasure(instance_id=instance.id, measure_no=n) for n in nos)
             session.flush()  # a reference sent twice at once: the unique constraint, here
             linked.update(enterprise_id=enterprise_id, measures=nos)
+            if also is not None:
+                also(session, instance, cleaned)
 
         try:
             summary = self.workflows.start(PROCESS, data, actor=actor, on_write=link)
