@@ -466,3 +466,57 @@ def remove_notice(monkeypatch, *years: int) -> None:
         return workcalendar._Year(False, statutory)
 
     monkeypatch.setattr(workcalendar, "_package_year", package_year)
+
+
+# -- 企业端: an enterprise signed in ------------------------------------------------------------------
+
+INVITE_LINK = re.compile(r"/qiye/invite/([A-Za-z0-9_-]+)")
+LOGIN_CODE = re.compile(r"验证码 (\d{6})")
+
+
+def queue_email(zjtx) -> None:
+    """Let the notifier write email rows even when the test's engine has no mail server (the plain ``zjtx``):
+    the rows stay in the outbox unsent, which is where the enterprise helpers read links and codes."""
+    from notifications.channels import EmailChannel
+
+    if not any(c.name == "email" for c in zjtx.notifier.channels):
+        zjtx.notifier.channels.append(EmailChannel("127.0.0.1", 9, "none", zjtx.settings.mail_sender))
+
+
+def newest_to(zjtx, address: str, pattern: re.Pattern) -> str:
+    """The first group of ``pattern`` in the newest outbox message to ``address`` that has it."""
+    for message in reversed(outbox(zjtx)):
+        found = pattern.search(f"{message.subject}\n{message.body}") if message.address == address else None
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no message to {address} matching {pattern.pattern}")
+
+
+def enterprise_session(app, zjtx, uscc: str = GOOD, email: str | None = None, contact_name: str = "张经理",
+                       invited_by: str = "dispatcher") -> Browser:
+    """A test client signed in as a contact of the enterprise ``uscc`` the way a contact signs in: invited
+    (by the dispatcher, by email), the invitation link followed and accepted, a code asked for at /qiye/login
+    and typed in from the outbox. The enterprise GOOD is registered first if it is not in the registry; another
+    ``uscc`` must be. Each call adds a contact (``email``, by default one per credit code: call once per
+    enterprise, or give another address). The client holds the session's CSRF token (``post`` sends it)."""
+    from engine.policy.portal import EnterpriseAccounts
+    from engine.storage.models import Enterprise
+
+    with zjtx.db.read() as session:
+        enterprise_id = session.scalar(select(Enterprise.id).where(Enterprise.uscc == uscc))
+    if enterprise_id is None:
+        assert uscc == GOOD, f"enterprise {uscc} is not in the registry"
+        enterprise_id = register(zjtx)
+    email = email or f"contact-{uscc[-6:].lower()}@example.com"
+    queue_email(zjtx)
+    EnterpriseAccounts.of(zjtx).invite(invited_by, enterprise_id, {"contact_name": contact_name, "email": email})
+    token = newest_to(zjtx, email, INVITE_LINK)
+    client = Browser(app)
+    client.get(f"/qiye/invite/{token}")
+    assert client.post(f"/qiye/invite/{token}").status_code == 302
+    client.get("/qiye/login")
+    assert client.post("/qiye/login", {"identifier": email}).status_code == 302
+    code = newest_to(zjtx, email, LOGIN_CODE)
+    assert client.post("/qiye/login/code", {"code": code}).status_code == 302
+    assert client.get("/qiye/").status_code == 200  # and the new session's CSRF token
+    return client

@@ -69,6 +69,10 @@ def init_app(app) -> None:
     # One limiter per app (its counters in this process; each web node counts its own).
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
     app.view_functions["auth.login"] = limiter.limit(LOGIN_RATE, methods=["POST"])(app.view_functions["auth.login"])
+    from web.qiye import SIGN_IN_RATES  # the enterprise realm's sign-in forms, per address too
+
+    for endpoint, rate in SIGN_IN_RATES.items():
+        app.view_functions[endpoint] = limiter.limit(rate, methods=["POST"])(app.view_functions[endpoint])
 
 
 def csrf_token() -> str:

@@ -38,7 +38,21 @@ from engine.storage.models import (
     TaskPause,
     User,
 )
-from tests.helpers import RECORD, REGISTRATION, YEARS, Browser, Item, counts, head, liaison, notify, uscc
+from tests.helpers import (
+    INVITE_LINK,
+    RECORD,
+    REGISTRATION,
+    YEARS,
+    Browser,
+    Item,
+    counts,
+    head,
+    liaison,
+    newest_to,
+    notify,
+    queue_email,
+    uscc,
+)
 from web import create_app
 
 pytestmark = pytest.mark.sqlite_only
@@ -244,6 +258,14 @@ CASES: dict[str, Case] = {
     "GET /policy/processes/<key>": Case(lambda o: "/policy/processes/problem_dispatch", members),
     "GET /policy/processes/<key>/diagram.bpmn": Case(lambda o: "/policy/processes/problem_dispatch/diagram.bpmn",
                                                      members),
+    # 企业端: the invitation link is for the person it was sent to; every staff session is refused (403)
+    "GET /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous"}),
+    "POST /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous"}, acts=True),
+    # 企业端 诉求: an enterprise's own items only (two enterprises: tests/web/test_enterprise_request_pages.py)
+    "GET /qiye/items/<int:instance_id>": Case(lambda o: f"/qiye/items/{o['item']}", lambda d: set(),
+                                             marker="enterprise"),
+    "POST /qiye/items/<int:instance_id>/rating": Case(lambda o: f"/qiye/items/{o['item']}/rating", lambda d: set(),
+                                                      acts=True, data={"solved": "已解决", "satisfied": "满意"}),
 }
 # The department a ledger is asked for: checked by test_a_ledger_for_another_department_holds_only_ones_own.
 LEDGER = "GET /ledgers/<kind>.xlsx"
@@ -293,6 +315,16 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "POST /enterprises/tech/flag": "区科技局's liaison and head only (tests/policy/test_scope_and_goals.py, "
                                    "tests/web/test_scope_pages.py)",
     "POST /enterprises/tech/import": "区科技局's liaison and head only (tests/policy/test_scope_and_goals.py)",
+    "GET /qiye/": "企业端: one's own enterprise only; staff sessions refused (tests/web/test_qiye_accounts.py)",
+    "GET /qiye/login": "public", "POST /qiye/login": "public, limited per address and contact (test_qiye_accounts)",
+    "GET /qiye/login/code": "public", "POST /qiye/login/code": "public (tests/web/test_qiye_accounts.py)",
+    "POST /qiye/login/password": "public (tests/web/test_qiye_accounts.py)",
+    "POST /qiye/logout": "ends one's own enterprise session",
+    "GET /qiye/account": "one's own contact (tests/web/test_qiye_accounts.py)",
+    "POST /qiye/account": "one's own password (tests/web/test_qiye_accounts.py)",
+    "GET /qiye/requests/": "企业端 诉求: one's own enterprise's items only (tests/web/test_enterprise_request_pages.py)",
+    "GET /qiye/requests/new": "企业端: a new 诉求 of one's own enterprise",
+    "POST /qiye/requests/new": "企业端: submits for one's own enterprise (tests/policy/test_enterprise_requests.py)",
 }
 
 
@@ -365,8 +397,19 @@ def _objects(zjtx) -> dict[str, dict]:
             issue_token(session, user_id, "脚本")
         tokens = {d: session.scalar(select(ApiToken.id).where(ApiToken.user_id == users[d])) for d in users}
     for d in objects:
-        objects[d].update(incident=incident, user=users[d], token=tokens[d], department=DEPARTMENTS[d])
+        objects[d].update(incident=incident, user=users[d], token=tokens[d], department=DEPARTMENTS[d],
+                          invite=_invitation(zjtx, objects[d]["enterprise"], d))
     return objects
+
+
+def _invitation(zjtx, enterprise_id: int, d: str) -> str:
+    """A link the dispatcher sent to a contact of the department's enterprise (企业端)."""
+    from engine.policy.portal import EnterpriseAccounts
+
+    queue_email(zjtx)
+    address = f"contact-{d}@example.com"
+    EnterpriseAccounts.of(zjtx).invite("dispatcher", enterprise_id, {"contact_name": f"{d}联系人", "email": address})
+    return newest_to(zjtx, address, INVITE_LINK)
 
 
 def _meeting(zjtx) -> int:

@@ -1,0 +1,213 @@
+"""企业端 accounts in the engine (engine/policy/portal): the service officer's invitation reaches the contact
+by the local mail receiver and by the SMS gateway, accepting it opens the account and verifies that channel,
+and the contact signs in with a one-time code received the same way; wrong, expired, used and over-tried codes,
+the limits on codes, passwords and the audit trail. SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from engine.errors import PermissionDenied, ValidationFailed
+from engine.policy.portal import EnterpriseAccounts, PortalRefused, TooFrequent
+from engine.storage.models import AuditRecord, EnterpriseContact, EnterpriseInvitation, EnterpriseLoginCode
+from tests.helpers import INVITE_LINK, LOGIN_CODE, newest_to, outbox, queue_email, register
+
+MAIL = "zhang.manager@example.com"
+MOBILE = "13800001111"
+IP = "10.2.3.4"
+
+
+def _body(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def audited(zjtx, *actions) -> list[str]:
+    with zjtx.db.read() as session:
+        return list(session.scalars(select(AuditRecord.action).where(AuditRecord.action.in_(actions))
+                                    .order_by(AuditRecord.id)))
+
+
+def test_an_invitation_by_email_opens_the_account_and_a_mailed_code_signs_in(mailing_zjtx, smtp):
+    zjtx = mailing_zjtx
+    portal = EnterpriseAccounts.of(zjtx)
+    enterprise_id = register(zjtx)
+    sent = portal.invite("officer", enterprise_id, {"contact_name": "张经理", "email": MAIL})
+    assert sent["sent"] == [{"channel": "email", "to": MAIL}]
+    assert zjtx.deliverer.deliver_due() == 1
+    [(to, mail)] = smtp.messages
+    assert to == [MAIL] and mail["Subject"].startswith("【企业账号邀请】")
+    token = INVITE_LINK.search(_body(mail)).group(1)
+    shown = portal.invitation(token)
+    assert (shown["state"], shown["contact_name"], shown["shown"]) == ("open", "张经理", "zh***@example.com")
+    assert portal.accept(token)["identifier"] == MAIL
+    with zjtx.db.read() as session:
+        contact = session.scalar(select(EnterpriseContact))
+    assert (contact.email_verified, contact.mobile_verified, contact.active) == (True, False, True)
+    with pytest.raises(PortalRefused, match="已使用过"):
+        portal.accept(token)  # single use
+
+    assert "验证码已发送" in portal.request_code(MAIL, IP)
+    zjtx.deliverer.deliver_due()
+    code = LOGIN_CODE.search(smtp.messages[-1][1]["Subject"]).group(1)
+    who, stamp = portal.sign_in_with_code(MAIL, code, IP)
+    assert (who.enterprise_id, who.contact_name, who.enterprise_name) == (enterprise_id, "张经理", "重庆黔江某精密制造有限公司")
+    assert portal.session(who.contact_id, stamp) == who
+    with pytest.raises(PortalRefused):
+        portal.sign_in_with_code(MAIL, code, IP)  # a code signs in once
+    with zjtx.db.read() as session:
+        stored = session.scalar(select(EnterpriseLoginCode))
+    assert code not in stored.code_hash and stored.used_at is not None  # kept only as a keyed hash
+    portal.sign_out(who)
+    assert portal.session(who.contact_id, stamp) is None
+    assert audited(zjtx, "qiye_invited", "qiye_invitation_accepted", "qiye_code_sent", "qiye_signed_in",
+                   "qiye_signed_out") == ["qiye_invited", "qiye_invitation_accepted", "qiye_code_sent",
+                                          "qiye_signed_in", "qiye_signed_out"]
+
+
+@pytest.fixture
+def sms_gateway():
+    """An SMS gateway on loopback that keeps what it is sent (notifications/channels/sms.py)."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/send", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_invitation_by_sms_and_a_texted_code(database_url, make_engine, sms_gateway):
+    url, received = sms_gateway
+    zjtx = make_engine(database_url, sms_gateway_url=url)
+    try:
+        portal = EnterpriseAccounts.of(zjtx)
+        portal.invite("officer", register(zjtx), {"contact_name": "王经理", "mobile": "138 0000 1111"})
+        assert zjtx.deliverer.deliver_due() == 1
+        assert received[0]["mobile"] == MOBILE and "【企业账号邀请】" in received[0]["content"]
+        token = INVITE_LINK.search(received[0]["content"]).group(1)
+        assert portal.invitation(token)["shown"] == "138****1111"
+        portal.accept(token)
+        portal.request_code(MOBILE, IP)
+        zjtx.deliverer.deliver_due()
+        code = LOGIN_CODE.search(received[-1]["content"]).group(1)
+        who, _ = portal.sign_in_with_code("+86 138-0000-1111", code, IP)
+        assert who.contact_name == "王经理"
+    finally:
+        zjtx.close()
+
+
+@pytest.fixture
+def contact(zjtx):
+    """An invited contact who accepted by email (the email rows stay in the outbox)."""
+    queue_email(zjtx)
+    portal = EnterpriseAccounts.of(zjtx)
+    portal.invite("officer", register(zjtx), {"contact_name": "张经理", "email": MAIL, "mobile": MOBILE})
+    portal.accept(newest_to(zjtx, MAIL, INVITE_LINK))
+    return portal
+
+
+def test_a_channel_the_invitation_did_not_come_by_stays_unverified(zjtx, contact):
+    with zjtx.db.read() as session:
+        rows = list(session.scalars(select(EnterpriseInvitation)))
+    assert [(r.channel, r.used_at is not None) for r in rows] == [("email", True)]  # no SMS gateway: no SMS link
+    assert "验证码已发送" in contact.request_code(MOBILE, IP)  # the same answer, but no code for an unverified channel
+    with zjtx.db.read() as session:
+        assert session.scalar(select(EnterpriseLoginCode)) is None
+
+
+def test_a_wrong_code_is_counted_and_the_fifth_wrong_try_ends_the_code(zjtx, contact, clock):
+    contact.request_code(MAIL, IP)
+    code = newest_to(zjtx, MAIL, LOGIN_CODE)
+    wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
+    for left in (4, 3, 2, 1):
+        with pytest.raises(PortalRefused, match=f"还可尝试 {left} 次"):
+            contact.sign_in_with_code(MAIL, wrong, IP)
+    with pytest.raises(PortalRefused, match="错误次数过多"):
+        contact.sign_in_with_code(MAIL, wrong, IP)
+    with pytest.raises(PortalRefused, match="错误次数过多"):
+        contact.sign_in_with_code(MAIL, code, IP)  # the right one no longer helps
+    with pytest.raises(PortalRefused, match="6 位数字"):
+        contact.sign_in_with_code(MAIL, "12ab", IP)
+    clock.shift(timedelta(seconds=61))
+    contact.request_code(MAIL, IP)
+    assert contact.sign_in_with_code(MAIL, newest_to(zjtx, MAIL, LOGIN_CODE), IP)[0].contact_name == "张经理"
+
+
+def test_an_expired_code_is_refused(zjtx, contact, clock):
+    contact.request_code(MAIL, IP)
+    code = newest_to(zjtx, MAIL, LOGIN_CODE)
+    clock.shift(timedelta(minutes=10, seconds=1))
+    with pytest.raises(PortalRefused, match="已过期"):
+        contact.sign_in_with_code(MAIL, code, IP)
+
+
+def test_codes_are_limited_to_one_a_minute_and_five_an_hour_per_contact(zjtx, contact, clock):
+    contact.request_code(MAIL, IP)
+    with pytest.raises(TooFrequent, match=r"请 60 秒后再试"):
+        contact.request_code(MAIL, "10.9.9.9")  # another address does not escape the contact's limit
+    for _ in range(4):
+        clock.shift(timedelta(seconds=61))
+        contact.request_code(MAIL, IP)
+    clock.shift(timedelta(seconds=61))
+    with pytest.raises(TooFrequent, match="一小时内最多获取 5 次"):
+        contact.request_code(MAIL, IP)
+    clock.shift(timedelta(hours=1))
+    assert "验证码已发送" in contact.request_code(MAIL, IP)
+
+
+def test_an_unknown_address_gets_the_same_answer_and_nothing_is_sent(zjtx, contact):
+    rows = len(outbox(zjtx))
+    assert contact.request_code("nobody@example.com", IP) == contact.request_code(MAIL, IP)
+    assert len(outbox(zjtx)) == rows + 1  # only the real contact's code
+    with pytest.raises(ValidationFailed):
+        contact.request_code("不是手机号", IP)
+
+
+def test_a_password_signs_in_once_set_and_a_wrong_one_is_refused(zjtx, contact):
+    contact.request_code(MAIL, IP)
+    who, _ = contact.sign_in_with_code(MAIL, newest_to(zjtx, MAIL, LOGIN_CODE), IP)
+    with pytest.raises(PortalRefused, match="密码错误"):
+        contact.sign_in_with_password(MAIL, "whatever-123", IP)  # none set yet
+    with pytest.raises(ValidationFailed) as refused:
+        contact.set_password(who, "", "short", "short")
+    assert set(refused.value.errors) == {"new_password"}
+    contact.set_password(who, "", "qiye-pass-2026", "qiye-pass-2026")
+    assert contact.sign_in_with_password(MAIL, "qiye-pass-2026", IP)[0].contact_id == who.contact_id
+    assert contact.sign_in_with_password(MOBILE, "qiye-pass-2026", IP)[0].contact_id == who.contact_id
+    with pytest.raises(PortalRefused, match="密码错误"):
+        contact.sign_in_with_password(MAIL, "qiye-pass-2025", IP)
+    with pytest.raises(ValidationFailed) as refused:
+        contact.set_password(who, "wrong-old-1", "qiye-pass-2027", "qiye-pass-2027")
+    assert set(refused.value.errors) == {"old_password"}
+
+
+def test_an_invitation_expires_after_seven_days_and_only_the_officer_invites(zjtx, clock):
+    queue_email(zjtx)
+    portal = EnterpriseAccounts.of(zjtx)
+    enterprise_id = register(zjtx)
+    with pytest.raises(PermissionDenied):
+        portal.invite("science_tech_bureau_liaison", enterprise_id, {"contact_name": "张经理", "email": MAIL})
+    with pytest.raises(ValidationFailed) as refused:
+        portal.invite("officer", enterprise_id, {"contact_name": "", "email": "not-an-address"})
+    assert set(refused.value.errors) == {"contact_name", "email"}
+    portal.invite("officer", enterprise_id, {"contact_name": "张经理", "email": MAIL})
+    token = newest_to(zjtx, MAIL, INVITE_LINK)
+    clock.shift(timedelta(days=7, seconds=1))
+    assert portal.invitation(token)["state"] == "expired"
+    with pytest.raises(PortalRefused, match="已过期"):
+        portal.accept(token)
+    assert portal.invitation("no-such-token") is None

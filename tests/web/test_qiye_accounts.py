@@ -1,0 +1,170 @@
+"""企业端 pages (web/qiye): an invited contact signs in with a code, a password or not at all (wrong code,
+limits), sessions end on sign-out and when idle, and the two realms never mix: a staff session is refused on
+the enterprise pages (403 「请使用企业账号登录」) and an enterprise session is nobody on the staff pages and
+the API (every route walked)."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from engine.policy.portal import EnterpriseAccounts
+from tests.helpers import (
+    GOOD,
+    INVITE_LINK,
+    LOGIN_CODE,
+    Browser,
+    enterprise_session,
+    newest_to,
+    queue_email,
+    register,
+)
+
+pytestmark = pytest.mark.sqlite_only
+MAIL = f"contact-{GOOD[-6:].lower()}@example.com"  # enterprise_session's default address
+# Staff routes anyone may open: what an enterprise session may see there is what a stranger sees.
+PUBLIC = {"/login", "/healthz", "/api/v1/openapi.json", "/metrics"}
+PUBLIC_PREFIXES = ("/qiye", "/static", "/vendor", "/gongshi")  # the enterprise realm, files, the public 公示
+
+
+def _invited(zjtx, email="li.manager@example.com") -> str:
+    queue_email(zjtx)
+    EnterpriseAccounts.of(zjtx).invite("officer", register(zjtx), {"contact_name": "李经理", "email": email})
+    return newest_to(zjtx, email, INVITE_LINK)
+
+
+def test_the_helper_signs_in_through_the_pages_and_the_home_page_names_the_enterprise(app, zjtx):
+    client = enterprise_session(app, zjtx)
+    page = client.get("/qiye/").get_data(as_text=True)
+    assert "重庆黔江某精密制造有限公司" in page and "张经理" in page
+    assert client.get("/qiye/account").status_code == 200
+
+
+def test_an_enterprise_session_is_nobody_on_every_staff_page_and_api(app, zjtx):
+    client = enterprise_session(app, zjtx)
+    problems = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(PUBLIC_PREFIXES) or "GET" not in rule.methods:
+            continue
+        url = re.sub(r"<(?:int:)?[a-z_]+>", "1", re.sub(r"<path:[a-z_]+>", "a", rule.rule))
+        response = client.client.get(url)
+        if url in PUBLIC:
+            continue
+        status, location = response.status_code, response.headers.get("Location", "")
+        if url.startswith("/api/"):
+            ok = status == 401
+        else:  # to the staff login, or no such page: never a page with data
+            ok = (status == 302 and "/login" in location and "/qiye" not in location) or status == 404
+        if not ok:
+            problems.append(f"{url}: {status} {location}")
+    assert not problems, "\n".join(problems)
+    assert client.client.post("/api/v1/items", json={}).status_code == 401
+    assert client.get("/qiye/").status_code == 200  # and the enterprise session is still there
+
+
+def test_a_staff_session_is_refused_on_the_enterprise_pages(app, zjtx, pages):
+    token = _invited(zjtx)
+    staff = pages("dispatcher")
+    for url in ("/qiye/", "/qiye/account", f"/qiye/invite/{token}"):
+        response = staff.client.get(url)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 403 and "请使用企业账号登录" in page and 'href="/qiye/login"' in page, url
+        assert "黔江某精密" not in page
+    assert staff.post(f"/qiye/invite/{token}").status_code == 403
+    assert EnterpriseAccounts.of(zjtx).invitation(token)["state"] == "open"  # nothing accepted
+
+
+def test_signing_in_to_one_realm_ends_the_other(app, zjtx):
+    with time_machine.travel("2026-11-04 10:00 +0800", tick=False) as clock:
+        client = enterprise_session(app, zjtx)
+        assert client.login("dispatcher").status_code == 302
+        assert client.client.get("/").status_code == 200
+        assert client.client.get("/qiye/").status_code == 403  # staff now: the enterprise session is gone
+        clock.shift(timedelta(seconds=61))  # the next code for the contact
+        client.get("/qiye/login")
+        assert client.post("/qiye/login", {"identifier": MAIL}).status_code == 302
+        assert client.post("/qiye/login/code", {"code": newest_to(zjtx, MAIL, LOGIN_CODE)}).status_code == 302
+        assert client.client.get("/").status_code == 302  # enterprise now: the staff session is gone
+        assert client.client.get("/qiye/").status_code == 200
+
+
+def test_a_wrong_code_says_so_and_the_right_one_signs_in(app, zjtx):
+    token = _invited(zjtx)
+    client = Browser(app)
+    client.get(f"/qiye/invite/{token}")
+    response = client.post(f"/qiye/invite/{token}")
+    assert response.status_code == 302 and "/qiye/login" in response.headers["Location"]
+    assert client.get(f"/qiye/invite/{token}").status_code == 200  # says it was used
+    assert "已使用过" in client.get(f"/qiye/invite/{token}").get_data(as_text=True)
+    client.get("/qiye/login")
+    assert client.post("/qiye/login", {"identifier": "li.manager@example.com"}).status_code == 302
+    code = newest_to(zjtx, "li.manager@example.com", LOGIN_CODE)
+    wrong = client.post("/qiye/login/code", {"code": f"{(int(code) + 1) % 10 ** 6:06d}"})
+    assert wrong.status_code == 400 and "验证码错误，还可尝试 4 次" in wrong.get_data(as_text=True)
+    assert client.post("/qiye/login/code", {"code": code}).status_code == 302
+    assert "李经理" in client.get("/qiye/").get_data(as_text=True)
+
+
+def test_codes_asked_too_often_from_one_address_get_a_chinese_429(app, zjtx):
+    client = Browser(app)
+    client.get("/qiye/login")
+    answers = [client.post("/qiye/login", {"identifier": f"n{i}@example.com"}).status_code for i in range(11)]
+    assert answers[:10] == [302] * 10 and answers[10] == 429
+    page = client.post("/qiye/login", {"identifier": "x@example.com"}).get_data(as_text=True)
+    assert "请求过于频繁" in page
+    other = Browser(app)  # another address is not limited
+    other.get("/qiye/login")
+    assert other.client.post("/qiye/login", data={"csrf_token": other.token, "identifier": "y@example.com"},
+                             environ_base={"REMOTE_ADDR": "10.7.7.7"}).status_code == 302
+
+
+def test_a_second_code_within_a_minute_is_refused_in_chinese(app, zjtx):
+    client = enterprise_session(app, zjtx)
+    client.get("/qiye/login")
+    response = client.post("/qiye/login", {"identifier": MAIL})
+    assert response.status_code == 429 and "秒后再试" in response.get_data(as_text=True)
+
+
+def test_a_password_set_on_the_account_page_signs_in_and_ends_other_sessions(app, zjtx):
+    client = enterprise_session(app, zjtx)
+    other = Browser(app)
+    other.client.set_cookie("session", client.client.get_cookie("session").value)  # a copy of the cookie
+    refused = client.post("/qiye/account", {"new_password": "short", "confirm_password": "short"})
+    assert refused.status_code == 400 and "新密码至少 8 位" in refused.get_data(as_text=True)
+    assert client.post("/qiye/account", {"new_password": "qiye-pass-2026", "confirm_password": "qiye-pass-2026"}
+                       ).status_code == 302
+    assert client.get("/qiye/").status_code == 200
+    assert other.client.get("/qiye/").status_code == 302  # the copied cookie has ended
+    fresh = Browser(app)
+    fresh.get("/qiye/login")
+    wrong = fresh.post("/qiye/login/password", {"identifier": MAIL, "password": "qiye-pass-2025"})
+    assert wrong.status_code == 401 and "密码错误" in wrong.get_data(as_text=True)
+    assert fresh.post("/qiye/login/password", {"identifier": MAIL, "password": "qiye-pass-2026"}).status_code == 302
+    assert "张经理" in fresh.get("/qiye/").get_data(as_text=True)
+
+
+def test_sign_out_ends_the_session_and_its_copies(app, zjtx):
+    client = enterprise_session(app, zjtx)
+    copy = Browser(app)
+    copy.client.set_cookie("session", client.client.get_cookie("session").value)
+    assert client.post("/qiye/logout").status_code == 302
+    assert client.client.get("/qiye/").status_code == 302
+    response = copy.client.get("/qiye/")
+    assert response.status_code == 302 and "/qiye/login" in response.headers["Location"]
+
+
+def test_an_idle_session_ends_after_the_staff_limit(app, zjtx):
+    with time_machine.travel("2026-11-04 10:00 +0800", tick=False) as clock:
+        client = enterprise_session(app, zjtx)
+        clock.shift(timedelta(minutes=29))
+        assert client.client.get("/qiye/").status_code == 200
+        clock.shift(timedelta(minutes=31))
+        response = client.client.get("/qiye/")
+        assert response.status_code == 302 and "/qiye/login" in response.headers["Location"]
+        assert "登录已超时" in client.client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_unknown_invitation_is_404(app):
+    assert Browser(app).client.get("/qiye/invite/not-a-token").status_code == 404
