@@ -11,7 +11,6 @@ from engine.storage.models.messages import InboxMessage, NotificationPreference,
 from engine.storage.models.org import ApiToken, Department, DepartmentAlias, LoginAttempt, Measure, MeasureUnit, User, UserRole
 from engine.storage.models.pauses import TaskPause
 from engine.storage.models.policy import Circular, Enterprise, EnterpriseChange, EnterpriseYear, MeasureReport
-from engine.storage.models.pool_portal import EnterpriseYearUpdate, NoticeObjection
 from engine.storage.models.portal import EnterpriseAccount, EnterpriseContact, EnterpriseInvitation, EnterpriseLoginCode
 from engine.storage.models.processes import (
     Attachment,
@@ -38,5 +37,5 @@ __all__ = [
     "LoginAttempt", "Measure", "MeasureReport", "MeasureUnit", "MeetingDecision",
     "NotificationPreference", "OutboxMessage", "ProcessDefinition",
     "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "SupervisionReport", "TaskPause",
-    "UTCDateTime", "User", "UserRole", "WebhookEndpoint", "utcnow", "EnterpriseYearUpdate", "NoticeObjection"
+    "UTCDateTime", "User", "UserRole", "WebhookEndpoint", "utcnow"
 ]
