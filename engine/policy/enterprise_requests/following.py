@@ -28,6 +28,7 @@ from engine.storage.models import (
     Attachment,
     AuditRecord,
     Department,
+    EnterpriseContact,
     HumanTask,
     ItemLink,
     ProcessDefinition,
@@ -65,6 +66,13 @@ def plain(item_status: str | None, status: str) -> tuple[str, str]:
 class EnterpriseItems:
     def __init__(self, db, tz: ZoneInfo):
         self.db, self.tz = db, tz
+
+    def contact_line(self, who: Requester) -> str:
+        """The signed-in contact as the submission form prefills 联系人及电话: name, mobile, email."""
+        with self.db.read() as session:
+            contact = session.get(EnterpriseContact, who.contact_id) if who.contact_id else None
+            parts = [contact.name, contact.mobile, contact.email] if contact is not None else [who.contact_name]
+            return " ".join(p for p in parts if p)[:100]
 
     def items(self, who: Requester) -> list[dict]:
         """The enterprise's items, newest first (at most LIST_LIMIT)."""
