@@ -261,11 +261,6 @@ CASES: dict[str, Case] = {
     # 企业端: the invitation link is for the person it was sent to; every staff session is refused (403)
     "GET /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous"}),
     "POST /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous"}, acts=True),
-    # 企业端 诉求: an enterprise's own items only (two enterprises: tests/web/test_enterprise_request_pages.py)
-    "GET /qiye/items/<int:instance_id>": Case(lambda o: f"/qiye/items/{o['item']}", lambda d: set(),
-                                             marker="enterprise"),
-    "POST /qiye/items/<int:instance_id>/rating": Case(lambda o: f"/qiye/items/{o['item']}/rating", lambda d: set(),
-                                                      acts=True, data={"solved": "已解决", "satisfied": "满意"}),
 }
 # The department a ledger is asked for: checked by test_a_ledger_for_another_department_holds_only_ones_own.
 LEDGER = "GET /ledgers/<kind>.xlsx"
@@ -322,9 +317,6 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "POST /qiye/logout": "ends one's own enterprise session",
     "GET /qiye/account": "one's own contact (tests/web/test_qiye_accounts.py)",
     "POST /qiye/account": "one's own password (tests/web/test_qiye_accounts.py)",
-    "GET /qiye/requests/": "企业端 诉求: one's own enterprise's items only (tests/web/test_enterprise_request_pages.py)",
-    "GET /qiye/requests/new": "企业端: a new 诉求 of one's own enterprise",
-    "POST /qiye/requests/new": "企业端: submits for one's own enterprise (tests/policy/test_enterprise_requests.py)",
 }
 
 
