@@ -25,6 +25,8 @@ from engine.policy.circulars.service import CircularService
 from engine.policy.dispatch.dashboard import Dashboard
 from engine.policy.dispatch.intake import IntakeService
 from engine.policy.district_settings import DistrictSettings
+from engine.policy.enterprise_requests.following import EnterpriseItems
+from engine.policy.enterprise_requests.service import EnterpriseRequests
 from engine.policy.ledger_service import LedgerService
 from engine.policy.plan_page import PolicyPage
 from engine.policy.pool.enterprises import EnterpriseService
@@ -89,6 +91,8 @@ class Services:
     evidence: Evidence  # what each figure of a circular or the dashboard counts (通报依据)
     policy: PolicyPage  # the plan clause by clause: what encodes each, its live state, the coverage
     district: DistrictSettings  # 本区设置: the defaults the plan does not set
+    enterprise_requests: EnterpriseRequests  # the enterprise portal: an enterprise submits and rates its problems
+    enterprise_items: EnterpriseItems  # … and follows them (what it may read of its own items)
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -159,20 +163,23 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
     schedules = ScheduleService(db, workflows, planner, clock, tz, incidents=incidents)
     circulars = CircularService(db, tz, clock, notifier, settings.base_url)
     decisions = DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir)
+    intake = IntakeService(db, workflows, clock)
     services = Services(
         settings=settings, db=db, registry=registry, workflows=workflows, timers=TimerService(workflows),
         escalations=escalations, schedules=schedules, deliverer=deliverer, notifier=notifier,
         queries=Queries(db, tz, clock, workflows), items=ItemService(db, settings.attachment_dir, clock),
         enterprises=EnterpriseService(db, clock, tz), circulars=circulars, migrations=Migrations(workflows),
         listings=ListedSupervisionService(db, workflows, tz, clock),
-        incidents=incidents, extensions=extensions, intake=IntakeService(db, workflows, clock),
+        incidents=incidents, extensions=extensions, intake=intake,
         identity=IdentityService(db, clock), calendars=CalendarService(db, clock, tz),
         repository=RepositoryService(db, registry, clock), ledgers=LedgerService(db, tz), inbox=Inbox(db, clock),
         outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),
         dashboard=Dashboard(db, tz, clock), pauses=PauseService(workflows, notifier, settings.base_url),
         pause_views=PauseViews(db, tz, clock, workflows),
         decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock),
-        policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db))
+        policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db),
+        enterprise_requests=EnterpriseRequests(db, workflows, intake, settings.attachment_dir, clock, tz),
+        enterprise_items=EnterpriseItems(db, tz))
     services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services
