@@ -31,6 +31,8 @@ from engine.policy.ledger_service import LedgerService
 from engine.policy.plan_page import PolicyPage
 from engine.policy.pool.enterprises import EnterpriseService
 from engine.policy.pool.guidance import GuidanceService
+from engine.policy.pool.notice import PublicNotices
+from engine.policy.pool.portal import PoolPortal
 from engine.policy.pool.procedure import DeployedDecisions
 from engine.policy.supervision.service import ListedSupervisionService
 from engine.queries.pauses import PauseViews
@@ -91,6 +93,8 @@ class Services:
     evidence: Evidence  # what each figure of a circular or the dashboard counts (通报依据)
     policy: PolicyPage  # the plan clause by clause: what encodes each, its live state, the coverage
     district: DistrictSettings  # 本区设置: the defaults the plan does not set
+    pool_portal: PoolPortal  # the enterprise portal: self-check, yearly figures, applying to the pool
+    notices: PublicNotices  # 公示 of admissions, the public's objections
     enterprise_requests: EnterpriseRequests  # the enterprise portal: an enterprise submits and rates its problems
     enterprise_items: EnterpriseItems  # … and follows them (what it may read of its own items)
 
@@ -163,12 +167,13 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
     schedules = ScheduleService(db, workflows, planner, clock, tz, incidents=incidents)
     circulars = CircularService(db, tz, clock, notifier, settings.base_url)
     decisions = DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir)
+    enterprises = EnterpriseService(db, clock, tz)
     intake = IntakeService(db, workflows, clock)
     services = Services(
         settings=settings, db=db, registry=registry, workflows=workflows, timers=TimerService(workflows),
         escalations=escalations, schedules=schedules, deliverer=deliverer, notifier=notifier,
         queries=Queries(db, tz, clock, workflows), items=ItemService(db, settings.attachment_dir, clock),
-        enterprises=EnterpriseService(db, clock, tz), circulars=circulars, migrations=Migrations(workflows),
+        enterprises=enterprises, circulars=circulars, migrations=Migrations(workflows),
         listings=ListedSupervisionService(db, workflows, tz, clock),
         incidents=incidents, extensions=extensions, intake=intake,
         identity=IdentityService(db, clock), calendars=CalendarService(db, clock, tz),
@@ -176,6 +181,9 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         outbox=OutboxService(db, deliverer, incidents, clock), health=HealthService(db, clock),
         dashboard=Dashboard(db, tz, clock), pauses=PauseService(workflows, notifier, settings.base_url),
         pause_views=PauseViews(db, tz, clock, workflows),
+        pool_portal=PoolPortal(db, workflows, enterprises, decisions, notifier, clock, tz, settings.base_url,
+                               settings.attachment_dir, lambda: services.enterprise_requests._uploader()),
+        notices=PublicNotices(db, notifier, clock, tz, settings.base_url),
         decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock),
         policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db),
         enterprise_requests=EnterpriseRequests(db, workflows, intake, settings.attachment_dir, clock, tz),

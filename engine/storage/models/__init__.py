@@ -11,6 +11,7 @@ from engine.storage.models.messages import InboxMessage, NotificationPreference,
 from engine.storage.models.org import ApiToken, Department, DepartmentAlias, LoginAttempt, Measure, MeasureUnit, User, UserRole
 from engine.storage.models.pauses import TaskPause
 from engine.storage.models.policy import Circular, Enterprise, EnterpriseChange, EnterpriseYear, MeasureReport
+from engine.storage.models.pool_portal import EnterpriseYearUpdate, NoticeObjection
 from engine.storage.models.portal import EnterpriseAccount, EnterpriseContact, EnterpriseInvitation, EnterpriseLoginCode
 from engine.storage.models.processes import (
     Attachment,
@@ -30,12 +31,12 @@ __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "CircularNaming",
     "CircularObjection",
     "Comment", "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseAccount", "EnterpriseChange",
-    "EnterpriseContact", "EnterpriseInvitation", "EnterpriseLoginCode", "EnterpriseYear",
+    "EnterpriseContact", "EnterpriseInvitation", "EnterpriseLoginCode", "EnterpriseYear", "EnterpriseYearUpdate",
     "Escalation", "GuidanceGap", "GuidanceVisit",
     "HumanTask", "InboxMessage", "Incident", "InstanceMessage", "ItemLink", "ItemMeasure", "JSONType",
     "JointMeeting", "ListedSupervision",
     "LoginAttempt", "Measure", "MeasureReport", "MeasureUnit", "MeetingDecision",
-    "NotificationPreference", "OutboxMessage", "ProcessDefinition",
+    "NoticeObjection", "NotificationPreference", "OutboxMessage", "ProcessDefinition",
     "ProcessInstance", "ProcessSchedule", "ProcessVersion", "ReferenceGeneration", "SupervisionReport", "TaskPause",
     "UTCDateTime", "User", "UserRole", "WebhookEndpoint", "utcnow"
 ]

@@ -1,0 +1,117 @@
+"""The public notice (公示) of admissions to the cultivation pool, and objections anyone may file against one.
+
+An admission is in its notice while its instance runs with item_status 公示中 and its 公示期满 timer pending:
+the list reads pool_admission's running instances by their indexed version and status columns (and the timer's
+indexed ``next_timer_at``), never every instance. What is shown is the notice itself — name, credit code,
+industry and the last day — nothing else of the admission. An objection is kept against the admission and
+区经济信息委 (the dispatchers) is told at once, in the same transaction; the dispatcher decides whether to
+register it on the admission's 公示期异议登记 step.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFound, ValidationFailed
+from engine.identity.authz import Actor
+from engine.policy.pool.standing import NOTICE_STATUS, admission_versions, notice_end
+from engine.storage.models import AuditRecord, Enterprise, ProcessInstance, User, UserRole
+from engine.storage.models.pool_portal import NoticeObjection
+
+LIMITS = {"name": (2, 100, "姓名或单位"), "contact": (5, 100, "联系方式"), "reason": (10, 2000, "异议理由")}
+CONTACT = re.compile(r"^[0-9+\-() ]{5,30}$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_LISTED = 200
+
+
+def clean_objection(raw: dict) -> dict:
+    out, errors = {}, {}
+    for field, (least, most, label) in LIMITS.items():
+        value = str(raw.get(field) or "").strip()
+        if not value:
+            errors[field] = f"「{label}」不能为空"
+        elif len(value) < least:
+            errors[field] = f"「{label}」至少 {least} 个字"
+        elif len(value) > most:
+            errors[field] = f"「{label}」不能超过 {most} 个字"
+        elif field == "contact" and not CONTACT.match(value):
+            errors[field] = "「联系方式」应为电话号码或电子邮箱"
+        out[field] = value
+    if errors:
+        raise ValidationFailed(errors, "异议内容有误")
+    return out
+
+
+def _in_notice():
+    return select(ProcessInstance, Enterprise).join(Enterprise, Enterprise.uscc == ProcessInstance.subject).where(
+        ProcessInstance.version_id.in_(admission_versions()), ProcessInstance.status == "running",
+        ProcessInstance.next_timer_at.is_not(None), ProcessInstance.item_status == NOTICE_STATUS)
+
+
+class PublicNotices:
+    def __init__(self, db, notifier, clock, tz, base_url: str):
+        self.db, self.notifier, self.clock, self.tz, self.base_url = db, notifier, clock, tz, base_url.rstrip("/")
+
+    @staticmethod
+    def _shown(instance: ProcessInstance, e: Enterprise, tz) -> dict:
+        return {"id": instance.id, "enterprise": e.name, "uscc": e.uscc, "industry": e.industry or "—",
+                "notice_until": notice_end(instance, tz)}
+
+    def current(self) -> list[dict]:
+        """The admissions in their public notice now, the one ending first at the top."""
+        with self.db.read() as session:
+            rows = session.execute(_in_notice().order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+                                   .limit(MAX_LISTED))
+            return [self._shown(i, e, self.tz) for i, e in rows]
+
+    def one(self, instance_id: int) -> dict:
+        """One admission in its notice; anything else (another process, a finished one) is NotFound."""
+        with self.db.read() as session:
+            return self._shown(*self._find(session, instance_id), self.tz)
+
+    @staticmethod
+    def _find(session: Session, instance_id: int) -> tuple[ProcessInstance, Enterprise]:
+        row = session.execute(_in_notice().where(ProcessInstance.id == instance_id)).first() \
+            if 0 < instance_id < 2**63 else None
+        if row is None:
+            raise NotFound(f"公示 {instance_id} 不存在或公示期已结束")
+        return row[0], row[1]
+
+    def object(self, instance_id: int, raw: dict, address: str | None = None) -> int:
+        """Record an objection against an admission in its notice and tell the dispatchers at once."""
+        data = clean_objection(raw if isinstance(raw, dict) else {})
+        now = self.clock()
+        with self.db.write() as session:
+            instance, e = self._find(session, instance_id)
+            row = NoticeObjection(instance_id=instance.id, name=data["name"], contact=data["contact"],
+                                  reason=data["reason"], address=(address or "")[:64] or None, raised_at=now)
+            session.add(row)
+            session.flush()
+            session.add(AuditRecord(instance_id=instance.id, action="public_objection", actor="公众", at=now,
+                                    data={"objection": row.id, "name": row.name}))
+            self._tell_dispatchers(session, instance, e, row, now)
+            return row.id
+
+    def _tell_dispatchers(self, session: Session, instance: ProcessInstance, e: Enterprise, row: NoticeObjection,
+                          now: datetime) -> None:
+        from notifications.outbox import Notice
+
+        dispatchers = list(session.scalars(select(User).join(UserRole).where(
+            UserRole.role == "dispatcher", User.active.is_(True)).order_by(User.id)).unique())
+        notice = Notice(key=f"notice_objection:{row.id}", template="notice_objection",
+                        context={"enterprise": e.name, "uscc": e.uscc, "business_key": instance.business_key,
+                                 "name": row.name, "contact": row.contact, "reason": row.reason},
+                        link=f"{self.base_url}/items/{instance.id}",
+                        data={"event": "notice_objection", "business_key": instance.business_key})
+        self.notifier.notify(session, notice, dispatchers, None, now)
+
+    def objections(self, actor: Actor, instance_id: int) -> list[dict]:
+        """The public's objections to an admission, for the central roles on its item page (else none)."""
+        if not actor.sees_all:
+            return []
+        with self.db.read() as session:
+            return [{"id": o.id, "name": o.name, "contact": o.contact, "reason": o.reason, "raised_at": o.raised_at}
+                    for o in session.scalars(select(NoticeObjection).where(NoticeObjection.instance_id == instance_id)
+                                             .order_by(NoticeObjection.id))]
