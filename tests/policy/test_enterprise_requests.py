@@ -17,7 +17,7 @@ from engine.policy.circulars.service import table_columns
 from engine.policy.dispatch.figures import compute
 from engine.policy.enterprise_requests.service import SOURCE, UPLOADER, Requester
 from engine.storage.models import Attachment, AuditRecord, InboxMessage, ItemLink, OutboxMessage, ProcessInstance, User
-from tests.helpers import GOOD, RECORD, Item, head, liaison, register, uscc, visit
+from tests.helpers import GOOD, RECORD, REGISTRATION, Item, head, liaison, register, uscc, visit
 
 BJ = ZoneInfo("Asia/Shanghai")
 LEAD, CO = "区规划自然资源局", "区财政局"
@@ -201,3 +201,27 @@ def test_the_circular_shows_enterprise_given_ratings_apart_from_staff_recorded_o
     assert [m["business_key"] for m in result["evidence"][LEAD]["enterprise_rated"]] == [own.key]
     columns = table_columns(result)
     assert columns.index("enterprise_satisfaction_rate") == columns.index("solved_rate") + 1
+
+
+def test_an_item_staff_registered_for_the_enterprise_is_followed_too_but_its_contact_is_not_messaged(mailing_zjtx, clock):
+    zjtx = mailing_zjtx
+    who = enterprise(zjtx)
+    with zjtx.db.read() as session:
+        from engine.identity.authz import actor_for
+        dispatcher = actor_for(session, "dispatcher")
+    registered = zjtx.intake.register(dispatcher, {**REGISTRATION, "enterprise_id": who.enterprise_id, "contact": CONTACT})
+    item = Existing(zjtx, registered["id"])
+    assert [s["business_key"] for s in zjtx.enterprise_items.items(who)] == [item.key]
+    item.to_review(LEAD)
+    item.do("review", {"review_decision": "accept"}, "dispatcher")
+    shown = zjtx.enterprise_items.item(who, item.id)
+    assert [a["text"] for a in shown["answers"]] == [f"{LEAD}已办理完毕"] and shown["may_rate"]
+    assert _to_contact(zjtx) == []  # staff keyed it in: the service officer's channel, as before
+    with zjtx.db.write() as session:  # an answer reviewed before releases were recorded
+        for record in session.scalars(select(AuditRecord).where(AuditRecord.instance_id == item.id,
+                                                                 AuditRecord.action == "answer_released")):
+            session.delete(record)
+    before = zjtx.enterprise_items.item(who, item.id)
+    assert (before["status"], before["may_rate"], before["answers"]) == ("已答复", False, [])
+    with pytest.raises(Conflict):
+        zjtx.enterprise_requests.rate(who, item.id, "已解决", "满意", None)

@@ -106,6 +106,8 @@ class EnterpriseItems:
                 Attachment.instance_id == instance.id, Attachment.user_id == uploader_id(session))
                 .order_by(Attachment.id))
             waiting = rating_task(session, instance.id) is not None and bool(released)
+            if instance.item_status == "待回访评价" and not released:  # reviewed before answers were released
+                shown.update(status="已答复", next="服务专员将与您联系，回访您对答复的评价。")
             return {**shown, "description": registered.get("description") or "",
                     "contact": registered.get("contact") or "",
                     "answers": [self._answer(a) for a in released],
