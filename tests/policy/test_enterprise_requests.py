@@ -225,3 +225,15 @@ def test_an_item_staff_registered_for_the_enterprise_is_followed_too_but_its_con
     assert (before["status"], before["may_rate"], before["answers"]) == ("已答复", False, [])
     with pytest.raises(Conflict):
         zjtx.enterprise_requests.rate(who, item.id, "已解决", "满意", None)
+
+
+def test_a_refused_problem_tells_the_contact_why(mailing_zjtx, clock):
+    zjtx = mailing_zjtx
+    who = enterprise(zjtx)
+    item = Existing(zjtx, submit(zjtx, who, files=())["id"])
+    item.do("triage", {"triage_decision": "reject", "triage_reason": "属企业自身经营事项，不属本机制受理范围"}, "dispatcher")
+    shown = zjtx.enterprise_items.item(who, item.id)
+    assert shown["status"] == "不予受理" and shown["closed_on"] == "2026-11-04"
+    with zjtx.db.read() as session:
+        [message] = session.scalars(select(OutboxMessage).where(OutboxMessage.address == "zhang.manager@example.com"))
+    assert message.subject.startswith("【不予受理】") and "不属本机制受理范围" in message.body

@@ -16,6 +16,7 @@ from engine.runtime.notices import matter_of
 from engine.storage.models import AuditRecord, ProcessInstance
 
 CLOSED = {"已办结": "已办结", "已办结（未回访）": "已办结", "不予受理": "不予受理"}
+TOLD = ("enterprise_told", "enterprise_not_reached")
 
 
 def submitted_by_enterprise(instance: ProcessInstance, data: dict) -> bool:
@@ -23,9 +24,10 @@ def submitted_by_enterprise(instance: ProcessInstance, data: dict) -> bool:
     return by_enterprise(instance.started_by) and data.get("source") == SOURCE
 
 
-def tell(services, session: Session, instance: ProcessInstance, data: dict, event: str, context: dict, number: int,
+def tell(services, session: Session, instance: ProcessInstance, data: dict, event: str, context: dict,
          now: datetime) -> list[dict]:
-    """Tell the enterprise's contact of ``event`` (accepted, answered, closed) when the item is its own."""
+    """Tell the enterprise's contact of ``event`` (accepted, answered, closed) when the item is its own. Each
+    message's key is its place among the item's messages to the enterprise, so none is ever a duplicate."""
     from engine.policy.dispatch.merging import contact_of
     from notifications.channels import Contact
     from notifications.outbox import Notice
@@ -35,6 +37,8 @@ def tell(services, session: Session, instance: ProcessInstance, data: dict, even
     contact = data.get("contact")
     email, mobile = contact_of(contact)
     link = f"{services.settings.base_url.rstrip('/')}/qiye/items/{instance.id}"
+    number = 1 + (session.scalar(select(func.count(AuditRecord.id)).where(
+        AuditRecord.instance_id == instance.id, AuditRecord.action.in_(TOLD))) or 0)
     notice = Notice(key=f"enterprise_{event}:{instance.id}:{number}", template=f"enterprise_{event}",
                     context={"matter": matter_of(instance), "business_key": instance.business_key, **context},
                     link=link, data={"event": f"enterprise_{event}", "business_key": instance.business_key})
@@ -50,7 +54,7 @@ def _steps(services) -> dict:
     def handler(session: Session, instance: ProcessInstance, task, answer: dict, data: dict, actor: str,
                 now: datetime) -> None:
         if answer.get("triage_decision") == "accept":
-            tell(services, session, instance, data, "accepted", {}, 1, now)
+            tell(services, session, instance, data, "accepted", {}, now)
         elif task.stage == "review" and answer.get("review_decision") == "accept":
             number = 1 + (session.scalar(select(func.count(AuditRecord.id)).where(
                 AuditRecord.instance_id == instance.id, AuditRecord.action == RELEASED)) or 0)
@@ -59,7 +63,7 @@ def _steps(services) -> dict:
             session.add(AuditRecord(instance_id=instance.id, task_id=task.id, action=RELEASED, actor=actor, at=now,
                                     data=released))
             window = data.get("visit_due_date") or ""
-            tell(services, session, instance, data, "answered", {**released, "rate_by": window}, number, now)
+            tell(services, session, instance, data, "answered", {**released, "rate_by": window}, now)
     return {"problem_dispatch": handler}
 
 
@@ -69,7 +73,7 @@ def _completions(services) -> dict:
         if status in CLOSED:
             tell(services, session, instance, data, "closed",
                  {"outcome": CLOSED[status], "reason": data.get("triage_reason") or "" if status == "不予受理" else "",
-                  "satisfied": data.get("satisfied") or ""}, 1, now)
+                  "satisfied": data.get("satisfied") or ""}, now)
     return {"problem_dispatch": handler}
 
 
