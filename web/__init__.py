@@ -200,8 +200,9 @@ def _register_blueprints(app: Flask) -> None:
     from web import qiye as enterprise_portal  # 企业端: the enterprises' own pages, a sign-in realm of their own
     from web import recognition as recommending  # 推荐申报: a batch's recommendation list
     from web import supervision as listed  # 挂牌督办
+    from web.qiye import staff as enterprise_accounts  # 企业端 accounts: invitations, registrations to confirm
 
     for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
                       api.bp, status.bp, listed.bp, pausing.bp, guiding.bp, joint.bp, recommending.bp, plan.bp,
-                      settings_pages.bp, enterprise_portal.bp):
+                      settings_pages.bp, enterprise_portal.bp, enterprise_accounts.bp):
         app.register_blueprint(blueprint)

@@ -8,6 +8,7 @@ from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.policy.pool import scope
 from engine.policy.pool.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
 from engine.policy.pool.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed
+from engine.policy.portal import EnterpriseAccounts
 from web.params import MAX_PAGE, int_arg
 from web.security import login_required, roles_required, services
 
@@ -56,7 +57,8 @@ def view(enterprise_id: int):
         abort(404)
     return render_template("enterprises/view.html", e=record, assessment=_assessment(record), tiers=TIERS,
                            figures=FIGURES, labels=FIGURE_LABELS, columns=dict(ENTERPRISE_COLUMNS),
-                           can_edit=g.actor.is_admin or bool(g.actor.roles & EDIT_ROLES))
+                           can_edit=g.actor.is_admin or bool(g.actor.roles & EDIT_ROLES),
+                           portal=EnterpriseAccounts.of(services()).summary(g.actor, enterprise_id))  # 企业账号
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -5,6 +5,7 @@ the limits on codes, passwords and the audit trail. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -211,3 +212,67 @@ def test_an_invitation_expires_after_seven_days_and_only_the_officer_invites(zjt
     with pytest.raises(PortalRefused, match="已过期"):
         portal.accept(token)
     assert portal.invitation("no-such-token") is None
+
+
+def _registration(name="重庆黔江某精密制造有限公司", **changes) -> dict:
+    from tests.helpers import GOOD
+
+    return {"uscc": GOOD.lower(), "enterprise_name": name, "contact_name": "赵会计", "email": "zhao@example.com",
+            **changes}
+
+
+def test_a_registration_the_officer_confirms_opens_the_account_and_the_contact_is_told(zjtx):
+    from engine.identity.authz import actor_for
+
+    queue_email(zjtx)
+    portal = EnterpriseAccounts.of(zjtx)
+    register(zjtx)
+    for wrong in (_registration(name="重庆黔江某公司"), _registration(uscc="91500114MA5U8XXX70")):
+        with pytest.raises(ValidationFailed) as refused:
+            portal.register(wrong, IP)
+        assert refused.value.errors == {"uscc": refused.value.errors["uscc"]} and "不一致" in refused.value.errors["uscc"]
+    with pytest.raises(ValidationFailed) as refused:
+        portal.register(_registration(email="", mobile="123"), IP)
+    assert set(refused.value.errors) == {"mobile"}
+    done = portal.register(_registration(), IP)
+    assert len(done["told"]) == 1  # the enterprise's service officer (officer), not every dispatcher
+    with zjtx.db.read() as session:
+        officer = actor_for(session, "officer")
+    [message] = [m for m in zjtx.inbox.messages(officer) if m.title.startswith("【企业账号注册】")]
+    assert "赵会计" in message.body and "/enterprises/registrations" in (message.link or message.body)
+    with pytest.raises(ValidationFailed, match="等待服务专员确认"):
+        portal.register(_registration(contact_name="钱经理", email="qian@example.com"), IP)
+    portal.request_code("zhao@example.com", IP)  # pending: no code
+    assert not [m for m in outbox(zjtx) if m.address == "zhao@example.com"]
+    [row] = portal.pending("officer")
+    assert (row["contact_name"], row["email"]) == ("赵会计", "zhao@example.com")
+    assert portal.pending("dispatcher") == [row]
+    with pytest.raises(PermissionDenied):
+        portal.pending("science_tech_bureau_liaison")
+    portal.confirm("officer", row["account_id"])
+    assert portal.pending("officer") == []
+    assert "已开通" in newest_to(zjtx, "zhao@example.com", re.compile(r"(企业服务账号已开通)"))
+    portal.request_code("zhao@example.com", IP)
+    who, _ = portal.sign_in_with_code("zhao@example.com", newest_to(zjtx, "zhao@example.com", LOGIN_CODE), IP)
+    assert who.contact_name == "赵会计"
+    assert audited(zjtx, "qiye_registered", "qiye_confirmed") == ["qiye_registered", "qiye_confirmed"]
+
+
+def test_a_refused_registration_needs_a_reason_tells_the_contact_and_may_be_made_again(zjtx):
+    queue_email(zjtx)
+    portal = EnterpriseAccounts.of(zjtx)
+    register(zjtx)
+    account_id = portal.register(_registration(), IP)["account_id"]
+    with pytest.raises(ValidationFailed) as refused:
+        portal.refuse("officer", account_id, "  ")
+    assert set(refused.value.errors) == {"reason"}
+    portal.refuse("officer", account_id, "申请人非本企业员工")
+    assert "申请人非本企业员工" in newest_to(zjtx, "zhao@example.com", re.compile(r"理由：(\S+)。"))
+    with pytest.raises(PortalRefused, match="已处理"):
+        portal.confirm("officer", account_id)
+    portal.request_code("zhao@example.com", IP)
+    with zjtx.db.read() as session:
+        assert session.scalar(select(EnterpriseLoginCode)) is None
+    assert portal.register(_registration(contact_name="孙经理", email="sun@example.com"), IP)["account_id"] == account_id
+    assert portal.summary("officer", portal.pending("officer")[0]["enterprise_id"])["status_label"] == "待服务专员确认"
+    assert audited(zjtx, "qiye_refused") == ["qiye_refused"]

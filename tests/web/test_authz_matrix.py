@@ -261,6 +261,14 @@ CASES: dict[str, Case] = {
     # 企业端: the invitation link is for the person it was sent to; every staff session is refused (403)
     "GET /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous"}),
     "POST /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous"}, acts=True),
+    "POST /enterprises/<int:enterprise_id>/invite": Case(
+        lambda o: f"/enterprises/{o['enterprise']}/invite", enterprise_editors, acts=True,
+        data={"contact_name": "冒名者", "email": "intruder@example.com"}),
+    "POST /enterprises/registrations/<int:account_id>/<any(confirm, refuse):decision>": Case(
+        lambda o: f"/enterprises/registrations/{o['registration']}/confirm", enterprise_editors, acts=True),
+    "POST /enterprises/registrations/<int:account_id>/<any(confirm, refuse):decision> (refuse)": Case(
+        lambda o: f"/enterprises/registrations/{o['registration']}/refuse", enterprise_editors, acts=True,
+        data={"reason": "冒名"}),
 }
 # The department a ledger is asked for: checked by test_a_ledger_for_another_department_holds_only_ones_own.
 LEDGER = "GET /ledgers/<kind>.xlsx"
@@ -317,6 +325,9 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "POST /qiye/logout": "ends one's own enterprise session",
     "GET /qiye/account": "one's own contact (tests/web/test_qiye_accounts.py)",
     "POST /qiye/account": "one's own password (tests/web/test_qiye_accounts.py)",
+    "GET /qiye/register": "public", "POST /qiye/register": "public: checked against the registry (test_qiye_accounts)",
+    "GET /enterprises/registrations": "service officers (their own enterprises'), dispatcher, admin; a liaison refused "
+                                      "(tests/web/test_qiye_accounts.py)",
 }
 
 
@@ -390,7 +401,8 @@ def _objects(zjtx) -> dict[str, dict]:
         tokens = {d: session.scalar(select(ApiToken.id).where(ApiToken.user_id == users[d])) for d in users}
     for d in objects:
         objects[d].update(incident=incident, user=users[d], token=tokens[d], department=DEPARTMENTS[d],
-                          invite=_invitation(zjtx, objects[d]["enterprise"], d))
+                          invite=_invitation(zjtx, objects[d]["enterprise"], d),
+                          registration=_registration(zjtx, objects[d]["enterprise"], d))
     return objects
 
 
@@ -402,6 +414,16 @@ def _invitation(zjtx, enterprise_id: int, d: str) -> str:
     address = f"contact-{d}@example.com"
     EnterpriseAccounts.of(zjtx).invite("dispatcher", enterprise_id, {"contact_name": f"{d}联系人", "email": address})
     return newest_to(zjtx, address, INVITE_LINK)
+
+
+def _registration(zjtx, enterprise_id: int, d: str) -> int:
+    """The department's enterprise registered itself on the portal (waiting for its service officer)."""
+    from engine.policy.portal import EnterpriseAccounts
+
+    record = zjtx.enterprises.get(enterprise_id)
+    return EnterpriseAccounts.of(zjtx).register({"uscc": record["uscc"], "enterprise_name": record["name"],
+                                                 "contact_name": f"{d}申请人", "email": f"applicant-{d}@example.com"},
+                                                "10.0.0.1")["account_id"]
 
 
 def _meeting(zjtx) -> int:

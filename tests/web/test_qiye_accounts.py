@@ -168,3 +168,46 @@ def test_an_idle_session_ends_after_the_staff_limit(app, zjtx):
 
 def test_an_unknown_invitation_is_404(app):
     assert Browser(app).client.get("/qiye/invite/not-a-token").status_code == 404
+
+
+def test_the_service_officer_invites_from_the_enterprise_page(app, zjtx, pages):
+    queue_email(zjtx)
+    enterprise_id = register(zjtx)
+    officer = pages("officer")
+    page = officer.get(f"/enterprises/{enterprise_id}").get_data(as_text=True)
+    assert "企业账号" in page and "邀请开通企业账号" in page and "未开通" in page
+    refused = officer.post(f"/enterprises/{enterprise_id}/invite", {"contact_name": "", "email": "bad"})
+    assert refused.status_code == 302
+    page = officer.get(f"/enterprises/{enterprise_id}").get_data(as_text=True)
+    assert "联系人姓名：请填写联系人姓名" in page and "邮箱：邮箱格式不正确" in page
+    officer.post(f"/enterprises/{enterprise_id}/invite", {"contact_name": "周经理", "email": "zhou@example.com"})
+    assert "已向 zhou@example.com 发出企业账号邀请" in officer.get(f"/enterprises/{enterprise_id}").get_data(as_text=True)
+    assert INVITE_LINK.search(newest_to(zjtx, "zhou@example.com", re.compile(r"(http\S+/qiye/invite/\S+)")))
+    liaison = pages("science_tech_bureau_liaison")
+    assert liaison.post(f"/enterprises/{enterprise_id}/invite",
+                        {"contact_name": "某人", "email": "x@example.com"}).status_code in (403, 404)
+
+
+def test_a_registration_on_the_page_is_confirmed_by_the_officer_on_theirs(app, zjtx, pages):
+    queue_email(zjtx)
+    register(zjtx)
+    visitor = Browser(app)
+    visitor.get("/qiye/register")
+    form = {"uscc": GOOD, "enterprise_name": "重庆黔江某精密制造有限公司", "contact_name": "吴经理", "email": "wu@example.com"}
+    wrong = visitor.post("/qiye/register", {**form, "enterprise_name": "别的公司"})
+    assert wrong.status_code == 400 and "不一致" in wrong.get_data(as_text=True)
+    done = visitor.post("/qiye/register", form)
+    assert done.status_code == 200 and "注册申请已提交" in done.get_data(as_text=True)
+    officer = pages("officer")
+    page = officer.get("/enterprises/registrations").get_data(as_text=True)
+    assert "吴经理" in page and "wu@example.com" in page
+    account_id = int(re.search(r"/enterprises/registrations/(\d+)/confirm", page).group(1))
+    no_reason = officer.post(f"/enterprises/registrations/{account_id}/refuse", {"reason": ""})
+    assert no_reason.status_code == 400 and "请填写不予确认的理由" in no_reason.get_data(as_text=True)
+    assert officer.post(f"/enterprises/registrations/{account_id}/confirm").status_code == 302
+    assert "已确认开通企业账号，已告知 wu@example.com" in officer.get("/enterprises/registrations").get_data(as_text=True)
+    visitor.get("/qiye/login")
+    visitor.post("/qiye/login", {"identifier": "wu@example.com"})
+    assert visitor.post("/qiye/login/code", {"code": newest_to(zjtx, "wu@example.com", LOGIN_CODE)}).status_code == 302
+    assert "吴经理" in visitor.get("/qiye/").get_data(as_text=True)
+    assert pages("science_tech_bureau_liaison").client.get("/enterprises/registrations").status_code == 403

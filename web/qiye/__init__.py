@@ -25,7 +25,8 @@ bp = Blueprint("qiye", __name__, url_prefix="/qiye")
 SESSION_KEY = "qiye"
 NAV: list[tuple[str, str]] = [("qiye.home", "首页"), ("qiye.account", "账号设置")]
 # Per client address, on top of the engine's limits per contact and per code (web/security.py applies them).
-SIGN_IN_RATES = {"qiye.login": "10 per minute", "qiye.code": "30 per minute", "qiye.password_login": "30 per minute"}
+SIGN_IN_RATES = {"qiye.login": "10 per minute", "qiye.code": "30 per minute", "qiye.password_login": "30 per minute",
+                 "qiye.register": "10 per minute"}
 
 
 def accounts() -> EnterpriseAccounts:

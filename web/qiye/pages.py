@@ -116,3 +116,20 @@ def account():
             return redirect(url_for("qiye.account"))
     return render_template("qiye/account.html", errors=errors, has_password=accounts().has_password(g.enterprise)), (
         400 if errors else 200)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public_page
+def register():
+    """Self-registration: checked against the registry, then the service officer confirms it."""
+    form = {k: (request.form.get(k) or "").strip()[:255] for k in ("uscc", "enterprise_name", "contact_name", "mobile",
+                                                                   "email")}
+    if request.method == "POST":
+        try:
+            done = accounts().register(form, _ip())
+        except ValidationFailed as exc:
+            return render_template("qiye/register.html", form=form, errors=exc.errors), 400
+        return render_template("qiye/message.html", title="注册申请已提交", message=(
+            f"已通知{'、'.join(done['told']) or '服务专员'}核实确认。确认后您会收到短信或邮件，"
+            "届时用所填手机号或邮箱获取验证码登录。"))
+    return render_template("qiye/register.html", form=form, errors={})

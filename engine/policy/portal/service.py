@@ -8,7 +8,7 @@ from datetime import datetime
 
 from engine.config import Settings
 from engine.identity.authz import Actor, actor_for
-from engine.policy.portal import invitations, signin
+from engine.policy.portal import invitations, registration, signin
 from engine.policy.portal.session import EnterpriseSession, PortalRefused
 from notifications.outbox import Notifier
 
@@ -33,7 +33,32 @@ class EnterpriseAccounts:
         with self.db.write() as session:
             return invitations.invite(session, self._out(), actor_for(session, actor), enterprise_id, raw)
 
-    # -- the enterprise: invitation, sign-in, password, sign-out ------------------------------------------
+    def summary(self, actor: Actor | str, enterprise_id: int) -> dict:
+        """The 企业账号 panel of the staff enterprise page (status, contacts, open invitations, may manage)."""
+        with self.db.read() as session:
+            return registration.summary(session, actor_for(session, actor), enterprise_id, self.clock())
+
+    # -- staff: registrations -----------------------------------------------------------------------------
+    def pending(self, actor: Actor | str) -> list[dict]:
+        """Registrations waiting for this service officer (or dispatcher, admin), oldest first."""
+        with self.db.read() as session:
+            return registration.pending(session, actor_for(session, actor))
+
+    def confirm(self, actor: Actor | str, account_id: int) -> dict:
+        with self.db.write() as session:
+            return registration.decide(session, self._out(), actor_for(session, actor), account_id, True)
+
+    def refuse(self, actor: Actor | str, account_id: int, reason: str) -> dict:
+        with self.db.write() as session:
+            return registration.decide(session, self._out(), actor_for(session, actor), account_id, False, reason)
+
+    # -- the enterprise: registration, invitation, sign-in, password, sign-out --------------------------
+    def register(self, raw: dict, ip: str) -> dict:
+        """Self-registration (``uscc``, ``enterprise_name``, ``contact_name``, ``mobile``/``email``): pending
+        until the service officer confirms; the officer is told."""
+        with self.db.write() as session:
+            return registration.register(session, self._out(), raw, ip)
+
     def invitation(self, token: str) -> dict | None:
         with self.db.read() as session:
             return invitations.invitation(session, self._out().secret, token, self.clock())
