@@ -15,6 +15,7 @@ from tests.helpers import (
     GOOD,
     INVITE_LINK,
     LOGIN_CODE,
+    SHOTS,
     Browser,
     enterprise_session,
     newest_to,
@@ -22,7 +23,7 @@ from tests.helpers import (
     register,
 )
 
-pytestmark = pytest.mark.sqlite_only
+pytestmark = pytest.mark.sqlite_only  # the pages; the engine's storage is tested on both (tests/policy/)
 MAIL = f"contact-{GOOD[-6:].lower()}@example.com"  # enterprise_session's default address
 # Staff routes anyone may open: what an enterprise session may see there is what a stranger sees.
 PUBLIC = {"/login", "/healthz", "/api/v1/openapi.json", "/metrics"}
@@ -211,3 +212,46 @@ def test_a_registration_on_the_page_is_confirmed_by_the_officer_on_theirs(app, z
     assert visitor.post("/qiye/login/code", {"code": newest_to(zjtx, "wu@example.com", LOGIN_CODE)}).status_code == 302
     assert "吴经理" in visitor.get("/qiye/").get_data(as_text=True)
     assert pages("science_tech_bureau_liaison").client.get("/enterprises/registrations").status_code == 403
+
+
+def _fits(page, name: str) -> None:
+    page.wait_for_load_state("load")
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"qiye-{name}.png"), full_page=True)
+    assert width[0] <= width[1], f"{name} scrolls sideways: {width[0]} > {width[1]} px"
+    small = page.eval_on_selector_all("main form button, main form input:not([type=hidden])", """controls =>
+        controls.filter(e => { const r = e.getBoundingClientRect(); return r.height > 0 && r.height < 44; })
+                .map(e => e.outerHTML.slice(0, 80))""")
+    assert small == [], f"{name}: controls under 44 px: {small}"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 360, "height": 740}])
+def test_an_invited_contact_opens_the_account_and_signs_in_on_a_phone(chromium, server, zjtx, viewport):
+    token = _invited(zjtx, "phone@example.com")
+    context = chromium.new_context(locale="zh-CN", viewport=viewport, has_touch=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    size = f"{viewport['width']}x{viewport['height']}"
+    page.goto(f"{server}/qiye/invite/{token}")
+    assert "李经理" in page.content() and "ph***@example.com" in page.content()
+    _fits(page, f"{size}-invite")
+    page.click("button:has-text('确认开通')")
+    page.wait_for_url(re.compile(r".*/qiye/login.*"))
+    assert page.input_value("input[name=identifier]") == "phone@example.com"
+    _fits(page, f"{size}-login")
+    page.click("button:has-text('获取验证码')")
+    page.wait_for_url(re.compile(r".*/qiye/login/code.*"))
+    _fits(page, f"{size}-code")
+    page.fill("input[name=code]", newest_to(zjtx, "phone@example.com", LOGIN_CODE))
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{server}/qiye/")
+    assert "重庆黔江某精密制造有限公司" in page.content()
+    _fits(page, f"{size}-home")
+    page.goto(f"{server}/qiye/register")
+    _fits(page, f"{size}-register")
+    assert errors == []
+    context.close()
