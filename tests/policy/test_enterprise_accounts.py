@@ -276,3 +276,17 @@ def test_a_refused_registration_needs_a_reason_tells_the_contact_and_may_be_made
     assert portal.register(_registration(contact_name="孙经理", email="sun@example.com"), IP)["account_id"] == account_id
     assert portal.summary("officer", portal.pending("officer")[0]["enterprise_id"])["status_label"] == "待服务专员确认"
     assert audited(zjtx, "qiye_refused") == ["qiye_refused"]
+
+
+def test_an_invitation_settles_a_pending_registration(zjtx):
+    queue_email(zjtx)
+    portal = EnterpriseAccounts.of(zjtx)
+    enterprise_id = register(zjtx)
+    portal.register(_registration(), IP)
+    portal.invite("officer", enterprise_id, {"contact_name": "张经理", "email": MAIL})
+    portal.accept(newest_to(zjtx, MAIL, INVITE_LINK))
+    assert portal.pending("officer") == []
+    summary = portal.summary("officer", enterprise_id)
+    assert summary["status_label"] == "已开通" and [c["name"] for c in summary["contacts"]] == ["赵会计", "张经理"]
+    with pytest.raises(ValidationFailed, match="已开通企业账号"):
+        portal.register(_registration(contact_name="钱经理", email="qian@example.com"), IP)

@@ -60,9 +60,21 @@ def test_an_enterprise_session_is_nobody_on_every_staff_page_and_api(app, zjtx):
             ok = (status == 302 and "/login" in location and "/qiye" not in location) or status == 404
         if not ok:
             problems.append(f"{url}: {status} {location}")
+    for rule in app.url_map.iter_rules():  # and every state-changing staff route, with the session's CSRF token
+        # /logout clears the cookie whoever holds it: tried last, below
+        if rule.rule.startswith(PUBLIC_PREFIXES) or rule.rule in ("/login", "/logout") or "POST" not in rule.methods:
+            continue
+        url = re.sub(r"<(?:int:)?[a-z_]+>", "1", re.sub(r"<path:[a-z_]+>", "a", rule.rule))
+        url = re.sub(r"<any\(([a-z_]+),[^>]*>", r"\1", url)
+        response = client.post(url, {})
+        status, location = response.status_code, response.headers.get("Location", "")
+        ok = status == 401 if url.startswith("/api/") else (status == 302 and location.startswith("/login")) or status == 404
+        if not ok:
+            problems.append(f"POST {url}: {status} {location}")
     assert not problems, "\n".join(problems)
     assert client.client.post("/api/v1/items", json={}).status_code == 401
     assert client.get("/qiye/").status_code == 200  # and the enterprise session is still there
+    assert client.post("/logout").status_code == 302 and client.client.get("/qiye/").status_code == 302
 
 
 def test_a_staff_session_is_refused_on_the_enterprise_pages(app, zjtx, pages):
@@ -200,6 +212,7 @@ def test_a_registration_on_the_page_is_confirmed_by_the_officer_on_theirs(app, z
     done = visitor.post("/qiye/register", form)
     assert done.status_code == 200 and "注册申请已提交" in done.get_data(as_text=True)
     officer = pages("officer")
+    assert 'href="/enterprises/registrations"' in officer.get("/enterprises/").get_data(as_text=True)
     page = officer.get("/enterprises/registrations").get_data(as_text=True)
     assert "吴经理" in page and "wu@example.com" in page
     account_id = int(re.search(r"/enterprises/registrations/(\d+)/confirm", page).group(1))
