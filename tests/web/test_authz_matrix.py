@@ -269,6 +269,13 @@ CASES: dict[str, Case] = {
     "POST /enterprises/registrations/<int:account_id>/<any(confirm, refuse):decision> (refuse)": Case(
         lambda o: f"/enterprises/registrations/{o['registration']}/refuse", enterprise_editors, acts=True,
         data={"reason": "冒名"}),
+    "POST /enterprises/<int:enterprise_id>/qiye-account/<any(disable, enable):action>": Case(
+        lambda o: f"/enterprises/{o['enterprise']}/qiye-account/disable", enterprise_editors, acts=True),
+    # 企业端 诉求: an enterprise's own items only (two enterprises: tests/web/test_enterprise_request_pages.py)
+    "GET /qiye/items/<int:instance_id>": Case(lambda o: f"/qiye/items/{o['item']}", lambda d: set(),
+                                             marker="enterprise"),
+    "POST /qiye/items/<int:instance_id>/rating": Case(lambda o: f"/qiye/items/{o['item']}/rating", lambda d: set(),
+                                                      acts=True, data={"solved": "已解决", "satisfied": "满意"}),
 }
 # The department a ledger is asked for: checked by test_a_ledger_for_another_department_holds_only_ones_own.
 LEDGER = "GET /ledgers/<kind>.xlsx"
@@ -328,6 +335,9 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /qiye/register": "public", "POST /qiye/register": "public: checked against the registry (test_qiye_accounts)",
     "GET /enterprises/registrations": "service officers (their own enterprises'), dispatcher, admin; a liaison refused "
                                       "(tests/web/test_qiye_accounts.py)",
+    "GET /qiye/requests/": "企业端 诉求: one's own enterprise's items only (tests/web/test_enterprise_request_pages.py)",
+    "GET /qiye/requests/new": "企业端: a new 诉求 of one's own enterprise",
+    "POST /qiye/requests/new": "企业端: submits for one's own enterprise (tests/policy/test_enterprise_requests.py)",
 }
 
 

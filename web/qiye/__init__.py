@@ -123,3 +123,4 @@ def _too_many(exc):
 
 
 from web.qiye import pages  # noqa: E402,F401  (the routes: sign-in, invitation, account)
+from web.qiye import requests as _requests  # noqa: E402,F401  (诉求: submit, follow, rate)
