@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from engine.errors import PermissionDenied, ValidationFailed
+from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.policy.portal import EnterpriseAccounts, PortalRefused, TooFrequent
 from engine.storage.models import AuditRecord, EnterpriseContact, EnterpriseInvitation, EnterpriseLoginCode
 from tests.helpers import INVITE_LINK, LOGIN_CODE, newest_to, outbox, queue_email, register
@@ -290,3 +290,25 @@ def test_an_invitation_settles_a_pending_registration(zjtx):
     assert summary["status_label"] == "已开通" and [c["name"] for c in summary["contacts"]] == ["赵会计", "张经理"]
     with pytest.raises(ValidationFailed, match="已开通企业账号"):
         portal.register(_registration(contact_name="钱经理", email="qian@example.com"), IP)
+
+
+def test_a_disabled_account_ends_its_sessions_and_signs_nobody_in_until_enabled(zjtx, contact, clock):
+    contact.request_code(MAIL, IP)
+    who, stamp = contact.sign_in_with_code(MAIL, newest_to(zjtx, MAIL, LOGIN_CODE), IP)
+    contact.set_password(who, "", "qiye-pass-2026", "qiye-pass-2026")
+    with pytest.raises(NotFound):
+        contact.set_enabled("science_tech_bureau_liaison", who.enterprise_id, False)
+    contact.set_enabled("officer", who.enterprise_id, False)
+    assert "已停用" in newest_to(zjtx, MAIL, re.compile(r"(企业服务账号已停用)"))
+    assert contact.session(who.contact_id, stamp) is None
+    with pytest.raises(PortalRefused, match="密码错误"):
+        contact.sign_in_with_password(MAIL, "qiye-pass-2026", IP)
+    clock.shift(timedelta(seconds=61))
+    rows = len(outbox(zjtx))
+    contact.request_code(MAIL, IP)
+    assert len(outbox(zjtx)) == rows  # no code for a disabled account
+    with pytest.raises(PortalRefused, match="已停用，不能停用"):
+        contact.set_enabled("officer", who.enterprise_id, False)
+    contact.set_enabled("officer", who.enterprise_id, True)
+    assert contact.sign_in_with_password(MAIL, "qiye-pass-2026", IP)[0].contact_id == who.contact_id
+    assert audited(zjtx, "qiye_disabled", "qiye_enabled") == ["qiye_disabled", "qiye_enabled"]

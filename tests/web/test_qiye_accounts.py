@@ -268,3 +268,15 @@ def test_an_invited_contact_opens_the_account_and_signs_in_on_a_phone(chromium, 
     _fits(page, f"{size}-register")
     assert errors == []
     context.close()
+
+
+def test_the_officer_disables_an_account_and_its_contact_is_signed_out(app, zjtx, pages):
+    client = enterprise_session(app, zjtx)
+    officer = pages("officer")
+    enterprise_id = int(re.search(r"/enterprises/(\d+)", officer.get("/enterprises/").get_data(as_text=True)).group(1))
+    assert "停用企业账号" in officer.get(f"/enterprises/{enterprise_id}").get_data(as_text=True)
+    assert officer.post(f"/enterprises/{enterprise_id}/qiye-account/disable").status_code == 302
+    assert "已停用，所有登录已退出" in officer.get(f"/enterprises/{enterprise_id}").get_data(as_text=True)
+    assert client.client.get("/qiye/").status_code == 302
+    officer.post(f"/enterprises/{enterprise_id}/qiye-account/enable")
+    assert "停用企业账号" in officer.get(f"/enterprises/{enterprise_id}").get_data(as_text=True)

@@ -64,3 +64,17 @@ def decide(account_id: int, decision: str):
     told = "、".join(t["to"] for t in done["told"]) or "（无可送达的联系方式）"
     flash(f"{done['enterprise']}：{'已确认开通企业账号' if decision == 'confirm' else '已不予确认'}，已告知 {told}", "info")
     return redirect(url_for("enterprise_accounts.registrations"))
+
+
+@bp.post("/enterprises/<int:enterprise_id>/qiye-account/<any(disable, enable):action>")
+@login_required
+def set_enabled(enterprise_id: int, action: str):
+    try:
+        done = _accounts().set_enabled(g.actor, enterprise_id, action == "enable")
+    except NotFound:
+        abort(404)
+    except PortalRefused as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"{done['enterprise']}的企业账号{'已恢复' if action == 'enable' else '已停用，所有登录已退出'}", "info")
+    return redirect(url_for("enterprises.view", enterprise_id=enterprise_id) + "#qiye-account")

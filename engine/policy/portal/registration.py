@@ -150,3 +150,31 @@ def summary(session: Session, actor: Actor, enterprise_id: int, now) -> dict:
     return {"status": account.status if account else None,
             "status_label": status_label(account.status) if account else "未开通", "contacts": contacts,
             "can_manage": may_manage(actor, enterprise), "waiting": waiting}
+
+
+def set_enabled(session: Session, out: Outgoing, actor: Actor, enterprise_id: int, enabled: bool) -> dict:
+    """停用 (every session of the account ends at once, no code or password signs in) or 恢复 an account."""
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None or not may_manage(actor, enterprise):
+        raise NotFound(f"企业 {enterprise_id} 不存在")
+    account = account_of(session, enterprise_id)
+    wanted, current = ("active", "disabled") if enabled else ("disabled", "active")
+    if account is None or account.status != current:
+        raise PortalRefused("该企业尚未开通企业账号" if account is None else
+                            f"该企业账号当前{status_label(account.status)}，不能{'恢复' if enabled else '停用'}")
+    account.status = wanted
+    account.session_generation += 1
+    contacts = list(session.scalars(select(EnterpriseContact).where(EnterpriseContact.account_id == account.id,
+                                                                    EnterpriseContact.active.is_(True))))
+    told = []
+    for contact in contacts:
+        told += out.notifier.notify_contact(session, Notice(
+            key=f"qiye-{wanted}:{account.id}:{contact.id}:{account.session_generation}", template="enterprise_account_state",
+            link=out.link("/qiye/login") if enabled else None,
+            context={"enterprise": enterprise.name, "contact": contact.name, "enabled": enabled},
+            data={"event": "enterprise_account_state", "enabled": enabled}),
+            Contact(label=contact.name, email=contact.email if contact.email_verified else None,
+                    mobile=contact.mobile if contact.mobile_verified else None), out.now)
+    audit(session, "qiye_enabled" if enabled else "qiye_disabled", actor.username, out.now, enterprise_id=enterprise.id,
+          account_id=account.id, told=[t["to"] for t in told])
+    return {"enterprise": enterprise.name, "told": told}

@@ -38,6 +38,11 @@ class EnterpriseAccounts:
         with self.db.read() as session:
             return registration.summary(session, actor_for(session, actor), enterprise_id, self.clock())
 
+    def set_enabled(self, actor: Actor | str, enterprise_id: int, enabled: bool) -> dict:
+        """停用 / 恢复 the enterprise's account (its service officer, the dispatcher, an admin); contacts are told."""
+        with self.db.write() as session:
+            return registration.set_enabled(session, self._out(), actor_for(session, actor), enterprise_id, enabled)
+
     # -- staff: registrations -----------------------------------------------------------------------------
     def pending(self, actor: Actor | str) -> list[dict]:
         """Registrations waiting for this service officer (or dispatcher, admin), oldest first."""
