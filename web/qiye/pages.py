@@ -95,7 +95,7 @@ def invite(token: str):
         sign_out()  # whoever was signed in here, the new contact signs in afresh
         session[PENDING] = accepted["identifier"]
         flash("企业账号已开通。请获取验证码登录", "info")
-        return redirect(url_for("qiye.login", identifier=accepted["identifier"]))
+        return redirect(url_for("qiye.login"))  # the address is prefilled from the session, never in the URL
     status = 200 if shown["state"] == "open" or request.method == "GET" else 409
     return render_template("qiye/invite.html", invitation=shown, error=None, token=token), status
 
