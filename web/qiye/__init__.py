@@ -25,8 +25,9 @@ bp = Blueprint("qiye", __name__, url_prefix="/qiye")
 SESSION_KEY = "qiye"
 NAV: list[tuple[str, str]] = [("qiye.home", "首页"), ("qiye.account", "账号设置")]
 # Per client address, on top of the engine's limits per contact and per code (web/security.py applies them).
-SIGN_IN_RATES = {"qiye.login": "10 per minute", "qiye.code": "30 per minute", "qiye.password_login": "30 per minute",
-                 "qiye.register": "10 per minute"}
+# The hourly caps bound probing for addresses that have no account (the engine counts codes actually sent).
+SIGN_IN_RATES = {"qiye.login": "10 per minute;60 per hour", "qiye.code": "30 per minute",
+                 "qiye.password_login": "30 per minute;200 per hour", "qiye.register": "10 per minute;30 per hour"}
 
 
 def accounts() -> EnterpriseAccounts:
