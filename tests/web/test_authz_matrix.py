@@ -271,8 +271,6 @@ CASES: dict[str, Case] = {
         data={"reason": "冒名"}),
     "POST /enterprises/<int:enterprise_id>/qiye-account/<any(disable, enable):action>": Case(
         lambda o: f"/enterprises/{o['enterprise']}/qiye-account/disable", enterprise_editors, acts=True),
-    "POST /enterprises/<int:enterprise_id>/qiye-account/<any(disable, enable):action>": Case(
-        lambda o: f"/enterprises/{o['enterprise']}/qiye-account/disable", enterprise_editors, acts=True),
     # 企业端 诉求: an enterprise's own items only (two enterprises: tests/web/test_enterprise_request_pages.py)
     "GET /qiye/items/<int:instance_id>": Case(lambda o: f"/qiye/items/{o['item']}", lambda d: set(),
                                              marker="enterprise"),
