@@ -51,7 +51,8 @@ def test_the_check_page_the_resolution_page_and_the_published_page(zjtx, pages):
         own = _section(matter_of(html), f"本单位在通报附表中的数据（{CO}）")
         pairs = re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", own)
         assert ("按期办结率", "0.0%") in pairs and ("逾期未办结", "1") in pairs and ("督办", "1") in pairs
-        assert len(pairs) == 14 and LEAD not in own and "50.0%" not in own  # 区科技局's 一次办结率 is not shown
+        # 16 figures (企业自评满意率 and 企业自评解决率 among them); 区科技局's 一次办结率 is not shown
+        assert len(pairs) == 16 and LEAD not in own and "50.0%" not in own
         assert '<select name="objections-0-figure">' in html and '<option value="on_time_rate"' in html
         assert pages(liaison(LEAD)).get(f"/tasks/{co_task['id']}").status_code == 404  # not its row to check
         bad = post(pages(liaison(CO)), co_task, {"check_result": "objected", "objections-0-figure": "on_time_rate",
