@@ -193,6 +193,7 @@ def _register_blueprints(app: Flask) -> None:
     """One blueprint per part of the product."""
     from web import admin, api, auth, circulars, dashboard, designer, enterprises, ledgers, pages, status
     from web import district as settings_pages  # 本区设置, 区科技局's 科技型企业 list
+    from web import gongshi as public_notice  # 公示 of admissions and the public's objections (no sign-in)
     from web import guidance as guiding  # 拟培育库: gaps to the cultivation standard, guidance visits
     from web import meetings as joint  # 联席会议
     from web import pauses as pausing  # 挂起: the task page's forms, the API's pause and resume
@@ -200,9 +201,10 @@ def _register_blueprints(app: Flask) -> None:
     from web import qiye as enterprise_portal  # 企业端: the enterprises' own pages, a sign-in realm of their own
     from web import recognition as recommending  # 推荐申报: a batch's recommendation list
     from web import supervision as listed  # 挂牌督办
+    from web import year_updates as yearly  # the yearly figures enterprises submit, for their service officers
     from web.qiye import staff as enterprise_accounts  # 企业端 accounts: invitations, registrations to confirm
 
     for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
                       api.bp, status.bp, listed.bp, pausing.bp, guiding.bp, joint.bp, recommending.bp, plan.bp,
-                      settings_pages.bp, enterprise_portal.bp, enterprise_accounts.bp):
+                      settings_pages.bp, enterprise_portal.bp, enterprise_accounts.bp, public_notice.bp, yearly.bp):
         app.register_blueprint(blueprint)

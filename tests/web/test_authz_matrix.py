@@ -24,6 +24,7 @@ from sqlalchemy import select
 from engine.identity.accounts import issue_token
 from engine.identity.authz import actor_for
 from engine.identity.org import get_user
+from engine.policy.pool.portal import PortalUser
 from engine.storage.models import (
     ApiToken,
     Attachment,
@@ -205,6 +206,16 @@ CASES: dict[str, Case] = {
     "POST /enterprises/guidance/<int:enterprise_id>/visits": Case(
         lambda o: f"/enterprises/guidance/{o['enterprise']}/visits", guidance_recorders, acts=True,
         data={"visited_on": "2026-11-03", "visitors": "越权", "advice": "越权指导", "next_step": "越权"}),
+    # 公示: an admission in its public notice, open to anyone (signed in or not); its objection form
+    "GET /gongshi/<int:instance_id>/objection": Case(lambda o: f"/gongshi/{o['notice']}/objection", lambda d: set(USERS)),
+    "POST /gongshi/<int:instance_id>/objection": Case(lambda o: f"/gongshi/{o['notice']}/objection",
+                                                      lambda d: set(USERS), acts=True),
+    # 企业端 · 培育入库: no staff session may open an enterprise's admission (403), anonymous to /qiye/login
+    "GET /qiye/pool/admissions/<int:instance_id>": Case(lambda o: f"/qiye/pool/admissions/{o['item']}", lambda d: set()),
+    # an enterprise's yearly figures: its own service officer (officer), the dispatcher and admins decide
+    "POST /enterprises/year-updates/<int:update_id>/<any(confirm, refuse):decision>": Case(
+        lambda o: f"/enterprises/year-updates/{o['year_update']}/confirm", lambda d: {"dispatcher", "officer", "admin"},
+        acts=True),
     "GET /circulars/<int:circular_id>": Case(lambda o: f"/circulars/{o['circular']}", members),
     "GET /circulars/<int:circular_id>.docx": Case(lambda o: f"/circulars/{o['circular']}.docx", members),
     "GET /circulars/<int:circular_id> (draft)": Case(lambda o: f"/circulars/{o['draft']}", draft_readers,
@@ -294,6 +305,12 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /enterprises/export.xlsx": "edit roles and the office (tests/policy/test_enterprises.py)",
     "GET /enterprises/guidance/": "拟培育库: one's own department's list only (tests/policy/test_guidance.py)",
     "POST /enterprises/import": "edit roles (tests/policy/test_enterprises.py)",
+    "GET /gongshi/": "公示: public, the notice only (tests/web/test_enterprise_pool_pages.py)",
+    "GET /enterprises/year-updates/": "service officer's own enterprises, dispatcher all (tests/policy/"
+                                      "test_enterprise_pool_portal.py)",
+    "GET /qiye/pool": "the signed-in enterprise's own (tests/web/test_enterprise_pool_pages.py)",
+    "POST /qiye/pool/figures": "the signed-in enterprise's own (tests/web/test_enterprise_pool_pages.py)",
+    "POST /qiye/pool/apply": "the signed-in enterprise's own (tests/web/test_enterprise_pool_pages.py)",
     "GET /circulars/": "published circulars for all, drafts for the draft readers (tests/policy/test_circulars.py)",
     "POST /circulars/draft": "dispatcher, office and admin start a draft (tests/policy/test_circular_document.py)",
     "GET /meetings/": "联席会议: the central roles only, a liaison refused (tests/web/test_meeting_pages.py)",
@@ -375,6 +392,7 @@ def _objects(zjtx) -> dict[str, dict]:
         central.update(draft=draft.id, circular=published.id)
     central.update(meeting=_meeting(zjtx))
     central.update(recognition=_recognition_batch(zjtx))
+    central.update(notice=_in_notice(zjtx))
     objects = {}
     for d, department in DEPARTMENTS.items():
         item = Item(zjtx, dict(REGISTRATION, enterprise_name=f"黔江某{department}企业"))
@@ -388,6 +406,8 @@ def _objects(zjtx) -> dict[str, dict]:
             **RECORD, "name": f"黔江某{department}公司", "uscc": uscc("91500114MA5U8XXX" + str(len(objects))),
             "industry": INDUSTRIES[d], "tier": "无", "tier_since": None}, years=YEARS)
         notify(zjtx, f"esc:{d}", [liaison(department)], department=None)
+        year_update = zjtx.pool_portal.submit_year(PortalUser(enterprise, None, "联系人"), {
+            "revenue": 1, "rd_expense": 1, "net_profit": 1, "total_assets": 1, "total_liabilities": 1, "employees": 1})
         zjtx.deliverer.deliver_due()
         message = zjtx.inbox.messages(own)[0]  # the newest
         objects[d] = {"item": item.id, "key": item.key, "task": item.task("sign", department)["id"],
@@ -395,6 +415,7 @@ def _objects(zjtx) -> dict[str, dict]:
                       "markers": {"enterprise": f"黔江某{department}企业", "comment": f"{department}内部留言",
                                   "file": f"{department}材料", "company": f"黔江某{department}公司",
                                   "draft": "尚未发布的草稿内容"}}
+        objects[d]["year_update"] = year_update  # pending, its service officer the demo's officer
     deadline = zjtx.calendars.add_working_days(zjtx.calendars.today(), 20)["due"]
     for o in objects.values():  # each item listed for supervision by the office, its 督办函 issued
         o["listing"] = zjtx.listings.start("office", o["item"], {
@@ -434,6 +455,20 @@ def _registration(zjtx, enterprise_id: int, d: str) -> int:
     return EnterpriseAccounts.of(zjtx).register({"uscc": record["uscc"], "enterprise_name": record["name"],
                                                  "contact_name": f"{d}申请人", "email": f"applicant-{d}@example.com"},
                                                 "10.0.0.1")["account_id"]
+
+
+def _in_notice(zjtx) -> int:
+    """An admission in its public notice (公示), of an enterprise applying in the portal."""
+    with zjtx.db.read() as session:
+        dispatcher = actor_for(session, "dispatcher")
+    enterprise = zjtx.enterprises.save(dispatcher, {
+        **RECORD, "name": "黔江某公示企业", "uscc": uscc("91500114MA5U8WWW7"), "industry": "批发业", "tier": "无",
+        "tier_since": None}, years=YEARS)
+    started = zjtx.pool_portal.apply(PortalUser(enterprise, None, "联系人"))
+    for step, who in (("industry_review", liaison(DEPARTMENTS["a"])), ("commission_review", "dispatcher")):
+        [task] = [t for t in zjtx.queries.tasks(instance_id=started["id"]) if t["task"] == step]
+        zjtx.workflows.complete(task["id"], {"review_approved": True}, who)
+    return started["id"]
 
 
 def _meeting(zjtx) -> int:

@@ -124,4 +124,5 @@ def _too_many(exc):
 
 
 from web.qiye import pages  # noqa: E402,F401  (the routes: sign-in, invitation, account)
+from web.qiye import pool as _pool  # noqa: E402,F401  (培育入库: self-check, yearly figures, applying)
 from web.qiye import requests as _requests  # noqa: E402,F401  (诉求: submit, follow, rate)

@@ -1,0 +1,113 @@
+"""The enterprise portal's pool pages (issue 19): /qiye/pool for the signed-in enterprise only (its own
+admissions; another's is 404; a staff session refused), the public 公示 without sign-in, its objection form
+(CSRF, Chinese errors naming the field, a rate limit) and the objections on the admission's item page."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from engine.policy.pool.portal import PortalUser
+from engine.storage.models import Enterprise, EnterpriseYear
+from tests.helpers import GOOD, Browser, enterprise_session, register, uscc
+
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.usefixtures("clock")]
+OTHER = uscc("91500114MA5U8YYY7")
+REASON = "该企业2025年研发投入数据与实际不符"
+
+
+def open_task(zjtx, instance_id, bpmn_id):
+    [task] = [t for t in zjtx.queries.tasks(instance_id=instance_id) if t["task"] == bpmn_id]
+    return task
+
+
+def in_notice(zjtx, enterprise_id) -> dict:
+    started = zjtx.pool_portal.apply(PortalUser(enterprise_id, None, "张经理"))
+    zjtx.workflows.complete(open_task(zjtx, started["id"], "industry_review")["id"], {"review_approved": True},
+                            "commerce_commission_liaison")
+    zjtx.workflows.complete(open_task(zjtx, started["id"], "commission_review")["id"], {"review_approved": True},
+                            "dispatcher")
+    return started
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_the_public_notice_needs_no_sign_in_and_shows_the_notice_only(app, zjtx, pages):
+    started = in_notice(zjtx, register(zjtx))
+    other = register(zjtx, uscc=OTHER, name="重庆黔江某另一家有限公司")
+    zjtx.pool_portal.apply(PortalUser(other, None, "王经理"))  # in its reviews: not in notice
+    for client in (Browser(app), pages("officer")):  # anyone on the network, signed in or not
+        page = client.get("/gongshi/")
+        assert page.status_code == 200
+        body = text(page)
+        assert "重庆黔江某精密制造有限公司" in body and GOOD in body and "批发业" in body and "2026-11-11" in body
+        assert "另一家" not in body and f"/gongshi/{started['id']}/objection" in body
+        assert started["business_key"] not in body and "张经理" not in body  # nothing of the admission beyond it
+
+
+def test_the_objection_form_names_the_field_and_the_dispatcher_sees_it_on_the_item(app, zjtx, pages):
+    started = in_notice(zjtx, register(zjtx))
+    public = Browser(app)
+    url = f"/gongshi/{started['id']}/objection"
+    assert public.get(url).status_code == 200
+    refused = public.client.post(url, data={"name": "张三", "contact": "13800001111", "reason": REASON})
+    assert refused.status_code == 400 and "CSRF" in text(refused)  # no token, nothing recorded
+    bad = public.post(url, {"name": "", "contact": "13800001111", "reason": "不实"})
+    assert bad.status_code == 400
+    assert "「姓名或单位」不能为空" in text(bad) and "「异议理由」至少 10 个字" in text(bad)
+    assert public.post(url, {"name": "张三", "contact": "13800001111", "reason": REASON}).status_code == 200
+    item = text(pages("dispatcher").get(f"/items/{started['id']}"))
+    assert 'id="notice-objections"' in item and REASON in item and "13800001111" in item
+    assert public.get("/gongshi/999999/objection").status_code == 404
+
+
+def test_the_objection_form_is_rate_limited(app, zjtx):
+    started = in_notice(zjtx, register(zjtx))
+    public = Browser(app)
+    url = f"/gongshi/{started['id']}/objection"
+    public.get(url)
+    answers = [public.post(url, {"name": "", "contact": "", "reason": ""}).status_code for _ in range(6)]
+    assert answers[:5] == [400] * 5 and answers[5] == 429
+
+
+def test_the_enterprise_sees_its_self_check_and_its_own_admissions_only(app, zjtx, pages):
+    mine = enterprise_session(app, zjtx)
+    page = mine.get("/qiye/pool")
+    assert page.status_code == 200
+    body = text(page)
+    assert "符合培育入库条件" in body and "上年研发投入占营业收入比重" in body and "提交入库申请" in body
+    bad = mine.post("/qiye/pool/figures", {"revenue": "", "rd_expense": "1", "net_profit": "1",
+                                           "total_assets": "1", "total_liabilities": "1", "employees": "1"})
+    assert bad.status_code == 400 and "「营业收入（元）」不能为空" in text(bad)
+    applied = mine.post("/qiye/pool/apply", {"apply_note": "申请入库"})
+    assert applied.status_code == 302
+    instance_id = int(re.search(r"/qiye/pool/admissions/(\d+)", applied.headers["Location"]).group(1))
+    assert "行业主管部门审核中" in text(mine.get(f"/qiye/pool/admissions/{instance_id}"))
+    again = mine.post("/qiye/pool/apply", {})
+    assert again.status_code == 302 and "正在办理中" in text(mine.get("/qiye/pool"))
+    register(zjtx, uscc=OTHER, name="重庆黔江某另一家有限公司")
+    theirs = enterprise_session(app, zjtx, uscc=OTHER)
+    assert theirs.get(f"/qiye/pool/admissions/{instance_id}").status_code == 404
+    assert pages("officer").get("/qiye/pool").status_code == 403  # a staff session is refused
+
+
+def test_the_service_officer_confirms_or_refuses_the_enterprises_figures_on_the_list(app, zjtx, pages):
+    mine = enterprise_session(app, zjtx)
+    figures = {"revenue": "27000000", "rd_expense": "800000", "net_profit": "1600000", "total_assets": "41000000",
+               "total_liabilities": "21000000", "employees": "190"}
+    assert mine.post("/qiye/pool/figures", figures).status_code == 302
+    assert "待服务专员确认" in text(mine.get("/qiye/pool"))
+    assert pages("commerce_commission_liaison").get("/enterprises/year-updates/").status_code == 403
+    listed = text(pages("officer").get("/enterprises/year-updates/"))
+    update_id = int(re.search(r'id="update-(\d+)"', listed).group(1))
+    assert "27,000,000.00" in listed and "26,000,000.00" in listed  # submitted beside the registry's
+    empty = pages("officer").post(f"/enterprises/year-updates/{update_id}/refuse", {"reason": ""})
+    assert empty.status_code == 400 and "「退回理由」不能为空" in text(empty)
+    assert pages("officer").post(f"/enterprises/year-updates/{update_id}/confirm").status_code == 302
+    assert "已确认，已写入企业库" in text(mine.get("/qiye/pool"))
+    with zjtx.db.read() as session:  # in the registry
+        assert session.scalar(select(EnterpriseYear.revenue).join(Enterprise).where(
+            Enterprise.uscc == GOOD, EnterpriseYear.year == 2025)) == 27_000_000
