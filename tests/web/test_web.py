@@ -297,6 +297,7 @@ def test_every_route_refuses_anonymous_users(app):
     client = app.test_client()
     public = {"/login", "/healthz", "/metrics", "/api/v1/openapi.json",
               "/qiye/login", "/qiye/register", "/qiye/invite/<token>"}  # 企业端 sign-in (tests/web/test_qiye_accounts.py)
+    public |= {"/gongshi/", "/gongshi/<int:instance_id>/objection"}  # 公示 (tests/web/test_enterprise_pool_pages.py)
     checked = 0
     for rule in app.url_map.iter_rules():
         if rule.rule in public or rule.endpoint in ("static", "vendor"):
