@@ -212,3 +212,17 @@ def test_the_notice_lists_admissions_in_notice_only_and_an_objection_reaches_the
     [seen] = zjtx.notices.objections(actor(zjtx, "dispatcher"), in_notice["id"])
     assert (seen["name"], seen["contact"]) == ("张三", "13800001111")
     assert zjtx.notices.objections(actor(zjtx, "commerce_commission_liaison"), in_notice["id"]) == []
+
+
+def test_the_contact_who_applied_is_told_the_result_with_its_reasons(mailing_zjtx):
+    zjtx = mailing_zjtx
+    enterprise_id = register(zjtx, years=[*YEARS[:2], {**YEARS[2], "rd_expense": 260_000}])  # 1% R&D
+    contact_id = portal_contact(zjtx, enterprise_id, "li@example.com")
+    started = zjtx.pool_portal.apply(who(enterprise_id, contact_id))  # decided at once: 不符合
+    with zjtx.db.read() as session:
+        [mail] = session.scalars(select(OutboxMessage).where(OutboxMessage.address == "li@example.com"))
+    assert "暂不符合培育条件" in mail.subject and started["business_key"] in mail.body
+    assert "上年研发投入占营业收入比重：1.00%，标准 ≥ 2%，不符合" in mail.body
+    [admission] = zjtx.pool_portal.admissions(enterprise_id)
+    assert admission["finished"] and admission["words"] == "不符合培育条件，未入库"
+    assert admission["reasons"] == [mail.body.split("- ")[1].split("\n")[0]]

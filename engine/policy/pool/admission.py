@@ -93,6 +93,10 @@ def make_completion_handler(notifier, tz, base_url: str):
                         link=f"{base_url.rstrip('/')}/items/{instance.id}",
                         data={"enterprise": enterprise.uscc, "result": result})
         notifier.notify(session, notice, recipients, None, now)
+        if (instance.started_by or "").startswith("enterprise:"):  # applied in the portal: its contact too
+            from engine.policy.pool.portal import tell_applicant
+
+            tell_applicant(session, notifier, instance.id, context, now)
 
     return on_completed
 

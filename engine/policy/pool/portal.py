@@ -85,6 +85,21 @@ def contact_of(session: Session, contact_id: int) -> Contact | None:
     return Contact(label=contact.name, email=email, mobile=mobile) if email or mobile else None
 
 
+def tell_applicant(session: Session, notifier, instance_id: int, context: dict, now: datetime) -> None:
+    """An admission the enterprise applied for in the portal has ended: its contact is told the result and the
+    reasons (admission.on_completed calls this in the completing transaction)."""
+    from notifications.outbox import Notice
+
+    applied = session.scalar(select(AuditRecord).where(AuditRecord.instance_id == instance_id,
+                                                       AuditRecord.action == "enterprise_applied").limit(1))
+    contact_id = (applied.data or {}).get("contact_id") if applied is not None else None
+    contact = contact_of(session, contact_id) if isinstance(contact_id, int) else None
+    if contact is not None:
+        notifier.notify_contact(session, Notice(key=f"admission:{instance_id}:contact", template="admission_result_contact",
+                                                context=context, data={"event": "admission_result",
+                                                                       "result": context["result"]}), contact, now)
+
+
 def _next_steps(result: dict) -> list[str]:
     if result["eligible"] is True:
         return ["按现有数据符合培育入库条件，可以申请入库。"]
@@ -262,7 +277,8 @@ class PoolPortal:
             stored = [attachments.store(session, self.storage_dir, instance.id, None, actor, file, now, uploader)
                       for file in checked]
             session.add(AuditRecord(instance_id=instance.id, action="enterprise_applied", actor=actor.username,
-                                    at=now, data={"contact": who.contact_name, "note": note, "attachments": stored}))
+                                    at=now, data={"contact": who.contact_name, "contact_id": who.contact_id,
+                                                  "note": note, "attachments": stored}))
 
         data = {"enterprise_uscc": code, "channel": "application", "apply_note": note}
         return self.workflows.start(ADMISSION, data, actor=actor, on_write=link)
