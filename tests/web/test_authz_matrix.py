@@ -3,8 +3,10 @@
 Two departments, A (区商务委) and B (区交通局), each with its own item, task, comment, file, enterprise (an
 industry that department reviews) and message; a draft and a published circular; an incident. Every
 route that takes an object id is tried by the liaisons and heads of both departments, the dispatcher,
-the office, a service officer, a designer, an admin and an anonymous visitor, against both departments'
-objects. Who may read is the policy below; everyone else gets 403 or 404 (anonymous: the login page or
+the office, a service officer, a designer, an admin, an anonymous visitor and a signed-in contact of each
+department's enterprise (企业端: its own realm; each enterprise also submitted a problem and applied to the
+pool), against both departments' objects; an enterprise session on a staff route counts as no staff
+session. Who may read is the policy below; everyone else gets 403 or 404 (anonymous: the login page or
 401), never a 500 and never a page with the object's data. State-changing routes are tried only by those
 who may not use them, and must change nothing.
 
@@ -24,6 +26,7 @@ from sqlalchemy import select
 from engine.identity.accounts import issue_token
 from engine.identity.authz import actor_for
 from engine.identity.org import get_user
+from engine.policy.enterprise_requests.service import Requester
 from engine.policy.pool.portal import PortalUser
 from engine.storage.models import (
     ApiToken,
@@ -47,6 +50,7 @@ from tests.helpers import (
     Browser,
     Item,
     counts,
+    enterprise_session,
     head,
     liaison,
     newest_to,
@@ -64,6 +68,12 @@ USERS = {"liaison_a": liaison(DEPARTMENTS["a"]), "head_a": head(DEPARTMENTS["a"]
          "dispatcher": "dispatcher", "office": "office", "officer": "officer", "designer": "designer",
          "admin": "admin", "anonymous": None}
 CENTRAL = {"dispatcher", "office", "officer", "admin"}  # the roles that work across departments
+# 企业端: a contact of each department's enterprise, signed in through the portal (its own realm).
+QIYE = {"qiye_a": "a", "qiye_b": "b"}
+
+
+def own_enterprise(d: str) -> set[str]:
+    return {f"qiye_{d}"}
 
 
 # -- who may use a route on department d's object -------------------------------------------------
@@ -207,11 +217,13 @@ CASES: dict[str, Case] = {
         lambda o: f"/enterprises/guidance/{o['enterprise']}/visits", guidance_recorders, acts=True,
         data={"visited_on": "2026-11-03", "visitors": "越权", "advice": "越权指导", "next_step": "越权"}),
     # 公示: an admission in its public notice, open to anyone (signed in or not); its objection form
-    "GET /gongshi/<int:instance_id>/objection": Case(lambda o: f"/gongshi/{o['notice']}/objection", lambda d: set(USERS)),
+    "GET /gongshi/<int:instance_id>/objection": Case(lambda o: f"/gongshi/{o['notice']}/objection",
+                                                     lambda d: {*USERS, *QIYE}),
     "POST /gongshi/<int:instance_id>/objection": Case(lambda o: f"/gongshi/{o['notice']}/objection",
-                                                      lambda d: set(USERS), acts=True),
+                                                      lambda d: {*USERS, *QIYE}, acts=True),
     # 企业端 · 培育入库: no staff session may open an enterprise's admission (403), anonymous to /qiye/login
-    "GET /qiye/pool/admissions/<int:instance_id>": Case(lambda o: f"/qiye/pool/admissions/{o['item']}", lambda d: set()),
+    "GET /qiye/pool/admissions/<int:instance_id>": Case(lambda o: f"/qiye/pool/admissions/{o['admission']}",
+                                                        own_enterprise),
     # an enterprise's yearly figures: its own service officer (officer), the dispatcher and admins decide
     "POST /enterprises/year-updates/<int:update_id>/<any(confirm, refuse):decision>": Case(
         lambda o: f"/enterprises/year-updates/{o['year_update']}/confirm", lambda d: {"dispatcher", "officer", "admin"},
@@ -270,8 +282,10 @@ CASES: dict[str, Case] = {
     "GET /policy/processes/<key>/diagram.bpmn": Case(lambda o: "/policy/processes/problem_dispatch/diagram.bpmn",
                                                      members),
     # 企业端: the invitation link is for the person it was sent to; every staff session is refused (403)
-    "GET /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous"}),
-    "POST /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous"}, acts=True),
+    # An invitation link is its own key: whoever holds it may open and accept it, signed in to the portal or not.
+    "GET /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous", *QIYE}),
+    "POST /qiye/invite/<token>": Case(lambda o: f"/qiye/invite/{o['invite']}", lambda d: {"anonymous", *QIYE},
+                                      acts=True),
     "POST /enterprises/<int:enterprise_id>/invite": Case(
         lambda o: f"/enterprises/{o['enterprise']}/invite", enterprise_editors, acts=True,
         data={"contact_name": "冒名者", "email": "intruder@example.com"}),
@@ -283,10 +297,13 @@ CASES: dict[str, Case] = {
     "POST /enterprises/<int:enterprise_id>/qiye-account/<any(disable, enable):action>": Case(
         lambda o: f"/enterprises/{o['enterprise']}/qiye-account/disable", enterprise_editors, acts=True),
     # 企业端 诉求: an enterprise's own items only (two enterprises: tests/web/test_enterprise_request_pages.py)
-    "GET /qiye/items/<int:instance_id>": Case(lambda o: f"/qiye/items/{o['item']}", lambda d: set(),
-                                             marker="enterprise"),
-    "POST /qiye/items/<int:instance_id>/rating": Case(lambda o: f"/qiye/items/{o['item']}/rating", lambda d: set(),
-                                                      acts=True, data={"solved": "已解决", "satisfied": "满意"}),
+    "GET /qiye/items/<int:instance_id>": Case(lambda o: f"/qiye/items/{o['qiye_item']}", own_enterprise,
+                                             marker="qiye"),
+    "GET /qiye/items/<int:instance_id> (a staff-registered item)": Case(lambda o: f"/qiye/items/{o['item']}",
+                                                                        lambda d: set(), marker="enterprise"),
+    "POST /qiye/items/<int:instance_id>/rating": Case(lambda o: f"/qiye/items/{o['qiye_item']}/rating",
+                                                      own_enterprise, acts=True,
+                                                      data={"solved": "已解决", "satisfied": "满意"}),
 }
 # The department a ledger is asked for: checked by test_a_ledger_for_another_department_holds_only_ones_own.
 LEDGER = "GET /ledgers/<kind>.xlsx"
@@ -416,6 +433,11 @@ def _objects(zjtx) -> dict[str, dict]:
                                   "file": f"{department}材料", "company": f"黔江某{department}公司",
                                   "draft": "尚未发布的草稿内容"}}
         objects[d]["year_update"] = year_update  # pending, its service officer the demo's officer
+        # 企业端: the department's enterprise submitted a problem itself and applied to the pool.
+        objects[d]["qiye_item"] = zjtx.enterprise_requests.submit(
+            Requester(enterprise, f"{d}联系人"), "用地", f"{department}企业自主提交的诉求内容", "张经理 13900000000")["id"]
+        objects[d]["markers"]["qiye"] = f"{department}企业自主提交的诉求内容"
+        objects[d]["admission"] = zjtx.pool_portal.apply(PortalUser(enterprise, None, f"{d}联系人"))["id"]
     deadline = zjtx.calendars.add_working_days(zjtx.calendars.today(), 20)["due"]
     for o in objects.values():  # each item listed for supervision by the office, its 督办函 issued
         o["listing"] = zjtx.listings.start("office", o["item"], {
@@ -491,7 +513,8 @@ def _meeting(zjtx) -> int:
     return meeting["id"]
 
 
-def _browsers(app) -> dict[str, Browser]:
+def _browsers(app, zjtx=None, objects=None) -> dict[str, Browser]:
+    """The staff users and, given the objects, a signed-in contact of each department's enterprise."""
     out = {}
     for name, username in USERS.items():
         b = Browser(app)
@@ -499,6 +522,9 @@ def _browsers(app) -> dict[str, Browser]:
             assert b.login(username).status_code == 302, name
         b.get("/login" if username is None else "/notifications")  # the session's CSRF token
         out[name] = b
+    for name, d in QIYE.items() if objects else ():
+        code = zjtx.enterprises.get(objects[d]["enterprise"])["uscc"]
+        out[name] = enterprise_session(app, zjtx, uscc=code, email=f"matrix-{d}@example.com")
     return out
 
 
@@ -515,6 +541,8 @@ def _send(b: Browser, case: Case, o: dict):
 
 def _refused(name: str, user: str, response) -> str | None:
     status = response.status_code
+    if user in QIYE and status not in (403, 404):  # an enterprise session is no staff session: as anonymous
+        user = "anonymous"
     if user == "anonymous":
         if name.split()[1].startswith("/api/"):
             return None if status == 401 else f"anonymous API call answered {status}"
@@ -529,7 +557,8 @@ def _state(zjtx, objects) -> tuple:
         return tuple(session.scalars(select(attribute).order_by(model.id)))
 
     with zjtx.db.read() as session:
-        return (tuple(counts(zjtx, o["item"]) for o in objects.values()), column(Comment.id, Comment),
+        return (tuple(counts(zjtx, o[key]) for o in objects.values() for key in ("item", "qiye_item", "admission")),
+                column(Comment.id, Comment),
                 column(Attachment.id, Attachment), column(Enterprise.name, Enterprise),
                 column(InboxMessage.read_at, InboxMessage), column(Incident.resolved_at, Incident),
                 column(User.display_name, User), column(Department.name, Department),
@@ -542,7 +571,7 @@ def _state(zjtx, objects) -> tuple:
 @pytest.mark.slow
 def test_no_route_lets_a_user_past_the_matrix(app, zjtx):
     objects = _objects(zjtx)
-    browsers = _browsers(app)
+    browsers = _browsers(app, zjtx, objects)
     before = _state(zjtx, objects)
     problems = []
     for name, case in CASES.items():
