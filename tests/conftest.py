@@ -280,6 +280,32 @@ def smtp():
 
 
 @pytest.fixture
+def sms_gateway():
+    """An SMS gateway on loopback that keeps what it is sent (notifications/channels/sms.py): yields its URL and
+    the list of (Idempotency-Key, JSON body) received."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str | None, dict]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8"))
+            received.append((self.headers.get("Idempotency-Key"), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/send", received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 def mailing_zjtx(database_url, smtp):
     """An engine that sends email to the loopback SMTP server."""
     services = make_engine(database_url, smtp_host="127.0.0.1", smtp_port=smtp.port,

@@ -4,11 +4,8 @@ and the contact signs in with a one-time code received the same way; wrong, expi
 the limits on codes, passwords and the audit trail. SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import json
 import re
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -70,27 +67,6 @@ def test_an_invitation_by_email_opens_the_account_and_a_mailed_code_signs_in(mai
                                           "qiye_signed_in", "qiye_signed_out"]
 
 
-@pytest.fixture
-def sms_gateway():
-    """An SMS gateway on loopback that keeps what it is sent (notifications/channels/sms.py)."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/send", received
-    server.shutdown()
-    server.server_close()
-
-
 def test_an_invitation_by_sms_and_a_texted_code(database_url, make_engine, sms_gateway):
     url, received = sms_gateway
     zjtx = make_engine(database_url, sms_gateway_url=url)
@@ -98,13 +74,14 @@ def test_an_invitation_by_sms_and_a_texted_code(database_url, make_engine, sms_g
         portal = EnterpriseAccounts.of(zjtx)
         portal.invite("officer", register(zjtx), {"contact_name": "王经理", "mobile": "138 0000 1111"})
         assert zjtx.deliverer.deliver_due() == 1
-        assert received[0]["mobile"] == MOBILE and "【企业账号邀请】" in received[0]["content"]
-        token = INVITE_LINK.search(received[0]["content"]).group(1)
+        _, invitation = received[0]  # (Idempotency-Key, body)
+        assert invitation["mobile"] == MOBILE and "【企业账号邀请】" in invitation["content"]
+        token = INVITE_LINK.search(invitation["content"]).group(1)
         assert portal.invitation(token)["shown"] == "138****1111"
         portal.accept(token)
         portal.request_code(MOBILE, IP)
         zjtx.deliverer.deliver_due()
-        code = LOGIN_CODE.search(received[-1]["content"]).group(1)
+        code = LOGIN_CODE.search(received[-1][1]["content"]).group(1)
         who, _ = portal.sign_in_with_code("+86 138-0000-1111", code, IP)
         assert who.contact_name == "王经理"
     finally:

@@ -5,10 +5,7 @@ officer and contact told. The figures count a merged item nowhere, as they did w
 it has no department step, and its status is never the master's."""
 from __future__ import annotations
 
-import json
-import threading
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -101,26 +98,6 @@ def test_merged_items_wait_for_the_master_and_close_with_its_outcome(mailing_zjt
     assert dict(audits(zjtx, second))["merged_closed"]["contact"] == []
 
 
-@pytest.fixture
-def sms_gateway():
-    """An SMS gateway on loopback that keeps what it is sent (notifications/channels/sms.py)."""
-    received: list[tuple[str, dict]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8"))
-            received.append((self.headers.get("Idempotency-Key"), body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/send", received
-    server.shutdown()
-    server.server_close()
 
 
 def test_a_contact_with_only_a_mobile_is_sent_a_text_message(database_url, make_engine, sms_gateway, clock):
