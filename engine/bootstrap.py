@@ -182,12 +182,12 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         dashboard=Dashboard(db, tz, clock), pauses=PauseService(workflows, notifier, settings.base_url),
         pause_views=PauseViews(db, tz, clock, workflows),
         pool_portal=PoolPortal(db, workflows, enterprises, decisions, notifier, clock, tz, settings.base_url,
-                               settings.attachment_dir, lambda: services.enterprise_requests._uploader()),
+                               settings.attachment_dir),
         notices=PublicNotices(db, notifier, clock, tz, settings.base_url),
         decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock),
         policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db),
         enterprise_requests=EnterpriseRequests(db, workflows, intake, settings.attachment_dir, clock, tz),
-        enterprise_items=EnterpriseItems(db, tz))
+        enterprise_items=EnterpriseItems(db, tz, settings.attachment_dir))
     services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

@@ -1,12 +1,13 @@
 """Circulars: the archive, the printable page and the Word document."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine.deadlines.periods import previous_month
 from engine.errors import NotFound, ValidationFailed
 from engine.policy.circulars.service import PeriodDrafted, period_of, table_columns
 from engine.policy.dispatch.figures import labels
+from web.downloads import DOCX, send_download
 from web.security import login_required, roles_required, services
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
@@ -75,12 +76,7 @@ def view(circular_id: int):
 @login_required
 def docx(circular_id: int):
     circular = _get(circular_id)
-    from urllib.parse import quote
-
-    name = quote(f"{circular.number or '通报草稿'}.docx")
-    return Response(services().circulars.docx(circular),
-                    content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+    return send_download(services().circulars.docx(circular), f"{circular.number or '通报草稿'}.docx", DOCX)
 
 
 @bp.get("/<int:circular_id>/evidence")

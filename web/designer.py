@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from engine.errors import Conflict, DeploymentError, NotFound
+from web.downloads import send_download
 from web.security import roles_required, services
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
@@ -66,8 +66,7 @@ def download(key: str, version: int, filename: str):
         name, text = services().repository.source(g.actor, key, version, filename)
     except NotFound:
         abort(404)
-    return Response(text, content_type="application/xml; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return send_download(text, name, "application/xml; charset=utf-8")
 
 
 @bp.get("/dmn/<name>.dmn/edit")

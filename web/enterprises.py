@@ -2,13 +2,14 @@
 and applying for the cultivation pool."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.policy.pool import scope
 from engine.policy.pool.eligibility import FIGURES, DecisionFailed, Inputs, decide, industries
 from engine.policy.pool.enterprises import EDIT_ROLES, ENTERPRISE_COLUMNS, TIERS, ImportFailed
 from engine.policy.portal import EnterpriseAccounts
+from web.downloads import XLSX, send_download
 from web.params import MAX_PAGE, int_arg
 from web.security import login_required, roles_required, services
 
@@ -98,9 +99,7 @@ def edit(enterprise_id: int | None = None):
 @bp.get("/export.xlsx")
 @roles_required(*EDIT_ROLES, "leading_group_office")
 def export():
-    return Response(services().enterprises.export_workbook(),
-                    content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''enterprises.xlsx"})
+    return send_download(services().enterprises.export_workbook(), "enterprises.xlsx", XLSX)
 
 
 @bp.post("/import")

@@ -3,17 +3,16 @@ yearly 实绩考核 workbook (dispatcher, leading_group_office, admin)."""
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, g, render_template, request
 
 from engine.errors import NotFound, ValidationFailed
 from engine.policy.ledger_service import ASSESSMENT_ROLES, READER_ROLES, TITLES
+from web.downloads import XLSX, send_download
 from web.security import roles_required, services
 
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
 ROLES = tuple(sorted(READER_ROLES))
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _date(key: str) -> date | None:
@@ -33,8 +32,7 @@ def index():
 
 
 def _xlsx(title: str, content: bytes) -> Response:
-    return Response(content, content_type=XLSX,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(title)}.xlsx"})
+    return send_download(content, f"{title}.xlsx", XLSX)
 
 
 @bp.get("/assessment.xlsx")

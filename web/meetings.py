@@ -4,18 +4,16 @@ states; a meeting's page (minutes, attendance, topics, decisions with their item
 (engine.policy.meetings.service) decides who may see and do what; the central roles see meetings."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 
 from engine.errors import Conflict, NotFound
 from engine.identity.org import GLOBAL_ROLES
 from engine.policy.meetings.service import MeetingService
+from web.downloads import DOCX, send_download
 from web.security import roles_required, services
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 READERS = tuple(sorted(GLOBAL_ROLES))
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _meetings() -> MeetingService:
@@ -74,8 +72,7 @@ def minutes(meeting_id: int):
         name, content = _meetings().minutes(g.actor, meeting_id)
     except NotFound:
         abort(404)
-    return Response(content, content_type=DOCX,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return send_download(content, name, DOCX)
 
 
 @bp.app_context_processor

@@ -11,6 +11,7 @@ from engine.policy.pool.enterprises import EDIT_ROLES
 from engine.queries.tasks import DEFAULT_TAB, TABS, InboxFilter
 from notifications.errors import MessageNotFound
 from web import formfields
+from web.downloads import send_download
 from web.enterprises import VIEW_ROLES as ENTERPRISE_VIEW_ROLES
 from web.meetings import prefill as meeting_prefill
 from web.params import MAX_PAGE, back, form_ref, int_arg
@@ -119,11 +120,7 @@ def attachment(attachment_id: int):
         filename, content_type, content = services().items.read_attachment(g.actor, attachment_id)
     except NotFound:
         abort(404)
-    from urllib.parse import quote
-
-    return Response(content, content_type=content_type, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-        "X-Content-Type-Options": "nosniff"})
+    return send_download(content, filename, content_type)
 
 
 @bp.get("/items/<int:instance_id>")

@@ -1,17 +1,15 @@
 """推荐申报: a batch's recommendation list as Excel (the item page of the recognition_batch instance shows its steps)."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Blueprint, Response, abort, g
+from flask import Blueprint, abort, g
 
 from engine.errors import NotFound
 from engine.policy.recognition.lists import recommendation_workbook
+from web.downloads import XLSX, send_download
 from web.security import roles_required, services
 
 bp = Blueprint("recognition", __name__, url_prefix="/recognition")
 READERS = ("dispatcher", "leading_group_office", "admin")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/<int:instance_id>/list.xlsx")
@@ -25,5 +23,4 @@ def recommendation_list(instance_id: int):
     if shown["process"] != "recognition_batch":
         abort(404)
     name, content = recommendation_workbook(shown["data"])
-    return Response(content, content_type=XLSX,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return send_download(content, name, XLSX)

@@ -2,13 +2,12 @@
 the panel the item page shows (engine.policy.supervision.service decides who may do and see what)."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from engine.errors import NotFound, ValidationFailed
 from engine.policy.supervision.listing import PROCESS
 from web import formfields
+from web.downloads import DOCX, send_download
 from web.security import login_required, services
 
 bp = Blueprint("supervision", __name__)
@@ -70,8 +69,7 @@ def letter(listing_id: int):
         filename, content = services().listings.letter(g.actor, listing_id)
     except NotFound:
         abort(404)
-    return Response(content, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+    return send_download(content, filename, DOCX)
 
 
 @bp.route("/api/v1/items/<int:instance_id>/listed-supervision", methods=["GET", "POST"])

@@ -32,6 +32,7 @@ from engine.storage.models import (
     AuditRecord,
     Comment,
     Department,
+    EnterpriseContact,
     HumanTask,
     ProcessInstance,
     User,
@@ -204,10 +205,12 @@ class Queries(TaskLists):
         comments = [{"at": c.at.astimezone(self.tz), "user": names.get(c.user_id, ""), "text": c.text}
                     for c in session.scalars(select(Comment).where(Comment.instance_id == instance_id)
                                              .order_by(Comment.id))]
-        attachments = [{"id": a.id, "filename": a.filename, "size": a.size, "user": names.get(a.user_id, ""),
-                        "at": a.at.astimezone(self.tz)}
-                       for a in session.scalars(select(Attachment).where(Attachment.instance_id == instance_id)
-                                                .order_by(Attachment.id))]
+        files = list(session.scalars(select(Attachment).where(Attachment.instance_id == instance_id)
+                                     .order_by(Attachment.id)))
+        senders = _enterprise_senders(session, files)
+        attachments = [{"id": a.id, "filename": a.filename, "size": a.size, "at": a.at.astimezone(self.tz),
+                        "user": names.get(a.user_id, "") if a.user_id is not None else senders.get(a.contact_id, "企业")}
+                       for a in files]
         tasks = session.execute(
             select(HumanTask, Department.name).join(Department, HumanTask.department_id == Department.id)
             .where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)).all()
@@ -279,3 +282,12 @@ def _readable(schema: dict | None, data: dict | None) -> list[tuple[str, str]]:
             shown = str(prop.get("x-labels", {}).get(value, value))
         out.append((prop.get("title", name), shown))
     return out
+
+
+def _enterprise_senders(session: Session, files: list[Attachment]) -> dict[int, str]:
+    """「企业联系人 name」 for the files an enterprise sent through the portal (they name no staff account)."""
+    wanted = sorted({a.contact_id for a in files if a.user_id is None and a.contact_id is not None})
+    if not wanted:
+        return {}
+    rows = session.execute(select(EnterpriseContact.id, EnterpriseContact.name).where(EnterpriseContact.id.in_(wanted)))
+    return {i: f"企业联系人 {name}" for i, name in rows}

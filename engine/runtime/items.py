@@ -86,11 +86,7 @@ class ItemService:
                 self._check_visible(session, actor, row.instance_id)
             except InstanceNotFound:
                 raise NotFound(f"附件 {attachment_id} 不存在") from None
-            path = self.storage_dir / row.sha256[:2] / row.sha256
-            try:
-                return row.filename, row.content_type, path.read_bytes()
-            except FileNotFoundError:  # the storage folder was not restored with the database
-                raise NotFound(f"附件 {attachment_id}（{row.filename}）的文件已不在存储目录中，请联系管理员") from None
+            return read_stored(self.storage_dir, row)
 
 
 def checked_file(filename: str, content: bytes) -> tuple[str, str, bytes, str]:
@@ -116,10 +112,20 @@ def checked_file(filename: str, content: bytes) -> tuple[str, str, bytes, str]:
     return name, content_type, content, hashlib.sha256(content).hexdigest()
 
 
+def read_stored(storage_dir: Path, row: Attachment) -> tuple[str, str, bytes]:
+    """An attachment's file name, type and bytes (NotFound when the file is not in the storage folder)."""
+    path = storage_dir / row.sha256[:2] / row.sha256
+    try:
+        return row.filename, row.content_type, path.read_bytes()
+    except FileNotFoundError:  # the storage folder was not restored with the database
+        raise NotFound(f"附件 {row.id}（{row.filename}）的文件已不在存储目录中，请联系管理员") from None
+
+
 def store(session, storage_dir: Path, instance_id: int, task_id: int | None, actor: Actor,
-          file: tuple[str, str, bytes, str], now, user_id: int | None = None) -> dict:
+          file: tuple[str, str, bytes, str], now, contact_id: int | None = None) -> dict:
     """Write a checked file and its attachment row and audit record in the caller's transaction; the
-    uploader is the actor's account, or ``user_id`` for one without (the enterprise portal's)."""
+    uploader is the actor's account, or, for a file an enterprise sent through the portal, no account but
+    its contact ``contact_id``."""
     name, content_type, content, digest = file
     # Stored under its hash, never under the user's file name.
     path = storage_dir / digest[:2] / digest
@@ -128,7 +134,8 @@ def store(session, storage_dir: Path, instance_id: int, task_id: int | None, act
         tmp = path.with_suffix(".part")
         tmp.write_bytes(content)
         tmp.replace(path)
-    row = Attachment(instance_id=instance_id, task_id=task_id, user_id=user_id or actor.user_id, filename=name[:200],
+    row = Attachment(instance_id=instance_id, task_id=task_id, user_id=None if contact_id else actor.user_id,
+                     contact_id=contact_id, filename=name[:200],
                      content_type=content_type, size=len(content), sha256=digest, at=now)
     session.add(row)
     session.flush()

@@ -15,8 +15,18 @@ from engine.errors import Conflict, InstanceNotFound, ValidationFailed
 from engine.identity.org import get_user
 from engine.policy.circulars.service import table_columns
 from engine.policy.dispatch.figures import compute
-from engine.policy.enterprise_requests.service import SOURCE, UPLOADER, Requester
-from engine.storage.models import Attachment, AuditRecord, InboxMessage, ItemLink, OutboxMessage, ProcessInstance, User
+from engine.policy.enterprise_requests.service import SOURCE, Requester
+from engine.storage.models import (
+    Attachment,
+    AuditRecord,
+    EnterpriseAccount,
+    EnterpriseContact,
+    InboxMessage,
+    ItemLink,
+    OutboxMessage,
+    ProcessInstance,
+    User,
+)
 from tests.helpers import GOOD, RECORD, REGISTRATION, Item, head, liaison, register, uscc, visit
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -31,7 +41,18 @@ ANSWER = "已协调园区调剂建设用地指标 20 亩，请于下月办理用
 
 
 def enterprise(zjtx, code: str = GOOD, name: str = RECORD["name"]) -> Requester:
-    return Requester(enterprise_id=register(zjtx, uscc=code, name=name), contact_name="张经理", account_id=1, contact_id=1)
+    """The enterprise, registered, with an account and a contact as an accepted invitation leaves them."""
+    enterprise_id = register(zjtx, uscc=code, name=name)
+    with zjtx.db.write() as session:
+        account = EnterpriseAccount(enterprise_id=enterprise_id, status="active", origin="invitation")
+        session.add(account)
+        session.flush()
+        contact = EnterpriseContact(account_id=account.id, name="张经理", email=f"{code[-6:]}@example.com",
+                                    email_verified=True)
+        session.add(contact)
+        session.flush()
+        account_id, contact_id = account.id, contact.id
+    return Requester(enterprise_id=enterprise_id, contact_name="张经理", account_id=account_id, contact_id=contact_id)
 
 
 def submit(zjtx, who: Requester, files=(PDF,), **changes) -> dict:
@@ -65,6 +86,8 @@ def to_review_with_internal_texts(item: Existing) -> None:
 
 def test_a_submitted_problem_arrives_for_triage_linked_to_the_enterprise_with_its_file(zjtx, clock):
     who = enterprise(zjtx)
+    with zjtx.db.read() as session:
+        inactive = session.scalar(select(func.count(User.id)).where(User.active.is_(False)))
     made = submit(zjtx, who)
     item = Existing(zjtx, made["id"])
     data = item.data()
@@ -73,9 +96,9 @@ def test_a_submitted_problem_arrives_for_triage_linked_to_the_enterprise_with_it
     with zjtx.db.read() as session:
         assert session.get(ItemLink, item.id).enterprise_id == who.enterprise_id
         files = list(session.scalars(select(Attachment).where(Attachment.instance_id == item.id)))
-        portal = session.scalar(select(User).where(User.username == UPLOADER))  # the portal's account: inactive
-        assert [(f.filename, f.user_id) for f in files] == [("红线图.pdf", portal.id)]
-        assert (portal.active, portal.role_names, portal.display_name) == (False, set(), "企业（企业服务平台）")
+        # the file names the contact who sent it, and no staff account (nor a stand-in one)
+        assert [(f.filename, f.user_id, f.contact_id) for f in files] == [("红线图.pdf", None, who.contact_id)]
+        assert session.scalar(select(func.count(User.id)).where(User.active.is_(False))) == inactive
         actions = [a.action for a in session.scalars(select(AuditRecord).where(AuditRecord.instance_id == item.id))]
         assert {"start", "attachment", "enterprise_submitted"} <= set(actions)
         dispatcher = get_user(session, "dispatcher")

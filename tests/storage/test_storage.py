@@ -162,6 +162,40 @@ def test_upgrading_a_database_with_data_from_the_first_schema_keeps_it(database_
     services.close()
 
 
+def test_upgrading_moves_the_portals_files_off_its_stand_in_account(database_url):
+    """Files an enterprise sent before 0026 named the stand-in account qiye_portal: they name no account after
+    (which is how the portal tells them from staff files), staff files keep theirs, the stand-in is gone."""
+    from engine.bootstrap import bootstrap
+    from engine.config import PROCESSES_DIR, Settings
+    from engine.storage.schema import upgrade
+
+    services = bootstrap(Settings(database_url=database_url, processes_dir=PROCESSES_DIR))
+    upgrade(services.db, "0025")
+    at = "'2026-11-01 00:00:00'"
+    with services.db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO department (id, name, short_code, leading_group_member, sort_order) "
+                             "VALUES (1, '区经济信息委', 'economy_commission', true, 0)")
+        for uid, name in ((1, "dispatcher"), (2, "qiye_portal")):
+            conn.exec_driver_sql("INSERT INTO app_user (id, username, display_name, password_hash, department_id, "
+                                 f"active, created_at, session_generation) VALUES ({uid}, '{name}', '{name}', '!', 1, "
+                                 f"{'true' if uid == 1 else 'false'}, {at}, 0)")
+        conn.exec_driver_sql(f"INSERT INTO process_definition (id, key, name, created_at) VALUES (1, 'p', 'P', {at})")
+        conn.exec_driver_sql("INSERT INTO process_version (id, definition_id, version, content_hash, spec_json, "
+                             f"sources, forms, deployed_at) VALUES (1, 1, 1, 'h', '{{}}', '{{}}', '{{}}', {at})")
+        conn.exec_driver_sql("INSERT INTO process_instance (id, version_id, business_key, status, state_json, "
+                             f"serializer_version, revision, started_at, updated_at) VALUES (1, 1, 'K-1', 'running', "
+                             f"'{{}}', '1.5', 1, {at}, {at})")
+        for fid, uid in ((1, 1), (2, 2)):
+            conn.exec_driver_sql("INSERT INTO attachment (id, instance_id, user_id, filename, content_type, size, "
+                                 f"sha256, at) VALUES ({fid}, 1, {uid}, 'f{fid}.pdf', 'application/pdf', 1, 'x', {at})")
+    services.init_db()
+    with services.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT id, user_id, contact_id FROM attachment ORDER BY id").all() == [
+            (1, 1, None), (2, None, None)]
+        assert [r[0] for r in conn.exec_driver_sql("SELECT username FROM app_user")] == ["dispatcher"]
+    services.close()
+
+
 def _kill_pooled_connections(zjtx) -> int:
     """Terminate, from another connection, every server connection idle in the engine's pool (what a
     database restart does to them); returns how many."""

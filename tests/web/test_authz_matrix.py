@@ -301,6 +301,10 @@ CASES: dict[str, Case] = {
                                              marker="qiye"),
     "GET /qiye/items/<int:instance_id> (a staff-registered item)": Case(lambda o: f"/qiye/items/{o['item']}",
                                                                         lambda d: set(), marker="enterprise"),
+    "GET /qiye/files/<int:attachment_id>": Case(lambda o: f"/qiye/files/{o['qiye_file']}", own_enterprise,
+                                                marker="qiye_file"),
+    "GET /qiye/files/<int:attachment_id> (a file staff attached)": Case(
+        lambda o: f"/qiye/files/{o['attachment']}", lambda d: set(), marker="file"),
     "POST /qiye/items/<int:instance_id>/rating": Case(lambda o: f"/qiye/items/{o['qiye_item']}/rating",
                                                       own_enterprise, acts=True,
                                                       data={"solved": "已解决", "satisfied": "满意"}),
@@ -434,9 +438,13 @@ def _objects(zjtx) -> dict[str, dict]:
                                   "draft": "尚未发布的草稿内容"}}
         objects[d]["year_update"] = year_update  # pending, its service officer the demo's officer
         # 企业端: the department's enterprise submitted a problem itself and applied to the pool.
+        sender = Requester(enterprise, f"{d}联系人")
         objects[d]["qiye_item"] = zjtx.enterprise_requests.submit(
-            Requester(enterprise, f"{d}联系人"), "用地", f"{department}企业自主提交的诉求内容", "张经理 13900000000")["id"]
+            sender, "用地", f"{department}企业自主提交的诉求内容", "张经理 13900000000",
+            [(f"{d}企业材料.pdf", b"%PDF-1.4 " + f"{department}企业自己的材料".encode())])["id"]
+        objects[d]["qiye_file"] = zjtx.enterprise_items.item(sender, objects[d]["qiye_item"])["files"][0]["id"]
         objects[d]["markers"]["qiye"] = f"{department}企业自主提交的诉求内容"
+        objects[d]["markers"]["qiye_file"] = f"{department}企业自己的材料"
         objects[d]["admission"] = zjtx.pool_portal.apply(PortalUser(enterprise, None, f"{d}联系人"))["id"]
     deadline = zjtx.calendars.add_working_days(zjtx.calendars.today(), 20)["due"]
     for o in objects.values():  # each item listed for supervision by the office, its 督办函 issued

@@ -3,6 +3,7 @@ admissions; another's is 404; a staff session refused), the public 公示 withou
 (CSRF, Chinese errors naming the field, a rate limit) and the objections on the admission's item page."""
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -82,15 +83,21 @@ def test_the_enterprise_sees_its_self_check_and_its_own_admissions_only(app, zjt
     bad = mine.post("/qiye/pool/figures", {"revenue": "", "rd_expense": "1", "net_profit": "1",
                                            "total_assets": "1", "total_liabilities": "1", "employees": "1"})
     assert bad.status_code == 400 and "「营业收入（元）」不能为空" in text(bad)
-    applied = mine.post("/qiye/pool/apply", {"apply_note": "申请入库"})
+    materials = b"%PDF-1.4 the enterprise's materials"
+    applied = mine.post("/qiye/pool/apply", {"apply_note": "申请入库", "file": [(io.BytesIO(materials), "申报材料.pdf")]},
+                        content_type="multipart/form-data")
     assert applied.status_code == 302
     instance_id = int(re.search(r"/qiye/pool/admissions/(\d+)", applied.headers["Location"]).group(1))
-    assert "行业主管部门审核中" in text(mine.get(f"/qiye/pool/admissions/{instance_id}"))
+    shown = text(mine.get(f"/qiye/pool/admissions/{instance_id}"))
+    assert "行业主管部门审核中" in shown
+    [link] = re.findall(r'href="(/qiye/files/\d+)">申报材料.pdf<', shown)  # the materials it sent, downloadable
+    assert mine.get(link).data == materials
     again = mine.post("/qiye/pool/apply", {})
     assert again.status_code == 302 and "正在办理中" in text(mine.get("/qiye/pool"))
     register(zjtx, uscc=OTHER, name="重庆黔江某另一家有限公司")
     theirs = enterprise_session(app, zjtx, uscc=OTHER)
     assert theirs.get(f"/qiye/pool/admissions/{instance_id}").status_code == 404
+    assert theirs.get(link).status_code == 404
     assert pages("officer").get("/qiye/pool").status_code == 403  # a staff session is refused
 
 

@@ -10,6 +10,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from engine.identity.authz import actor_for
 from engine.storage.models import ProcessInstance
 from tests.helpers import Browser, Item, enterprise_session, register, uscc, visit
 from web import create_app
@@ -81,6 +82,28 @@ def test_an_enterprise_submits_follows_and_rates_its_problem(app, zjtx, clock):
     assert item.key in listing and "已办结" in listing
     staff_page = text(Browser.signed_in(app, "dispatcher").get(f"/items/{instance_id}"))  # the staff side's history
     assert "企业（企业服务平台）" in staff_page and "审核通过，答复发布给企业" in staff_page and "红线图.pdf" in staff_page
+    assert "企业联系人 张经理" in staff_page  # who sent the file, not a staff account
+
+
+def test_an_enterprise_downloads_the_files_it_sent_and_no_other(app, zjtx, clock):
+    client = enterprise_session(app, zjtx)
+    instance_id = int(re.search(r"/qiye/items/(\d+)", submit(client).headers["Location"]).group(1))
+    page = text(client.get(f"/qiye/items/{instance_id}"))
+    [link] = re.findall(r'href="(/qiye/files/\d+)">红线图.pdf<', page)
+    got = client.get(link)
+    assert got.status_code == 200 and got.data == PDF
+    assert got.headers["Content-Disposition"].startswith("attachment;") and "nosniff" in str(got.headers)
+    with zjtx.db.read() as session:
+        dispatcher = actor_for(session, "dispatcher")
+    staff_file = zjtx.items.add_attachment(dispatcher, instance_id, "研判意见.pdf", b"%PDF-1.4 internal")
+    assert "研判意见.pdf" not in text(client.get(f"/qiye/items/{instance_id}"))
+    assert client.get(f"/qiye/files/{staff_file}").status_code == 404  # staff files are not the enterprise's
+    assert client.get("/qiye/files/99999999999999999999").status_code == 404
+    register(zjtx, uscc=OTHER, name="重庆黔江另一家企业有限公司")
+    other = enterprise_session(app, zjtx, uscc=OTHER)
+    assert other.get(link).status_code == 404
+    assert Browser.signed_in(app, "dispatcher").get(link).status_code == 403
+    assert Browser(app).get(link).status_code == 302  # no session: to the sign-in page
 
 
 def test_another_enterprise_and_staff_are_refused(app, zjtx, clock):

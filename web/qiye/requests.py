@@ -10,6 +10,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.policy.enterprise_requests.service import MAX_FILES, Requester
+from web.downloads import send_download
 from web.qiye import NAV, bp, enterprise_required
 from web.security import services
 
@@ -80,3 +81,15 @@ def rate(instance_id: int):
     else:
         flash("已收到您的评价，谢谢！事项已办结，办结通知会发送给您。", "info")
     return redirect(url_for("qiye.item", instance_id=instance_id))
+
+
+@bp.get("/files/<int:attachment_id>")
+@enterprise_required
+def sent_file(attachment_id: int):
+    """A file the enterprise sent (with a problem or an application); any other answers 404."""
+    try:
+        filename, content_type, content = services().enterprise_items.sent_file(g.enterprise.enterprise_id,
+                                                                               attachment_id)
+    except NotFound:
+        abort(404)
+    return send_download(content, filename, content_type)

@@ -7,11 +7,13 @@ drafts, co-handlers' parts, staff names nor files staff attached (the enterprise
 """
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.errors import NotFound
 from engine.policy.enterprise_requests.service import (
     PROCESS,
     RELEASED,
@@ -21,8 +23,8 @@ from engine.policy.enterprise_requests.service import (
     by_enterprise,
     own_item,
     rating_task,
-    uploader_id,
 )
+from engine.runtime import items as attachments
 from engine.runtime.projection import OPEN_STATUSES
 from engine.storage.models import (
     Attachment,
@@ -64,8 +66,20 @@ def plain(item_status: str | None, status: str) -> tuple[str, str]:
 
 
 class EnterpriseItems:
-    def __init__(self, db, tz: ZoneInfo):
-        self.db, self.tz = db, tz
+    def __init__(self, db, tz: ZoneInfo, storage_dir: Path):
+        self.db, self.tz, self.storage_dir = db, tz, storage_dir
+
+    def sent_file(self, enterprise_id: int, attachment_id) -> tuple[str, str, bytes]:
+        """A file the enterprise itself sent (with a problem or an application to the pool): name, type, bytes.
+        NotFound for any other: another enterprise's, or one staff attached."""
+        valid = isinstance(attachment_id, int) and not isinstance(attachment_id, bool) and \
+            0 < attachment_id <= attachments.MAX_ID
+        with self.db.read() as session:
+            row = session.get(Attachment, attachment_id) if valid else None
+            link = session.get(ItemLink, row.instance_id) if row is not None and row.user_id is None else None
+            if row is None or link is None or link.enterprise_id != enterprise_id:
+                raise NotFound(f"附件 {attachment_id} 不存在")
+            return attachments.read_stored(self.storage_dir, row)
 
     def contact_line(self, who: Requester) -> str:
         """The signed-in contact as the submission form prefills 联系人及电话: name, mobile, email."""
@@ -103,7 +117,7 @@ class EnterpriseItems:
                 AuditRecord.instance_id == instance.id, AuditRecord.action == "complete",
                 HumanTask.stage == "rating").order_by(AuditRecord.id))]
             files = session.scalars(select(Attachment).where(  # the files it sent, never those staff attached
-                Attachment.instance_id == instance.id, Attachment.user_id == uploader_id(session))
+                Attachment.instance_id == instance.id, Attachment.user_id.is_(None))
                 .order_by(Attachment.id))
             waiting = rating_task(session, instance.id) is not None and bool(released)
             if instance.item_status == "待回访评价" and not released:  # reviewed before answers were released

@@ -9,8 +9,8 @@ enterprise's behalf (visit_method 企业自评, rated_by enterprise), so 不满�
 service officer's 回访 does. The enterprise acts as ``enterprise:<registry id>``, a name no staff account can
 have (user names are letters, digits and underscores): the figures tell its ratings apart by it.
 
-An attachment row names the account that uploaded it; the enterprise has none among the staff, so its files
-name the portal's own account (``qiye_portal``: inactive, no role, no usable password; made on first use).
+The files it sends are the item's attachments naming the contact who sent them and no staff account
+(engine.runtime.items.store with ``contact_id``): that is how the portal tells them from staff files.
 """
 from __future__ import annotations
 
@@ -19,15 +19,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InstanceNotFound, ValidationFailed
 from engine.identity.authz import Actor
-from engine.identity.org import DISPATCHER_DEPARTMENT, DepartmentDirectory
 from engine.runtime import items as attachments
 from engine.runtime.projection import OPEN_STATUSES
-from engine.storage.models import AuditRecord, Enterprise, HumanTask, ItemLink, ProcessInstance, User
+from engine.storage.models import AuditRecord, Enterprise, HumanTask, ItemLink, ProcessInstance
 
 PROCESS = "problem_dispatch"
 SOURCE = "企业自主提交"
@@ -37,7 +35,6 @@ RATED_BY = "enterprise"
 MAX_FILES = 5
 SOLVED = ("已解决", "部分解决", "未解决")
 SATISFIED = ("满意", "基本满意", "不满意")
-UPLOADER, UPLOADER_NAME = "qiye_portal", "企业（企业服务平台）"
 RELEASED = "answer_released"  # the audit record of an answer the dispatcher's 审核通过 released to the enterprise
 
 
@@ -79,11 +76,6 @@ def rating_task(session: Session, instance_id: int) -> HumanTask | None:
         HumanTask.status.in_(OPEN_STATUSES)).order_by(HumanTask.id.desc()).limit(1))
 
 
-def uploader_id(session: Session) -> int | None:
-    """The portal's account that the enterprise's files name, if it exists yet."""
-    return session.scalar(select(User.id).where(User.username == UPLOADER))
-
-
 class EnterpriseRequests:
     def __init__(self, db, workflows, intake, storage_dir, clock, tz: ZoneInfo):
         self.db, self.workflows, self.intake = db, workflows, intake
@@ -119,11 +111,11 @@ class EnterpriseRequests:
         data = {"enterprise_id": who.enterprise_id, "enterprise_name": name, "enterprise_uscc": code,
                 "category": category, "description": text, "source": SOURCE, "contact": contact.strip()}
         actor = actor_of(who)
-        uploader = self._uploader() if checked else None
 
         def also(session: Session, instance: ProcessInstance, _cleaned: dict) -> None:
             now = self.clock()
-            stored = [attachments.store(session, self.storage_dir, instance.id, None, actor, file, now, uploader)
+            stored = [attachments.store(session, self.storage_dir, instance.id, None, actor, file, now,
+                                        who.contact_id)
                       for file in checked]
             session.add(AuditRecord(instance_id=instance.id, action="enterprise_submitted", actor=actor.username,
                                     at=now, data={"account_id": who.account_id, "contact_id": who.contact_id,
@@ -131,25 +123,6 @@ class EnterpriseRequests:
 
         summary = self.intake.register(actor, data, also=also)
         return {"id": summary["id"], "business_key": summary["business_key"]}
-
-    def _uploader(self) -> int:
-        """The portal's account (made once, in a transaction of its own: two first submissions at once both
-        find it afterwards)."""
-        with self.db.read() as session:
-            found = uploader_id(session)
-        if found is not None:
-            return found
-        try:
-            with self.db.write() as session:
-                department = DepartmentDirectory.of(session).get(DISPATCHER_DEPARTMENT)
-                session.add(User(username=UPLOADER, display_name=UPLOADER_NAME, department_id=department.id,
-                                 password_hash="!", active=False))  # "!" is no hash: nobody signs in with it
-        except IntegrityError:
-            pass
-        with self.db.read() as session:
-            made = uploader_id(session)
-        assert made is not None
-        return made
 
     # -- rate ------------------------------------------------------------------------------------
     def rate(self, who: Requester, instance_id: int, solved, satisfied, comment) -> dict:

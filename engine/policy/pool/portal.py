@@ -23,7 +23,7 @@ from engine.policy.pool.eligibility import FIGURES, DecisionFailed
 from engine.policy.pool.enterprises import clean_year
 from engine.policy.pool.standing import admissions_of, running_admission
 from engine.runtime import items as attachments
-from engine.storage.models import AuditRecord, Enterprise, ItemLink, User, UserRole
+from engine.storage.models import Attachment, AuditRecord, Enterprise, ItemLink, User, UserRole
 from engine.storage.models.pool_portal import EnterpriseYearUpdate
 from notifications.channels import Contact
 
@@ -112,13 +112,12 @@ def _next_steps(result: dict) -> list[str]:
 
 
 class PoolPortal:
-    def __init__(self, db, workflows, enterprises, decisions, notifier, clock, tz, base_url: str, storage_dir,
-                 uploader: Callable[[], int]):
+    def __init__(self, db, workflows, enterprises, decisions, notifier, clock, tz, base_url: str, storage_dir):
         self.db, self.workflows, self.enterprises, self.decisions = db, workflows, enterprises, decisions
         self.notifier, self.clock, self.tz, self.base_url = notifier, clock, tz, base_url.rstrip("/")
         # An application's files are the admission's attachments, stored and checked as every attachment
-        # (engine.runtime.items), naming the portal's own account as uploader (the enterprise has no staff one).
-        self.storage_dir, self.uploader = storage_dir, uploader
+        # (engine.runtime.items), naming the contact who sent them and no staff account.
+        self.storage_dir = storage_dir
         self.contact_of: Callable[[Session, int], Contact | None] = contact_of  # whom a decision is told
 
     def _today(self) -> date:
@@ -267,14 +266,14 @@ class PoolPortal:
             self._check_may_apply(session, e)
             code, enterprise_id = e.uscc, e.id
         actor = enterprise_actor(enterprise_id)
-        uploader = self.uploader() if checked else None
 
         def link(session: Session, instance, cleaned: dict) -> None:
             # Checked again in the writing transaction, the enterprise's row locked: two submissions, one start.
             self._check_may_apply(session, _enterprise(session, enterprise_id, lock=True), instance.id)
             session.add(ItemLink(instance_id=instance.id, enterprise_id=enterprise_id))
             now = self.clock()
-            stored = [attachments.store(session, self.storage_dir, instance.id, None, actor, file, now, uploader)
+            stored = [attachments.store(session, self.storage_dir, instance.id, None, actor, file, now,
+                                        who.contact_id)
                       for file in checked]
             session.add(AuditRecord(instance_id=instance.id, action="enterprise_applied", actor=actor.username,
                                     at=now, data={"contact": who.contact_name, "contact_id": who.contact_id,
@@ -303,4 +302,8 @@ class PoolPortal:
         found = next((a for a in self.admissions(enterprise_id) if a["id"] == instance_id), None)
         if found is None:
             raise NotFound(f"入库申请 {instance_id} 不存在")
+        with self.db.read() as session:  # the materials it sent (user_id NULL), never files staff attached
+            found["files"] = [{"id": a.id, "filename": a.filename, "size": a.size} for a in session.scalars(
+                select(Attachment).where(Attachment.instance_id == instance_id, Attachment.user_id.is_(None))
+                .order_by(Attachment.id))]
         return found

@@ -245,7 +245,9 @@ class Comment(Base):
 
 
 class Attachment(Base):
-    """A file attached to an item; the bytes live on disk under a name derived from their hash."""
+    """A file attached to an item; the bytes live on disk under a name derived from their hash. Staff files
+    name the uploading account (``user_id``); a file the enterprise sent through the portal names no account
+    but the contact who sent it (``contact_id``)."""
 
     __tablename__ = "attachment"
     __table_args__ = (Index("ix_attachment_instance", "instance_id", "id"),)
@@ -253,7 +255,9 @@ class Attachment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), nullable=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise_contact.id", ondelete="SET NULL"),
+                                                   nullable=True)
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
