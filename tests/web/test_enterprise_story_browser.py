@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -220,9 +220,10 @@ def follow(story: Story, phone: Phone, item: Submitted) -> None:
     item.dispatch(LEAD, days=5)
     page.reload()
     shown = facts(phone)
-    due = item.task("sign", LEAD)["due_at"]  # before 签收 the page shows the 签收 step's day, not the 5 working days
+    # before 签收 (due the next working day) the page shows the handling deadline the dispatch set: 5 working days
+    assert _local_date(item.task("sign", LEAD)["due_at"]) == "2026-11-05"
     assert shown["办理状态"] == PLAIN["办理中"][0] and shown["主办单位"] == LEAD
-    assert shown["办理期限"] == f"{_local_date(due)}"
+    assert shown["办理期限"] == story.engine.calendars.add_working_days(date(2026, 11, 4), 5)["due"] == "2026-11-11"
     assert PLAIN["办理中"][1] in phone.fits("dispatched")
     page.click("text=返回我的诉求")
     listed = phone.fits("requests-dispatched")
@@ -232,7 +233,7 @@ def follow(story: Story, phone: Phone, item: Submitted) -> None:
 
     item.sign(LEAD)
     page.reload()
-    assert shown["办理期限"] != "—" and facts(phone)["办理期限"] == _local_date(item.task("handle", LEAD)["due_at"])
+    assert facts(phone)["办理期限"] == _local_date(item.task("handle", LEAD)["due_at"]) == shown["办理期限"]
     item.answer(LEAD, "已调剂建设用地指标 20 亩，请于 11 月底前报送用地申请。")
     page.reload()
     assert facts(phone)["办理状态"] == PLAIN["待审核"][0] and "尚无答复" in phone.fits("in-review")

@@ -123,6 +123,7 @@ def _too_many(exc):
                            message="请求过于频繁，请稍后再试（每个网络地址每分钟的获取验证码和登录次数有限）"), 429
 
 
+from web.qiye import home as _home  # noqa: E402,F401  (首页: what waits for the enterprise, and by when)
 from web.qiye import pages  # noqa: E402,F401  (the routes: sign-in, invitation, account)
 from web.qiye import pool as _pool  # noqa: E402,F401  (培育入库: self-check, yearly figures, applying)
 from web.qiye import requests as _requests  # noqa: E402,F401  (诉求: submit, follow, rate)

@@ -1,4 +1,4 @@
-"""The enterprise's sign-in (code or password), its invitation page, its home and account pages."""
+"""The enterprise's sign-in (code or password), its invitation page and its account page."""
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
@@ -12,12 +12,6 @@ PENDING = "qiye_identifier"  # what the contact typed, between asking for a code
 
 def _ip() -> str:
     return request.remote_addr or "-"
-
-
-@bp.get("/")
-@enterprise_required
-def home():
-    return render_template("qiye/home.html")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ from web.security import services
 NAV.append(("qiye.pool", "培育入库"))
 
 
-def _who() -> PortalUser:
+def portal_user() -> PortalUser:
     return PortalUser(enterprise_id=g.enterprise.enterprise_id, contact_id=g.enterprise.contact_id,
                       contact_name=g.enterprise.contact_name)
 
@@ -36,7 +36,7 @@ def pool():
 def submit_figures():
     form = {k: request.form.get(k, "") for k in FIELDS}
     try:
-        services().pool_portal.submit_year(_who(), form)
+        services().pool_portal.submit_year(portal_user(), form)
     except ValidationFailed as exc:
         return _page(exc.errors, form, 400)
     except Conflict as exc:
@@ -51,7 +51,7 @@ def submit_figures():
 def apply():
     try:
         files = [(f.filename or "", f.read()) for f in request.files.getlist("file")]
-        started = services().pool_portal.apply(_who(), request.form.get("apply_note"), files)
+        started = services().pool_portal.apply(portal_user(), request.form.get("apply_note"), files)
     except ValidationFailed as exc:
         return _page(exc.errors, {"apply_note": request.form.get("apply_note", "")}, 400)
     except Conflict as exc:

@@ -17,7 +17,7 @@ from web.security import services
 NAV.insert(1, ("qiye.requests", "我的诉求"))
 
 
-def _who() -> Requester:
+def requester() -> Requester:
     e = g.enterprise
     return Requester(enterprise_id=e.enterprise_id, contact_name=e.contact_name, account_id=e.account_id,
                      contact_id=e.contact_id)
@@ -26,13 +26,13 @@ def _who() -> Requester:
 @bp.get("/requests/")
 @enterprise_required
 def requests():
-    return render_template("qiye/requests.html", items=services().enterprise_items.items(_who()))
+    return render_template("qiye/requests.html", items=services().enterprise_items.items(requester()))
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
 @enterprise_required
 def new_request():
-    who = _who()
+    who = requester()
     categories = services().enterprise_requests.categories()
     form = {"category": "", "description": "", "contact": services().enterprise_items.contact_line(who)}
     if request.method == "POST":
@@ -54,7 +54,7 @@ def new_request():
 @enterprise_required
 def item(instance_id: int):
     try:
-        shown = services().enterprise_items.item(_who(), instance_id)
+        shown = services().enterprise_items.item(requester(), instance_id)
     except NotFound:
         abort(404)
     return render_template("qiye/request_item.html", item=shown, errors={}, form={})
@@ -63,7 +63,7 @@ def item(instance_id: int):
 @bp.post("/items/<int:instance_id>/rating")
 @enterprise_required
 def rate(instance_id: int):
-    who = _who()
+    who = requester()
     form = {k: (request.form.get(k) or "").strip() for k in ("solved", "satisfied", "rating_comment")}
     try:
         done = services().enterprise_requests.rate(who, instance_id, form["solved"] or None, form["satisfied"] or None,

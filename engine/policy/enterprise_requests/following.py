@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.deadlines.calendar_store import calendar_of
 from engine.errors import NotFound
 from engine.policy.enterprise_requests.service import (
     PROCESS,
@@ -146,16 +147,41 @@ class EnterpriseItems:
         return dict(session.execute(select(Department.id, Department.name).where(Department.id.in_(wanted))).all())
 
     def _deadlines(self, session: Session, rows: list[ProcessInstance]) -> dict[int, str]:
-        """The lead unit's open step's deadline per item (Beijing date); none once it has answered."""
+        """The lead unit's handling deadline per item (Beijing date) while it handles; none once it answered.
+        Its open 办理 or 重办 step carries it; before the unit has signed (签收, due the next working day) it is
+        the one the dispatch set: that many working days from the dispatch's day, as the diagram counts it."""
         leads = {r.id: r.lead_department_id for r in rows if r.lead_department_id is not None and r.status != "completed"}
         if not leads:
             return {}
         out: dict[int, str] = {}
+        signing: list[int] = []
         for t in session.scalars(select(HumanTask).where(
                 HumanTask.instance_id.in_(sorted(leads)), HumanTask.stage.in_(LEAD_STEPS),
                 HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at.is_not(None)).order_by(HumanTask.id)):
-            if t.department_id == leads[t.instance_id]:
+            if t.department_id != leads[t.instance_id]:
+                continue
+            if t.stage == "sign":
+                signing.append(t.instance_id)
+            else:
                 out[t.instance_id] = f"{t.due_at.astimezone(self.tz):%Y-%m-%d}"
+        out.update(self._dispatched_deadlines(session, [i for i in signing if i not in out]))
+        return out
+
+    def _dispatched_deadlines(self, session: Session, instance_ids: list[int]) -> dict[int, str]:
+        if not instance_ids:
+            return {}
+        latest: dict[int, AuditRecord] = {}
+        for record in session.scalars(select(AuditRecord).join(HumanTask, AuditRecord.task_id == HumanTask.id).where(
+                AuditRecord.instance_id.in_(sorted(instance_ids)), AuditRecord.action == "complete",
+                HumanTask.stage == "dispatch").order_by(AuditRecord.id)):
+            if "lead_due_working_days" in (record.data or {}):  # the last dispatch counts (a re-dispatch's)
+                latest[record.instance_id] = record
+        calendar = calendar_of(session)
+        out = {}
+        for instance_id, record in latest.items():
+            days = (record.data or {}).get("lead_due_working_days")
+            if isinstance(days, int) and not isinstance(days, bool) and 0 < days <= 366:
+                out[instance_id] = calendar.add_working_days(record.at.astimezone(self.tz).date(), days).isoformat()
         return out
 
     def _answer(self, record: AuditRecord) -> dict:
