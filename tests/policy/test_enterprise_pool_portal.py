@@ -212,6 +212,17 @@ def test_the_notice_lists_admissions_in_notice_only_and_an_objection_reaches_the
     [seen] = zjtx.notices.objections(actor(zjtx, "dispatcher"), in_notice["id"])
     assert (seen["name"], seen["contact"]) == ("张三", "13800001111")
     assert zjtx.notices.objections(actor(zjtx, "commerce_commission_liaison"), in_notice["id"]) == []
+    # Registered on 公示期异议登记, the office weighs it: the notice stays listed, as under check, and comes back
+    # with its last day when the objection is dismissed.
+    zjtx.workflows.complete(open_task(zjtx, in_notice["id"], "public_notice")["id"],
+                            {"objection": "张三（13800001111）：该企业2025年研发投入数据与实际不符"}, "dispatcher")
+    [listed] = zjtx.notices.current()
+    assert (listed["id"], listed["under_check"], listed["notice_until"]) == (in_notice["id"], True, None)
+    assert zjtx.notices.one(in_notice["id"])["under_check"]
+    zjtx.workflows.complete(open_task(zjtx, in_notice["id"], "resolve_objection")["id"],
+                            {"objection_upheld": False, "objection_resolution": "经核查，研发投入数据属实"}, "office")
+    [listed] = zjtx.notices.current()
+    assert (listed["under_check"], listed["notice_until"].isoformat()) == (False, "2026-11-11")
 
 
 def test_the_contact_who_applied_is_told_the_result_with_its_reasons(mailing_zjtx):

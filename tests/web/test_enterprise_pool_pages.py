@@ -47,6 +47,11 @@ def test_the_public_notice_needs_no_sign_in_and_shows_the_notice_only(app, zjtx,
         assert "重庆黔江某精密制造有限公司" in body and GOOD in body and "批发业" in body and "2026-11-11" in body
         assert "另一家" not in body and f"/gongshi/{started['id']}/objection" in body
         assert started["business_key"] not in body and "张经理" not in body  # nothing of the admission beyond it
+    zjtx.workflows.complete(open_task(zjtx, started["id"], "public_notice")["id"],
+                            {"objection": "张三（13800001111）：研发投入数据不实"}, "dispatcher")
+    body = text(Browser(app).get("/gongshi/"))  # the office weighs a registered objection: still listed
+    assert "重庆黔江某精密制造有限公司" in body and "公示期间收到异议，正在核查" in body and "2026-11-11" not in body
+    assert "研发投入数据不实" not in body
 
 
 def test_the_objection_form_names_the_field_and_the_dispatcher_sees_it_on_the_item(app, zjtx, pages):

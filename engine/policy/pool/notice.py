@@ -1,8 +1,8 @@
 """The public notice (公示) of admissions to the cultivation pool, and objections anyone may file against one.
 
-An admission is in its notice while its instance runs with item_status 公示中 and its 公示期满 timer pending:
-the list reads pool_admission's running instances by their indexed version and status columns (and the timer's
-indexed ``next_timer_at``), never every instance. What is shown is the notice itself — name, credit code,
+An admission is in its notice while its instance runs with item_status 公示中 (its 公示期满 timer pending, or
+stopped while the office weighs a registered objection): the list reads pool_admission's running instances by
+their indexed version and status columns, never every instance. What is shown is the notice itself — name, credit code,
 industry and the last day — nothing else of the admission. An objection is kept against the admission and
 区经济信息委 (the dispatchers) is told at once, in the same transaction; the dispatcher decides whether to
 register it on the admission's 公示期异议登记 step.
@@ -45,9 +45,11 @@ def clean_objection(raw: dict) -> dict:
 
 
 def _in_notice():
+    """Admissions in their notice: its 公示期满 timer pending, or, while the office weighs an objection that
+    was registered (the timer stopped), still listed as under check: the public sees the notice go on."""
     return select(ProcessInstance, Enterprise).join(Enterprise, Enterprise.uscc == ProcessInstance.subject).where(
         ProcessInstance.version_id.in_(admission_versions()), ProcessInstance.status == "running",
-        ProcessInstance.next_timer_at.is_not(None), ProcessInstance.item_status == NOTICE_STATUS)
+        ProcessInstance.item_status == NOTICE_STATUS)
 
 
 class PublicNotices:
@@ -56,13 +58,15 @@ class PublicNotices:
 
     @staticmethod
     def _shown(instance: ProcessInstance, e: Enterprise, tz) -> dict:
+        until = notice_end(instance, tz)
         return {"id": instance.id, "enterprise": e.name, "uscc": e.uscc, "industry": e.industry or "—",
-                "notice_until": notice_end(instance, tz)}
+                "notice_until": until, "under_check": until is None}
 
     def current(self) -> list[dict]:
         """The admissions in their public notice now, the one ending first at the top."""
         with self.db.read() as session:
-            rows = session.execute(_in_notice().order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+            rows = session.execute(_in_notice().order_by(ProcessInstance.next_timer_at.is_(None),
+                                                         ProcessInstance.next_timer_at, ProcessInstance.id)
                                    .limit(MAX_LISTED))
             return [self._shown(i, e, self.tz) for i, e in rows]
 
