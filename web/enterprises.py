@@ -32,7 +32,16 @@ def index():
                            industries=[i["name"] for i in industries()], args=request.args,
                            can_edit=g.actor.is_admin or bool(g.actor.roles & EDIT_ROLES),
                            goals=services().enterprises.goals(),
-                           can_view_tech=services().enterprises.tech.can_view(g.actor))
+                           can_view_tech=services().enterprises.tech.can_view(g.actor), portal=_portal_pending())
+
+
+def _portal_pending() -> dict | None:
+    """What enterprises sent through the portal and waits for this officer (or dispatcher): self-registrations
+    to confirm and yearly figures to confirm; None for those who decide neither."""
+    if not (g.actor.is_admin or g.actor.roles & {"service_officer", "dispatcher"}):
+        return None
+    return {"registrations": len(EnterpriseAccounts.of(services()).pending(g.actor)),
+            "year_updates": len(services().pool_portal.pending_updates(g.actor))}
 
 
 def _assessment(record: dict) -> dict:

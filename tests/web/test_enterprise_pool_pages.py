@@ -113,6 +113,9 @@ def test_the_service_officer_confirms_or_refuses_the_enterprises_figures_on_the_
     assert mine.post("/qiye/pool/figures", figures).status_code == 302
     assert "待服务专员确认" in text(mine.get("/qiye/pool"))
     assert pages("commerce_commission_liaison").get("/enterprises/year-updates/").status_code == 403
+    pending = text(pages("officer").get("/enterprises/")).split('id="portal-pending"', 1)[1].split("</p>", 1)[0]
+    assert "企业报送的年度数据 <strong>1</strong> 件" in pending and "/enterprises/year-updates/" in pending
+    assert 'id="portal-pending"' not in text(pages("commerce_commission_liaison").get("/enterprises/"))
     listed = text(pages("officer").get("/enterprises/year-updates/"))
     update_id = int(re.search(r'id="update-(\d+)"', listed).group(1))
     assert "27,000,000.00" in listed and "26,000,000.00" in listed  # submitted beside the registry's

@@ -212,7 +212,8 @@ def test_a_registration_on_the_page_is_confirmed_by_the_officer_on_theirs(app, z
     done = visitor.post("/qiye/register", form)
     assert done.status_code == 200 and "注册申请已提交" in done.get_data(as_text=True)
     officer = pages("officer")
-    assert 'href="/enterprises/registrations"' in officer.get("/enterprises/").get_data(as_text=True)
+    listed = officer.get("/enterprises/").get_data(as_text=True)
+    assert "企业账号注册申请 <strong>1</strong> 件" in listed and 'href="/enterprises/registrations"' in listed
     page = officer.get("/enterprises/registrations").get_data(as_text=True)
     assert "吴经理" in page and "wu@example.com" in page
     account_id = int(re.search(r"/enterprises/registrations/(\d+)/confirm", page).group(1))
