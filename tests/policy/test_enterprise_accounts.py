@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
 from engine.policy.portal import EnterpriseAccounts, PortalRefused, TooFrequent
-from engine.storage.models import AuditRecord, EnterpriseContact, EnterpriseInvitation, EnterpriseLoginCode
+from engine.storage.models import AuditRecord, EnterpriseContact, EnterpriseInvitation, EnterpriseLoginCode, LoginAttempt
 from tests.helpers import INVITE_LINK, LOGIN_CODE, newest_to, outbox, queue_email, register
 
 MAIL = "zhang.manager@example.com"
@@ -155,6 +155,35 @@ def test_an_unknown_address_gets_the_same_answer_and_nothing_is_sent(zjtx, conta
         contact.request_code("不是手机号", IP)
 
 
+def test_asking_again_too_soon_is_refused_alike_with_or_without_an_account(zjtx, contact, clock):
+    """The limits count requests per mobile or email, not per contact: a second request within the minute (or a
+    sixth within the hour) is refused with the same words for an address nobody has, so a refusal does not
+    tell that an account exists."""
+    refusals = {}
+    for address in (MAIL, "nobody@example.com", MOBILE, "13700009999"):
+        contact.request_code(address, IP)
+        clock.shift(timedelta(seconds=20))
+        with pytest.raises(TooFrequent) as refused:
+            contact.request_code(address, "10.9.9.9")
+        refusals[address] = refused.value.message
+        clock.shift(timedelta(seconds=-20))
+    assert len(set(refusals.values())) == 1 and "请 40 秒后再试" in refusals[MAIL]
+    for _ in range(4):
+        clock.shift(timedelta(seconds=61))
+        for address in (MAIL, "nobody@example.com"):
+            contact.request_code(address, IP)
+    clock.shift(timedelta(seconds=61))
+    hourly = set()
+    for address in (MAIL, "nobody@example.com"):
+        with pytest.raises(TooFrequent) as refused:
+            contact.request_code(address, IP)
+        hourly.add(refused.value.message)
+    assert len(hourly) == 1 and "一小时内最多获取 5 次" in hourly.pop()
+    with zjtx.db.read() as session:  # the addresses are not kept in the clear
+        names = set(session.scalars(select(LoginAttempt.username).where(LoginAttempt.username.startswith("qiye-code:"))))
+    assert len(names) == 4 and not any("nobody" in n or "1370000" in n for n in names)
+
+
 def test_a_password_signs_in_once_set_and_a_wrong_one_is_refused(zjtx, contact):
     contact.request_code(MAIL, IP)
     who, _ = contact.sign_in_with_code(MAIL, newest_to(zjtx, MAIL, LOGIN_CODE), IP)
@@ -198,7 +227,7 @@ def _registration(name="重庆黔江某精密制造有限公司", **changes) -> 
             **changes}
 
 
-def test_a_registration_the_officer_confirms_opens_the_account_and_the_contact_is_told(zjtx):
+def test_a_registration_the_officer_confirms_opens_the_account_and_the_contact_is_told(zjtx, clock):
     from engine.identity.authz import actor_for
 
     queue_email(zjtx)
@@ -229,6 +258,7 @@ def test_a_registration_the_officer_confirms_opens_the_account_and_the_contact_i
     portal.confirm("officer", row["account_id"])
     assert portal.pending("officer") == []
     assert "已开通" in newest_to(zjtx, "zhao@example.com", re.compile(r"(企业服务账号已开通)"))
+    clock.shift(timedelta(seconds=61))  # a minute after the request made while pending (that one counts too)
     portal.request_code("zhao@example.com", IP)
     who, _ = portal.sign_in_with_code("zhao@example.com", newest_to(zjtx, "zhao@example.com", LOGIN_CODE), IP)
     assert who.contact_name == "赵会计"

@@ -1,9 +1,11 @@
 """Signing an enterprise contact in: a one-time 6-digit code sent to a verified mobile (SMS) or email (10
-minutes, single use, at most 5 tries, stored as a keyed hash; at most one a minute and 5 an hour per contact,
-30 an hour per address), or the contact's own password (slowed down per name and address as staff logins are,
-engine/identity/throttle.py). Sessions carry a stamp of the contact's and the account's generations.
+minutes, single use, at most 5 tries, stored as a keyed hash; at most one a minute and 5 an hour per mobile or
+email, 30 an hour per network address, counted alike whether the mobile or email has an account), or the
+contact's own password (slowed down per name and address as staff logins are, engine/identity/throttle.py).
+Sessions carry a stamp of the contact's and the account's generations.
 
-The answer to "send me a code" is the same whether the mobile or email belongs to anyone.
+The answer to "send me a code", a refusal for asking too often included, is the same whether the mobile or
+email belongs to anyone.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ CODES_PER_ADDRESS_HOUR = 30
 MIN_PASSWORD = 8
 SENT = f"如该手机号或邮箱已开通企业账号，验证码已发送，{CODE_MINUTES} 分钟内有效"
 WRONG_CODE = "验证码错误或已失效，请重新获取"
+REQUEST_PREFIX = "qiye-code:"  # login_attempt rows of code requests (no staff name has a colon)
 
 
 def find_contact(session: Session, channel: str, address: str, verified: bool
@@ -61,25 +64,34 @@ def _named(identifier: str) -> tuple[str, str]:
     return named
 
 
-def request_code(session: Session, out: Outgoing, identifier: str, ip: str) -> str:
-    channel, address = _named(identifier)
-    ip = ip[:64]
+def _count_request(session: Session, out: Outgoing, channel: str, address: str, ip: str) -> None:
+    """Every request for a code counts, whoever the mobile or email belongs to (a login_attempt row under a keyed
+    hash of it, never the address itself): the same limits answer the same way for an address with no account,
+    so neither a refusal nor its wait tells whether one exists."""
     hour = out.now - timedelta(hours=1)
-    if session.scalar(select(func.count(EnterpriseLoginCode.id)).where(
-            EnterpriseLoginCode.ip == ip, EnterpriseLoginCode.created_at >= hour)) >= CODES_PER_ADDRESS_HOUR:
+    if session.scalar(select(func.count(LoginAttempt.id)).where(
+            LoginAttempt.ip == ip, LoginAttempt.at >= hour,
+            LoginAttempt.username.startswith(REQUEST_PREFIX))) >= CODES_PER_ADDRESS_HOUR:
         raise TooFrequent("本网络地址一小时内获取验证码次数过多，请稍后再试")
-    found = find_contact(session, channel, address, verified=True)
-    if found is None:
-        return SENT
-    contact, _, enterprise = found
-    count, last = session.execute(select(func.count(EnterpriseLoginCode.id), func.max(EnterpriseLoginCode.created_at))
-                                  .where(EnterpriseLoginCode.contact_id == contact.id,
-                                         EnterpriseLoginCode.created_at >= hour)).one()
+    key = REQUEST_PREFIX + keyed_hash(out.secret, "code-request", channel, address)[:48]
+    count, last = session.execute(select(func.count(LoginAttempt.id), func.max(LoginAttempt.at)).where(
+        LoginAttempt.username == key, LoginAttempt.at >= hour)).one()
     if last is not None and out.now - last < CODE_GAP:
         wait = math.ceil((CODE_GAP - (out.now - last)).total_seconds())
         raise TooFrequent(f"验证码发送过于频繁，请 {wait} 秒后再试")
     if count >= CODES_PER_HOUR:
         raise TooFrequent(f"一小时内最多获取 {CODES_PER_HOUR} 次验证码，请稍后再试，或改用密码登录")
+    session.add(LoginAttempt(username=key, ip=ip, at=out.now, success=False))
+
+
+def request_code(session: Session, out: Outgoing, identifier: str, ip: str) -> str:
+    channel, address = _named(identifier)
+    ip = ip[:64]
+    _count_request(session, out, channel, address, ip)
+    found = find_contact(session, channel, address, verified=True)
+    if found is None:
+        return SENT
+    contact, _, enterprise = found
     code = f"{secrets.randbelow(10 ** 6):06d}"
     row = EnterpriseLoginCode(contact_id=contact.id, channel=channel, code_hash=keyed_hash(out.secret, "code", contact.id, code),
                               ip=ip, created_at=out.now, expires_at=out.now + timedelta(minutes=CODE_MINUTES), attempts=0)
