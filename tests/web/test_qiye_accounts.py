@@ -118,6 +118,8 @@ def test_a_wrong_code_says_so_and_the_right_one_signs_in(app, zjtx):
     assert wrong.status_code == 400 and "验证码错误，还可尝试 4 次" in wrong.get_data(as_text=True)
     assert client.post("/qiye/login/code", {"code": code}).status_code == 302
     assert "李经理" in client.get("/qiye/").get_data(as_text=True)
+    again = client.get(f"/qiye/invite/{token}").get_data(as_text=True)  # the used link, signed in by now
+    assert "您已登录" in again and 'href="/qiye/"' in again and "李经理" in again
 
 
 def test_codes_asked_too_often_from_one_address_get_a_chinese_429(app, zjtx):

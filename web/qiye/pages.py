@@ -79,6 +79,7 @@ def invite(token: str):
     shown = accounts().invitation(token)
     if shown is None:
         abort(404)
+    current_enterprise()  # the header and the used link's words know a contact already signed in
     if request.method == "POST" and shown["state"] == "open":
         try:
             accepted = accounts().accept(token)
