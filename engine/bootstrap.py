@@ -183,7 +183,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         pause_views=PauseViews(db, tz, clock, workflows),
         pool_portal=PoolPortal(db, workflows, enterprises, decisions, notifier, clock, tz, settings.base_url,
                                settings.attachment_dir),
-        notices=PublicNotices(db, notifier, clock, tz, settings.base_url),
+        notices=PublicNotices(db, notifier, clock, tz, settings.base_url, workflows),
         decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock),
         policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db),
         enterprise_requests=EnterpriseRequests(db, workflows, intake, settings.attachment_dir, clock, tz),

@@ -5,12 +5,12 @@ beyond the notice itself. The item page of an admission lists the objections for
 (``notice_objections(instance)``)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from engine.errors import NotFound, ValidationFailed
-from web.security import services
+from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from web.security import login_required, services
 
 bp = Blueprint("gongshi", __name__, url_prefix="/gongshi")
 OBJECTION_RATE = "5 per minute;30 per hour"
@@ -38,6 +38,23 @@ def objection(instance_id: int):
             return render_template("gongshi/objection.html", notice=notice, form=form, errors=exc.errors), 400
         return render_template("gongshi/objection.html", notice=notice, done=True, form={}, errors={})
     return render_template("gongshi/objection.html", notice=notice, form=form, errors={})
+
+
+@bp.post("/objections/<int:instance_id>/<int:objection_id>/register")
+@login_required
+def register(instance_id: int, objection_id: int):
+    """The dispatcher registers a public objection on the admission's 公示期异议登记 step, from its item page."""
+    try:
+        services().notices.register(g.actor, instance_id, objection_id)
+    except NotFound:
+        abort(404)
+    except PermissionDenied:
+        abort(403)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"已登记公众异议第 {objection_id} 号，交领导小组办公室处理；公示暂停，处理后继续或不予入库", "info")
+    return redirect(url_for("pages.instance", instance_id=instance_id) + "#notice-objections")
 
 
 @bp.app_context_processor

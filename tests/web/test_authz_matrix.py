@@ -221,6 +221,8 @@ CASES: dict[str, Case] = {
                                                      lambda d: {*USERS, *QIYE}),
     "POST /gongshi/<int:instance_id>/objection": Case(lambda o: f"/gongshi/{o['notice']}/objection",
                                                       lambda d: {*USERS, *QIYE}, acts=True),
+    "POST /gongshi/objections/<int:instance_id>/<int:objection_id>/register": Case(
+        lambda o: f"/gongshi/objections/{o['notice']}/{o['public_objection']}/register", dispatchers, acts=True),
     # 企业端 · 培育入库: no staff session may open an enterprise's admission (403), anonymous to /qiye/login
     "GET /qiye/pool/admissions/<int:instance_id>": Case(lambda o: f"/qiye/pool/admissions/{o['admission']}",
                                                         own_enterprise),
@@ -414,6 +416,8 @@ def _objects(zjtx) -> dict[str, dict]:
     central.update(meeting=_meeting(zjtx))
     central.update(recognition=_recognition_batch(zjtx))
     central.update(notice=_in_notice(zjtx))
+    central.update(public_objection=zjtx.notices.object(central["notice"], {
+        "name": "张三", "contact": "13800001111", "reason": "公示企业的研发投入数据与实际不符"}))
     objects = {}
     for d, department in DEPARTMENTS.items():
         item = Item(zjtx, dict(REGISTRATION, enterprise_name=f"黔江某{department}企业"))

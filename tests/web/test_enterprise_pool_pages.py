@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.policy.pool.portal import PortalUser
-from engine.storage.models import Enterprise, EnterpriseYear
+from engine.storage.models import AuditRecord, Enterprise, EnterpriseYear
+from engine.storage.models.pool_portal import NoticeObjection
 from tests.helpers import GOOD, Browser, enterprise_session, register, uscc
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.usefixtures("clock")]
@@ -68,6 +69,44 @@ def test_the_objection_form_names_the_field_and_the_dispatcher_sees_it_on_the_it
     item = text(pages("dispatcher").get(f"/items/{started['id']}"))
     assert 'id="notice-objections"' in item and REASON in item and "13800001111" in item
     assert public.get("/gongshi/999999/objection").status_code == 404
+
+
+def test_the_dispatcher_registers_a_public_objection_from_the_item_page_in_one_click(app, zjtx, pages):
+    started = in_notice(zjtx, register(zjtx))
+    public = Browser(app)
+    url = f"/gongshi/{started['id']}/objection"
+    public.get(url)
+    for reason in (REASON, "该企业从业人员人数与社保缴纳人数不符"):
+        assert public.post(url, {"name": "张三", "contact": "13800001111", "reason": reason}).status_code == 200
+    with zjtx.db.read() as session:
+        first, second = session.scalars(select(NoticeObjection.id).where(NoticeObjection.instance_id == started["id"])
+                                        .order_by(NoticeObjection.id))
+    office = text(pages("office").get(f"/items/{started['id']}"))  # sees them, registering is the dispatcher's
+    assert "待交办员登记" in office and f"/objections/{started['id']}/{first}/register" not in office
+    assert pages("office").post(f"/gongshi/objections/{started['id']}/{first}/register").status_code == 403
+    assert open_task(zjtx, started["id"], "public_notice")  # refused: nothing registered
+    dispatcher = pages("dispatcher")
+    item = text(dispatcher.get(f"/items/{started['id']}"))
+    assert f"/gongshi/objections/{started['id']}/{first}/register" in item
+    done = dispatcher.post(f"/gongshi/objections/{started['id']}/{first}/register")
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/items/{started['id']}#notice-objections")
+    task = open_task(zjtx, started["id"], "resolve_objection")  # the office weighs it, with its text
+    with zjtx.db.read() as session:
+        written = session.scalars(select(AuditRecord.data).where(AuditRecord.instance_id == started["id"],
+                                                                 AuditRecord.action == "complete"))
+        assert any(str((d or {}).get("objection", "")).startswith(f"〔公众异议第 {first} 号〕张三（13800001111）于 ")
+                   for d in written)
+    item = text(dispatcher.get(f"/items/{started['id']}"))
+    row = item.split(f'id="objection-{first}"', 1)[1].split("</tr>", 1)[0]
+    assert "已登记" in row and "已登记公众异议第" in item
+    other = item.split(f'id="objection-{second}"', 1)[1].split("</tr>", 1)[0]
+    assert "未登记" in other and "register" not in other  # one at a time: the step is closed while weighed
+    again = dispatcher.post(f"/gongshi/objections/{started['id']}/{second}/register")
+    assert again.status_code == 302 and "不在公示期异议登记环节" in text(dispatcher.get(f"/items/{started['id']}"))
+    assert dispatcher.post(f"/gongshi/objections/{started['id']}/999/register").status_code == 404
+    zjtx.workflows.complete(task["id"], {"objection_upheld": False, "objection_resolution": "经核查属实"}, "office")
+    other = text(dispatcher.get(f"/items/{started['id']}")).split(f'id="objection-{second}"', 1)[1].split("</tr>")[0]
+    assert f"/objections/{started['id']}/{second}/register" in other  # the notice goes on: the next one may be
 
 
 def test_the_objection_form_is_rate_limited(app, zjtx):

@@ -5,7 +5,8 @@ stopped while the office weighs a registered objection): the list reads pool_adm
 their indexed version and status columns, never every instance. What is shown is the notice itself — name, credit code,
 industry and the last day — nothing else of the admission. An objection is kept against the admission and
 区经济信息委 (the dispatchers) is told at once, in the same transaction; the dispatcher decides whether to
-register it on the admission's 公示期异议登记 step.
+register it on the admission's 公示期异议登记 step, in one click from the item page (:meth:`PublicNotices.register`
+writes its number, who raised it, when, and why), so a public form alone never stops a notice.
 """
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.identity.authz import Actor
 from engine.policy.pool.standing import NOTICE_STATUS, admission_versions, notice_end
-from engine.storage.models import AuditRecord, Enterprise, ProcessInstance, User, UserRole
+from engine.runtime.projection import OPEN_STATUSES
+from engine.storage.models import AuditRecord, Enterprise, HumanTask, ProcessInstance, User, UserRole
 from engine.storage.models.pool_portal import NoticeObjection
 
 LIMITS = {"name": (2, 100, "姓名或单位"), "contact": (5, 100, "联系方式"), "reason": (10, 2000, "异议理由")}
 CONTACT = re.compile(r"^[0-9+\-() ]{5,30}$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_LISTED = 200
+REGISTERED = "〔公众异议第 {} 号〕"
 
 
 def clean_objection(raw: dict) -> dict:
@@ -52,9 +55,17 @@ def _in_notice():
         ProcessInstance.item_status == NOTICE_STATUS)
 
 
+def registered_text(o: NoticeObjection, tz) -> str:
+    """What registering a public objection writes on 公示期异议登记: its number first (how the list below tells
+    which were registered), who raised it and when, and the reason, as the office reads it."""
+    return (f"{REGISTERED.format(o.id)}{o.name}（{o.contact}）于 {o.raised_at.astimezone(tz):%Y-%m-%d %H:%M} "
+            f"提出：{o.reason}")[:2000]
+
+
 class PublicNotices:
-    def __init__(self, db, notifier, clock, tz, base_url: str):
+    def __init__(self, db, notifier, clock, tz, base_url: str, workflows=None):
         self.db, self.notifier, self.clock, self.tz, self.base_url = db, notifier, clock, tz, base_url.rstrip("/")
+        self.workflows = workflows
 
     @staticmethod
     def _shown(instance: ProcessInstance, e: Enterprise, tz) -> dict:
@@ -112,10 +123,48 @@ class PublicNotices:
         self.notifier.notify(session, notice, dispatchers, None, now)
 
     def objections(self, actor: Actor, instance_id: int) -> list[dict]:
-        """The public's objections to an admission, for the central roles on its item page (else none)."""
+        """The public's objections to an admission, for the central roles on its item page (else none): each
+        says whether it was registered on 公示期异议登记, and whether it may be now (the step is open)."""
         if not actor.sees_all:
             return []
         with self.db.read() as session:
-            return [{"id": o.id, "name": o.name, "contact": o.contact, "reason": o.reason, "raised_at": o.raised_at}
-                    for o in session.scalars(select(NoticeObjection).where(NoticeObjection.instance_id == instance_id)
-                                             .order_by(NoticeObjection.id))]
+            texts = [str((a.data or {}).get("objection") or "") for a in session.scalars(
+                select(AuditRecord).join(HumanTask, AuditRecord.task_id == HumanTask.id).where(
+                    AuditRecord.instance_id == instance_id, AuditRecord.action == "complete",
+                    HumanTask.bpmn_id == NOTICE_STEP))]
+            open_step = _notice_step(session, instance_id) is not None
+            out = []
+            for o in session.scalars(select(NoticeObjection).where(NoticeObjection.instance_id == instance_id)
+                                     .order_by(NoticeObjection.id)):
+                registered = any(t.startswith(REGISTERED.format(o.id)) for t in texts)
+                out.append({"id": o.id, "name": o.name, "contact": o.contact, "reason": o.reason,
+                            "raised_at": o.raised_at, "registered": registered,
+                            "may_register": open_step and not registered})
+            return out
+
+    def register(self, actor: Actor, instance_id: int, objection_id: int) -> dict:
+        """Register a public objection on the admission's open 公示期异议登记 step (the dispatcher's): the
+        notice stops and the office weighs it. Conflict when the step is not open (the notice ended, or another
+        objection is being weighed) or it was registered already."""
+        with self.db.read() as session:
+            row = session.get(NoticeObjection, objection_id) if 0 < objection_id < 2**63 else None
+            if row is None or row.instance_id != instance_id:
+                raise NotFound(f"异议 {objection_id} 不存在")
+            text = registered_text(row, self.tz)
+            task = _notice_step(session, instance_id)
+        if any(o["id"] == objection_id and o["registered"] for o in self.objections(actor, instance_id)):
+            raise Conflict(f"公众异议第 {objection_id} 号已登记")
+        if task is None:
+            raise Conflict("该入库申请当前不在公示期异议登记环节（公示已结束，或已登记的异议正在处理），不能登记")
+        self.workflows.complete(task, {"objection": text}, actor)
+        return {"id": objection_id, "text": text}
+
+
+NOTICE_STEP = "public_notice"  # pool_admission's 公示期异议登记
+
+
+def _notice_step(session: Session, instance_id: int) -> int | None:
+    """The admission's open 公示期异议登记 task, if its notice runs."""
+    return session.scalar(select(HumanTask.id).where(
+        HumanTask.instance_id == instance_id, HumanTask.bpmn_id == NOTICE_STEP,
+        HumanTask.status.in_(OPEN_STATUSES)).limit(1))
