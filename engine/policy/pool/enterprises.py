@@ -231,11 +231,13 @@ class EnterpriseService:
             target = session.get(Enterprise, enterprise_id) if enterprise_id else None
             if enterprise_id and target is None:
                 raise NotFound(f"企业 {enterprise_id} 不存在")
-            target = self._apply(session, target, data, cleaned_years, actor.username, "form")
+            target = self.apply_in(session, target, data, cleaned_years, actor.username, "form")
             return target.id
 
-    def _apply(self, session: Session, target: Enterprise | None, data: dict, years: builtins.list[dict], actor: str | None,
-               source: str) -> Enterprise:
+    def apply_in(self, session: Session, target: Enterprise | None, data: dict, years: builtins.list[dict],
+                 actor: str | None, source: str) -> Enterprise:
+        """Write cleaned fields and yearly figures into the registry in the caller's transaction, with the change
+        log (``source``: form, import, enterprise…) and the 拟培育库 gap: every save of the registry goes here."""
         officers = self._officers(session)
         if target is None:
             target = Enterprise(uscc=data["uscc"], name=data["name"], tier="none", in_pool=False)
@@ -318,7 +320,7 @@ class EnterpriseService:
                                                    None)
                 created += target is None
                 updated += target is not None
-                self._apply(session, target, data, years, actor.username, "import")
+                self.apply_in(session, target, data, years, actor.username, "import")
             return {"created": created, "updated": updated, "years": sum(len(y) for _, y in cleaned.values())}
 
     @staticmethod

@@ -4,7 +4,7 @@ submits last year's figures for its service officer to confirm, applies to the p
 The enterprise is the one the portal's session names; every method reads or writes that enterprise's records
 only. The self-check is ``admission.assess`` on the registry's figures — the decision and the per-criterion
 explanation the admission itself records — and changes nothing. Confirmed figures go into the registry through
-its own save (``EnterpriseService._apply``: the change log, the 拟培育库's gap), with source ``enterprise``.
+its own save (``EnterpriseService.apply_in``: the change log, the 拟培育库's gap), with source ``enterprise``.
 """
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ class PoolPortal:
                 data = {"service_officer": officer.username if officer else None,
                         "employees": row.figures.get("employees", e.employees)}
                 year = {"year": row.year, **{k: row.figures[k] for k in FIGURES}}
-                self.enterprises._apply(session, e, data, [year], actor.username, "enterprise")
+                self.enterprises.apply_in(session, e, data, [year], actor.username, "enterprise")
             row.status, row.decided_by, row.decided_at = ("confirmed" if confirm else "refused"), actor.username, now
             row.reason = None if confirm else reason
             session.add(AuditRecord(instance_id=None, action="year_update_decided", actor=actor.username, at=now,
