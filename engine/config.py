@@ -86,6 +86,30 @@ def _wecom(env) -> dict:
             "wecom_secret": env.get("ZJTX_WECOM_SECRET") or None, "wecom_api_base": base}
 
 
+SMS_PROVIDERS = ("gateway", "tencent")
+TENCENT_VARIABLES = ("ZJTX_SMS_SECRET_ID", "ZJTX_SMS_SECRET_KEY", "ZJTX_SMS_APP_ID", "ZJTX_SMS_SIGN_NAME",
+                     "ZJTX_SMS_TEMPLATES")
+
+
+def _sms(env) -> dict:
+    """The SMS provider's settings: ``gateway`` needs only its URL (none: no SMS); ``tencent`` its credentials,
+    application, signature and templates file (its endpoint and region have defaults)."""
+    provider = (env.get("ZJTX_SMS_PROVIDER") or "gateway").strip().lower()
+    if provider not in SMS_PROVIDERS:
+        raise ConfigurationError(f"ZJTX_SMS_PROVIDER 应为 {' 或 '.join(SMS_PROVIDERS)}，而不是「{provider}」")
+    missing = [name for name in TENCENT_VARIABLES if not env.get(name)] if provider == "tencent" else []
+    if missing:
+        raise ConfigurationError(f"腾讯云短信（ZJTX_SMS_PROVIDER=tencent）需要设置：{'、'.join(missing)}")
+    url = env.get("ZJTX_SMS_GATEWAY_URL") or None
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"ZJTX_SMS_GATEWAY_URL 应以 http:// 或 https:// 开头，而不是「{url}」")
+    return {"sms_provider": provider, "sms_gateway_url": url, "sms_secret_id": env.get("ZJTX_SMS_SECRET_ID") or None,
+            "sms_secret_key": env.get("ZJTX_SMS_SECRET_KEY") or None, "sms_app_id": env.get("ZJTX_SMS_APP_ID") or None,
+            "sms_sign_name": env.get("ZJTX_SMS_SIGN_NAME") or None,
+            "sms_region": env.get("ZJTX_SMS_REGION") or Settings.sms_region,
+            "sms_templates": Path(env["ZJTX_SMS_TEMPLATES"]) if env.get("ZJTX_SMS_TEMPLATES") else None}
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -121,8 +145,17 @@ class Settings:
     wecom_agent_id: int | None = None
     wecom_secret: str | None = field(default=None, repr=False)
     wecom_api_base: str = "https://qyapi.weixin.qq.com"  # 政务微信: the deployment's own API address
-    # Text messages to enterprises' contacts through the district's SMS gateway (notifications/channels/sms.py)
+    # Text messages to enterprises' contacts (notifications/channels/sms.py, sms_providers.py): the provider
+    # adapter (gateway: the district's own, at sms_gateway_url; tencent: 腾讯云短信, its endpoint overridable by
+    # sms_gateway_url, approved templates mapped in the sms_templates file)
+    sms_provider: str = "gateway"
     sms_gateway_url: str | None = None
+    sms_secret_id: str | None = None
+    sms_secret_key: str | None = field(default=None, repr=False)
+    sms_app_id: str | None = None
+    sms_sign_name: str | None = None
+    sms_region: str = "ap-guangzhou"
+    sms_templates: Path | None = None
     base_url: str = "http://127.0.0.1:5000"
     attachment_dir: Path = PROJECT_ROOT / "instance" / "attachments"
     session_minutes: int = 30
@@ -163,7 +196,7 @@ class Settings:
             smtp_password=env.get("ZJTX_SMTP_PASSWORD") or None,
             mail_sender=env.get("ZJTX_MAIL_SENDER") or cls.mail_sender,
             **_wecom(env),
-            sms_gateway_url=env.get("ZJTX_SMS_GATEWAY_URL") or None,
+            **_sms(env),
             base_url=env.get("ZJTX_BASE_URL") or cls.base_url,
             attachment_dir=Path(env.get("ZJTX_ATTACHMENT_DIR") or cls.attachment_dir),
             session_minutes=int(env.get("ZJTX_SESSION_MINUTES") or cls.session_minutes),

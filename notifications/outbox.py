@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import select
@@ -60,8 +60,11 @@ class Notifier:
     def notify_contact(self, session: Session, notice: Notice, contact: Contact, now: datetime) -> list[dict]:
         """Queue ``notice`` for someone without an account (an enterprise's contact) on every channel that
         can reach them; their own preferences do not exist. Returns the recipients for the record."""
-        subject, body = self.render(notice.template, {**notice.context, "link": notice.link or ""})
-        message = Message(key=notice.key, subject=subject, body=body, link=notice.link, data=notice.data)
+        values = {**notice.context, "link": notice.link or ""}
+        subject, body = self.render(notice.template, values)
+        message = Message(key=notice.key, subject=subject, body=body, link=notice.link, data=notice.data,
+                          template=notice.template, params={k: str(v) for k, v in values.items()
+                                                            if isinstance(v, str | int | float | date)})
         recipients = []
         for channel in self.channels:
             for recipient in channel.contact_recipients(message, contact):

@@ -44,6 +44,8 @@ class Message:
     body: str
     link: str | None = None
     data: dict = field(default_factory=dict)  # the machine-readable part (webhook payloads)
+    template: str = ""  # the notice's name, and its values as text: what a template-based SMS provider sends
+    params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,38 +1,53 @@
-"""Text messages (短信) through the district's SMS gateway, to people without an account: an enterprise's
-contact person, whose mobile number the item's registration gives (企业联系人及电话). Staff are reached by the
-in-app inbox, email and WeCom, so this channel addresses no user.
+"""Text messages (短信) to people without an account: an enterprise's contact person, whose mobile number the
+item's registration or the portal gives (企业联系人及电话). Staff are reached by the in-app inbox, email and WeCom,
+so this channel addresses no user.
 
-On when ``ZJTX_SMS_GATEWAY_URL`` is set (engine.config). Each outbox row is one ``POST`` to that address with
-``Content-Type: application/json; charset=utf-8``, ``Idempotency-Key: <key>`` and the body
-``{"key", "mobile", "content"}`` (the content is the notice's subject and text, at most CONTENT_LIMIT
-characters); any 2xx answer is a delivery, anything else a failed one that the outbox tries again.
+On when a provider is configured (engine.config ``ZJTX_SMS_PROVIDER``: ``gateway``, the default, with
+``ZJTX_SMS_GATEWAY_URL``; or ``tencent``): each outbox row is one message that the provider adapter
+(notifications/channels/sms_providers.py) sends; a failed send is tried again by the outbox. The row keeps the
+rendered text and, in its payload, the notice's name and values, for a provider that sends approved templates.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from importlib import resources
 
 from sqlalchemy.orm import Session
 
 from engine.config import Settings
 from engine.storage.models import OutboxMessage, User
 from notifications.channels.base import Channel, Contact, Message, Recipient
-from notifications.channels.http import post_json
+from notifications.channels.sms_providers import GatewayAdapter, Outgoing, TencentAdapter, load_templates
 
-CONTENT_LIMIT = 500  # characters: a long text message is sent in parts by the gateway
+
+def notice_names() -> set[str]:
+    """Our notices (notifications/templates/<name>.txt): the names a templates file may map."""
+    folder = resources.files("notifications") / "templates"
+    return {p.name[:-4] for p in folder.iterdir() if p.name.endswith(".txt")}
+
+
+def adapter_of(settings: Settings):
+    if settings.sms_provider == "tencent":
+        return TencentAdapter(settings.sms_gateway_url or "https://sms.tencentcloudapi.com",
+                              settings.sms_secret_id or "", settings.sms_secret_key or "", settings.sms_app_id or "",
+                              settings.sms_sign_name or "", settings.sms_region,
+                              load_templates(settings.sms_templates, notice_names()), settings.webhook_timeout)
+    if settings.sms_gateway_url:
+        return GatewayAdapter(settings.sms_gateway_url, settings.webhook_timeout)
+    return None
 
 
 class SmsChannel(Channel):
     name = "sms"
     label = "短信"
 
-    def __init__(self, gateway_url: str, timeout: float = 10.0):
-        self.gateway_url, self.timeout = gateway_url, timeout
+    def __init__(self, adapter):
+        self.adapter = adapter
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmsChannel | None:
-        if not settings.sms_gateway_url:
-            return None
-        return cls(settings.sms_gateway_url, settings.webhook_timeout)
+        adapter = adapter_of(settings)
+        return cls(adapter) if adapter is not None else None
 
     def recipients(self, session: Session, message: Message, users: Sequence[User],
                    department_id: int | None) -> Iterable[Recipient]:
@@ -41,9 +56,11 @@ class SmsChannel(Channel):
     def contact_recipients(self, message: Message, contact: Contact) -> Iterable[Recipient]:
         if not contact.mobile:
             return ()
-        return [Recipient(target=f"contact-{contact.mobile}", address=contact.mobile, shown=contact.mobile)]
+        return [Recipient(target=f"contact-{contact.mobile}", address=contact.mobile, shown=contact.mobile,
+                          payload={"template": message.template, "params": message.params})]
 
     def deliver(self, message: OutboxMessage) -> None:
-        content = f"{message.subject}\n{message.body}".strip()[:CONTENT_LIMIT]
-        post_json(self.gateway_url, {"key": message.key, "mobile": message.address, "content": content},
-                  message.key, self.timeout, what="短信网关")
+        payload = message.payload or {}
+        self.adapter.send(Outgoing(key=message.key, mobile=message.address,
+                                   text=f"{message.subject}\n{message.body}".strip(),
+                                   template=str(payload.get("template") or ""), params=dict(payload.get("params") or {})))
