@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,6 +68,8 @@ class _Postgres:
         self.template: str | None = None
         self.copies: set[str] = set()  # copied from the template and not yet opened by make_engine
         self.lock = threading.Lock()
+        self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-databases")
+        self.ahead: Future | None = None  # the next copy of the template, being made
 
     def url(self, name: str) -> str:
         return self.base.set(database=name).render_as_string(hide_password=False)
@@ -93,21 +96,35 @@ class _Postgres:
                 self.template = name
             return self.template
 
-    def create(self, from_template: bool) -> str:
+    def _copy(self) -> str:
         name = f"{self.prefix}_{uuid.uuid4().hex[:12]}"
+        self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template()}"')
+        return name
+
+    def create(self, from_template: bool) -> str:
+        """A new database. A copy of the template is made while the test before runs (one made ahead, by a
+        background thread, as dropping is): each test waits for neither."""
         if from_template:
-            self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template()}"')
+            # never two copies of the template at once: PostgreSQL refuses a copy while another reads it
+            name = self.ahead.result() if self.ahead is not None else self._copy()
+            self.ahead = self.background.submit(self._copy)
             self.copies.add(name)
-        else:  # template0: nobody can be connected to it (template1 may have visitors)
-            self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            return name
+        name = f"{self.prefix}_{uuid.uuid4().hex[:12]}"
+        # template0: nobody can be connected to it (template1 may have visitors)
+        self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return name
 
     def drop(self, name: str) -> None:
         self.copies.discard(name)
         # WITH (FORCE): connections a test left behind (a killed subprocess's) do not keep it
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.background.submit(self.execute, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
+        if self.ahead is not None:
+            self.drop(self.ahead.result())
+            self.ahead = None
+        self.background.shutdown(wait=True)
         if self.template is not None:
             self.execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
             self.template = None
