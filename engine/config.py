@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,34 @@ def _wecom(env) -> dict:
         raise ConfigurationError(f"ZJTX_WECOM_API_BASE 应以 https:// 开头，如 https://qyapi.weixin.qq.com，而不是「{base}」")
     return {"wecom_corp_id": env.get("ZJTX_WECOM_CORP_ID") or None, "wecom_agent_id": int(agent) if agent else None,
             "wecom_secret": env.get("ZJTX_WECOM_SECRET") or None, "wecom_api_base": base}
+
+
+def load_sms_templates(path: Path | str | None) -> dict[str, dict]:
+    """The deployment's SMS template map (ZJTX_SMS_TEMPLATES, notifications/channels/sms_providers.py), checked:
+    every entry names one of our notices (notifications/templates/<name>.txt), an approved template id and the
+    list of the notice's values filling it, in order."""
+    known = {p.stem for p in (PROJECT_ROOT / "notifications" / "templates").glob("*.txt")}
+    if not path:
+        raise ConfigurationError("腾讯云短信需要模板对照文件：请设置 ZJTX_SMS_TEMPLATES（JSON，见 notifications/channels/"
+                                 "sms_providers.py）")
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"无法读取 ZJTX_SMS_TEMPLATES 指定的短信模板文件「{path}」：{exc}") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"短信模板文件「{path}」不是有效的 JSON：{exc}") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigurationError(f"短信模板文件「{path}」应为对象：通知名 → {{\"id\": 模板ID, \"params\": [变量名…]}}")
+    out = {}
+    for name, entry in raw.items():
+        if name not in known:
+            raise ConfigurationError(f"短信模板文件中的「{name}」不是本系统的通知（可用：{'、'.join(sorted(known))}）")
+        ok = isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"].strip() and \
+            isinstance(entry.get("params", []), list) and all(isinstance(p, str) for p in entry.get("params", []))
+        if not ok:
+            raise ConfigurationError(f"短信模板文件中「{name}」应为 {{\"id\": \"模板ID\", \"params\": [\"变量名\", …]}}")
+        out[name] = {"id": entry["id"].strip(), "params": list(entry.get("params", []))}
+    return out
 
 
 SMS_PROVIDERS = ("gateway", "tencent")

@@ -10,20 +10,13 @@ rendered text and, in its payload, the notice's name and values, for a provider 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from importlib import resources
 
 from sqlalchemy.orm import Session
 
-from engine.config import Settings
+from engine.config import Settings, load_sms_templates
 from engine.storage.models import OutboxMessage, User
 from notifications.channels.base import Channel, Contact, Message, Recipient
-from notifications.channels.sms_providers import GatewayAdapter, Outgoing, TencentAdapter, load_templates
-
-
-def notice_names() -> set[str]:
-    """Our notices (notifications/templates/<name>.txt): the names a templates file may map."""
-    folder = resources.files("notifications") / "templates"
-    return {p.name[:-4] for p in folder.iterdir() if p.name.endswith(".txt")}
+from notifications.channels.sms_providers import GatewayAdapter, Outgoing, TencentAdapter
 
 
 def adapter_of(settings: Settings):
@@ -31,7 +24,7 @@ def adapter_of(settings: Settings):
         return TencentAdapter(settings.sms_gateway_url or "https://sms.tencentcloudapi.com",
                               settings.sms_secret_id or "", settings.sms_secret_key or "", settings.sms_app_id or "",
                               settings.sms_sign_name or "", settings.sms_region,
-                              load_templates(settings.sms_templates, notice_names()), settings.webhook_timeout)
+                              load_sms_templates(settings.sms_templates), settings.webhook_timeout)
     if settings.sms_gateway_url:
         return GatewayAdapter(settings.sms_gateway_url, settings.webhook_timeout)
     return None

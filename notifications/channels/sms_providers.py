@@ -15,6 +15,7 @@
   administrators: 「短信模板未配置」), never sent as free text the provider would refuse.
 
 An adapter reads the notice's name and values from the outbox row's payload (the SMS channel keeps them there).
+The templates file is read and checked with the settings (engine.config.load_sms_templates).
 """
 from __future__ import annotations
 
@@ -26,10 +27,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from engine.errors import ConfigurationError
 from notifications.channels.base import DeliveryError
 from notifications.channels.http import post_json
 
@@ -60,32 +59,6 @@ class GatewayAdapter:
     def send(self, message: Outgoing) -> None:
         post_json(self.url, {"key": message.key, "mobile": message.mobile, "content": message.text[:CONTENT_LIMIT]},
                   message.key, self.timeout, what="短信网关")
-
-
-def load_templates(path: Path | str | None, known: set[str]) -> dict[str, dict]:
-    """The deployment's template map, checked: every entry names one of our notices (``known``), an approved
-    template id and the list of the notice's values filling it, in order."""
-    if not path:
-        raise ConfigurationError("腾讯云短信需要模板对照文件：请设置 ZJTX_SMS_TEMPLATES（JSON，见 notifications/channels/"
-                                 "sms_providers.py）")
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"无法读取 ZJTX_SMS_TEMPLATES 指定的短信模板文件「{path}」：{exc}") from None
-    except ValueError as exc:
-        raise ConfigurationError(f"短信模板文件「{path}」不是有效的 JSON：{exc}") from None
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigurationError(f"短信模板文件「{path}」应为对象：通知名 → {{\"id\": 模板ID, \"params\": [变量名…]}}")
-    out = {}
-    for name, entry in raw.items():
-        if name not in known:
-            raise ConfigurationError(f"短信模板文件中的「{name}」不是本系统的通知（可用：{'、'.join(sorted(known))}）")
-        ok = isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"].strip() and \
-            isinstance(entry.get("params", []), list) and all(isinstance(p, str) for p in entry.get("params", []))
-        if not ok:
-            raise ConfigurationError(f"短信模板文件中「{name}」应为 {{\"id\": \"模板ID\", \"params\": [\"变量名\", …]}}")
-        out[name] = {"id": entry["id"].strip(), "params": list(entry.get("params", []))}
-    return out
 
 
 def tc3_authorization(secret_id: str, secret_key: str, host: str, action: str, body: bytes, timestamp: int,

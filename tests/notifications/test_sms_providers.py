@@ -16,19 +16,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from engine.config import Settings
+from engine.config import Settings, load_sms_templates
 from engine.errors import ConfigurationError
 from engine.policy.portal import EnterpriseAccounts
 from engine.storage.models import OutboxMessage
 from notifications.channels.base import DeliveryError
-from notifications.channels.sms_providers import Outgoing, TencentAdapter, load_templates
+from notifications.channels.sms_providers import Outgoing, TencentAdapter
 from tests.helpers import register
 
 SECRET_ID, SECRET_KEY = "AKIDqianjiangtest0000000000000000", "qianjiang-test-secret-key-0000000"
 APP_ID, SIGN = "1400000001", "黔江经信"
 TEMPLATES = {"enterprise_invitation": {"id": "2000001", "params": ["enterprise", "days", "link"]},
              "enterprise_login_code": {"id": "2000002", "params": ["code", "minutes"]}}
-KNOWN = {"enterprise_invitation", "enterprise_login_code", "enterprise_accepted"}
 
 
 def expected_signature(headers, body: bytes) -> str:
@@ -115,18 +114,18 @@ def test_a_wrong_key_a_refused_template_and_a_notice_without_one_are_not_deliver
 
 def test_the_templates_file_is_checked_when_the_channel_is_built(tmp_path):
     with pytest.raises(ConfigurationError, match="ZJTX_SMS_TEMPLATES"):
-        load_templates(None, KNOWN)
+        load_sms_templates(None)
     bad = tmp_path / "t.json"
     for text, words in (("{", "不是有效的 JSON"), ('{"no_such_notice": {"id": "1"}}', "不是本系统的通知"),
                         ('{"enterprise_login_code": {"params": ["code"]}}', "应为"), ("[]", "应为对象")):
         bad.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigurationError, match=words):
-            load_templates(bad, KNOWN)
+            load_sms_templates(bad)
     with pytest.raises(ConfigurationError, match="无法读取"):
-        load_templates(tmp_path / "missing.json", KNOWN)
+        load_sms_templates(tmp_path / "missing.json")
     good = tmp_path / "good.json"
     good.write_text(json.dumps(TEMPLATES), encoding="utf-8")
-    assert load_templates(good, KNOWN) == TEMPLATES
+    assert load_sms_templates(good) == TEMPLATES
 
 
 def test_settings_name_what_the_tencent_provider_lacks():
