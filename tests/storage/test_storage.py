@@ -192,8 +192,23 @@ def test_upgrading_moves_the_portals_files_off_its_stand_in_account(database_url
     with services.db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT id, user_id, contact_id FROM attachment ORDER BY id").all() == [
             (1, 1, None), (2, None, None)]
+        # 0027: the district every row from before belongs to
+        assert conn.exec_driver_sql("SELECT id, code, name FROM district").all() == [(1, "500114", "黔江区")]
+        assert conn.exec_driver_sql("SELECT district_id FROM department").all() == [(1,)]
         assert [r[0] for r in conn.exec_driver_sql("SELECT username FROM app_user")] == ["dispatcher"]
     services.close()
+
+
+def test_the_organisation_and_the_registry_belong_to_the_first_district(zjtx):
+    from engine.storage.models import Department, District, Enterprise
+    from tests.helpers import register
+
+    enterprise_id = register(zjtx)
+    with zjtx.db.read() as session:
+        [district] = session.scalars(select(District))
+        assert (district.code, district.name, district.kind) == ("500114", "黔江区", "区")
+        assert set(session.scalars(select(Department.district_id))) == {district.id}
+        assert session.get(Enterprise, enterprise_id).district_id == district.id
 
 
 def _kill_pooled_connections(zjtx) -> int:

@@ -8,7 +8,17 @@ from engine.storage.models.instance_messages import InstanceMessage
 from engine.storage.models.items import ItemLink, ItemMeasure
 from engine.storage.models.meetings import JointMeeting, MeetingDecision
 from engine.storage.models.messages import InboxMessage, NotificationPreference, OutboxMessage, WebhookEndpoint
-from engine.storage.models.org import ApiToken, Department, DepartmentAlias, LoginAttempt, Measure, MeasureUnit, User, UserRole
+from engine.storage.models.org import (
+    ApiToken,
+    Department,
+    DepartmentAlias,
+    District,
+    LoginAttempt,
+    Measure,
+    MeasureUnit,
+    User,
+    UserRole,
+)
 from engine.storage.models.pauses import TaskPause
 from engine.storage.models.policy import Circular, Enterprise, EnterpriseChange, EnterpriseYear, MeasureReport
 from engine.storage.models.pool_portal import EnterpriseYearUpdate, NoticeObjection
@@ -30,7 +40,8 @@ from engine.storage.models.supervision import CircularNaming, ListedSupervision,
 __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "CircularNaming",
     "CircularObjection",
-    "Comment", "CompressedText", "Department", "DepartmentAlias", "Enterprise", "EnterpriseAccount", "EnterpriseChange",
+    "Comment", "CompressedText", "Department", "DepartmentAlias", "District", "Enterprise", "EnterpriseAccount",
+    "EnterpriseChange",
     "EnterpriseContact", "EnterpriseInvitation", "EnterpriseLoginCode", "EnterpriseYear", "EnterpriseYearUpdate",
     "Escalation", "GuidanceGap", "GuidanceVisit",
     "HumanTask", "InboxMessage", "Incident", "InstanceMessage", "ItemLink", "ItemMeasure", "JSONType",

@@ -16,10 +16,29 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from engine.storage.models.base import Base, UTCDateTime, utcnow
 
 
+class District(Base):
+    """A district or county (区县) of the deployment: its units, users, enterprises and procedures are its own
+    (docs/districts.md). ``code``: the administrative division code (500114 黔江区)."""
+
+    __tablename__ = "district"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(8))  # 区 | 县
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+FIRST_DISTRICT = 1  # 黔江区, which migration 0027 made: every row from before belongs to it
+
+
 class Department(Base):
     __tablename__ = "department"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True, default=FIRST_DISTRICT,
+                                             server_default=str(FIRST_DISTRICT))
     name: Mapped[str] = mapped_column(String(100), unique=True)
     short_code: Mapped[str] = mapped_column(String(64), unique=True)
     leading_group_member: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.storage.models.base import Base, JSONType, UTCDateTime, utcnow
+from engine.storage.models.org import FIRST_DISTRICT
 
 
 class Enterprise(Base):
@@ -25,6 +26,8 @@ class Enterprise(Base):
     __tablename__ = "enterprise"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True, default=FIRST_DISTRICT,
+                                             server_default=str(FIRST_DISTRICT))
     name: Mapped[str] = mapped_column(String(200), index=True)
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
     registered_on: Mapped[date | None] = mapped_column(Date, nullable=True)
