@@ -20,11 +20,20 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the database schema to ``revision`` (idempotent), keeping the data."""
+    _migrate(db, command.upgrade, revision)
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Take the database schema back to ``revision`` (tests of a migration's data step), keeping the data."""
+    _migrate(db, command.downgrade, revision)
+
+
+def _migrate(db: Database, step, revision: str) -> None:
     cfg = alembic_config(db.url.render_as_string(hide_password=False))
 
     def run(conn):
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        step(cfg, revision)
 
     if db.dialect != "sqlite":
         with db.engine.begin() as conn:

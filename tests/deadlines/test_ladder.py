@@ -247,10 +247,10 @@ def test_the_migration_gives_rework_rows_of_earlier_diagrams_their_stage(zjtx):
     rework_id = item.task("rework")["id"]
     with zjtx.db.write() as session:
         session.get(HumanTask, rework_id).stage = "handle"
+    schema.downgrade(zjtx.db, "0010")  # the later migrations undone (as upgrades run them), then 0010 as if never run
     cfg = schema.alembic_config(zjtx.db.url.render_as_string(hide_password=False))
     with zjtx.db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0010")  # the later migrations undone, then 0010 as if never run
         command.stamp(cfg, "0009")
     zjtx.init_db()
     with zjtx.db.read() as session:
