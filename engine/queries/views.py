@@ -83,7 +83,10 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   "circular_checked": "成员单位核对通报数据", "circular_check_lapsed": "逾期未核对，视为无异议",
                   "objection_resolved": "处理通报数据异议",
                   # the enterprise portal (engine/policy/enterprise_requests)
-                  "enterprise_submitted": "企业在企业服务平台提交", "answer_released": "审核通过，答复发布给企业"}
+                  "enterprise_submitted": "企业在企业服务平台提交", "answer_released": "审核通过，答复发布给企业",
+                  "enterprise_applied": "企业在企业服务平台申请入库", "public_objection": "公众提出公示期异议",
+                  # 推荐申报 (engine/policy/recognition)
+                  "recognition_recorded": "登记认定结果"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 
