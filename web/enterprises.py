@@ -40,8 +40,8 @@ def _portal_pending() -> dict | None:
     to confirm and yearly figures to confirm; None for those who decide neither."""
     if not (g.actor.is_admin or g.actor.roles & {"service_officer", "dispatcher"}):
         return None
-    return {"registrations": len(EnterpriseAccounts.of(services()).pending(g.actor)),
-            "year_updates": len(services().pool_portal.pending_updates(g.actor))}
+    return {"registrations": EnterpriseAccounts.of(services()).pending_count(g.actor),
+            "year_updates": services().pool_portal.pending_update_count(g.actor)}
 
 
 def _assessment(record: dict) -> dict:

@@ -19,7 +19,7 @@ def home():
     items = services().enterprise_items.items(requester())
     portal = services().pool_portal
     check = portal.self_check(g.enterprise.enterprise_id)
-    admission = next(iter(portal.admissions(g.enterprise.enterprise_id)), None)
+    admission = next(iter(portal.admissions(g.enterprise.enterprise_id, limit=1)), None)  # the latest only
     update = check.get("latest_update")
     todo = [{"text": f"{i['category']}问题 {i['business_key']} 已答复，请查看并评价", "item": i["id"]}
             for i in items if i["status"] == RATE]

@@ -14,6 +14,11 @@ def _ip() -> str:
     return request.remote_addr or "-"
 
 
+def _why(exc: PortalRefused | ValidationFailed) -> str:
+    """The one sentence a sign-in form shows under its field."""
+    return exc.message if isinstance(exc, PortalRefused) else next(iter(exc.errors.values()))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Open to anyone, a signed-in staff member too: signing in here starts a new (enterprise) session."""
@@ -42,8 +47,7 @@ def code():
         try:
             who, stamp = accounts().sign_in_with_code(identifier, request.form.get("code", ""), _ip())
         except (PortalRefused, ValidationFailed) as exc:
-            message = exc.message if isinstance(exc, PortalRefused) else next(iter(exc.errors.values()))
-            return render_template("qiye/code.html", identifier=identifier, errors={"code": message}), 400
+            return render_template("qiye/code.html", identifier=identifier, errors={"code": _why(exc)}), 400
         sign_in(who, stamp)
         flash(f"欢迎，{who.contact_name}", "info")
         return redirect(next_path(request.args.get("next")))
@@ -56,8 +60,7 @@ def password_login():
     try:
         who, stamp = accounts().sign_in_with_password(identifier, request.form.get("password", ""), _ip())
     except (PortalRefused, ValidationFailed) as exc:
-        message = exc.message if isinstance(exc, PortalRefused) else next(iter(exc.errors.values()))
-        return render_template("qiye/login.html", identifier=identifier, errors={"password": message}), 401
+        return render_template("qiye/login.html", identifier=identifier, errors={"password": _why(exc)}), 401
     sign_in(who, stamp)
     return redirect(next_path(request.args.get("next")))
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import localtime
@@ -187,16 +187,28 @@ class PoolPortal:
                         data={"event": "year_update_submitted", "enterprise": e.uscc, "year": row.year})
         self.notifier.notify(session, notice, officers, None, now)
 
-    def pending_updates(self, actor: Actor) -> list[dict]:
-        """Staff list: a service officer's own enterprises' pending updates; the dispatcher (admin) all."""
+    @staticmethod
+    def _pending_query(actor: Actor):
+        """A service officer's own enterprises' pending updates; the dispatcher's (admin's) all."""
         if not (actor.is_admin or actor.roles & (ALL_ENTERPRISES | {"service_officer"})):
             raise PermissionDenied("只有服务专员和区经济信息委可以确认企业报送的年度数据")
+        query = (select(EnterpriseYearUpdate, Enterprise).join(Enterprise, Enterprise.id ==
+                                                              EnterpriseYearUpdate.enterprise_id)
+                 .where(EnterpriseYearUpdate.status == "pending"))
+        if not (actor.is_admin or actor.roles & ALL_ENTERPRISES):
+            query = query.where(Enterprise.service_officer_id == actor.user_id)
+        return query
+
+    def pending_update_count(self, actor: Actor) -> int:
+        """How many updates wait for this officer (a count, for the registry page)."""
+        query = self._pending_query(actor)
         with self.db.read() as session:
-            query = (select(EnterpriseYearUpdate, Enterprise).join(Enterprise, Enterprise.id ==
-                                                                  EnterpriseYearUpdate.enterprise_id)
-                     .where(EnterpriseYearUpdate.status == "pending"))
-            if not (actor.is_admin or actor.roles & ALL_ENTERPRISES):
-                query = query.where(Enterprise.service_officer_id == actor.user_id)
+            return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    def pending_updates(self, actor: Actor) -> list[dict]:
+        """Staff list: the pending updates beside the registry's current figures, oldest first."""
+        query = self._pending_query(actor)
+        with self.db.read() as session:
             out = []
             for row, e in session.execute(query.order_by(EnterpriseYearUpdate.submitted_at).limit(200)):
                 current = next((y for y in e.years if y.year == row.year), None)
@@ -291,11 +303,12 @@ class PoolPortal:
         if running is not None:
             raise Conflict(f"贵企业的入库申请 {running.business_key} 正在办理中，请勿重复申请")
 
-    def admissions(self, enterprise_id: int) -> list[dict]:
-        """The enterprise's admissions, newest first, in plain words (no staff names, no internal notes)."""
+    def admissions(self, enterprise_id: int, limit: int = 20) -> list[dict]:
+        """The enterprise's admissions, newest first, in plain words (no staff names, no internal notes); each
+        finished one reads its instance's state, so ask for no more than are shown."""
         with self.db.read() as session:
             e = _enterprise(session, enterprise_id)
-            return admissions_of(session, self.workflows, e, self.tz)
+            return admissions_of(session, self.workflows, e, self.tz, limit)
 
     def admission(self, enterprise_id: int, instance_id: int) -> dict:
         """One of the enterprise's own admissions; another's is NotFound."""

@@ -49,6 +49,10 @@ class EnterpriseAccounts:
         with self.db.read() as session:
             return registration.pending(session, actor_for(session, actor))
 
+    def pending_count(self, actor: Actor | str) -> int:
+        with self.db.read() as session:
+            return registration.pending_count(session, actor_for(session, actor))
+
     def confirm(self, actor: Actor | str, account_id: int) -> dict:
         with self.db.write() as session:
             return registration.decide(session, self._out(), actor_for(session, actor), account_id, True)
