@@ -133,7 +133,7 @@ def test_the_enterprise_sees_its_self_check_and_its_own_admissions_only(app, zjt
     assert applied.status_code == 302
     instance_id = int(re.search(r"/qiye/pool/admissions/(\d+)", applied.headers["Location"]).group(1))
     shown = text(mine.get(f"/qiye/pool/admissions/{instance_id}"))
-    assert "行业主管部门审核中" in shown
+    assert "行业主管部门审核中" in shown and "下一步：审核通过后进行公示" in shown and "（北京时间）" in shown
     [link] = re.findall(r'href="(/qiye/files/\d+)">申报材料.pdf<', shown)  # the materials it sent, downloadable
     assert mine.get(link).data == materials
     again = mine.post("/qiye/pool/apply", {})
