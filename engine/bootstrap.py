@@ -13,7 +13,7 @@ from engine.config import Settings
 from engine.deadlines.calendars import CalendarService
 from engine.deadlines.escalation import EscalationService
 from engine.deadlines.planner import Planner
-from engine.identity import org
+from engine.identity import districts, org
 from engine.identity.service import IdentityService
 from engine.monitoring.health import HealthService
 from engine.monitoring.incidents import IncidentService
@@ -107,6 +107,20 @@ class Services:
             measures = org.seed_measures(session)
             users = org.seed_demo_users(session) if demo_users else 0
         return {"departments": departments, "measures": measures, "users_created": users}
+
+    def districts(self) -> list[districts.DistrictRow]:
+        with districts.scope(districts.ALL), self.db.read() as session:
+            return districts.rows(session)
+
+    def create_district(self, code: str, name: str, *, full_name: str | None = None, units: list[dict] | None = None,
+                        demo_prefix: str | None = None, admin: dict | None = None) -> int:
+        """A new district of the deployment (engine/identity/districts.py) with the shipped procedures deployed
+        for it and their default schedules; returns its id."""
+        district_id = districts.create(self.db, code, name, full_name=full_name, units=units,
+                                       demo_prefix=demo_prefix, admin=admin)
+        with districts.scope(district_id):
+            self.deploy_bundled()
+        return district_id
 
     def deploy(self, paths: list[Path], deployed_by: str | None = None, note: str | None = None,
                missing_only: bool = False) -> list[DeployResult]:

@@ -106,6 +106,7 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
 
     app.before_request(security.load_actor)
     app.before_request(security.check_csrf)
+    app.teardown_request(security.leave_district)
     _register_blueprints(app)
     security.init_app(app)
     assets.init_app(app)

@@ -25,6 +25,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
+from engine.identity import districts
 from engine.identity.authz import Actor
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -80,13 +81,17 @@ def csrf_token() -> str:
 
 
 def load_actor() -> None:
-    """before_request: who is asking (session for pages, Bearer token or session for the API)."""
+    """before_request: who is asking (session for pages, Bearer token or session for the API). The rest of the
+    request works in the district of the one asking (engine/storage/district.py); nobody signed in: the home
+    district's public pages."""
+    districts.enter(None)
     g.actor = None
     g.via_token = False
     auth = request.headers.get("Authorization", "")
     if request.path.startswith("/api/") and auth.startswith("Bearer "):
         g.actor = services().identity.actor_by_token(auth[7:].strip())
         g.via_token = True
+        _work_in_district(g.actor)
         return
     if "_user_id" not in session:
         return
@@ -102,6 +107,17 @@ def load_actor() -> None:
         return
     g.actor = current_user.actor
     session["seen"] = time.time()
+    _work_in_district(g.actor)
+
+
+def _work_in_district(actor: Actor | None) -> None:
+    if actor is not None:
+        districts.enter(actor.district_id)
+
+
+def leave_district(_exc=None) -> None:
+    """teardown_request: a worker thread's next request starts in no district of this one's."""
+    districts.enter(None)
 
 
 def check_csrf():

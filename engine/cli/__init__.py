@@ -8,6 +8,7 @@ from engine.cli import (  # noqa: F401
     assessing,
     calendar_days,
     clauses,
+    districts,
     installation,
     notifying,
     pausing,

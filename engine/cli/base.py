@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine.bootstrap import Services, bootstrap
 from engine.errors import DeploymentError, EngineError, ValidationFailed
-from engine.storage import schema_state
+from engine.storage import district, schema_state
 
 # Commands that use the services without the schema being at this program's revision: init-db makes or
 # upgrades it (so it only needs a database that answers); eligibility reads the decision tables on disk and
@@ -34,7 +34,19 @@ def _services(ctx: click.Context) -> Services:
             schema_state.require_reachable(ctx.obj.db)
         elif command not in NEEDS_NO_DATABASE:
             schema_state.require_current(ctx.obj.db)
+            _work_in(ctx, ctx.obj, ctx.meta.get("district_code"))
     return ctx.obj
+
+
+def _work_in(ctx: click.Context, services: Services, code: str | None) -> None:
+    """Everything the command does is work of its district (--district / ZJTX_DISTRICT), until it ends."""
+    if not code:
+        return
+    found = [d for d in services.districts() if d.code == code.strip()]
+    if not found:
+        known = "、".join(f"{d.code} {d.name}" for d in services.districts())
+        raise EngineError(f"没有区划代码为 {code} 的区县（已有：{known}；zjtx district list 可查看）")
+    ctx.with_resource(district.scope(found[0].id))
 
 
 def _command_path(ctx: click.Context) -> str:
@@ -96,6 +108,9 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
+@click.option("--district", "district_code", envvar="ZJTX_DISTRICT", default=None, metavar="区划代码",
+              help="命令所作用的区县（行政区划代码，如 500243；环境变量 ZJTX_DISTRICT）。不填：本部署的第一个区县")
 @click.pass_context
-def main(ctx):
+def main(ctx, district_code):
     """黔江区“专精特新”企业培育流程引擎的管理命令。"""
+    ctx.meta["district_code"] = district_code

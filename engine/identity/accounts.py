@@ -27,7 +27,8 @@ class LoginRefused(EngineError):
 
 def _actor(user: User) -> Actor:
     return Actor(username=user.username, user_id=user.id, department_id=user.department_id,
-                 roles=frozenset(user.role_names), session_generation=user.session_generation)
+                 roles=frozenset(user.role_names), session_generation=user.session_generation,
+                 district_id=user.district_id)
 
 
 def login(db, username: str, password: str, ip: str, now: datetime) -> Actor:
@@ -169,7 +170,8 @@ TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 # One query: the token, its user and the user's roles (one row per role). Built once: on every API
 # call, constructing the statement would cost ten times as much as running it.
 _TOKEN_QUERY = (
-    select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.department_id, UserRole.role)
+    select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.department_id, User.district_id,
+           UserRole.role)
     .join(User, ApiToken.user_id == User.id)
     .outerjoin(UserRole, UserRole.user_id == User.id)
     .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False), User.active.is_(True)))
@@ -181,9 +183,9 @@ def actor_by_token(session: Session | Connection, token: str, now: datetime) -> 
     rows = session.execute(_TOKEN_QUERY, {"token_hash": hashlib.sha256(token.encode()).hexdigest()}).all()
     if not rows:
         return None, None
-    token_id, last_used, user_id, username, department_id, _ = rows[0]
+    token_id, last_used, user_id, username, department_id, district_id, _ = rows[0]
     actor = Actor(username=username, user_id=user_id, department_id=department_id,
-                  roles=frozenset(r[5] for r in rows if r[5] is not None))
+                  roles=frozenset(r[6] for r in rows if r[6] is not None), district_id=district_id)
     stale = last_used is None or now - last_used >= TOKEN_TOUCH_INTERVAL
     return actor, (token_id if stale else None)
 

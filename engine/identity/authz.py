@@ -25,6 +25,8 @@ class Actor:
     is_system: bool = False
     # The user's session generation when this actor was read for a session (sign-in, each request).
     session_generation: int | None = field(default=None, compare=False, repr=False)
+    # The user's district (docs/districts.md): the web layer works in it for the whole request.
+    district_id: int | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:

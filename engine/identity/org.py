@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -92,10 +93,11 @@ class DepartmentDirectory:
         return self._by_id[department_id]
 
 
-def seed_departments(session: Session) -> int:
-    """Insert or update the policy's departments and aliases. Returns the number of departments."""
+def seed_departments(session: Session, data: list[dict] | None = None) -> int:
+    """Insert or update the district's departments and aliases (the policy's, unless given). Returns the number
+    of departments."""
     existing = {d.name: d for d in session.scalars(select(Department))}
-    data = load_departments_data()
+    data = data if data is not None else load_departments_data()
     for order, item in enumerate(data):
         dep = existing.get(item["name"])
         if dep is None:
@@ -143,19 +145,25 @@ def create_user(session: Session, username: str, display_name: str, department: 
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise EngineError(f"未知角色：{'、'.join(sorted(unknown))}")
+    taken = EngineError(f"用户名「{username}」已存在")
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise EngineError(f"用户名「{username}」已存在")
+        raise taken
     dep = DepartmentDirectory.of(session).get(department)
     user = User(username=username, display_name=display_name, department_id=dep.id,
                 password_hash=password_hash or generate_password_hash(password), email=email, mobile=mobile,
                 roles=[UserRole(role=r) for r in roles])
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # a name another district's account has (which this district cannot see)
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise taken from None
     return user
 
 
-def seed_demo_users(session: Session, password: str = DEMO_PASSWORD) -> int:
-    """A liaison, a head and a 承办人 for every department, plus the central roles. Idempotent."""
+def seed_demo_users(session: Session, password: str = DEMO_PASSWORD, prefix: str = "") -> int:
+    """A liaison, a head and a 承办人 for every department, plus the central roles. Idempotent. Another
+    district's demo accounts carry its ``prefix`` (ps_dispatcher) and no mobile numbers."""
     existing = set(session.scalars(select(User.username)))
     # Demo accounts share one password: hash it once (scrypt is deliberately slow).
     shared_hash = generate_password_hash(password)
@@ -179,10 +187,12 @@ def seed_demo_users(session: Session, password: str = DEMO_PASSWORD) -> int:
     taken = set(session.scalars(select(User.mobile).where(User.mobile.is_not(None))))
     for number, (username, display, department, roles) in enumerate(central, start=1):
         mobile = f"1380000{number:04d}"  # demo numbers: 13800000001 for the dispatcher, and so on
+        username = prefix + username
         if username in existing:
             continue
         create_user(session, username, display, department, roles, password_hash=shared_hash,
-                    email=f"{username}@zjtx.qianjiang.example", mobile=None if mobile in taken else mobile)
+                    email=f"{username}@zjtx.qianjiang.example",
+                    mobile=None if mobile in taken or prefix else mobile)
         created += 1
     return created
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from engine.errors import PermissionDenied, TokenNotFound, UserNotFound
 from engine.identity import accounts, org
 from engine.identity.authz import Actor
+from engine.storage import district
 from engine.storage.models import AuditRecord
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -30,22 +31,24 @@ class IdentityService:
     # -- who is asking --------------------------------------------------------------------------
     def login(self, username: str, password: str, ip: str) -> Actor:
         """The actor for a right password; LoginRefused otherwise. The attempt is recorded either way."""
-        return accounts.login(self.db, username, password, ip, self.clock())
+        with district.across():  # a user name is unique in the deployment; the account's district follows
+            return accounts.login(self.db, username, password, ip, self.clock())
 
     def actor_by_token(self, token: str) -> Actor | None:
         """The holder of an API token, or None. A read on a plain connection; the token's "last used"
         moment is written at most every few minutes."""
         now = self.clock()
-        actor, stale = self.db.lookup(lambda conn: accounts.actor_by_token(conn, token, now))
+        with district.across():
+            actor, stale = self.db.lookup(lambda conn: accounts.actor_by_token(conn, token, now))
         if actor is not None and stale is not None:
-            with self.db.write() as session:
+            with district.scope(actor.district_id), self.db.write() as session:
                 accounts.touch_token(session, stale, now)
         return actor
 
     def actor_by_id(self, user_id: int, generation: int | None = None) -> Actor | None:
         """The actor of a session's user, or None when the user is gone or inactive or, given the
         session's ``generation``, when the user's sessions have been ended since it signed in."""
-        with self.db.read() as session:
+        with district.across(), self.db.read() as session:
             return accounts.actor_by_id(session, user_id, generation)
 
     def sign_out(self, actor: Actor) -> None:

@@ -141,7 +141,7 @@ def _new_row(instance: ProcessInstance, spiff_id: str, task, directory: Departme
     props = properties_of(spec)
     dep = task_department(task, directory)
     return HumanTask(
-        instance_id=instance.id, spiff_task_id=spiff_id, bpmn_id=spec.bpmn_id,
+        instance_id=instance.id, district_id=instance.district_id, spiff_task_id=spiff_id, bpmn_id=spec.bpmn_id,
         name=spec.bpmn_name or spec.bpmn_id, stage=props.get("stage"),
         department_id=dep.id, roles=props.get("roles", ""),
         form=props.get("formJsonSchemaFilename"),

@@ -4,6 +4,12 @@ Each tick asks one question of the database — is any pause at its limit, escal
 scheduled start or outbox delivery due now? (five indexed EXISTS in one statement) — and works through
 the kinds that are, in small batches. Its cost depends on how much is due, not on how many instances exist.
 
+Work is done district by district (docs/districts.md): the question is asked per district (one indexed EXISTS
+per kind and district, still one statement), and the districts with work take turns, one batch each, so a district
+with thousands of rows due delays the others by one batch at most. Each batch runs in its district's scope: the
+service layer's filter and PostgreSQL's row-level security show it that district's rows only, and what it writes
+is that district's.
+
 Sending mail and webhooks waits on other servers, so it runs as its own job (its own thread):
 a slow mail server never holds back an escalation, a timer or a scheduled start.
 """
@@ -13,18 +19,22 @@ import logging
 import signal
 import threading
 import time
+from collections import deque
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
-from engine.monitoring.metrics import TICK_SECONDS
+from engine.monitoring.metrics import TICK_SECONDS, WORK_DONE
+from engine.storage import district
+from engine.storage.models import District
 
 log = logging.getLogger("zjtx.scheduler")
 
 
 WORK = ("pauses", "escalations", "timers", "schedules")
 DELIVERY = ("deliveries",)
+DISTRICTS_SECONDS = 30.0  # a new district's work is found within this long
 
 
 class Scheduler:
@@ -34,6 +44,7 @@ class Scheduler:
         self.budget = budget_seconds
         self._locks = {WORK: threading.Lock(), DELIVERY: threading.Lock()}
         self._apscheduler = None
+        self._districts: tuple[list[tuple[int, str]], float] | None = None
 
     def _jobs(self) -> dict:
         e, batch = self.engine, self.batch
@@ -51,12 +62,48 @@ class Scheduler:
         extensions = getattr(self.engine, "extensions", None)
         return extensions.jobs() if extensions is not None else []
 
-    def _due(self, kinds: tuple[str, ...], jobs: dict) -> list[str]:
-        """The kinds of work due now, from one statement."""
+    def districts(self) -> list[tuple[int, str]]:
+        """The active districts (id, division code), read again every ``DISTRICTS_SECONDS``."""
+        held = self._districts
+        if held is None or time.monotonic() - held[1] > DISTRICTS_SECONDS:
+            with district.across(), self.engine.db.read() as session:
+                rows = [(i, c) for i, c in session.execute(select(District.id, District.code)
+                                                           .where(District.active.is_(True)).order_by(District.id))]
+            held = self._districts = (rows, time.monotonic())
+        return held[0]
+
+    def _due(self, kinds: tuple[str, ...], jobs: dict) -> dict[str, deque]:
+        """For each kind of work, the districts where some is due now, from one statement."""
         now = self.engine.workflows.clock()
-        with self.engine.db.read() as session:
-            flags = session.execute(select(*[jobs[k][0](now).exists() for k in kinds])).one()
-        return [k for k, flag in zip(kinds, flags, strict=True) if flag]
+        probes = []
+        for kind in kinds:
+            probe = jobs[kind][0](now)
+            entity = probe.column_descriptions[0]["entity"]
+            for district_id, code in self.districts():
+                probes.append((kind, district_id, code, probe.where(entity.district_id == district_id).exists()))
+        with district.across(), self.engine.db.read() as session:
+            flags = session.execute(select(*[p[3] for p in probes])).one()
+        due: dict[str, deque] = {}
+        for (kind, district_id, code, _), flag in zip(probes, flags, strict=True):
+            if flag:
+                due.setdefault(kind, deque()).append((district_id, code))
+        return due
+
+    def _run(self, name: str, job, turns: deque, deadline: float, counts: dict) -> None:
+        """The districts with ``name`` work due take turns, one batch each, until none has more or time is up."""
+        while turns and time.monotonic() < deadline:
+            district_id, code = turns.popleft()
+            try:
+                with district.scope(district_id):
+                    done = job()
+            except Exception:  # one failing kind of work (in one district) must not stop the others
+                log.exception("scheduler job %s failed", name, extra={"district": code})
+                continue
+            counts[name] += done
+            if done:
+                WORK_DONE.labels(kind=name, district=code).inc(done)
+            if done >= self.batch:
+                turns.append((district_id, code))
 
     def tick(self, kinds: tuple[str, ...] = WORK + DELIVERY) -> dict:
         """Do everything of ``kinds`` that is due now, within a time budget. Returns counts by kind."""
@@ -79,17 +126,8 @@ class Scheduler:
             except Exception:  # the database is away: try again next tick
                 log.exception("scheduler could not ask what is due")
                 return counts
-            for name in due:
-                job = jobs[name][1]
-                while time.monotonic() < deadline:
-                    try:
-                        done = job()
-                    except Exception:  # one failing kind of work must not stop the others
-                        log.exception("scheduler job %s failed", name)
-                        break
-                    counts[name] += done
-                    if done < self.batch:
-                        break
+            for name, turns in due.items():
+                self._run(name, jobs[name][1], turns, deadline, counts)
             if any(counts.values()):
                 log.info("tick did work: %s", counts, extra={"duration_ms": round((time.monotonic() - started) * 1000)})
             return counts

@@ -7,6 +7,7 @@ counter on ``process_instance``.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuch
 from sqlalchemy.orm import Session, sessionmaker
 
 import engine.storage.refcache  # noqa: F401  (registers the reference-data generation bumps on every session)
+from engine.storage import district
 from engine.storage.schema_state import unusable_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -28,8 +30,13 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 PING_AFTER_IDLE_SECONDS = 2.0
 _CHECKED_IN = "zjtx_checked_in"
 _BEGIN = "zjtx_begin"
+# PostgreSQL: the role the application works as, so that row-level security applies (migration 0028; a superuser,
+# as the login user of the test server is, would bypass it), and the district the session's setting holds.
+APP_ROLE = "zjtx_app"
+_DISTRICT = "zjtx_district"
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _sqlite_engine(url, immediate: bool) -> Engine:
@@ -64,13 +71,34 @@ def _sqlite_engine(url, immediate: bool) -> Engine:
 def _server_engine(url) -> Engine:
     engine = create_engine(url)
 
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Work as the role row-level security applies to, once migration 0028 granted it this database's tables
+        # (before, init-db runs as the login user anyway).
+        with _outside_transaction(dbapi_connection) as cursor:
+            cursor.execute("SELECT coalesce(has_table_privilege(rolname, to_regclass('public.process_instance'), "
+                           "'SELECT'), false) FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
+            granted = cursor.fetchone()
+            if granted and granted[0]:
+                cursor.execute(f"SET ROLE {APP_ROLE}")
+            else:
+                log.warning("数据库角色 %s 尚未建立，行级安全未生效（请运行 zjtx init-db）", APP_ROLE)
+
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection, record, _proxy):
+        # The session's zjtx.district is the district of the unit of work (engine/storage/district.py). Set only
+        # when it differs from what the connection holds, so steady work of one district pays no round trip for
+        # it; set outside any transaction, so no rollback undoes it. Setting it doubles as the liveness check.
+        wanted = str(district.current())
         last = record.info.get(_CHECKED_IN)
-        if last is not None and time.monotonic() - last < PING_AFTER_IDLE_SECONDS:
-            return
         try:
-            engine.dialect.do_ping(dbapi_connection)
+            if record.info.get(_DISTRICT) != wanted:
+                record.info.pop(_DISTRICT, None)
+                with _outside_transaction(dbapi_connection) as cursor:
+                    cursor.execute("SELECT set_config('zjtx.district', %s, false)", (wanted,))
+                record.info[_DISTRICT] = wanted
+            elif last is None or time.monotonic() - last >= PING_AFTER_IDLE_SECONDS:
+                engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:  # the pool replaces the connection and tries again
             raise DisconnectionError(str(exc)) from exc
 
@@ -79,6 +107,17 @@ def _server_engine(url) -> Engine:
         record.info[_CHECKED_IN] = time.monotonic()
 
     return engine
+
+
+@contextmanager
+def _outside_transaction(dbapi_connection):
+    """A cursor whose statements take effect at once (psycopg: autocommit for their duration)."""
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            yield cursor
+    finally:
+        dbapi_connection.autocommit = False
 
 
 def retry_on_disconnect(work: Callable[[], T]) -> T:

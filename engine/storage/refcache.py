@@ -20,6 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from engine.storage import district
 from engine.storage.models import CalendarDay, CalendarYear, Department, DepartmentAlias, ReferenceGeneration
 
 KINDS = {Department: "org", DepartmentAlias: "org", CalendarDay: "calendar", CalendarYear: "calendar"}
@@ -38,49 +39,51 @@ _lock = threading.Lock()
 def cached(session: Session, kind: str, build: Callable[[Session], object]):
     """The value of ``build(session)`` for the current generation of ``kind``."""
     local = session.info.setdefault(_LOCAL, {})
-    if kind in local:
-        return local[kind]
+    key = (kind, district.current())  # each district its own units (and, one day, calendar overrides)
+    if key in local:
+        return local[key]
     if kind in session.info.get(_DIRTY, ()):
-        local[kind] = build(session)
-        return local[kind]
+        local[key] = build(session)
+        return local[key]
     bind = session.get_bind().engine  # a session bound to a Connection (Database.unit) shares the engine's
     generations = session.info.get(_GENERATIONS)
     if generations is None:
         if any(type(obj) in KINDS for obj in (*session.new, *session.dirty, *session.deleted)):
             session.flush()  # pending changes to this kind of data make this transaction's copy its own
             if kind in session.info.get(_DIRTY, ()):
-                local[kind] = build(session)
-                return local[kind]
+                local[key] = build(session)
+                return local[key]
         recent = _checked.get(bind)
         if recent is not None and time.monotonic() - recent[1] < CHECK_SECONDS:
             generations = recent[0]
         else:
             generations = dict(session.execute(_GENERATIONS_QUERY).all())
             if kind in session.info.get(_DIRTY, ()):  # the query flushed this transaction's own changes
-                local[kind] = build(session)
-                return local[kind]
+                local[key] = build(session)
+                return local[key]
             _checked[bind] = (generations, time.monotonic())
         session.info[_GENERATIONS] = generations
     generation = generations.get(kind)
     with _lock:
         store = _shared.setdefault(bind, {})
-        hit = store.get(kind)
+        hit = store.get(key)
     if generation is not None and hit is not None and hit[0] == generation:
         value = hit[1]
     else:
         value = build(session)
         if generation is not None:
             with _lock:
-                store[kind] = (generation, value)
-    local[kind] = value
+                store[key] = (generation, value)
+    local[key] = value
     return value
 
 
 def _bump(session: Session, kinds: set[str]) -> None:
     fresh = kinds - session.info.get(_DIRTY, set())
     session.info.setdefault(_DIRTY, set()).update(kinds)
-    for kind in kinds:
-        session.info.get(_LOCAL, {}).pop(kind, None)
+    local = session.info.get(_LOCAL, {})
+    for key in [k for k in local if k[0] in kinds]:
+        del local[key]
     if fresh:
         session.connection().execute(update(ReferenceGeneration).where(ReferenceGeneration.kind.in_(sorted(fresh)))
                                      .values(generation=ReferenceGeneration.generation + 1))
@@ -96,8 +99,8 @@ def _committed(session: Session) -> None:
         with _lock:  # this process changed reference data: every engine here re-reads it
             _checked.clear()
             for store in _shared.values():
-                for kind in session.info[_DIRTY]:
-                    store.pop(kind, None)
+                for key in [k for k in store if k[0] in session.info[_DIRTY]]:
+                    del store[key]
     _forget(session)
 
 

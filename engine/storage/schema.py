@@ -5,6 +5,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from engine.storage.db import Database
 
@@ -36,8 +38,14 @@ def _migrate(db: Database, step, revision: str) -> None:
         step(cfg, revision)
 
     if db.dialect != "sqlite":
-        with db.engine.begin() as conn:
-            run(conn)
+        # As the login user (the application's connections work as the role zjtx_app, which owns nothing).
+        migrator = create_engine(db.url, poolclass=NullPool)
+        try:
+            with migrator.begin() as conn:
+                run(conn)
+        finally:
+            migrator.dispose()
+        db.dispose()  # connections opened before the role existed open again as it
         return
     # SQLite alters tables by copying them; with foreign keys on, dropping the old copy of a table that
     # others reference fails. The pragma only works outside a transaction, so it is set on the driver.

@@ -138,3 +138,30 @@ def test_deploying_the_bundled_processes_creates_their_default_schedules_once(zj
     run("deploy", *sorted((ROOT / "processes").glob("*.bpmn")))
     schedules = run.json("schedule", "list")
     assert len(schedules) == 4 and next(s for s in schedules if s["name"] == "月度通报")["rule"] == "workday:3@09:00"
+
+
+def test_a_second_district_is_created_listed_and_worked_in_by_its_code(zjtx_cli, tmp_path):
+    run = zjtx_cli
+    run("init-db")
+    run("seed")
+    refused = run("district", "create", "500243", "彭水县", ok=False)
+    assert refused.exit_code == 2 and "--admin" in refused.stderr
+    bad_units = tmp_path / "units.json"
+    bad_units.write_text('[{"name": "县经济信息委"}]', encoding="utf-8")
+    refused = run("district", "create", "500243", "彭水县", "--units", bad_units, "--demo-prefix", "ps_", ok=False)
+    assert refused.exit_code == 1 and "第 1 个单位" in refused.stderr and "short_code" in refused.stderr
+    created = run.json("district", "create", "500243", "彭水县", "--full-name", "重庆市彭水苗族土家族自治县",
+                       "--admin", "ps_admin", "--admin-password", "Pengshui-2026")
+    assert created["code"] == "500243"
+    assert [(d["code"], d["name"]) for d in run.json("district", "list")] == [("500114", "黔江区"), ("500243", "彭水县")]
+    again = run("district", "create", "500243", "彭水县", "--demo-prefix", "ps_", ok=False)
+    assert again.exit_code == 1 and "已有区县" in again.stderr
+    # The district's own procedures and accounts, by its code; 黔江区's accounts are not its.
+    started = run.json("--district", "500243", "start", "problem_dispatch", "--as", "ps_admin", "--data", json.dumps({
+        "enterprise_name": "彭水某食品有限公司", "category": "融资", "source": "服务专员",
+        "description": "扩产需流动资金贷款。"}, ensure_ascii=False))
+    assert started["open_tasks"]
+    assert run.json("--district", "500243", "tasks", "--as", "ps_admin")
+    assert not [t for t in run.json("tasks", "--as", "admin") if t["instance_id"] == started["id"]]
+    unknown = run("--district", "500999", "tasks", ok=False)
+    assert unknown.exit_code == 1 and "没有区划代码为 500999 的区县" in unknown.stderr

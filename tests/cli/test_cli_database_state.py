@@ -45,6 +45,8 @@ ARGS: dict[str, list[str]] = {
     "create-admin": ["boss"],
     "demo": [],
     "departments": [],
+    "district create": ["500243", "彭水县", "--demo-prefix", "ps_"],
+    "district list": [],
     "district-settings": ["--json"],
     "deploy": [BPMN],
     "enterprises export": ["{dir}/out.xlsx"],

@@ -29,8 +29,10 @@ def test_metrics_report_tasks_escalations_queue_and_tick_time(zjtx):
     with time_machine.travel(datetime(2026, 10, 14, 2, 0, tzinfo=UTC), tick=False):
         Scheduler(zjtx).tick()
         text = create_app(services=zjtx).test_client().get("/metrics").get_data(as_text=True)
-    assert "zjtx_tasks_open 2.0" in text and "zjtx_tasks_overdue 1.0" in text  # the sign task and its 督办 item
-    assert 'zjtx_escalations_fired{level="2"} 1.0' in text and 'zjtx_escalations_fired{level="3"} 1.0' in text
+    # the sign task and its 督办 item, each figure by district (黔江区: 500114)
+    assert 'zjtx_tasks_open{district="500114"} 2.0' in text and 'zjtx_tasks_overdue{district="500114"} 1.0' in text
+    assert 'zjtx_escalations_fired{district="500114",level="2"} 1.0' in text
+    assert 'zjtx_escalations_fired{district="500114",level="3"} 1.0' in text
     assert "zjtx_scheduler_tick_seconds_count" in text
 
 

@@ -16,6 +16,7 @@ case here or a reason in ELSEWHERE.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -25,6 +26,7 @@ from sqlalchemy import select
 
 from engine.identity.accounts import issue_token
 from engine.identity.authz import actor_for
+from engine.identity.districts import scope
 from engine.identity.org import get_user
 from engine.policy.enterprise_requests.service import Requester
 from engine.policy.pool.portal import PortalUser
@@ -636,3 +638,65 @@ def _recognition_batch(zjtx) -> int:
     deadline = (zjtx.calendars.today() + timedelta(days=20)).isoformat()
     return zjtx.workflows.start("recognition_batch", {"tier": "specialized", "batch_year": 2026,
                                                       "proposal_deadline": deadline}, actor="dispatcher")["id"]
+
+
+# -- across districts (issue 20) ------------------------------------------------------------------
+
+def _second_district_browsers(app, zjtx) -> tuple[int, dict[str, Browser]]:
+    """Every staff role of 彭水县, whose units bear 黔江区's names (so a lookup by name must stay in its district)."""
+    from engine.identity.org import load_departments_data
+
+    second = zjtx.create_district("500243", "彭水县", units=load_departments_data(), demo_prefix="ps_")
+    out = {}
+    for name, username in USERS.items():
+        if username:
+            b = Browser(app)
+            assert b.login(f"ps_{username}").status_code == 302, name
+            b.get("/notifications")
+            out[name] = b
+    return second, out
+
+
+def _plain_pages(app) -> list[str]:
+    return sorted(rule.rule for rule in app.url_map.iter_rules()
+                  if "GET" in rule.methods and "<" not in rule.rule and not rule.rule.startswith(("/qiye", "/gongshi")))
+
+
+@pytest.mark.slow
+def test_no_route_lets_another_districts_user_near_a_districts_objects(app, zjtx):
+    """彭水县's staff, every role, against 黔江区's objects by id: refused (403/404), nothing shown, nothing changed.
+    A route naming its object by key or name (a process, a unit, a decision table) reaches 彭水县's own of that name:
+    nothing of 黔江区's shown or changed. No page without an id (lists, dashboards, ledgers, exports) shows any of
+    黔江区's objects."""
+    objects = _objects(zjtx)
+    before = _state(zjtx, objects)
+    second, browsers = _second_district_browsers(app, zjtx)
+    o = objects["a"]
+    problems = []
+    for name, case in CASES.items():
+        rule = name.split()[1]
+        if rule.startswith(("/gongshi", "/qiye")):
+            continue  # the public's and the enterprises' realms: a staff session counts as none there
+        by_id = re.search(r"<(int:)?\w*id>", rule) is not None  # else by a key or name, which 彭水县 has of its own
+        for user, b in browsers.items():
+            response = _send(b, case, o)
+            body = response.get_data().decode("utf-8", errors="replace")
+            if response.status_code not in (403, 404) if by_id else response.status_code >= 500:
+                problems.append(f"彭水县 {user}: {name} answered {response.status_code}")
+            leaked = [m for m in o["markers"].values() if m and m in body]
+            if leaked:
+                problems.append(f"彭水县 {user}: {name} showed {leaked}")
+    for path in _plain_pages(app):
+        for user in ("dispatcher", "office", "admin", "liaison_a"):
+            body = browsers[user].client.get(path).get_data().decode("utf-8", errors="replace")
+            leaked = [m for d in objects.values() for m in d["markers"].values() if m and m in body]
+            if leaked:
+                problems.append(f"彭水县 {user}: GET {path} showed {leaked}")
+    with scope(second), zjtx.db.write() as session:  # and a script of theirs with an API token
+        token = issue_token(session, get_user(session, f"ps_{USERS['liaison_a']}").id, "脚本")
+    answer = app.test_client().get(f"/api/v1/tasks/{o['task']}", headers={"Authorization": f"Bearer {token}"})
+    if answer.status_code != 404:
+        problems.append(f"彭水县 token: GET /api/v1/tasks/<id> answered {answer.status_code}")
+    assert not problems, "\n".join(problems)
+    assert _state(zjtx, objects) == before, "a refused request changed something"
+

@@ -18,6 +18,7 @@ from functools import wraps
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import generate_csrf
 
+from engine.identity import districts
 from engine.policy.portal import EnterpriseAccounts, EnterpriseSession
 from web.security import services
 
@@ -55,6 +56,7 @@ def current_enterprise() -> EnterpriseSession | None:
     held["seen"] = time.time()
     session.modified = True
     g.enterprise = who
+    districts.enter(who.district_id)  # the rest of the request is the enterprise's district's
     return who
 
 

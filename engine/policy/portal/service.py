@@ -10,6 +10,7 @@ from engine.config import Settings
 from engine.identity.authz import Actor, actor_for
 from engine.policy.portal import invitations, registration, signin
 from engine.policy.portal.session import EnterpriseSession, PortalRefused
+from engine.storage import district
 from notifications.outbox import Notifier
 
 DEVELOPMENT_SECRET = "zjtx-development-only"  # only when no key is configured (ZJTX_ENV=development)
@@ -103,7 +104,7 @@ class EnterpriseAccounts:
             return signin.set_password(session, self.clock(), who, old, new, confirm)
 
     def session(self, contact_id: int, stamp: str) -> EnterpriseSession | None:
-        with self.db.read() as session:
+        with district.across(), self.db.read() as session:  # the session's enterprise names its district
             return signin.load(session, contact_id, stamp)
 
     def has_password(self, who: EnterpriseSession) -> bool:

@@ -25,6 +25,7 @@ class EnterpriseSession:
     contact_id: int
     enterprise_name: str
     contact_name: str
+    district_id: int | None = None  # the enterprise's district: the portal works in it for the whole request
 
 
 class PortalRefused(EngineError):

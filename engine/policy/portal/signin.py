@@ -53,7 +53,8 @@ def find_contact(session: Session, channel: str, address: str, verified: bool
 
 def _who(contact: EnterpriseContact, account: EnterpriseAccount, enterprise: Enterprise) -> tuple[EnterpriseSession, str]:
     return (EnterpriseSession(account_id=account.id, enterprise_id=enterprise.id, contact_id=contact.id,
-                              enterprise_name=enterprise.name, contact_name=contact.name),
+                              enterprise_name=enterprise.name, contact_name=contact.name,
+                              district_id=enterprise.district_id),
             f"{contact.session_generation}.{account.session_generation}")
 
 

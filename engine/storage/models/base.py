@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     DateTime,
+    ForeignKey,
     LargeBinary,
     TypeDecorator,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from engine.storage import district
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -58,3 +61,15 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+class DistrictScoped:
+    """A table holding a district's data (docs/districts.md): ``district_id`` is the current district's when a
+    new row names none, and every ORM query of it is filtered by the current district
+    (engine/storage/district.py)."""
+
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), default=district.row_default,
+                                             server_default=str(district.FIRST_DISTRICT))
+
+
+SCOPE_FILTER = district.install_filter(DistrictScoped)

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, UTCDateTime, utcnow
+from engine.storage.models.base import Base, DistrictScoped, UTCDateTime, utcnow
 
 
-class CircularObjection(Base):
+class CircularObjection(DistrictScoped, Base):
     """One contested figure of one unit's row. Read by circular (and status) and by unit, never scanned."""
 
     __tablename__ = "circular_objection"

@@ -7,10 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, JSONType, UTCDateTime, utcnow
+from engine.storage.models.base import Base, DistrictScoped, JSONType, UTCDateTime, utcnow
 
 
-class GuidanceGap(Base):
+class GuidanceGap(DistrictScoped, Base):
     """One enterprise one criterion short of the standard: which criterion, its value and the standard.
     Rewritten (or deleted) whenever the enterprise's figures are saved; read by department, never computed
     on a page load."""
@@ -29,7 +29,7 @@ class GuidanceGap(Base):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class GuidanceVisit(Base):
+class GuidanceVisit(DistrictScoped, Base):
     """A guidance visit (上门指导) by the industry department: when, who, what was advised, the next step."""
 
     __tablename__ = "guidance_visit"

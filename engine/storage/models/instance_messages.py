@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, JSONType, UTCDateTime, utcnow
+from engine.storage.models.base import Base, DistrictScoped, JSONType, UTCDateTime, utcnow
 
 
-class InstanceMessage(Base):
+class InstanceMessage(DistrictScoped, Base):
     """One message to one instance. ``key``: unique, so a sender that runs twice sends once.
     ``delivered_at``: when the instance caught it (None: still to deliver)."""
 

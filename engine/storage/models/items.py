@@ -7,17 +7,17 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base
+from engine.storage.models.base import Base, DistrictScoped
 
 
-class ItemLink(Base):
+class ItemLink(DistrictScoped, Base):
     """One row per linked item. ``external_source``/``external_ref``: unique together, so a system that
     sends the same work order twice gets the item it created the first time (idempotent intake).
     ``master_instance_id``: the item this one was merged into as a duplicate (合并件随主件办理); indexed, so
     the master's completion finds its merged items without reading any other item."""
 
     __tablename__ = "item_link"
-    __table_args__ = (UniqueConstraint("external_source", "external_ref", name="uq_item_link_external"),)
+    __table_args__ = (UniqueConstraint("district_id", "external_source", "external_ref", name="uq_item_link_external"),)
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"),
                                              primary_key=True, autoincrement=False)
@@ -29,7 +29,7 @@ class ItemLink(Base):
                                                            nullable=True, index=True)
 
 
-class ItemMeasure(Base):
+class ItemMeasure(DistrictScoped, Base):
     """A measure (of the policy's 30) an item concerns."""
 
     __tablename__ = "item_measure"

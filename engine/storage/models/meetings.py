@@ -9,13 +9,13 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, JSONType, UTCDateTime
+from engine.storage.models.base import Base, DistrictScoped, JSONType, UTCDateTime
 from engine.storage.models.processes import HumanTask
 
 
-class JointMeeting(Base):
+class JointMeeting(DistrictScoped, Base):
     __tablename__ = "joint_meeting"
-    __table_args__ = (UniqueConstraint("year", "seq", name="uq_joint_meeting_number"),)
+    __table_args__ = (UniqueConstraint("district_id", "year", "seq", name="uq_joint_meeting_number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
@@ -35,7 +35,7 @@ class JointMeeting(Base):
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class MeetingDecision(Base):
+class MeetingDecision(DistrictScoped, Base):
     __tablename__ = "joint_meeting_decision"
     __table_args__ = (Index("ix_joint_meeting_decision_meeting", "meeting_id", "position"),)
 

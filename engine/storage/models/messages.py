@@ -13,10 +13,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, JSONType, UTCDateTime, utcnow
+from engine.storage.models.base import Base, DistrictScoped, JSONType, UTCDateTime, utcnow
 
 
-class InboxMessage(Base):
+class InboxMessage(DistrictScoped, Base):
     """The in-app channel: a message in a user's inbox."""
 
     __tablename__ = "inbox_message"
@@ -32,7 +32,7 @@ class InboxMessage(Base):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class OutboxMessage(Base):
+class OutboxMessage(DistrictScoped, Base):
     """A message for an external channel (email, webhook), written with the change that caused it."""
 
     __tablename__ = "outbox_message"
@@ -55,7 +55,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class NotificationPreference(Base):
+class NotificationPreference(DistrictScoped, Base):
     __tablename__ = "notification_preference"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
@@ -63,7 +63,7 @@ class NotificationPreference(Base):
     enabled: Mapped[bool] = mapped_column(Boolean)
 
 
-class WebhookEndpoint(Base):
+class WebhookEndpoint(DistrictScoped, Base):
     """A group robot or system that receives a department's notices (all departments when unset)."""
 
     __tablename__ = "webhook_endpoint"

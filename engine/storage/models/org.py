@@ -10,10 +10,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.storage.models.base import Base, UTCDateTime, utcnow
+from engine.storage import district
+from engine.storage.models.base import Base, DistrictScoped, UTCDateTime, utcnow
 
 
 class District(Base):
@@ -30,17 +32,20 @@ class District(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-FIRST_DISTRICT = 1  # 黔江区, which migration 0027 made: every row from before belongs to it
+FIRST_DISTRICT = district.FIRST_DISTRICT
 
 
-class Department(Base):
+class Department(DistrictScoped, Base):
     __tablename__ = "department"
+    # A district's own units: two districts may each have a 区经济信息委 of their own.
+    __table_args__ = (UniqueConstraint("district_id", "name", name="uq_department_district_name"),
+                      UniqueConstraint("district_id", "short_code", name="uq_department_district_short_code"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True, default=FIRST_DISTRICT,
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True, default=district.row_default,
                                              server_default=str(FIRST_DISTRICT))
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    short_code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    short_code: Mapped[str] = mapped_column(String(64))
     leading_group_member: Mapped[bool] = mapped_column(Boolean, default=False)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     aliases: Mapped[list[DepartmentAlias]] = relationship(
@@ -48,16 +53,17 @@ class Department(Base):
     )
 
 
-class DepartmentAlias(Base):
+class DepartmentAlias(DistrictScoped, Base):
     __tablename__ = "department_alias"
+    __table_args__ = (UniqueConstraint("district_id", "alias", name="uq_department_alias_district_alias"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    alias: Mapped[str] = mapped_column(String(100), unique=True)
+    alias: Mapped[str] = mapped_column(String(100))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
     department: Mapped[Department] = relationship(back_populates="aliases")
 
 
-class User(Base):
+class User(DistrictScoped, Base):
     __tablename__ = "app_user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,7 +91,7 @@ class User(Base):
         return {r.role for r in self.roles}
 
 
-class UserRole(Base):
+class UserRole(DistrictScoped, Base):
     __tablename__ = "user_role"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
@@ -104,7 +110,7 @@ class Measure(Base):
     )
 
 
-class MeasureUnit(Base):
+class MeasureUnit(DistrictScoped, Base):
     """A lead or responsible unit of a measure, kept with the name the policy uses."""
 
     __tablename__ = "measure_unit"
@@ -130,7 +136,7 @@ class LoginAttempt(Base):
     success: Mapped[bool] = mapped_column(Boolean)
 
 
-class ApiToken(Base):
+class ApiToken(DistrictScoped, Base):
     """A personal token for the JSON API; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, UTCDateTime
+from engine.storage.models.base import Base, DistrictScoped, UTCDateTime
 
 
-class TaskPause(Base):
+class TaskPause(DistrictScoped, Base):
     __tablename__ = "task_pause"
     __table_args__ = (
         Index("ix_task_pause_task_resumed", "task_id", "resumed_at"),

@@ -16,17 +16,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.storage.models.base import Base, JSONType, UTCDateTime, utcnow
-from engine.storage.models.org import FIRST_DISTRICT
+from engine.storage import district
+from engine.storage.district import FIRST_DISTRICT
+from engine.storage.models.base import Base, DistrictScoped, JSONType, UTCDateTime, utcnow
 
 
-class Enterprise(Base):
+class Enterprise(DistrictScoped, Base):
     """An enterprise in the registry (企业库), the candidate pool and the cultivation pool."""
 
     __tablename__ = "enterprise"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True, default=FIRST_DISTRICT,
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True, default=district.row_default,
                                              server_default=str(FIRST_DISTRICT))
     name: Mapped[str] = mapped_column(String(200), index=True)
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
@@ -57,7 +58,7 @@ class Enterprise(Base):
                                                       lazy="selectin")
 
 
-class EnterpriseYear(Base):
+class EnterpriseYear(DistrictScoped, Base):
     """One year's figures, in yuan."""
 
     __tablename__ = "enterprise_year"
@@ -73,7 +74,7 @@ class EnterpriseYear(Base):
     total_liabilities: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-class EnterpriseChange(Base):
+class EnterpriseChange(DistrictScoped, Base):
     """Who changed what in an enterprise's record, field by field."""
 
     __tablename__ = "enterprise_change"
@@ -87,11 +88,13 @@ class EnterpriseChange(Base):
     changes: Mapped[dict] = mapped_column(JSONType)
 
 
-class Circular(Base):
+class Circular(DistrictScoped, Base):
     """A circular (通报). Once published it is never changed: figures and text are kept as issued."""
 
     __tablename__ = "circular"
-    __table_args__ = (UniqueConstraint("year", "seq"),)
+    # Each district numbers its own circulars.
+    __table_args__ = (UniqueConstraint("district_id", "year", "seq", name="uq_circular_district_year_seq"),
+                      UniqueConstraint("district_id", "number", name="uq_circular_district_number"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_start: Mapped[date] = mapped_column(Date)
@@ -100,7 +103,7 @@ class Circular(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)  # draft | published
     year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     figures: Mapped[dict] = mapped_column(JSONType)
     text: Mapped[str] = mapped_column(Text)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), nullable=True)
@@ -109,11 +112,11 @@ class Circular(Base):
     published_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class MeasureReport(Base):
+class MeasureReport(DistrictScoped, Base):
     """A measure's progress report and 区经济信息委's assessment for one period."""
 
     __tablename__ = "measure_report"
-    __table_args__ = (UniqueConstraint("measure_no", "period_start"),)
+    __table_args__ = (UniqueConstraint("district_id", "measure_no", "period_start", name="uq_measure_report_district_period"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     measure_no: Mapped[int] = mapped_column(ForeignKey("measure.no"), index=True)

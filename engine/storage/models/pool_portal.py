@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, JSONType, UTCDateTime, utcnow
+from engine.storage.models.base import Base, DistrictScoped, JSONType, UTCDateTime, utcnow
 
 
-class EnterpriseYearUpdate(Base):
+class EnterpriseYearUpdate(DistrictScoped, Base):
     """Last year's figures as the enterprise gives them: pending until its service officer confirms them
     (then written to the registry with its change log) or refuses them with a reason."""
 
@@ -31,7 +31,7 @@ class EnterpriseYearUpdate(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class NoticeObjection(Base):
+class NoticeObjection(DistrictScoped, Base):
     """An objection from anyone (no account) to an admission in its public notice; 区经济信息委 is told and
     registers it on the admission's 公示期异议登记 step if it holds."""
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, UTCDateTime, utcnow
+from engine.storage.models.base import Base, DistrictScoped, UTCDateTime, utcnow
 
 
-class EnterpriseAccount(Base):
+class EnterpriseAccount(DistrictScoped, Base):
     __tablename__ = "enterprise_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,7 +31,7 @@ class EnterpriseAccount(Base):
     session_generation: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class EnterpriseContact(Base):
+class EnterpriseContact(DistrictScoped, Base):
     """A person who speaks for the enterprise. Sign-in looks them up by mobile or email (indexed)."""
 
     __tablename__ = "enterprise_contact"
@@ -49,7 +49,7 @@ class EnterpriseContact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class EnterpriseLoginCode(Base):
+class EnterpriseLoginCode(DistrictScoped, Base):
     """A one-time code sent to a contact: read by contact (the newest, and the rate limit) and by address."""
 
     __tablename__ = "enterprise_login_code"
@@ -67,7 +67,7 @@ class EnterpriseLoginCode(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class EnterpriseInvitation(Base):
+class EnterpriseInvitation(DistrictScoped, Base):
     """A service officer's invitation: one row per channel it was sent by (``group_key`` ties them; accepting
     one uses them all). Found by the token's hash."""
 

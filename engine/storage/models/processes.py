@@ -16,20 +16,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.storage.models.base import Base, CompressedText, JSONType, UTCDateTime, utcnow
+from engine.storage.models.base import Base, CompressedText, DistrictScoped, JSONType, UTCDateTime, utcnow
 from engine.storage.models.org import Department, User
 
 
-class ProcessDefinition(Base):
+class ProcessDefinition(DistrictScoped, Base):
     __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("district_id", "key", name="uq_process_definition_district_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(128), unique=True)
+    key: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ProcessVersion(Base):
+class ProcessVersion(DistrictScoped, Base):
     """An immutable deployed version: the parsed spec once, plus the source files and forms."""
 
     __tablename__ = "process_version"
@@ -51,12 +52,13 @@ class ProcessVersion(Base):
     definition: Mapped[ProcessDefinition] = relationship()
 
 
-class ProcessInstance(Base):
+class ProcessInstance(DistrictScoped, Base):
     __tablename__ = "process_instance"
+    __table_args__ = (UniqueConstraint("district_id", "business_key", name="uq_process_instance_district_business_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
-    business_key: Mapped[str] = mapped_column(String(64), unique=True)
+    business_key: Mapped[str] = mapped_column(String(64))
     title: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Filterable facts named by the start form (x-subject / x-category): the enterprise, the category.
     subject: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
@@ -85,7 +87,7 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": revision}
 
 
-class HumanTask(Base):
+class HumanTask(DistrictScoped, Base):
     """Projection of one user task, written in the same transaction as the instance state.
 
     ``kind`` is ``bpmn`` for a SpiffWorkflow user task, ``supervision`` for a 督办 item that the
@@ -138,7 +140,7 @@ class HumanTask(Base):
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
-class Escalation(Base):
+class Escalation(DistrictScoped, Base):
     """One firing of the ladder (1 预警, 2 催办, 3 督办). Unique per step, deadline and level."""
 
     __tablename__ = "escalation"
@@ -160,13 +162,14 @@ class Escalation(Base):
     supervision_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), nullable=True)
 
 
-class ProcessSchedule(Base):
+class ProcessSchedule(DistrictScoped, Base):
     """A periodic process start (circulars, measure reports). ``next_run_at`` is what the tick queries."""
 
     __tablename__ = "process_schedule"
+    __table_args__ = (UniqueConstraint("district_id", "name", name="uq_process_schedule_district_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
     process_key: Mapped[str] = mapped_column(String(128))
     # "cron:<5 fields>" or "workday:<N>[:<months>][@HH:MM]" (the N-th working day of the month)
     rule: Mapped[str] = mapped_column(String(100))
@@ -178,7 +181,7 @@ class ProcessSchedule(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class AuditRecord(Base):
+class AuditRecord(DistrictScoped, Base):
     __tablename__ = "audit_record"
     __table_args__ = (Index("ix_audit_instance_at", "instance_id", "id"),)
 
@@ -196,7 +199,7 @@ class AuditRecord(Base):
     task: Mapped[HumanTask | None] = relationship(foreign_keys=[task_id])
 
 
-class Incident(Base):
+class Incident(DistrictScoped, Base):
     """Something the engine tried to do on its own that kept failing, for an administrator to resolve:
     a BPMN timer or step of an instance (``timer`` / ``step``), one start of a scheduled run
     (``schedule``), a notification that became a dead letter (``delivery``)."""
@@ -232,7 +235,7 @@ class Incident(Base):
     resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)  # retried | cancelled | resolved
 
 
-class Comment(Base):
+class Comment(DistrictScoped, Base):
     __tablename__ = "comment"
     __table_args__ = (Index("ix_comment_instance", "instance_id", "id"),)
 
@@ -244,7 +247,7 @@ class Comment(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Attachment(Base):
+class Attachment(DistrictScoped, Base):
     """A file attached to an item; the bytes live on disk under a name derived from their hash. Staff files
     name the uploading account (``user_id``); a file the enterprise sent through the portal names no account
     but the contact who sent it (``contact_id``)."""

@@ -8,16 +8,16 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, UTCDateTime
+from engine.storage.models.base import Base, DistrictScoped, UTCDateTime
 
 
-class ListedSupervision(Base):
+class ListedSupervision(DistrictScoped, Base):
     """One 挂牌督办 of a problem item, run by its own listed_supervision instance. The 督办函's number is
     the year's next ``seq`` (黔江专精特新督〔2026〕3号), allocated when the letter is issued; (year, seq) is
     unique, so two letters issued at once never share a number."""
 
     __tablename__ = "listed_supervision"
-    __table_args__ = (UniqueConstraint("year", "seq", name="uq_listed_supervision_number"),
+    __table_args__ = (UniqueConstraint("district_id", "year", "seq", name="uq_listed_supervision_number"),
                       Index("ix_listed_supervision_item", "item_id", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,7 +48,7 @@ class ListedSupervision(Base):
     named_in_circular: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class SupervisionReport(Base):
+class SupervisionReport(DistrictScoped, Base):
     """A progress report (督办回复) of the lead unit and the office's review of it."""
 
     __tablename__ = "listed_supervision_report"
@@ -67,7 +67,7 @@ class SupervisionReport(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class CircularNaming(Base):
+class CircularNaming(DistrictScoped, Base):
     """The office named a unit for the circular (在通报中点名): closing a 督办 item the clock raised
     (``source`` supervision, ``task_id`` that item) or lifting a 挂牌督办 (``source`` listed). The circular
     of a period lists the rows ``named_at`` within it (indexed), beside the units its figures name."""

@@ -1,0 +1,108 @@
+"""区县: the districts of one deployment (docs/districts.md), and creating one with its units, first users and
+procedures.
+
+A district's units are its own (a 彭水县 has its 县经济信息委); the procedures shipped with the product name the
+units as 黔江区's policy writes them (区经济信息委), so a district whose units are named otherwise carries those
+names as aliases of its own units (:func:`county_units`), which is what the directory resolves a diagram's
+``department`` by.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import ValidationFailed
+from engine.identity import org
+from engine.storage import district
+from engine.storage.models import District
+
+# The web layer's way to the unit of work's district (it does not import storage).
+enter = district.enter
+scope = district.scope
+ALL = district.ALL
+
+# 重庆市's division codes: 5001xx for 区, 5002xx for 县 (500114 黔江区, 500243 彭水苗族土家族自治县).
+CODE = re.compile(r"^500[12]\d{2}$")
+PREFIX = re.compile(r"^[a-z][a-z0-9]{0,9}_$")
+
+
+@dataclass(frozen=True)
+class DistrictRow:
+    id: int
+    code: str
+    name: str
+    kind: str
+    active: bool
+
+
+def rows(session: Session) -> list[DistrictRow]:
+    return [DistrictRow(d.id, d.code, d.name, d.kind, d.active)
+            for d in session.scalars(select(District).order_by(District.code))]
+
+
+def county_units(short_name: str, full_name: str) -> list[dict]:
+    """黔江区's units as another district's: 区科技局 → 县科技局 (for a 县), 黔江区税务局 → 彭水县税务局, the government
+    office's full name the district's own; each keeps the names the shipped procedures and the measures use
+    (黔江区's) as aliases, which the district's administrator may change in 组织机构 like any other."""
+    level, place = short_name[-1], short_name[:-1]
+
+    def own(text: str) -> str:
+        text = text.replace("重庆市黔江区", full_name).replace("黔江区", short_name)
+        return level + text[1:] if text.startswith("区") else text
+
+    units = []
+    for unit in org.load_departments_data():
+        name = unit["name"]
+        renamed = own(name).replace("黔江", place)
+        aliases = [own(a) for a in unit["aliases"]]
+        aliases += [n for n in (name, *unit["aliases"]) if n != renamed and n not in aliases]
+        units.append({**unit, "name": renamed, "aliases": [a for a in aliases if a != renamed]})
+    return units
+
+
+def check(session: Session, code: str, name: str, prefix: str | None) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not CODE.match(code or ""):
+        errors["code"] = "「区划代码」应为重庆市区县的 6 位行政区划代码，如 500243"
+    elif session.scalar(select(District.id).where(District.code == code)) is not None:
+        errors["code"] = f"「区划代码」{code} 已有区县"
+    if not name or not (name.endswith("区") or name.endswith("县")) or len(name) > 20:
+        errors["name"] = "「区县名称」应以“区”或“县”结尾，不超过 20 个字，如 彭水县"
+    elif session.scalar(select(District.id).where(District.name == name)) is not None:
+        errors["name"] = f"「区县名称」{name} 已存在"
+    if prefix is not None and not PREFIX.match(prefix):
+        errors["prefix"] = "「演示账号前缀」应为小写字母开头、以下划线结尾，如 ps_"
+    return errors
+
+
+def create(db, code: str, name: str, *, full_name: str | None = None, units: list[dict] | None = None,
+           demo_prefix: str | None = None, admin: dict | None = None) -> int:
+    """A new district with its units and first users, in one transaction: the demo accounts of every unit
+    (usernames starting with ``demo_prefix``) or one administrator (``admin``: username, display_name, password).
+    Its procedures are deployed by the caller in the district's scope (:meth:`engine.bootstrap.Engine.create_district`)."""
+    code, name = (code or "").strip(), (name or "").strip()
+    with db.write() as session:
+        errors = check(session, code, name, demo_prefix)
+        if errors:
+            raise ValidationFailed(errors, "无法新建区县")
+        row = District(code=code, name=name, kind=name[-1])
+        session.add(row)
+        session.flush()
+        district_id = row.id
+    try:
+        with district.scope(district_id), db.write() as session:
+            org.seed_departments(session, units or county_units(name, full_name or f"重庆市{name}"))
+            org.seed_measures(session)
+            if demo_prefix is not None:
+                org.seed_demo_users(session, prefix=demo_prefix)
+            if admin:
+                org.create_user(session, admin["username"], admin.get("display_name") or "系统管理员",
+                                org.DISPATCHER_DEPARTMENT, ["admin"], password=admin["password"])
+    except Exception:
+        with db.write() as session:  # nothing of a district whose units could not be written stays behind
+            session.delete(session.get(District, district_id))
+        raise
+    return district_id
