@@ -22,6 +22,7 @@ from engine.monitoring.outbox import OutboxService
 from engine.policy import procedures
 from engine.policy.circulars.evidence import Evidence
 from engine.policy.circulars.service import CircularService
+from engine.policy.city import CityView
 from engine.policy.dispatch.dashboard import Dashboard
 from engine.policy.dispatch.intake import IntakeService
 from engine.policy.district_settings import DistrictSettings
@@ -97,6 +98,7 @@ class Services:
     notices: PublicNotices  # 公示 of admissions, the public's objections
     enterprise_requests: EnterpriseRequests  # the enterprise portal: an enterprise submits and rates its problems
     enterprise_items: EnterpriseItems  # … and follows them (what it may read of its own items)
+    city: CityView  # 全市: 市经济信息委's view across districts
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -201,7 +203,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock),
         policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db),
         enterprise_requests=EnterpriseRequests(db, workflows, intake, settings.attachment_dir, clock, tz),
-        enterprise_items=EnterpriseItems(db, tz, settings.attachment_dir))
+        enterprise_items=EnterpriseItems(db, tz, settings.attachment_dir), city=CityView(db, tz, clock))
     services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

@@ -125,8 +125,11 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
         actor = g.get("actor")
         nav = [(e, label) for e, label, roles in NAV
                if actor is not None and (roles is None or actor.is_admin or actor.roles & roles)]
+        if services.city.is_city(actor):  # 市经济信息委: the districts side by side
+            nav.insert(1, ("city.overview", "全市情况"))
         me = services.identity.profile(actor) if actor else None
         return {"csrf_token": security.csrf_token, "actor": actor, "nav": nav, "ladder": ladder.current(),
+                "district_name": services.city.name_of(actor.district_id if actor else None) or "黔江区",
                 "unread": services.inbox.unread_count(actor) if actor else 0, "me": me, "me_label": me_label(me)}
 
     app.add_template_filter(days_left_label, "days_left")
@@ -192,7 +195,7 @@ def _headers(response):
 
 def _register_blueprints(app: Flask) -> None:
     """One blueprint per part of the product."""
-    from web import admin, api, auth, circulars, dashboard, designer, enterprises, ledgers, pages, status
+    from web import admin, api, auth, circulars, city, dashboard, designer, enterprises, ledgers, pages, status
     from web import district as settings_pages  # 本区设置, 区科技局's 科技型企业 list
     from web import gongshi as public_notice  # 公示 of admissions and the public's objections (no sign-in)
     from web import guidance as guiding  # 拟培育库: gaps to the cultivation standard, guidance visits
@@ -207,5 +210,6 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth.bp, pages.bp, dashboard.bp, enterprises.bp, circulars.bp, ledgers.bp, designer.bp, admin.bp,
                       api.bp, status.bp, listed.bp, pausing.bp, guiding.bp, joint.bp, recommending.bp, plan.bp,
-                      settings_pages.bp, enterprise_portal.bp, enterprise_accounts.bp, public_notice.bp, yearly.bp):
+                      settings_pages.bp, enterprise_portal.bp, enterprise_accounts.bp, public_notice.bp, yearly.bp,
+                      city.bp):
         app.register_blueprint(blueprint)

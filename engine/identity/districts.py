@@ -24,8 +24,10 @@ enter = district.enter
 scope = district.scope
 ALL = district.ALL
 
-# 重庆市's division codes: 5001xx for 区, 5002xx for 县 (500114 黔江区, 500243 彭水苗族土家族自治县).
+# 重庆市's division codes: 5001xx for 区, 5002xx for 县 (500114 黔江区, 500243 彭水苗族土家族自治县); the city itself,
+# whose 市经济信息委 sees across districts (engine/policy/city.py), is 500000 重庆市.
 CODE = re.compile(r"^500[12]\d{2}$")
+CITY_CODE, CITY_NAME, CITY_KIND = "500000", "重庆市", "市"
 PREFIX = re.compile(r"^[a-z][a-z0-9]{0,9}_$")
 
 
@@ -65,11 +67,14 @@ def county_units(short_name: str, full_name: str) -> list[dict]:
 
 def check(session: Session, code: str, name: str, prefix: str | None) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not CODE.match(code or ""):
-        errors["code"] = "「区划代码」应为重庆市区县的 6 位行政区划代码，如 500243"
+    city = code == CITY_CODE
+    if not (CODE.match(code or "") or city):
+        errors["code"] = "「区划代码」应为重庆市区县的 6 位行政区划代码，如 500243（全市为 500000）"
     elif session.scalar(select(District.id).where(District.code == code)) is not None:
         errors["code"] = f"「区划代码」{code} 已有区县"
-    if not name or not (name.endswith("区") or name.endswith("县")) or len(name) > 20:
+    if city and name != CITY_NAME:
+        errors["name"] = f"「区县名称」区划代码 {CITY_CODE} 是{CITY_NAME}本级，名称应为“{CITY_NAME}”"
+    elif not city and (not name or not name.endswith(("区", "县")) or len(name) > 20):
         errors["name"] = "「区县名称」应以“区”或“县”结尾，不超过 20 个字，如 彭水县"
     elif session.scalar(select(District.id).where(District.name == name)) is not None:
         errors["name"] = f"「区县名称」{name} 已存在"

@@ -168,8 +168,9 @@ def seed_demo_users(session: Session, password: str = DEMO_PASSWORD, prefix: str
     # Demo accounts share one password: hash it once (scrypt is deliberately slow).
     shared_hash = generate_password_hash(password)
     created = 0
+    office = DepartmentDirectory.of(session).get(DISPATCHER_DEPARTMENT).name  # 区经济信息委, or a 县's own name
     central = [
-        ("dispatcher", "区经济信息委交办员", DISPATCHER_DEPARTMENT, ["dispatcher"]),
+        ("dispatcher", f"{office}交办员", DISPATCHER_DEPARTMENT, ["dispatcher"]),
         ("office", "领导小组办公室", DISPATCHER_DEPARTMENT, ["leading_group_office"]),
         ("officer", "服务专员", DISPATCHER_DEPARTMENT, ["service_officer"]),
         ("designer", "流程设计人员", DISPATCHER_DEPARTMENT, ["designer"]),
