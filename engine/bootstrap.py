@@ -41,6 +41,7 @@ from engine.queries.views import Queries
 from engine.repository.migration import Migrations
 from engine.repository.registry import DeployResult, Registry
 from engine.repository.service import RepositoryService
+from engine.repository.templates import Templates
 from engine.runtime.extensions import Extensions
 from engine.runtime.items import ItemService
 from engine.runtime.notices import WorkNotices
@@ -99,6 +100,7 @@ class Services:
     enterprise_requests: EnterpriseRequests  # the enterprise portal: an enterprise submits and rates its problems
     enterprise_items: EnterpriseItems  # … and follows them (what it may read of its own items)
     city: CityView  # 全市: 市经济信息委's view across districts
+    templates: Templates  # the city's template processes, offered to each district's designer
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -203,7 +205,8 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         decisions=decisions, guidance=GuidanceService(db, clock, tz, decisions), evidence=Evidence(db, tz, clock),
         policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db),
         enterprise_requests=EnterpriseRequests(db, workflows, intake, settings.attachment_dir, clock, tz),
-        enterprise_items=EnterpriseItems(db, tz, settings.attachment_dir), city=CityView(db, tz, clock))
+        enterprise_items=EnterpriseItems(db, tz, settings.attachment_dir), city=CityView(db, tz, clock),
+        templates=Templates(db, registry, clock))
     services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

@@ -17,7 +17,36 @@ MAX_UPLOAD = 5 * 1024 * 1024
 @bp.get("/")
 @roles_required(*ROLES)
 def index():
-    return render_template("designer/index.html", **services().repository.catalogue(g.actor))
+    return render_template("designer/index.html", **services().repository.catalogue(g.actor),
+                           offers=services().templates.offers(g.actor))
+
+
+@bp.get("/templates/<key>/diff")
+@roles_required(*ROLES)
+def template_diff(key: str):
+    """What the district's version changes from the city's template it came from, and what the newer template
+    would change."""
+    try:
+        diff = services().templates.difference(g.actor, key)
+    except NotFound as exc:
+        return render_template("designer/template_diff.html", diff=None, missing=exc.message, key=key)
+    return render_template("designer/template_diff.html", diff=diff, key=key)
+
+
+@bp.post("/templates/<key>/adopt")
+@roles_required(*ROLES)
+def adopt_template(key: str):
+    """The city's latest template of ``key`` becomes the district's next version, as it is."""
+    try:
+        result = services().templates.adopt(g.actor, key)
+    except NotFound as exc:
+        abort(404, exc.message)
+    except DeploymentError as exc:
+        flash("全市模板无法在本区部署：" + "；".join(p["message"] for p in exc.problems), "error")
+        return redirect(url_for("designer.index"))
+    flash(f"已采用全市模板：{result.name} 第 {result.version} 版" if result.created else
+          f"{result.name} 与全市模板相同（第 {result.version} 版），已记为基于该模板", "info")
+    return redirect(url_for("designer.index"))
 
 
 @bp.post("/<key>/v<int:version>/trust")

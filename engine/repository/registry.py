@@ -118,7 +118,8 @@ class Registry:
     # -- deploying -------------------------------------------------------------------------
     def deploy(self, session: Session, files: dict[str, bytes], *, deployed_by: str | None = None,
                note: str | None = None, trusted: bool = False, dry_run: bool = False,
-               keep_forms: bool = False, missing_only: bool = False) -> list[DeployResult]:
+               keep_forms: bool = False, missing_only: bool = False,
+               derived_from: dict[str, int] | None = None) -> list[DeployResult]:
         """Deploy ``files`` (filename → content): every executable process they define, and every
         deployed process that uses a decision table or form among them (from its latest version's own
         files). A version is created only for a process whose own content changed.
@@ -127,6 +128,7 @@ class Registry:
 
         ``missing_only`` (the bundled diagrams at start-up): a process that has a version already keeps
         it when the content differs — its result is not created and says which version was ``kept``.
+        ``derived_from``: process key → the city's template version a new version of it is made from.
 
         Raises DeploymentError with every problem found; nothing is written then.
         """
@@ -143,7 +145,7 @@ class Registry:
                                             kept={"version": latest.version, "deployed_at": latest.deployed_at,
                                                   "deployed_by": latest.deployed_by}))
             else:
-                results.append(self._store(session, p, deployed_by, note, trusted))
+                results.append(self._store(session, p, deployed_by, note, trusted, (derived_from or {}).get(p.key)))
         return results
 
     def _plan(self, session: Session, files: dict[str, bytes], *, keep_forms: bool, tables_alone: bool = False):
@@ -275,7 +277,7 @@ class Registry:
         return out
 
     def _store(self, session: Session, p: _Prepared, deployed_by: str | None, note: str | None,
-               trusted: bool) -> DeployResult:
+               trusted: bool, derived_from: int | None = None) -> DeployResult:
         definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == p.key))
         if definition is None:
             definition = ProcessDefinition(key=p.key, name=p.name)
@@ -286,14 +288,19 @@ class Registry:
         if latest is not None and p.digest in (latest.content_hash, OwnContent.of(latest).digest(latest)):
             if trusted and not latest.trusted:  # the same content, now from our own processes/ folder
                 latest.trusted = True
+            if derived_from is not None:  # the same content as the city's template: now known to be based on it
+                latest.derived_from_version_id = derived_from
             return DeployResult(p.key, definition.name, latest.version, latest.id, created=False)
         definition.name = p.name
         number = (latest.version if latest else 0) + 1
         if p.reason and not note:
             note = f"随 {p.reason} 更新重新部署"
+        if derived_from is None and latest is not None:  # an edit of a version made from a template stays based on it
+            derived_from = latest.derived_from_version_id
         version = ProcessVersion(definition_id=definition.id, version=number, content_hash=p.digest,
                                  spec_json=p.spec_json, sources=p.sources, forms=p.forms,
-                                 deployed_by=deployed_by, note=note, trusted=trusted)
+                                 deployed_by=deployed_by, note=note, trusted=trusted,
+                                 derived_from_version_id=derived_from)
         session.add(version)
         session.flush()
         return DeployResult(p.key, p.name, number, version.id, created=True)

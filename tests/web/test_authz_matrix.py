@@ -255,6 +255,9 @@ CASES: dict[str, Case] = {
         lambda o: f"/designer/instances/{o['item']}/migrate", designers),
     "POST /designer/instances/<int:instance_id>/migrate": Case(
         lambda o: f"/designer/instances/{o['item']}/migrate", designers, acts=True),
+    "GET /designer/templates/<key>/diff": Case(lambda o: "/designer/templates/problem_dispatch/diff", designers),
+    "POST /designer/templates/<key>/adopt": Case(lambda o: "/designer/templates/problem_dispatch/adopt", designers,
+                                                 acts=True),
     "GET /designer/<key>/edit": Case(lambda o: "/designer/problem_dispatch/edit", designers),
     "GET /designer/<key>/forms.json": Case(lambda o: "/designer/problem_dispatch/forms.json", designers),
     "GET /designer/<key>/latest.xml": Case(lambda o: "/designer/problem_dispatch/latest.xml", designers),

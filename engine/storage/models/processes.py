@@ -49,6 +49,8 @@ class ProcessVersion(DistrictScoped, Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Set by an administrator: only a trusted version may run effect operations (engine/runtime/operations.py).
     trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The city's template version this one was made from (adopted, or edited from it): engine/repository/templates.py.
+    derived_from_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_version.id"), nullable=True)
     definition: Mapped[ProcessDefinition] = relationship()
 
 
