@@ -23,6 +23,7 @@ from engine.policy import procedures
 from engine.policy.circulars.evidence import Evidence
 from engine.policy.circulars.service import CircularService
 from engine.policy.city import CityView
+from engine.policy.dispatch.city_link import CityLinks
 from engine.policy.dispatch.dashboard import Dashboard
 from engine.policy.dispatch.intake import IntakeService
 from engine.policy.district_settings import DistrictSettings
@@ -101,6 +102,7 @@ class Services:
     enterprise_items: EnterpriseItems  # … and follows them (what it may read of its own items)
     city: CityView  # 全市: 市经济信息委's view across districts
     templates: Templates  # the city's template processes, offered to each district's designer
+    city_links: CityLinks  # 市区联动: a district's item escalated to the city
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -187,10 +189,11 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
     decisions = DeployedDecisions(db, registry, workflows.script_engine, settings.processes_dir)
     enterprises = EnterpriseService(db, clock, tz)
     intake = IntakeService(db, workflows, clock)
+    queries = Queries(db, tz, clock, workflows)
     services = Services(
         settings=settings, db=db, registry=registry, workflows=workflows, timers=TimerService(workflows),
         escalations=escalations, schedules=schedules, deliverer=deliverer, notifier=notifier,
-        queries=Queries(db, tz, clock, workflows), items=ItemService(db, settings.attachment_dir, clock),
+        queries=queries, items=ItemService(db, settings.attachment_dir, clock),
         enterprises=enterprises, circulars=circulars, migrations=Migrations(workflows),
         listings=ListedSupervisionService(db, workflows, tz, clock),
         incidents=incidents, extensions=extensions, intake=intake,
@@ -206,7 +209,8 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         policy=PolicyPage(db, tz, clock, extensions), district=DistrictSettings(db),
         enterprise_requests=EnterpriseRequests(db, workflows, intake, settings.attachment_dir, clock, tz),
         enterprise_items=EnterpriseItems(db, tz, settings.attachment_dir), city=CityView(db, tz, clock),
-        templates=Templates(db, registry, clock))
+        templates=Templates(db, registry, clock), city_links=CityLinks(db, intake, queries, clock))
+    services.city.escalations = services.city_links.open_by_district  # 市区联动, counted on the city view
     services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services
     return services

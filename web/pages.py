@@ -5,7 +5,7 @@ from datetime import date
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
-from engine.errors import EngineError, NotFound, ValidationFailed
+from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 from engine.policy.dispatch.intake import EnterpriseNotFound
 from engine.policy.pool.enterprises import EDIT_ROLES
 from engine.queries.tasks import DEFAULT_TAB, TABS, InboxFilter
@@ -203,6 +203,33 @@ def item_measures(instance_id: int):
     else:
         flash("涉及措施已保存", "info")
     return redirect(url_for("pages.instance", instance_id=instance_id))
+
+
+@bp.post("/items/<int:instance_id>/city")
+@roles_required("dispatcher", "leading_group_office")
+def escalate_to_city(instance_id: int):
+    """市区联动: the district's item escalated to the city with the reason given."""
+    try:
+        asked = services().city_links.escalate(g.actor, instance_id, request.form.get("reason"))
+    except ValidationFailed as exc:
+        flash(next(iter(exc.errors.values())), "error")
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"已提请市级协调，市级事项 {asked['city_key']}；市经济信息委研判后交市级部门办理或退回本区", "info")
+    return redirect(url_for("pages.instance", instance_id=instance_id))
+
+
+@bp.app_context_processor
+def _city_link():
+    """``city_link(instance)`` for the item page: the city item of an escalated item, and whether one may ask."""
+    def city_link(instance) -> dict:
+        actor = g.get("actor")
+        links = services().city_links
+        return {"status": links.status(instance.id), "may_ask": links.may_escalate(actor)}
+    return {"city_link": city_link}
 
 
 @bp.app_context_processor

@@ -11,6 +11,7 @@ read-only; nothing here writes.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -39,6 +40,8 @@ class CityView:
         self.tz = tz
         self.clock = clock
         self._known: tuple[dict[int, tuple[str, str, str, bool]], float] | None = None
+        # 市区联动: the city's escalated items still open, by the asking district's code (engine.bootstrap sets it)
+        self.escalations: Callable[[], Counter] = Counter
 
     def _districts(self) -> dict[int, tuple[str, str, str, bool]]:
         """id → (code, name, kind, active), read again every ``KNOWN_SECONDS`` (every page's header asks)."""
@@ -76,6 +79,9 @@ class CityView:
         self.require(actor)
         rows = [self.of_district(district_id, code, name, start, end)
                 for district_id, code, name in self.districts()]
+        escalated = self.escalations()
+        for row in rows:
+            row["escalated_open"] = escalated.get(row["code"], 0)
         labels = {f.id: f.label for f in figure_list()}
         definitions = {f.id: f.definition for f in figure_list()}
         return {"period": (start, end), "districts": rows,

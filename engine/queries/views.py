@@ -86,7 +86,9 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   "enterprise_submitted": "企业在企业服务平台提交", "answer_released": "审核通过，答复发布给企业",
                   "enterprise_applied": "企业在企业服务平台申请入库", "public_objection": "公众提出公示期异议",
                   # 推荐申报 (engine/policy/recognition)
-                  "recognition_recorded": "登记认定结果"}
+                  "recognition_recorded": "登记认定结果",
+                  # 市区联动 (engine/policy/dispatch/city_link.py)
+                  "escalated_to_city": "提请市级协调（市区联动）"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 

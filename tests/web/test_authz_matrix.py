@@ -114,6 +114,10 @@ def listers(d: str) -> set[str]:
     return {"office", "admin"}  # 挂牌督办: the office (and the district leaders, not among these users)
 
 
+def city_askers(d: str) -> set[str]:
+    return {"dispatcher", "office", "admin"}  # 市区联动: the district's 区经济信息委 asks the city
+
+
 def message_owner(d: str) -> set[str]:
     return {f"liaison_{d}"}
 
@@ -173,6 +177,8 @@ CASES: dict[str, Case] = {
     "POST /items/<int:instance_id>/attachments": Case(
         lambda o: f"/items/{o['item']}/attachments", item_readers, acts=True,
         data={"file": (b"%PDF-1.4 x", "越权.pdf")}),
+    "POST /items/<int:instance_id>/city": Case(lambda o: f"/items/{o['item']}/city", city_askers, acts=True,
+                                               data={"reason": "越权提请市级协调"}),
     "POST /items/<int:instance_id>/measures": Case(lambda o: f"/items/{o['item']}/measures", dispatchers, acts=True,
                                                    data={"measures": "5"}),
     "GET /items/<int:instance_id>/listed-supervision": Case(lambda o: f"/items/{o['item']}/listed-supervision",
