@@ -40,8 +40,8 @@ class IdentityService:
         now = self.clock()
         with district.across():
             actor, stale = self.db.lookup(lambda conn: accounts.actor_by_token(conn, token, now))
-        if actor is not None and stale is not None:
-            with district.scope(actor.district_id), self.db.write() as session:
+        if actor is not None and stale is not None:  # on the lookup's own (city-wide) connections
+            with district.across(), self.db.write() as session:
                 accounts.touch_token(session, stale, now)
         return actor
 

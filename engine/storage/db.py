@@ -68,15 +68,15 @@ def _sqlite_engine(url, immediate: bool) -> Engine:
     return engine
 
 
-def _server_engine(url) -> Engine:
-    engine = create_engine(url)
+def _server_engine(url, **pool) -> Engine:
+    engine = create_engine(url, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Work as the role row-level security applies to, once migration 0028 granted it this database's tables
         # (before, init-db runs as the login user anyway).
         with _outside_transaction(dbapi_connection) as cursor:
-            cursor.execute("SELECT coalesce(has_table_privilege(rolname, to_regclass('public.process_instance'), "
+            cursor.execute("SELECT coalesce(has_table_privilege(rolname, to_regclass('process_instance'), "
                            "'SELECT'), false) FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
             granted = cursor.fetchone()
             if granted and granted[0]:
@@ -107,6 +107,19 @@ def _server_engine(url) -> Engine:
         record.info[_CHECKED_IN] = time.monotonic()
 
     return engine
+
+
+def _share_disconnects(*engines: Engine) -> None:
+    """A lost connection seen by one engine (the server restarted) empties the others' pools too, as SQLAlchemy
+    empties the engine's own: their idle connections died with it."""
+    for one in engines:
+        others = [e for e in engines if e is not one]
+
+        @event.listens_for(one, "handle_error")
+        def _on_error(context, others=others):
+            if context.is_disconnect:
+                for other in others:
+                    other.pool.dispose()
 
 
 @contextmanager
@@ -143,10 +156,17 @@ class Database:
             else:
                 self.engine = _server_engine(self.url)
                 self.write_engine = self.engine
+            # PostgreSQL: work across districts (sign-in and token lookups, the scheduler's probes, the city's
+            # views) has connections of its own, which keep the city-wide setting, so that neither it nor a
+            # district's work pays a round trip to switch a connection's setting back and forth.
+            self.across_engine = self.engine if self.dialect == "sqlite" else _server_engine(self.url, pool_size=3)
         except (ArgumentError, NoSuchModuleError, ImportError, OSError) as exc:  # a wrong DATABASE_URL
             raise unusable_url(url, exc) from None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._across = sessionmaker(self.across_engine, expire_on_commit=False)
+        if self.across_engine is not self.engine:
+            _share_disconnects(self.engine, self.across_engine)
 
     @property
     def dialect(self) -> str:
@@ -155,7 +175,7 @@ class Database:
     @contextmanager
     def read(self):
         """A session for queries; rolled back at the end. Loaded objects stay readable afterwards."""
-        with self._read() as session:
+        with (self._across if district.current() == district.ALL else self._read)() as session:
             try:
                 yield session
             finally:
@@ -165,7 +185,7 @@ class Database:
     @contextmanager
     def write(self):
         """One transaction: committed if the block succeeds, rolled back otherwise."""
-        with self._write() as session, session.begin():
+        with (self._across if district.current() == district.ALL else self._write)() as session, session.begin():
             yield session
 
     @contextmanager
@@ -185,8 +205,10 @@ class Database:
         """``query(connection)`` for one read outside any transaction (the API token check). PostgreSQL:
         autocommit, so no BEGIN/ROLLBACK round trips; SQLite: a plain connection, whose local BEGIN
         costs less than switching the driver's isolation level there and back."""
+        engine = self.across_engine if district.current() == district.ALL else self.engine
+
         def run() -> T:
-            with self.engine.connect() as conn:
+            with engine.connect() as conn:
                 if self.dialect != "sqlite":
                     conn.execution_options(isolation_level="AUTOCOMMIT")
                 return query(conn)
@@ -204,6 +226,8 @@ class Database:
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+        if self.across_engine is not self.engine:
+            self.across_engine.dispose()
 
 
 class Unit:
