@@ -210,6 +210,7 @@ def bootstrap(settings: Settings | None = None, clock=None) -> Services:
         enterprise_requests=EnterpriseRequests(db, workflows, intake, settings.attachment_dir, clock, tz),
         enterprise_items=EnterpriseItems(db, tz, settings.attachment_dir), city=CityView(db, tz, clock),
         templates=Templates(db, registry, clock), city_links=CityLinks(db, intake, queries, clock))
+    districts.bind(db)  # the districts' names, which documents and notices give
     services.city.escalations = services.city_links.open_by_district  # 市区联动, counted on the city view
     services.enterprises.on_saved = services.guidance.refresh  # a save rewrites the enterprise's gap
     extensions.bind(services)  # the procedures' completion handlers, helpers and operations use the services

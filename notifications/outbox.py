@@ -1,6 +1,7 @@
 """Writing notifications in the transaction of the change that caused them, through every channel."""
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -9,7 +10,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.storage.models import NotificationPreference, User
+from engine.storage import district
+from engine.storage.models import District, NotificationPreference, User
 from notifications import channels as registry
 from notifications.channels import Channel, Contact, Message
 
@@ -31,8 +33,9 @@ class Notifier:
         self.templates = Environment(loader=PackageLoader("notifications", "templates"),
                                      undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
-    def render(self, template: str, context: dict) -> tuple[str, str]:
-        text = self.templates.get_template(f"{template}.txt").render(**context)
+    def render(self, template: str, context: dict, district_name: str = "黔江区") -> tuple[str, str]:
+        """Subject and body; the notices sign with the name of the district they are about (``district_name``)."""
+        text = self.templates.get_template(f"{template}.txt").render(**{"district_name": district_name, **context})
         subject, _, body = text.partition("\n")
         return subject.strip(), body.strip() + "\n"
 
@@ -43,7 +46,8 @@ class Notifier:
 
         Returns the recipients as ``[{"channel": …, "to": …}]`` for the record.
         """
-        subject, body = self.render(notice.template, {**notice.context, "link": notice.link or ""})
+        subject, body = self.render(notice.template, {**notice.context, "link": notice.link or ""},
+                                    _district_name(session))
         message = Message(key=notice.key, subject=subject, body=body, link=notice.link, data=notice.data)
         switched_off = _switched_off(session, users)
         recipients = []
@@ -61,7 +65,7 @@ class Notifier:
         """Queue ``notice`` for someone without an account (an enterprise's contact) on every channel that
         can reach them; their own preferences do not exist. Returns the recipients for the record."""
         values = {**notice.context, "link": notice.link or ""}
-        subject, body = self.render(notice.template, values)
+        subject, body = self.render(notice.template, values, _district_name(session))
         message = Message(key=notice.key, subject=subject, body=body, link=notice.link, data=notice.data,
                           template=notice.template, params={k: str(v) for k, v in values.items()
                                                             if isinstance(v, str | int | float | date)})
@@ -91,3 +95,16 @@ def set_preference(session: Session, user_id: int, channel: str, enabled: bool) 
         session.add(NotificationPreference(user_id=user_id, channel=channel, enabled=enabled))
     else:
         pref.enabled = enabled
+
+
+# database engine → {district id → name} (districts are made a few times a year, never renamed here)
+_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _district_name(session: Session) -> str:
+    """The name of the district whose unit of work is writing the notice (engine/storage/district.py)."""
+    current = district.current()
+    names = _NAMES.setdefault(session.get_bind().engine, {})
+    if current not in names:
+        names.update(dict(session.execute(select(District.id, District.name)).all()))
+    return names.get(current, "黔江区")

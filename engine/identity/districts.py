@@ -28,6 +28,16 @@ ALL = district.ALL
 # whose 市经济信息委 sees across districts (engine/policy/city.py), is 500000 重庆市.
 CODE = re.compile(r"^500[12]\d{2}$")
 CITY_CODE, CITY_NAME, CITY_KIND = "500000", "重庆市", "市"
+# Chongqing's 38 districts and counties (26 区, 12 县), by division code.
+CHONGQING = tuple((code, name) for code, name in (
+    ("500114", "黔江区"), ("500243", "彭水县"), ("500101", "万州区"), ("500102", "涪陵区"), ("500103", "渝中区"),
+    ("500104", "大渡口区"), ("500105", "江北区"), ("500106", "沙坪坝区"), ("500107", "九龙坡区"), ("500108", "南岸区"),
+    ("500109", "北碚区"), ("500110", "綦江区"), ("500111", "大足区"), ("500112", "渝北区"), ("500113", "巴南区"),
+    ("500115", "长寿区"), ("500116", "江津区"), ("500117", "合川区"), ("500118", "永川区"), ("500119", "南川区"),
+    ("500120", "璧山区"), ("500151", "铜梁区"), ("500152", "潼南区"), ("500153", "荣昌区"), ("500154", "开州区"),
+    ("500155", "梁平区"), ("500156", "武隆区"), ("500229", "城口县"), ("500230", "丰都县"), ("500231", "垫江县"),
+    ("500233", "忠县"), ("500235", "云阳县"), ("500236", "奉节县"), ("500237", "巫山县"), ("500238", "巫溪县"),
+    ("500240", "石柱县"), ("500241", "秀山县"), ("500242", "酉阳县")))
 PREFIX = re.compile(r"^[a-z][a-z0-9]{0,9}_$")
 
 
@@ -43,6 +53,30 @@ class DistrictRow:
 def rows(session: Session) -> list[DistrictRow]:
     return [DistrictRow(d.id, d.code, d.name, d.kind, d.active)
             for d in session.scalars(select(District).order_by(District.code))]
+
+
+_NAMES: dict[int, str] = {}  # district id → name: districts are made a few times a year, and never renamed here
+_DB: list = []  # the deployment's database, for a name not read yet (engine.bootstrap binds it)
+
+
+def bind(db) -> None:
+    _DB[:] = [db]
+    _NAMES.clear()  # another database (a test's), whose districts are its own
+
+
+def name_of(district_id: int | None = None) -> str:
+    """The name of ``district_id`` (the current district by default), e.g. 彭水县; documents and notices name it."""
+    district_id = district_id or district.current()
+    if district_id not in _NAMES and _DB:
+        with district.across(), _DB[0].read() as session:
+            _NAMES.update(dict(session.execute(select(District.id, District.name)).all()))
+    return _NAMES.get(district_id, "黔江区")
+
+
+def place_of(district_id: int | None = None) -> str:
+    """The short name documents are numbered with: 黔江区 → 黔江, 彭水县 → 彭水 (忠县 stays 忠县)."""
+    name = name_of(district_id)
+    return name[:-1] if len(name) > 2 and name[-1] in "区县市" else name
 
 
 def county_units(short_name: str, full_name: str) -> list[dict]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from engine.identity import districts
 from engine.repository.registry import Registry
 from engine.storage.models import ProcessVersion
 
@@ -39,8 +40,8 @@ SETTINGS = (
                     "推荐申报登记认定结果时的默认有效期"),
     DistrictSetting("不满意重办次数上限", "problem_dispatch", "max_reopenings", "2", "次",
                     "企业回访不满意时重办，超过上限转领导小组办公室"),
-    DistrictSetting("通报文号格式", "evaluation_circular", "number_format", "黔江专精特新通报〔{year}〕{seq}号", "",
-                    "通报发布时按年度顺序编号：{year} 为发布年度，{seq} 为当年顺序号"),
+    DistrictSetting("通报文号格式", "evaluation_circular", "number_format", "{place}专精特新通报〔{year}〕{seq}号", "",
+                    "通报发布时按年度顺序编号：{year} 为发布年度，{seq} 为当年顺序号，{place} 为本区县简称（如黔江）"),
 )
 PROCESS_LABELS = {"pool_admission": "培育库入库", "pool_data_update": "培育库年度数据更新",
                   "recognition_batch": "推荐申报", "problem_dispatch": "企业问题交办",
@@ -61,6 +62,7 @@ def current(db) -> list[dict]:
         for s in SETTINGS:
             version = Registry.latest(session, s.process, required=False)
             value, deployed = str(_properties(version).get(s.name, s.default)), version is not None
+            value = value.replace("{place}", districts.place_of())  # as the district's documents will show it
             where = f"流程设计器：流程「{PROCESS_LABELS[s.process]}」（{s.process}）的流程属性 {s.name}，部署后对新流程生效"
             out.append({"label": s.label, "value": value, "unit": s.unit, "meaning": s.meaning, "mark": MARK,
                         "where": where, "process": s.process, "name": s.name, "deployed": deployed,

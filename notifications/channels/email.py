@@ -13,7 +13,7 @@ from engine.config import Settings
 from engine.storage.models import OutboxMessage, User
 from notifications.channels.base import Channel, Contact, DeliveryError, Message, Recipient
 
-SENDER_NAME = "黔江区专精特新培育工作系统"
+SENDER_NAME = "“专精特新”企业培育工作系统"  # each notice signs with its district in the body
 
 
 class EmailChannel(Channel):

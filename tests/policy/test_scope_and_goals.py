@@ -321,7 +321,7 @@ def test_a_firm_recognised_in_2022_and_upgraded_since_is_still_new_in_2022(zjtx)
 @pytest.mark.sqlite_only
 def test_the_circular_number_format_set_in_the_diagram_numbers_the_circular(zjtx, tmp_path):
     source = (zjtx.settings.processes_dir / "evaluation_circular.bpmn").read_text(encoding="utf-8")
-    edited = source.replace("黔江专精特新通报〔{year}〕{seq}号", "黔江专精特新〔{year}〕第{seq}期")
+    edited = source.replace("{place}专精特新通报〔{year}〕{seq}号", "黔江专精特新〔{year}〕第{seq}期")
     (tmp_path / "evaluation_circular.bpmn").write_text(edited, encoding="utf-8")
     [result] = zjtx.deploy([tmp_path / "evaluation_circular.bpmn"], deployed_by="admin")
     zjtx.repository.set_trusted(actor(zjtx, "admin"), "evaluation_circular", result.version, True)  # as uploaded

@@ -21,7 +21,16 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
-ISSUER = "黔江区“专精特新”企业培育发展工作领导小组办公室"  # the policy's 领导小组, its office at 区经济信息委
+from engine.identity import districts
+
+ISSUER = "黔江区“专精特新”企业培育发展工作领导小组办公室"  # the policy's 领导小组, its office at 区经济信息委 (黔江区's)
+
+
+def issuer() -> str:
+    """The 落款 of the current district's documents: its leading group's office."""
+    return f"{districts.name_of()}“专精特新”企业培育发展工作领导小组办公室"
+
+
 FANGSONG, XIAOBIAOSONG, HEITI, SONGTI = "仿宋_GB2312", "方正小标宋简体", "黑体", "宋体"
 BODY_PT, TITLE_PT, HEAD_PT, TABLE_PT, PAGE_NUMBER_PT = 16, 22, 22, 12, 14
 LINE_PITCH = Pt(28.9)  # 225 mm / 22 lines
@@ -111,7 +120,7 @@ def _page_setup(doc) -> None:
 
 
 def _head(doc, number: str | None, title: str) -> None:
-    _paragraph(doc, ISSUER, face=XIAOBIAOSONG, size=HEAD_PT, align=WD_ALIGN_PARAGRAPH.CENTER, color=RED)
+    _paragraph(doc, issuer(), face=XIAOBIAOSONG, size=HEAD_PT, align=WD_ALIGN_PARAGRAPH.CENTER, color=RED)
     _paragraph(doc)
     _paragraph(doc)
     rule = _paragraph(doc, number or "（草稿，未编号）", align=WD_ALIGN_PARAGRAPH.CENTER)  # 发文字号
@@ -142,8 +151,9 @@ def _signature(doc, day: date) -> None:
     _paragraph(doc)
     _paragraph(doc)
     when = f"{day.year}年{day.month}月{day.day}日"
-    name_chars, date_chars = len(ISSUER), len(when) // 2 + 2  # digits take half a character
-    _paragraph(doc, ISSUER, align=WD_ALIGN_PARAGRAPH.RIGHT, right_chars=max(0, 4 + (date_chars - name_chars) // 2))
+    signed = issuer()
+    name_chars, date_chars = len(signed), len(when) // 2 + 2  # digits take half a character
+    _paragraph(doc, signed, align=WD_ALIGN_PARAGRAPH.RIGHT, right_chars=max(0, 4 + (date_chars - name_chars) // 2))
     _paragraph(doc, when, align=WD_ALIGN_PARAGRAPH.RIGHT, right_chars=4)
 
 
@@ -166,7 +176,7 @@ def render(number: str | None, title: str, text: str, day: date, header: list[st
     """The .docx of a circular: ``text`` as drafted (its first line the title, its last the 落款, both set
     apart here), dated ``day`` (the publication's, in Beijing), with the figures ``rows`` as 附件."""
     lines = text.split("\n")[1:]
-    while lines and lines[-1].strip() in ("", ISSUER):
+    while lines and lines[-1].strip() in ("", issuer()):
         lines.pop()
     doc = Document()
     _page_setup(doc)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, ValidationFailed
-from engine.policy.circulars.document import ISSUER
+from engine.policy.circulars.document import issuer
 from engine.policy.circulars.objections import RESOLVE_STEP, _circular, _value_error, shown
 from engine.policy.circulars.service import draft_text
 from engine.policy.dispatch.figures import rank, recount
@@ -70,7 +70,8 @@ def corrected_text(circular: Circular, before: dict, corrections: list[dict]) ->
         text = draft_text(circular.title, circular.figures)
     lines = text.split("\n")
     block = _correction_block(corrections)
-    at = max((i for i, line in enumerate(lines) if line.strip() == ISSUER), default=len(lines))
+    signed = issuer()
+    at = max((i for i, line in enumerate(lines) if line.strip() == signed), default=len(lines))
     return "\n".join([*lines[:at], *block, "", *lines[at:]])
 
 

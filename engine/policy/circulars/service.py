@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from engine import localtime
 from engine.deadlines import ladder
 from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.identity import districts
 from engine.localtime import chinese_date
 from engine.policy.circulars import development, document
-from engine.policy.circulars.document import ISSUER
+from engine.policy.circulars.document import issuer
 from engine.policy.circulars.evidence import freeze
 from engine.policy.dispatch.figures import compute, labels, overdue_items
 from engine.policy.measures.reports import ASSESSMENTS, latest_status
@@ -28,7 +29,7 @@ from engine.policy.supervision.naming import departments as named_departments
 from engine.policy.supervision.naming import named_in
 from engine.storage.models import Circular, Department, User, UserRole
 
-NUMBER_FORMAT = "黔江专精特新通报〔{year}〕{seq}号"
+NUMBER_FORMAT = "{place}专精特新通报〔{year}〕{seq}号"  # {place}: the district's short name (黔江)
 _COLUMNS = ["received", "due", "closed", "on_time_rate", "overdue_now", "returns", "extension_requests",
             "first_time_rate", "satisfaction_rate", "solved_rate", "enterprise_satisfaction_rate",
             "enterprise_solved_rate", "not_visited"]
@@ -111,7 +112,7 @@ def draft_text(title: str, figures: dict) -> str:
             lines.append(f"截至{_day(figures['period'][1])}：")
         lines += [f"{g['goal']}：{g['actual']} 家" + (f"（目标 {g['target']} 家）" if g["target"] else "")
                   for g in figures["goals"]]
-    lines += ["", ISSUER]
+    lines += ["", issuer()]
     return "\n".join(lines)
 
 
@@ -213,7 +214,8 @@ class CircularService:
         year = now.astimezone(self.tz).year
         seq = (session.scalar(select(func.max(Circular.seq)).where(Circular.year == year)) or 0) + 1
         circular.year, circular.seq = year, seq
-        circular.number = number_format.replace("{year}", str(year)).replace("{seq}", str(seq))
+        circular.number = (number_format.replace("{year}", str(year)).replace("{seq}", str(seq))
+                           .replace("{place}", districts.place_of()))
         circular.status, circular.published_at, circular.published_by = "published", now, by
         circular.figures = freeze(session, circular, self.tz)  # the lists behind each figure, kept as issued
         if self.notifier is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from engine.identity import districts
 from engine.localtime import chinese_date
 from engine.policy.circulars import document
 
@@ -30,4 +31,5 @@ def lines_of(meeting: dict, held_on: date) -> list[str]:
 
 
 def render(meeting: dict, held_on: date) -> bytes:
-    return document.render_letter(f"联席会议{meeting['number']}", TITLE, lines_of(meeting, held_on), held_on)
+    title = TITLE.replace("黔江区", districts.name_of())
+    return document.render_letter(f"联席会议{meeting['number']}", title, lines_of(meeting, held_on), held_on)

@@ -7,6 +7,7 @@ import io
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from engine.identity import districts
 from engine.policy.recognition.outcomes import TIER_LABELS
 
 HEADERS = ["序号", "企业名称", "统一社会信用代码", "行业", "推荐部门", "推荐理由"]
@@ -24,7 +25,7 @@ def recommendation_workbook(data: dict) -> tuple[str, bytes]:
     if rows is None:
         rows = data.get("candidates") or []
     tier = TIER_LABELS.get(data.get("tier"), "")
-    title = f"{data.get('batch_year') or ''}年度黔江区{tier}推荐名单"
+    title = f"{data.get('batch_year') or ''}年度{districts.name_of()}{tier}推荐名单"
     book = Workbook()
     sheet = book.active
     sheet.title = "推荐名单"

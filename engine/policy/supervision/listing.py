@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, ValidationFailed
+from engine.identity import districts
 from engine.runtime.operations import OperationContext, day_param, int_param
 from engine.storage.models import (
     AuditRecord,
@@ -35,7 +36,7 @@ from engine.storage.models import (
 )
 
 PROCESS, ITEM_PROCESS = "listed_supervision", "problem_dispatch"
-NUMBER_FORMAT = "黔江专精特新督〔{year}〕{seq}号"
+NUMBER_FORMAT = "{place}专精特新督〔{year}〕{seq}号"  # {place}: the district's short name (黔江)
 COLOURS = ("蓝", "黄", "红")  # in rising order: a slip is raised, never lowered
 OPEN = ("listing", "active")
 STATUS_LABELS = {"listing": "督办函签发中", "active": "挂牌督办中", "lifted": "已解除督办", "closed": "事项已办结，督办结束"}
@@ -133,7 +134,7 @@ def allocate_number(session: Session, listing: ListedSupervision, year: int, att
         try:
             with session.begin_nested():
                 listing.year, listing.seq = year, seq
-                listing.number = NUMBER_FORMAT.format(year=year, seq=seq)
+                listing.number = NUMBER_FORMAT.format(year=year, seq=seq, place=districts.place_of())
                 session.flush()
             return listing.number
         except IntegrityError:
