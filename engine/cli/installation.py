@@ -54,12 +54,16 @@ def create_admin(ctx, username, display_name, email, reset):
 @main.command()
 @click.pass_context
 def demo(ctx):
-    """写入演示数据：各环节的企业问题、预警/催办/督办、已发布的通报、公示中的入库申请、措施报告（库中已有事项时不做任何事）。"""
+    """写入演示数据：各环节的企业问题、预警/催办/督办、已发布的通报、公示中的入库申请、措施报告（库中已有事项时不做任何事）；另建重庆市本级和彭水县及其演示事项。"""
     from engine.policy.dispatch.demo import load_demo
+    from engine.policy.dispatch.demo_districts import load_districts
 
     services = _services(ctx)
     n = load_demo(services)
     click.echo(f"已写入 {n} 件演示事项" if n else "数据库中已有事项，未写入演示数据")
+    if load_districts(services):
+        click.echo("另建重庆市本级（账号 cq_dispatcher 等，可看全市情况）和彭水县（账号 ps_dispatcher 等，单位为县科技局等），"
+                   "密码同演示账号；彭水县有 3 件演示事项，其中 1 件已提请市级协调")
 
 
 @main.command()

@@ -60,9 +60,27 @@ def facts(database_url) -> dict:
                 "pauses": [(p.reason, p.resumed_at) for p in session.scalars(select(TaskPause))],
                 "meetings": [(m.status, bool(m.agenda)) for m in session.scalars(select(JointMeeting))],
                 "preparing": [t.bpmn_id for t in open_steps if t.bpmn_id == "prepare_agenda"],
+                **_other_districts(services),
             }
     finally:
         services.close()
+
+
+def _other_districts(services) -> dict:
+    """重庆市本级 and 彭水县 with the latter's items (its own units) and its one escalation to the city."""
+    from engine.storage import district
+    from engine.storage.models import District, HumanTask, ItemLink, ProcessInstance
+
+    with district.across(), services.db.read() as session:
+        codes = {d.code: d.id for d in session.scalars(select(District))}
+        by_district = dict(session.execute(select(ProcessInstance.district_id, func.count(ProcessInstance.id))
+                                           .group_by(ProcessInstance.district_id)).all())
+        escalated = session.scalars(select(ItemLink.external_ref).where(ItemLink.district_id == codes.get("500000"),
+                                                                         ItemLink.external_source == "区县提请")).all()
+        county_units = set(session.scalars(select(HumanTask.department_id).where(
+            HumanTask.district_id == codes.get("500243"))))
+    return {"districts": sorted(codes), "pengshui_items": by_district.get(codes.get("500243")),
+            "escalated": [ref.split("-")[0] for ref in escalated], "county_units": len(county_units)}
 
 
 @pytest.mark.parametrize("moment", [
@@ -83,5 +101,7 @@ def test_the_demo_shows_every_feature_once(run, database_url, clock, moment):
     assert found["listings"] == [("active", "黄", True, True)]  # 挂牌督办: the 批示 written, the 督办函 issued
     assert found["pauses"] == [("等待企业补充提供项目用地红线图", None)]  # a step paused (挂起) now
     assert found["preparing"] == ["prepare_agenda"] and [m[1] for m in found["meetings"]] == [True]  # its agenda
+    assert found["districts"] == ["500000", "500114", "500243"] and found["pengshui_items"] == 3
+    assert found["escalated"] == ["500243"] and found["county_units"] >= 3  # 交办员's, 县科技局, 县商务委
     assert "未写入演示数据" in run("demo")
     assert facts(database_url) == found
