@@ -103,7 +103,7 @@ class Bench:
         if vacuum and self.services.db.dialect == "postgresql":
             # What autovacuum does after a bulk load, before measuring the steady state: planner statistics,
             # and the visibility map and hint bits set, so the first reads do not rewrite fresh pages.
-            with self.services.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with self.services.db.as_owner() as conn:  # the application's role owns no table: it cannot
                 conn.exec_driver_sql("VACUUM ANALYZE process_instance")
                 conn.exec_driver_sql("VACUUM ANALYZE human_task")
         with self.services.db.read() as session:
@@ -231,7 +231,7 @@ class Bench:
                 return (pages - free) * size
             finally:
                 raw.close()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with db.as_owner() as conn:
             tables = conn.exec_driver_sql(
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relkind = 'r' AND n.nspname = current_schema()").scalars().all()

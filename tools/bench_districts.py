@@ -54,7 +54,7 @@ def populate(bench, districts: list[tuple[int, str]], total: int, progress=lambd
             finally:
                 bench.prefix = ""
     if bench.services.db.dialect == "postgresql":
-        with bench.services.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with bench.services.db.as_owner() as conn:
             conn.exec_driver_sql("VACUUM ANALYZE process_instance")
             conn.exec_driver_sql("VACUUM ANALYZE human_task")
 

@@ -4,8 +4,8 @@ Each tick asks one question of the database — is any pause at its limit, escal
 scheduled start or outbox delivery due now? (five indexed EXISTS in one statement) — and works through
 the kinds that are, in small batches. Its cost depends on how much is due, not on how many instances exist.
 
-Work is done district by district (docs/districts.md): the question is asked per district (one indexed EXISTS
-per kind and district, still one statement), and the districts with work take turns, one batch each, so a district
+Work is done district by district (docs/districts.md): for each kind that is due, the districts of its due rows
+are read from the same index (as many rows as are due), and the districts with work take turns, one batch each, so a district
 with thousands of rows due delays the others by one batch at most. Each batch runs in its district's scope: the
 service layer's filter and PostgreSQL's row-level security show it that district's rows only, and what it writes
 is that district's.
@@ -73,20 +73,24 @@ class Scheduler:
         return held[0]
 
     def _due(self, kinds: tuple[str, ...], jobs: dict) -> dict[str, deque]:
-        """For each kind of work, the districts where some is due now, from one statement."""
+        """For each kind of work due now, the districts where some is: one statement of indexed EXISTS (as with one
+        district), then for each kind that is due the districts of its due rows (read from the same due-moment
+        index: as many rows as are due, not as many as are waiting)."""
         now = self.engine.workflows.clock()
-        probes = []
-        for kind in kinds:
-            probe = jobs[kind][0](now)
-            entity = probe.column_descriptions[0]["entity"]
-            for district_id, code in self.districts():
-                probes.append((kind, district_id, code, probe.where(entity.district_id == district_id).exists()))
+        probes = {kind: jobs[kind][0](now) for kind in kinds}
+        known = self.districts()
         with district.across(), self.engine.db.read() as session:
-            flags = session.execute(select(*[p[3] for p in probes])).one()
-        due: dict[str, deque] = {}
-        for (kind, district_id, code, _), flag in zip(probes, flags, strict=True):
-            if flag:
-                due.setdefault(kind, deque()).append((district_id, code))
+            flags = session.execute(select(*[p.exists() for p in probes.values()])).one()
+            due: dict[str, deque] = {}
+            for kind, flag in zip(kinds, flags, strict=True):
+                if not flag:
+                    continue
+                if len(known) == 1:
+                    due[kind] = deque(known)
+                    continue
+                entity = probes[kind].column_descriptions[0]["entity"]
+                having = set(session.scalars(probes[kind].with_only_columns(entity.district_id).distinct()))
+                due[kind] = deque(d for d in known if d[0] in having)
         return due
 
     def _run(self, name: str, job, turns: deque, deadline: float, counts: dict) -> None:

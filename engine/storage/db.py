@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 import engine.storage.refcache  # noqa: F401  (registers the reference-data generation bumps on every session)
 from engine.storage import district
@@ -213,6 +214,17 @@ class Database:
                     conn.execution_options(isolation_level="AUTOCOMMIT")
                 return query(conn)
         return retry_on_disconnect(run)
+
+    @contextmanager
+    def as_owner(self):
+        """An autocommit connection as the login user, not the application's role: for maintenance (VACUUM and
+        ANALYZE, which only a table's owner may run) by tools, never for the application's work."""
+        owner = create_engine(self.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            with owner.connect() as conn:
+                yield conn
+        finally:
+            owner.dispose()
 
     def ping(self) -> None:
         """Raise if the database cannot be reached (health checks)."""

@@ -36,7 +36,7 @@ class OutboxMessage(DistrictScoped, Base):
     """A message for an external channel (email, webhook), written with the change that caused it."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_district_status_next", "district_id", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)  # idempotency key

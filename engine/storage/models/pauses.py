@@ -23,7 +23,7 @@ class TaskPause(DistrictScoped, Base):
         Index("ix_task_pause_deadline_key", "deadline_key", "id"),
         Index("ix_task_pause_department_paused", "department_id", "paused_at"),
         Index("ix_task_pause_paused_at", "paused_at"),
-        Index("ix_task_pause_district_check", "district_id", "check_at"),  # the scheduler asks per district
+        Index("ix_task_pause_check_at", "check_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -56,9 +56,7 @@ class ProcessVersion(DistrictScoped, Base):
 
 class ProcessInstance(DistrictScoped, Base):
     __tablename__ = "process_instance"
-    __table_args__ = (UniqueConstraint("district_id", "business_key", name="uq_process_instance_district_business_key"),
-                      # the scheduler asks per district what is due (engine/scheduling/scheduler.py)
-                      Index("ix_process_instance_district_timer", "district_id", "next_timer_at"))
+    __table_args__ = (UniqueConstraint("district_id", "business_key", name="uq_process_instance_district_business_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
@@ -80,7 +78,7 @@ class ProcessInstance(DistrictScoped, Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Earliest moment a BPMN timer of this instance falls due (from waiting_events()); the
     # scheduler loads only instances whose moment has come.
-    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     # Failed timer/step runs in a row: each moves next_timer_at back (others go first); at the limit the
     # instance stops (status error) and an incident is opened (engine/monitoring/incidents.py).
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -106,7 +104,7 @@ class HumanTask(DistrictScoped, Base):
         Index("ix_human_task_department_status_completed", "department_id", "status", "completed_at", "id"),
         Index("ix_human_task_status_due", "status", "due_at"),
         Index("ix_human_task_instance_status", "instance_id", "status"),
-        Index("ix_human_task_district_escalation", "district_id", "next_escalation_at"),
+        Index("ix_human_task_next_escalation", "next_escalation_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,8 +168,7 @@ class ProcessSchedule(DistrictScoped, Base):
     """A periodic process start (circulars, measure reports). ``next_run_at`` is what the tick queries."""
 
     __tablename__ = "process_schedule"
-    __table_args__ = (UniqueConstraint("district_id", "name", name="uq_process_schedule_district_name"),
-                      Index("ix_process_schedule_district_next", "district_id", "next_run_at"))
+    __table_args__ = (UniqueConstraint("district_id", "name", name="uq_process_schedule_district_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -180,7 +177,7 @@ class ProcessSchedule(DistrictScoped, Base):
     rule: Mapped[str] = mapped_column(String(100))
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_instance_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
