@@ -96,8 +96,8 @@ def install_filter(mixin: type):
             # Loading a relationship of a row this filter let through (a task's instance, a user's roles): its rows
             # refer to that row, and are of its district; only an unscoped parent's (a measure's units) need it.
             path = state.loader_strategy_path
-            parent = path[0].class_ if path is not None and len(path) else None
-            if parent is not None and issubclass(parent, mixin):
+            parent = getattr(path[0], "class_", None) if path is not None and len(path) else None
+            if isinstance(parent, type) and issubclass(parent, mixin):
                 return
         state.statement = state.statement.options(
             with_loader_criteria(mixin, lambda cls: cls.district_id == district, include_aliases=True,

@@ -137,3 +137,22 @@ def test_row_level_security_refuses_other_districts_rows_without_the_service_fil
             assert session.get(ProcessInstance, first.id).title != "改写"
     finally:
         event.listen(Session, "do_orm_execute", SCOPE_FILTER)
+
+
+def test_a_shared_measures_units_are_each_districts_own(zjtx):
+    """The 30 measures are the city's; which units lead each is a district's — loading a measure's units in one
+    district (seeding another district clears and writes its own) leaves the other district's as they were."""
+    from engine.storage.models import Measure, MeasureUnit
+
+    def units() -> dict[int, int]:
+        with district.scope(district.ALL), zjtx.db.read() as session:
+            return dict(session.execute(select(MeasureUnit.district_id, func.count(MeasureUnit.id))
+                                        .group_by(MeasureUnit.district_id)).all())
+
+    before = units()[district.FIRST_DISTRICT]
+    second = second_district(zjtx)
+    after = units()
+    assert after[district.FIRST_DISTRICT] == before and after[second] == before
+    with district.scope(second), zjtx.db.read() as session:
+        measure = session.get(Measure, 1)
+        assert {u.district_id for u in measure.units} == {second}
