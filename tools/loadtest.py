@@ -87,6 +87,7 @@ class Options:
     max_items: int = 5000
     seed: int | None = None
     log_dir: Path | None = None
+    districts: int = 1  # districts active at once: each gets the same clients, its own accounts and items
 
 
 # -- processes, sockets -----------------------------------------------------------------------
@@ -609,8 +610,11 @@ class Compressor(threading.Thread):
         return True
 
     def run(self) -> None:
+        from engine.storage import district
+
         try:
-            self._run()
+            with district.across():  # the compressed deadlines of every district's tasks
+                self._run()
         except Exception as exc:  # reported by the checker
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -1090,19 +1094,32 @@ def run(options: Options, database_url: str, output: Path, progress: Callable[[s
         _zjtx(["seed"], env)
         files = sorted(str(p) for p in PROCESSES_DIR.glob("*.bpmn")) + sorted(str(p) for p in PROCESSES_DIR.glob("*.dmn"))
         _zjtx(["deploy", *files], env)
+        from engine.identity.districts import CHONGQING
+        from engine.storage import district
+
+        units = str(PROJECT_ROOT / "engine" / "data" / "departments.json")  # 黔江区's names: the clients' own
+        prefixes = [""] + [f"d{n}_" for n in range(1, options.districts)]
+        for (code, name), prefix in zip(CHONGQING[1:], prefixes[1:], strict=False):
+            _zjtx(["district", "create", code, name, "--units", units, "--demo-prefix", prefix], env)
         db = Database(ctl_url)
         dispatchers = 1 if options.clients < 6 else 2
         dept_clients = max(1, options.clients - dispatchers)
         k = max(1, math.ceil(dept_clients * 2 / 3))
         with db.write() as session:
             departments = _pick_departments(session, k)
+        with district.across(), db.write() as session:
             for user in session.scalars(select(User).where(User.email.is_(None))):
                 user.email = f"{user.username}@loadtest.invalid"  # so that escalations produce e-mail
-            plan = [("dispatcher", None)] * dispatchers
-            for i in range(dept_clients):
-                dep = departments[i % len(departments)]
-                plan.append((f"{dep.short_code}_{'liaison' if i < len(departments) else 'head'}", dep.name))
-            tokens = {u: issue_token(session, get_user(session, u).id, "loadtest") for u in {u for u, _ in plan}}
+            homes = dict(session.execute(select(User.username, User.district_id)).all())
+        one = [("dispatcher", None)] * dispatchers
+        for i in range(dept_clients):
+            dep = departments[i % len(departments)]
+            one.append((f"{dep.short_code}_{'liaison' if i < len(departments) else 'head'}", dep.name))
+        plan = [(prefix + u, d) for prefix in prefixes for u, d in one]  # the same clients in every district
+        tokens = {}
+        for username in {u for u, _ in plan}:
+            with district.scope(homes[username]), db.write() as session:
+                tokens[username] = issue_token(session, get_user(session, username).id, "loadtest")
         world = World([d.name for d in departments], options)
 
         cluster = Cluster(env, log_dir, options.workers, options.schedulers)
@@ -1153,8 +1170,10 @@ def run(options: Options, database_url: str, output: Path, progress: Callable[[s
         run_info = {"app_name": app_name, "client_seconds": client_seconds, "compressor_error": compressor.error,
                     "tracebacks": {name: content.count("Traceback") for name, content in logs.items()},
                     "late_finishes": sum(content.count("after its lease had run out") for content in logs.values())}
-        checks, figures = check(db, lambda: bootstrap(Settings(database_url=ctl_url, processes_dir=PROCESSES_DIR)),
-                                stats, world, recorder, kill, run_info)
+        with district.across():  # every district's work
+            checks, figures = check(db, lambda: bootstrap(Settings(database_url=ctl_url, processes_dir=PROCESSES_DIR)),
+                                    stats, world, recorder, kill, run_info)
+            checks.append(_every_district_worked(db, len(prefixes)))
         with db.read() as session:
             server = session.execute(text("SELECT version()")).scalar() if db.dialect == "postgresql" else "SQLite"
         results = {
@@ -1191,6 +1210,18 @@ def run(options: Options, database_url: str, output: Path, progress: Callable[[s
             db.dispose()
         if not options.keep_schema:
             drop_schema(database_url, options.schema)
+
+
+def _every_district_worked(db, districts: int) -> Check:
+    """D1: with several districts active at once, each completed work of its own (none starved or refused)."""
+    from engine.storage.models import AuditRecord
+
+    with db.read() as session:
+        done = dict(session.execute(select(AuditRecord.district_id, func.count(AuditRecord.id))
+                                    .where(AuditRecord.action == "complete").group_by(AuditRecord.district_id)).all())
+    ok = len(done) == districts and all(n > 0 for n in done.values())
+    return Check("D1", "每个区县都完成了本区县的办理", "every district completed work of its own",
+                 "pass" if ok else "fail", f"{districts} 个区县，各区县办理次数 {sorted(done.values())}")
 
 
 def print_table(results: dict, echo: Callable[[str], None] = click.echo) -> None:
@@ -1244,12 +1275,14 @@ def print_table(results: dict, echo: Callable[[str], None] = click.echo) -> None
               help="本地 SMTP 服务器每个收件人应答前的延迟（秒）")
 @click.option("--max-items", default=5000, show_default=True, type=click.IntRange(1, 1_000_000), help="最多登记事项数")
 @click.option("--seed", type=int, help="随机数种子（可复现客户端的选择）")
+@click.option("--districts", default=1, show_default=True, type=click.IntRange(1, 38),
+              help="同时运行的区县数：每个区县有同样的客户端、各自的账号和事项")
 def loadtest_command(database_url, seconds, clients, output, schema, drop_schema, workers, schedulers, lease_seconds,
-                     due_share, kill_at, smtp_delay, max_items, seed):
+                     due_share, kill_at, smtp_delay, max_items, seed, districts):
     """多节点压力测试：gunicorn 与两个调度器同库运行，中途杀掉一个调度器，最后逐项核对并输出结果表。"""
     options = Options(seconds=seconds, clients=clients, workers=workers, schedulers=schedulers, schema=schema,
                       keep_schema=not drop_schema, lease_seconds=lease_seconds, due_share=due_share, kill_at=kill_at,
-                      smtp_delay=smtp_delay, max_items=max_items, seed=seed)
+                      smtp_delay=smtp_delay, max_items=max_items, seed=seed, districts=districts)
     results = run(options, database_url, output, progress=lambda m: click.echo(m, err=True))
     print_table(results)
     click.echo(f"结果已写入 {output}")
