@@ -28,3 +28,39 @@ def test_the_city_officer_reads_the_districts_side_by_side(zjtx, server, chromiu
     assert width[0] <= width[1], f"/city/ at {size} scrolls sideways: {width}"
     assert page.query_selector("#district-500243 h2").inner_text().startswith("彭水县")
     assert not officer.errors and not officer.foreign_requests()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_template_offer_and_the_city_request_fit_a_phone_and_a_desk(zjtx, server, chromium, size):
+    """彭水县's designer sees the city's templates and adopts one; 黔江区's 交办员 asks the city on an item's page."""
+    from tests.helpers import Item
+
+    zjtx.create_district("500000", "重庆市", demo_prefix="cq_")
+    zjtx.create_district("500243", "彭水县", full_name="重庆市彭水苗族土家族自治县", demo_prefix="ps_")
+    designer = User(chromium, server, "ps_designer", SIZES[size])
+    page = designer.page
+    page.goto(f"{server}/designer/")
+    page.wait_for_selector("section.templates tr[data-template='problem_dispatch']")
+    page.click("tr[data-template='problem_dispatch'] a:text-is('查看差异')")
+    page.wait_for_selector("h1:has-text('全市模板差异')")
+    designer.shot(f"template-diff-{size}")
+    page.click("button:has-text('采用全市模板')")
+    page.wait_for_selector("tr[data-template='problem_dispatch'][data-state='current']")
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    designer.shot(f"templates-{size}")
+    assert width[0] <= width[1], f"/designer/ at {size} scrolls sideways: {width}"
+    item = Item(zjtx)
+    item.accept()
+    item.dispatch("区科技局")
+    dispatcher = User(chromium, server, "dispatcher", SIZES[size])
+    page = dispatcher.page
+    page.goto(f"{server}/items/{item.id}")
+    page.fill("#city-reason", "涉及市级审批权限，需市级部门协调")
+    page.click("#city-link button[type=submit]")
+    page.wait_for_selector("#city-link strong")
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    dispatcher.shot(f"city-request-{size}")
+    assert width[0] <= width[1], f"the item page at {size} scrolls sideways: {width}"
+    assert "市级事项" in page.inner_text("#city-link")
+    assert not designer.errors and not dispatcher.errors
+    assert not designer.foreign_requests() and not dispatcher.foreign_requests()
