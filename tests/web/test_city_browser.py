@@ -10,10 +10,15 @@ pytestmark = [pytest.mark.sqlite_only, pytest.mark.browser]
 SIZES = {"phone": {"width": 390, "height": 844}, "desk": {"width": 1366, "height": 768}}
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_the_city_officer_reads_the_districts_side_by_side(zjtx, server, chromium, size):
+@pytest.fixture
+def districts(zjtx):
+    """重庆市本级 (cq_ accounts) and 彭水县 (ps_ accounts) beside 黔江区."""
     zjtx.create_district("500000", "重庆市", demo_prefix="cq_")
     zjtx.create_district("500243", "彭水县", full_name="重庆市彭水苗族土家族自治县", demo_prefix="ps_")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_city_officer_reads_the_districts_side_by_side(zjtx, districts, server, chromium, size):
     officer = User(chromium, server, "cq_dispatcher", SIZES[size])
     page = officer.page
     page.click("nav a:text-is('全市情况')") if size == "desk" else page.goto(f"{server}/city/")
@@ -31,12 +36,10 @@ def test_the_city_officer_reads_the_districts_side_by_side(zjtx, server, chromiu
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_the_template_offer_and_the_city_request_fit_a_phone_and_a_desk(zjtx, server, chromium, size):
+def test_the_template_offer_and_the_city_request_fit_a_phone_and_a_desk(zjtx, districts, server, chromium, size):
     """彭水县's designer sees the city's templates and adopts one; 黔江区's 交办员 asks the city on an item's page."""
     from tests.helpers import Item
 
-    zjtx.create_district("500000", "重庆市", demo_prefix="cq_")
-    zjtx.create_district("500243", "彭水县", full_name="重庆市彭水苗族土家族自治县", demo_prefix="ps_")
     designer = User(chromium, server, "ps_designer", SIZES[size])
     page = designer.page
     page.goto(f"{server}/designer/")
