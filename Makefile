@@ -58,7 +58,7 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
 test: lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # Benchmarks on a fresh SQLite file (or BENCH_DATABASE_URL, e.g. PostgreSQL); not part of `make test`.
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/bench.sqlite3
