@@ -114,15 +114,22 @@ def department(name: str | None = None):
 def calendar():
     errors = []
     if request.method == "POST":
-        if request.form.get("action") == "set":
+        action = request.form.get("action")
+        if action in ("set", "clear"):
             try:
                 day = date.fromisoformat(request.form.get("day", ""))
             except ValueError:
                 errors.append("「日期」格式应为 YYYY-MM-DD")
             else:
-                services().calendars.set_day(g.actor, day, request.form.get("kind") == "workday",
-                                             request.form.get("name") or None)
-                flash(f"{day.isoformat()} 已修改", "info")
+                if action == "clear":
+                    if services().calendars.clear_day(g.actor, day):
+                        flash(f"{day.isoformat()} 已恢复为全国安排", "info")
+                else:
+                    services().calendars.set_day(g.actor, day, request.form.get("kind") == "workday",
+                                                 request.form.get("name") or None)
+                    flash(f"{day.isoformat()} 已修改（仅本区县）", "info")
+        elif not services().calendars.may_import(g.actor):
+            errors.append("国务院节假日安排全市共用，由重庆市本级管理员导入；本区县的调休请用“调整某一天”")
         else:
             upload = request.files.get("file")
             try:
@@ -135,7 +142,8 @@ def calendar():
         if not errors:
             return redirect(url_for("admin.calendar"))
     return render_template("admin/calendar.html", overrides=services().calendars.days(g.actor), errors=errors,
-                           unconfirmed=services().calendars.unconfirmed_years()), (400 if errors else 200)
+                           unconfirmed=services().calendars.unconfirmed_years(),
+                           may_import=services().calendars.may_import(g.actor)), (400 if errors else 200)
 
 
 @bp.route("/outbox", methods=["GET", "POST"])

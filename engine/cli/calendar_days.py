@@ -88,15 +88,35 @@ def calendar_import(ctx, file, actor):
 @click.argument("day")
 @click.argument("kind", type=click.Choice(["workday", "holiday"]))
 @click.option("--name", help="名称，如“春节调休上班”")
+@click.option("--national", is_flag=True, help="修正全国安排（所有区县共用）；默认只改本区县（--district）")
 @click.pass_context
-def calendar_set(ctx, day, kind, name):
-    """管理员修改某一天：workday（上班）或 holiday（放假）。"""
-    from engine.deadlines.calendar_store import set_day
+def calendar_set(ctx, day, kind, name, national):
+    """修改某一天：workday（上班）或 holiday（放假）；默认只对本区县（--district 或 ZJTX_DISTRICT）有效。"""
+    from engine.deadlines.calendar_store import set_day, set_national_day
+    from engine.identity.districts import name_of
 
     d = _iso_date(day, "DAY")
     with _services(ctx).db.write() as session:
-        set_day(session, d, kind == "workday", name)
-    click.echo(f"{d.isoformat()} 已设为{'工作日' if kind == 'workday' else '休息日'}")
+        if national:
+            set_national_day(session, d, kind == "workday", name)
+        else:
+            set_day(session, d, kind == "workday", name, "cli")
+    where = "全国" if national else name_of()
+    click.echo(f"{d.isoformat()} 已设为{'工作日' if kind == 'workday' else '休息日'}（{where}）")
+
+
+@calendar.command("clear")
+@click.argument("day")
+@click.pass_context
+def calendar_clear(ctx, day):
+    """撤销本区县对某一天的调整，恢复全国安排。"""
+    from engine.deadlines.calendar_store import clear_day
+    from engine.identity.districts import name_of
+
+    d = _iso_date(day, "DAY")
+    with _services(ctx).db.write() as session:
+        cleared = clear_day(session, d)
+    click.echo(f"{d.isoformat()} 已恢复为全国安排（{name_of()}）" if cleared else f"{name_of()}没有调整过 {d.isoformat()}")
 
 
 @calendar.command("status")

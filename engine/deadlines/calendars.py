@@ -10,12 +10,17 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from engine import localtime
-from engine.deadlines.calendar_store import import_arrangement, list_days, load_calendar, set_day
+from engine.deadlines.calendar_store import StoredDay, clear_day, import_arrangement, list_days, load_calendar, set_day
 from engine.deadlines.workcalendar import Arrangement, ArrangementError, parse_arrangement
+from engine.errors import PermissionDenied
 from engine.identity.authz import Actor
+from engine.identity.districts import CITY_KIND
 from engine.identity.service import require_admin
-from engine.storage.models import AuditRecord, CalendarDay
+from engine.storage import district
+from engine.storage.models import AuditRecord, District
 
 
 class CalendarService:
@@ -41,23 +46,46 @@ class CalendarService:
         return {"start": start.isoformat(), "days": days, "due": due.isoformat(),
                 "confirmed": calendar.is_confirmed(due.year)}
 
-    def days(self, actor: Actor, limit: int = 200) -> list[CalendarDay]:
-        """The stored days (imports and overrides), newest first."""
+    def days(self, actor: Actor, limit: int = 200) -> list[StoredDay]:
+        """The stored days (the district's own and the national ones), newest first."""
         require_admin(actor, "管理工作日历")
         with self.db.read() as session:
             return list_days(session, limit)
 
     def set_day(self, actor: Actor, day: date, workday: bool, name: str | None) -> None:
-        """An administrator's override for one day."""
+        """An administrator's change of one day, for the administrator's district only."""
         require_admin(actor, "管理工作日历")
         with self.db.write() as session:
-            set_day(session, day, workday, name)
+            set_day(session, day, workday, name, actor.username)
             session.add(AuditRecord(action="calendar_day_set", actor=actor.username, at=self.clock(),
                                     data={"day": day.isoformat(), "workday": workday, "name": name}))
+
+    def clear_day(self, actor: Actor, day: date) -> bool:
+        """Undo the district's own change of a day: the national calendar applies to it again."""
+        require_admin(actor, "管理工作日历")
+        with self.db.write() as session:
+            cleared = clear_day(session, day)
+            if cleared:
+                session.add(AuditRecord(action="calendar_day_cleared", actor=actor.username, at=self.clock(),
+                                        data={"day": day.isoformat()}))
+        return cleared
+
+    def may_import(self, actor: Actor) -> bool:
+        """Whether ``actor`` may import the national arrangement, which every district shares: an administrator of
+        the city (重庆市本级) where the deployment has it, else of the one district it serves."""
+        if actor.is_system:
+            return True
+        if not actor.is_admin:
+            return False
+        with district.across(), self.db.read() as session:
+            city = session.scalar(select(District.id).where(District.kind == CITY_KIND))
+        return city is None or (actor.district_id or district.current()) == city
 
     def import_notice(self, actor: Actor, content: bytes, filename: str | None) -> Arrangement:
         """Import a year's holiday arrangement (JSON, see the README); ArrangementError lists what is wrong."""
         require_admin(actor, "管理工作日历")
+        if not self.may_import(actor):
+            raise PermissionDenied("国务院节假日安排全市共用，由重庆市本级管理员导入；本区县的调休请用“调整某一天”")
         try:
             data = json.loads(content.decode("utf-8"))
             arrangement = parse_arrangement(data)

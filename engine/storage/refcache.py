@@ -21,9 +21,17 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from engine.storage import district
-from engine.storage.models import CalendarDay, CalendarYear, Department, DepartmentAlias, ReferenceGeneration
+from engine.storage.models import (
+    CalendarDay,
+    CalendarYear,
+    Department,
+    DepartmentAlias,
+    DistrictCalendarDay,
+    ReferenceGeneration,
+)
 
-KINDS = {Department: "org", DepartmentAlias: "org", CalendarDay: "calendar", CalendarYear: "calendar"}
+KINDS = {Department: "org", DepartmentAlias: "org", CalendarDay: "calendar", CalendarYear: "calendar",
+         DistrictCalendarDay: "calendar"}
 _LOCAL, _DIRTY, _GENERATIONS = "zjtx_ref", "zjtx_ref_dirty", "zjtx_ref_generations"
 
 CHECK_SECONDS = 1.0
@@ -39,7 +47,7 @@ _lock = threading.Lock()
 def cached(session: Session, kind: str, build: Callable[[Session], object]):
     """The value of ``build(session)`` for the current generation of ``kind``."""
     local = session.info.setdefault(_LOCAL, {})
-    key = (kind, district.current())  # each district its own units (and, one day, calendar overrides)
+    key = (kind, district.current())  # each district its own units and calendar overrides
     if key in local:
         return local[key]
     if kind in session.info.get(_DIRTY, ()):

@@ -39,6 +39,7 @@ ARGS: dict[str, list[str]] = {
     "calendar import": ["{dir}/notice.json"],
     "calendar is-workday": ["2026-09-29"],
     "calendar set": ["2026-12-31", "holiday"],
+    "calendar clear": ["2026-12-31"],
     "calendar status": [],
     "clauses": ["--json"],
     "complete": ["1", "--as", "dispatcher", "--data", "{}"],

@@ -81,6 +81,17 @@ def test_an_administrator_overrides_a_single_day(cli):
     cli("calendar", "set", "2026-12-31", "weekday", code=2)
 
 
+def test_a_day_set_for_one_district_leaves_the_others_and_national_days_reach_all(cli):
+    cli("district", "create", "500243", "彭水县", "--demo-prefix", "ps_")
+    assert "（黔江区）" in cli("calendar", "set", "2026-12-31", "holiday").stdout
+    assert cli("--district", "500243", "calendar", "is-workday", "2026-12-31").stdout.strip() == "true"
+    assert "（全国）" in cli("calendar", "set", "2026-12-30", "holiday", "--national").stdout
+    assert cli("--district", "500243", "calendar", "is-workday", "2026-12-30").stdout.strip() == "false"
+    assert "已恢复为全国安排" in cli("calendar", "clear", "2026-12-31").stdout
+    assert cli("calendar", "is-workday", "2026-12-31").stdout.strip() == "true"
+    assert "没有调整过" in cli("calendar", "clear", "2026-12-31").stdout
+
+
 def test_a_bad_notice_is_refused_with_every_problem_named(cli, tmp_path, year_without_notice):
     bad = dict(NOTICE_2027, workdays=[{"date": "2027-02-10"}, {"date": "2027-13-01"}])
     notice = tmp_path / "bad.json"

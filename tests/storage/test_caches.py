@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from engine.deadlines.calendar_store import calendar_of, set_day
 from engine.identity.org import DepartmentDirectory, save_department
 from engine.runtime.serialization import ParsedSpec, load_state, serializer
-from engine.storage.models import CalendarDay
+from engine.storage.models import DistrictCalendarDay
 from tests.helpers import Item
 
 
@@ -84,7 +84,7 @@ def test_calendar_changes_by_object_and_by_bulk_statement_are_seen(zjtx):
     with zjtx.db.read() as session:
         assert not calendar_of(session).is_workday(day)
     with zjtx.db.write() as session:
-        session.execute(delete(CalendarDay).where(CalendarDay.day == day))  # an ORM bulk statement
+        session.execute(delete(DistrictCalendarDay).where(DistrictCalendarDay.day == day))  # an ORM bulk statement
     with zjtx.db.read() as session:
         assert calendar_of(session).is_workday(day)
 

@@ -139,6 +139,25 @@ def test_row_level_security_refuses_other_districts_rows_without_the_service_fil
         event.listen(Session, "do_orm_execute", SCOPE_FILTER)
 
 
+def test_every_district_table_is_under_row_level_security(zjtx):
+    """Every table of a district's data (a DistrictScoped model, whichever migration made it) has the policy,
+    enabled and forced, so a table added later cannot be left open on PostgreSQL."""
+    from engine.storage.models import Base
+    from engine.storage.models.base import DistrictScoped
+
+    if zjtx.db.dialect != "postgresql":
+        pytest.skip("SQLite 没有行级安全：嵌入式默认部署只有一个区县")
+    scoped = {m.class_.__tablename__ for m in Base.registry.mappers if issubclass(m.class_, DistrictScoped)}
+    with zjtx.db.as_owner() as conn:
+        guarded = {name for name, enabled, forced, policy in conn.execute(text(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, p.polname FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+            "LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = 'district_isolation' "
+            "WHERE c.relkind = 'r'")) if enabled and forced and policy}
+    assert "district_calendar_day" in scoped and len(scoped) > 40
+    assert scoped - guarded == set()
+
+
 def test_a_shared_measures_units_are_each_districts_own(zjtx):
     """The 30 measures are the city's; which units lead each is a district's — loading a measure's units in one
     district (seeding another district clears and writes its own) leaves the other district's as they were."""

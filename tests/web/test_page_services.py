@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine.errors import PermissionDenied
 from engine.identity.authz import Actor, actor_for
 from engine.identity.org import DEMO_PASSWORD, DepartmentDirectory
-from engine.storage.models import AuditRecord, CalendarDay, OutboxMessage
+from engine.storage.models import AuditRecord, DistrictCalendarDay, OutboxMessage
 from tests.helpers import liaison
 
 pytestmark = pytest.mark.sqlite_only
@@ -43,7 +43,7 @@ def test_administration_is_for_administrators_whatever_the_page_checked(zjtx):
         with pytest.raises(PermissionDenied):
             call()
     with zjtx.db.read() as session:
-        assert session.get(CalendarDay, date(2027, 1, 4)) is None
+        assert session.get(DistrictCalendarDay, {"district_id": 1, "day": date(2027, 1, 4)}) is None
     assert zjtx.repository.catalogue(as_user(zjtx, "designer"))["catalogue"]  # designers may use the designer
 
 

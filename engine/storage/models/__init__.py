@@ -1,7 +1,7 @@
 """Database tables, one module per concern. The schema itself is created by Alembic
 (``engine/storage/migrations``); every name is importable from here."""
 from engine.storage.models.base import Base, CompressedText, JSONType, UTCDateTime, utcnow
-from engine.storage.models.calendar import CalendarDay, CalendarYear, ReferenceGeneration
+from engine.storage.models.calendar import CalendarDay, CalendarYear, DistrictCalendarDay, ReferenceGeneration
 from engine.storage.models.circulars import CircularObjection
 from engine.storage.models.guidance import GuidanceGap, GuidanceVisit
 from engine.storage.models.instance_messages import InstanceMessage
@@ -40,7 +40,8 @@ from engine.storage.models.supervision import CircularNaming, ListedSupervision,
 __all__ = [
     "ApiToken", "Attachment", "AuditRecord", "Base", "CalendarDay", "CalendarYear", "Circular", "CircularNaming",
     "CircularObjection",
-    "Comment", "CompressedText", "Department", "DepartmentAlias", "District", "Enterprise", "EnterpriseAccount",
+    "Comment", "CompressedText", "Department", "DepartmentAlias", "District", "DistrictCalendarDay", "Enterprise",
+    "EnterpriseAccount",
     "EnterpriseChange",
     "EnterpriseContact", "EnterpriseInvitation", "EnterpriseLoginCode", "EnterpriseYear", "EnterpriseYearUpdate",
     "Escalation", "GuidanceGap", "GuidanceVisit",

@@ -6,12 +6,14 @@ from datetime import date, datetime
 from sqlalchemy import (
     Boolean,
     Date,
+    ForeignKey,
     Integer,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.models.base import Base, UTCDateTime, utcnow
+from engine.storage import district
+from engine.storage.models.base import Base, DistrictScoped, UTCDateTime, utcnow
 
 
 class CalendarDay(Base):
@@ -24,6 +26,22 @@ class CalendarDay(Base):
     workday: Mapped[bool] = mapped_column(Boolean)
     name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     source: Mapped[str] = mapped_column(String(200))
+
+
+class DistrictCalendarDay(DistrictScoped, Base):
+    """A district's own day over the national calendar: its 调休 notice, or a day its administrators changed."""
+
+    __tablename__ = "district_calendar_day"
+
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), primary_key=True,
+                                             default=district.row_default,
+                                             server_default=str(district.FIRST_DISTRICT))
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    set_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    set_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=utcnow)
 
 
 class CalendarYear(Base):
