@@ -5,7 +5,7 @@ web app factory, tests) call :func:`bootstrap`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,9 @@ from engine.config import Settings
 from engine.deadlines.calendars import CalendarService
 from engine.deadlines.escalation import EscalationService
 from engine.deadlines.planner import Planner
+from engine.errors import ValidationFailed
 from engine.identity import districts, org
+from engine.identity.authz import SYSTEM
 from engine.identity.service import IdentityService
 from engine.monitoring.health import HealthService
 from engine.monitoring.incidents import IncidentService
@@ -26,6 +28,7 @@ from engine.policy.city import CityView
 from engine.policy.dispatch.city_link import CityLinks
 from engine.policy.dispatch.dashboard import Dashboard
 from engine.policy.dispatch.intake import IntakeService
+from engine.policy.district_admin import DistrictAdministration
 from engine.policy.district_settings import DistrictSettings
 from engine.policy.enterprise_requests.following import EnterpriseItems
 from engine.policy.enterprise_requests.service import EnterpriseRequests
@@ -103,6 +106,10 @@ class Services:
     city: CityView  # 全市: 市经济信息委's view across districts
     templates: Templates  # the city's template processes, offered to each district's designer
     city_links: CityLinks  # 市区联动: a district's item escalated to the city
+    district_admin: DistrictAdministration = field(init=False)  # 区县管理: the city's administrators create districts
+
+    def __post_init__(self) -> None:
+        self.district_admin = DistrictAdministration(self.db, self.templates, self.create_district, self.workflows.clock)
 
     def init_db(self) -> None:
         schema.upgrade(self.db)
@@ -119,14 +126,35 @@ class Services:
             return districts.rows(session)
 
     def create_district(self, code: str, name: str, *, full_name: str | None = None, units: list[dict] | None = None,
-                        demo_prefix: str | None = None, admin: dict | None = None) -> int:
-        """A new district of the deployment (engine/identity/districts.py) with the shipped procedures deployed
-        for it and their default schedules; returns its id."""
+                        demo_prefix: str | None = None, admin: dict | None = None,
+                        templates: list[str] | None = None) -> int:
+        """A new district of the deployment (engine/identity/districts.py) with its procedures and their default
+        schedules: ``templates`` names the city's templates it starts from (each adopted as its first version,
+        recording the template; ``["*"]``: all of them), the shipped procedures for the rest. Returns its id."""
+        chosen = self._chosen_templates(code, templates)
         district_id = districts.create(self.db, code, name, full_name=full_name, units=units,
                                        demo_prefix=demo_prefix, admin=admin)
         with districts.scope(district_id):
-            self.deploy_bundled()
+            for key in chosen:
+                self.templates.adopt(SYSTEM, key)
+            self.deploy(self._bundled_paths(), note="随系统发布的流程", missing_only=bool(chosen))
         return district_id
+
+    def _chosen_templates(self, code: str, templates: list[str] | None) -> list[str]:
+        """The city's template keys asked for, checked before anything is written (ValidationFailed)."""
+        if not templates:
+            return []
+        city = self.templates.city()
+        if city is None or code == districts.CITY_CODE:
+            raise ValidationFailed({"templates": "本部署没有全市模板（尚未建立重庆市本级）" if city is None
+                                    else "市本级部署的流程本身就是全市模板"}, "无法新建区县")
+        offered = self.templates.keys()
+        if templates == ["*"]:
+            return sorted(offered)
+        unknown = [key for key in templates if key not in offered]
+        if unknown:
+            raise ValidationFailed({"templates": f"全市没有流程「{'」「'.join(unknown)}」的模板"}, "无法新建区县")
+        return list(dict.fromkeys(templates))
 
     def deploy(self, paths: list[Path], deployed_by: str | None = None, note: str | None = None,
                missing_only: bool = False) -> list[DeployResult]:
@@ -144,9 +172,10 @@ class Services:
 
     def deploy_bundled(self, deployed_by: str | None = None) -> list[DeployResult]:
         """Deploy every diagram shipped in processes/ (no-op for unchanged ones)."""
-        paths = sorted(self.settings.processes_dir.glob("*.bpmn")) + sorted(
-            self.settings.processes_dir.glob("*.dmn"))
-        return self.deploy(paths, deployed_by=deployed_by, note="随系统发布的流程")
+        return self.deploy(self._bundled_paths(), deployed_by=deployed_by, note="随系统发布的流程")
+
+    def _bundled_paths(self) -> list[Path]:
+        return sorted(self.settings.processes_dir.glob("*.bpmn")) + sorted(self.settings.processes_dir.glob("*.dmn"))
 
     def _default_schedules(self) -> None:
         existing = {s["name"] for s in self.schedules.list()}

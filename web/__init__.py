@@ -127,6 +127,8 @@ def create_app(services: Services | None = None, config: dict | None = None) -> 
                if actor is not None and (roles is None or actor.is_admin or actor.roles & roles)]
         if services.city.is_city(actor):  # 市经济信息委: the districts side by side
             nav.insert(1, ("city.overview", "全市情况"))
+        if actor is not None and services.district_admin.may(actor):
+            nav.append(("city.districts", "区县管理"))
         me = services.identity.profile(actor) if actor else None
         return {"csrf_token": security.csrf_token, "actor": actor, "nav": nav, "ladder": ladder.current(),
                 "district_name": services.city.name_of(actor.district_id if actor else None) or "黔江区",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from engine.errors import ValidationFailed
 from web.security import login_required, services
 
 bp = Blueprint("city", __name__)
@@ -43,3 +44,31 @@ def overview():
         months.append(first.strftime("%Y-%m"))
     return render_template("city/overview.html", view=city.overview(g.actor, start, end), month=start.strftime("%Y-%m"),
                            months=months, error=error)
+
+
+FORM_FIELDS = ("code", "name", "full_name", "admin_username", "admin_display_name", "units")
+
+
+@bp.route("/city/districts", methods=["GET", "POST"])
+@login_required
+def districts():
+    """区县管理: the city's administrators create a district (its units, first administrator, templates)."""
+    admin = services().district_admin
+    if not admin.may(g.actor):
+        abort(403)
+    errors: dict = {}
+    values: dict = {"templates": None}
+    if request.method == "POST":
+        values = {name: request.form.get(name, "") for name in FORM_FIELDS}
+        values.update(admin_password=request.form.get("admin_password", ""), templates=request.form.getlist("templates"))
+        try:
+            made = admin.create(g.actor, values)
+        except ValidationFailed as exc:
+            errors = exc.errors
+        else:
+            flash(f"已新建{made['name']}（{made['code']}）：单位、管理员 {values['admin_username']} 和流程均已就绪，"
+                  f"请将账号交给该区县的管理员", "info")
+            return redirect(url_for("city.districts"))
+    values.pop("admin_password", None)
+    return render_template("city/districts.html", view=admin.overview(g.actor), values=values,
+                           errors=errors), (400 if errors else 200)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from engine.cli.base import _print_json, _services, main
-from engine.errors import ValidationFailed
+from engine.identity.districts import parse_units
 
 
 @main.group("district")
@@ -36,20 +36,7 @@ def _units(path: Path | None) -> list[dict] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise click.BadParameter(f"不是有效的 JSON：{exc}", param_hint="--units") from None
-    if not isinstance(data, list) or not data:
-        raise click.BadParameter("应为单位的 JSON 数组，如 [{\"name\": \"县经济信息委\", \"short_code\": "
-                                 "\"economy_info_commission\"}]", param_hint="--units")
-    errors = {}
-    for number, unit in enumerate(data, start=1):
-        if not isinstance(unit, dict) or not all(isinstance(unit.get(k), str) and unit[k].strip()
-                                                 for k in ("name", "short_code")):
-            errors[f"第 {number} 个单位"] = "须有 name（单位名称）和 short_code（英文简码）"
-        elif not isinstance(unit.get("aliases", []), list):
-            errors[f"第 {number} 个单位"] = "aliases 应为名称的数组"
-    if errors:
-        raise ValidationFailed(errors, "单位文件有误")
-    return [{"name": u["name"].strip(), "short_code": u["short_code"].strip(), "aliases": u.get("aliases", []),
-             "leading_group_member": bool(u.get("leading_group_member", False))} for u in data]
+    return parse_units(data)
 
 
 @district_group.command("create")
@@ -61,10 +48,13 @@ def _units(path: Path | None) -> list[dict] | None:
 @click.option("--demo-prefix", help="为每个单位建演示账号，用户名以此开头（如 ps_）")
 @click.option("--admin", "admin_username", help="首位系统管理员的用户名")
 @click.option("--admin-password", help="首位系统管理员的密码（与 --admin 同用）")
+@click.option("--templates", "template_keys", metavar="all|KEY,…",
+              help="从全市模板起步：all 为全部模板，或逗号分隔的流程标识；其余流程用随系统发布的版本")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def district_create(ctx, code, name, full_name, units_file, demo_prefix, admin_username, admin_password, as_json):
-    """新建区县 CODE NAME：其单位、首批用户（演示账号或一位管理员），并为其部署随系统发布的流程。"""
+def district_create(ctx, code, name, full_name, units_file, demo_prefix, admin_username, admin_password,
+                    template_keys, as_json):
+    """新建区县 CODE NAME：其单位、首批用户（演示账号或一位管理员）和流程（所选全市模板，其余随系统发布）。"""
     if bool(admin_username) != bool(admin_password):
         raise click.BadParameter("--admin 与 --admin-password 须同时提供", param_hint="--admin")
     if not admin_username and demo_prefix is None:
@@ -72,8 +62,12 @@ def district_create(ctx, code, name, full_name, units_file, demo_prefix, admin_u
                                  param_hint="--admin")
     admin = {"username": admin_username, "password": admin_password} if admin_username else None
     services = _services(ctx)
+    templates = None
+    if template_keys:
+        templates = ["*"] if template_keys.strip() == "all" else \
+            [k.strip() for k in template_keys.replace("，", ",").split(",") if k.strip()]
     district_id = services.create_district(code, name, full_name=full_name, units=_units(units_file),
-                                           demo_prefix=demo_prefix, admin=admin)
+                                           demo_prefix=demo_prefix, admin=admin, templates=templates)
     if as_json:
         _print_json({"id": district_id, "code": code, "name": name})
         return

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import ValidationFailed
 from engine.identity import org
+from engine.identity.accounts import MIN_PASSWORD
 from engine.storage import district
-from engine.storage.models import District
+from engine.storage.models import District, User
 
 # The web layer's way to the unit of work's district (it does not import storage).
 enter = district.enter
@@ -99,7 +100,8 @@ def county_units(short_name: str, full_name: str) -> list[dict]:
     return units
 
 
-def check(session: Session, code: str, name: str, prefix: str | None) -> dict[str, str]:
+def check(session: Session, code: str, name: str, prefix: str | None, admin: dict | None = None) -> dict[str, str]:
+    """What is wrong with a new district's code, name, demo prefix and first administrator (field → message)."""
     errors: dict[str, str] = {}
     city = code == CITY_CODE
     if not (CODE.match(code or "") or city):
@@ -114,7 +116,42 @@ def check(session: Session, code: str, name: str, prefix: str | None) -> dict[st
         errors["name"] = f"「区县名称」{name} 已存在"
     if prefix is not None and not PREFIX.match(prefix):
         errors["prefix"] = "「演示账号前缀」应为小写字母开头、以下划线结尾，如 ps_"
+    if admin is not None:
+        errors.update(_admin_problems(session, admin))
     return errors
+
+
+def _admin_problems(session: Session, admin: dict) -> dict[str, str]:
+    errors = {}
+    username = (admin.get("username") or "").strip()
+    if not username or not username.replace("_", "").isalnum() or not username.isascii() or len(username) > 64:
+        errors["admin_username"] = "「管理员用户名」只能由字母、数字和下划线组成"
+    else:
+        with district.across():  # a user name is unique in the whole deployment
+            if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
+                errors["admin_username"] = f"「管理员用户名」{username} 已被使用（用户名在全市部署中唯一）"
+    if len(admin.get("password") or "") < MIN_PASSWORD:
+        errors["admin_password"] = f"「管理员初始密码」至少 {MIN_PASSWORD} 位"
+    return errors
+
+
+def parse_units(data) -> list[dict]:
+    """A district's units as given in a units file (a JSON array of {"name", "short_code", "aliases"?,
+    "leading_group_member"?}); ValidationFailed names each unit that is wrong."""
+    if not isinstance(data, list) or not data:
+        raise ValidationFailed({"units": "应为单位的 JSON 数组，如 [{\"name\": \"县经济信息委\", \"short_code\": "
+                                         "\"economy_info_commission\"}]"}, "单位文件有误")
+    errors = {}
+    for number, unit in enumerate(data, start=1):
+        if not isinstance(unit, dict) or not all(isinstance(unit.get(k), str) and unit[k].strip()
+                                                 for k in ("name", "short_code")):
+            errors[f"第 {number} 个单位"] = "须有 name（单位名称）和 short_code（英文简码）"
+        elif not isinstance(unit.get("aliases", []), list):
+            errors[f"第 {number} 个单位"] = "aliases 应为名称的数组"
+    if errors:
+        raise ValidationFailed(errors, "单位文件有误")
+    return [{"name": u["name"].strip(), "short_code": u["short_code"].strip(), "aliases": u.get("aliases", []),
+             "leading_group_member": bool(u.get("leading_group_member", False))} for u in data]
 
 
 def create(db, code: str, name: str, *, full_name: str | None = None, units: list[dict] | None = None,
@@ -124,7 +161,7 @@ def create(db, code: str, name: str, *, full_name: str | None = None, units: lis
     Its procedures are deployed by the caller in the district's scope (:meth:`engine.bootstrap.Engine.create_district`)."""
     code, name = (code or "").strip(), (name or "").strip()
     with db.write() as session:
-        errors = check(session, code, name, demo_prefix)
+        errors = check(session, code, name, demo_prefix, admin)
         if errors:
             raise ValidationFailed(errors, "无法新建区县")
         row = District(code=code, name=name, kind=name[-1])
@@ -138,7 +175,7 @@ def create(db, code: str, name: str, *, full_name: str | None = None, units: lis
             if demo_prefix is not None:
                 org.seed_demo_users(session, prefix=demo_prefix)
             if admin:
-                org.create_user(session, admin["username"], admin.get("display_name") or "系统管理员",
+                org.create_user(session, admin["username"].strip(), admin.get("display_name") or "系统管理员",
                                 org.DISPATCHER_DEPARTMENT, ["admin"], password=admin["password"])
     except Exception:
         with db.write() as session:  # nothing of a district whose units could not be written stays behind

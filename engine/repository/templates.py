@@ -49,6 +49,11 @@ class Templates:
         with district.across(), self.db.read() as session:
             return session.scalar(select(District.id).where(District.kind == CITY_KIND, District.active.is_(True)))
 
+    def keys(self) -> dict[str, str]:
+        """The city's templates: process key → name (none without a city)."""
+        city = self.city()
+        return {} if city is None else {key: name for key, (_, _, name) in self._city_versions(city)[0].items()}
+
     def offers(self, actor: Actor) -> dict:
         """For the district's designer: each city template (its latest version) beside the district's own latest
         version of that process and the template version it was made from. ``state``: ``new`` (the district has no

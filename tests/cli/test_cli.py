@@ -165,3 +165,13 @@ def test_a_second_district_is_created_listed_and_worked_in_by_its_code(zjtx_cli,
     assert not [t for t in run.json("tasks", "--as", "admin") if t["instance_id"] == started["id"]]
     unknown = run("--district", "500999", "tasks", ok=False)
     assert unknown.exit_code == 1 and "没有区划代码为 500999 的区县" in unknown.stderr
+    short = run("district", "create", "500101", "万州区", "--admin", "wz_admin", "--admin-password", "short", ok=False)
+    assert short.exit_code == 1 and "至少 8 位" in short.stderr
+    no_city = run("district", "create", "500101", "万州区", "--demo-prefix", "wz_", "--templates", "all", ok=False)
+    assert no_city.exit_code == 1 and "尚未建立重庆市本级" in no_city.stderr
+    run("district", "create", "500000", "重庆市", "--demo-prefix", "cq_")
+    unknown = run("district", "create", "500101", "万州区", "--demo-prefix", "wz_", "--templates", "nothing", ok=False)
+    assert unknown.exit_code == 1 and "全市没有流程「nothing」的模板" in unknown.stderr
+    assert "万州区" not in run("district", "list").stdout
+    run("district", "create", "500101", "万州区", "--demo-prefix", "wz_", "--templates", "problem_dispatch")
+    assert "万州区" in run("district", "list").stdout

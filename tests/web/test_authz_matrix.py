@@ -335,6 +335,8 @@ ELSEWHERE = {  # routes that name no object of a department, and where their lim
     "GET /dashboard": "district figures, role page (test_web.test_the_authorization_matrix)",
     "GET /dashboard/data.json": "district figures, same roles as /dashboard",
     "GET /city/": "the districts side by side, 市经济信息委's central roles only (tests/policy/test_city_view.py)",
+    "GET /city/districts": "区县管理, the city's administrators only (tests/policy/test_district_admin.py)",
+    "POST /city/districts": "creates a district, the city's administrators only (tests/policy/test_district_admin.py)",
     "GET /enterprises/": "lists the actor's visible industries only (tests/web/test_enterprise_pages.py)",
     "GET /enterprises/new": "a new record (edit roles)", "POST /enterprises/new": "a new record (edit roles)",
     "GET /enterprises/export.xlsx": "edit roles and the office (tests/policy/test_enterprises.py)",

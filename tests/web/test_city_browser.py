@@ -67,3 +67,23 @@ def test_the_template_offer_and_the_city_request_fit_a_phone_and_a_desk(zjtx, di
     assert "市级事项" in page.inner_text("#city-link")
     assert not designer.errors and not dispatcher.errors
     assert not designer.foreign_requests() and not dispatcher.foreign_requests()
+
+
+@pytest.mark.parametrize("size", {"phone": {"width": 360, "height": 740}, "desk": SIZES["desk"]})
+def test_the_city_administrator_creates_a_district_at_a_phone_and_a_desk(zjtx, districts, server, chromium, size):
+    """区县管理: the form at 360 px and at a desk; a wrong password is named, the district then made."""
+    width_px = 360 if size == "phone" else SIZES["desk"]["width"]
+    admin = User(chromium, server, "cq_admin", {"width": width_px, "height": 740})
+    page = admin.page
+    page.goto(f"{server}/city/districts")
+    page.fill("input[name=code]", "500101")
+    page.fill("input[name=name]", "万州区")
+    page.fill("input[name=admin_username]", f"wz_{size}")
+    page.fill("input[name=admin_password]", "a-long-password")
+    page.click("#new-district button[type=submit]")
+    page.wait_for_selector("tr[data-district='500101']")
+    assert "已新建万州区" in page.inner_text("body")
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    admin.shot(f"city-districts-{size}")
+    assert width[0] <= width[1], f"/city/districts at {size} scrolls sideways: {width}"
+    assert not admin.errors and not admin.foreign_requests()
