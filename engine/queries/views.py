@@ -88,7 +88,7 @@ _FIXED_ACTIONS = {"start": "发起", "task_created": "生成待办", "complete":
                   # 推荐申报 (engine/policy/recognition)
                   "recognition_recorded": "登记认定结果",
                   # 市区联动 (engine/policy/dispatch/city_link.py)
-                  "escalated_to_city": "提请市级协调（市区联动）"}
+                  "escalated_to_city": "提请市级协调（市区联动）", "city_answered": "市级协调已有结果"}
 ACTION_LABELS = _ActionLabels(_FIXED_ACTIONS)
 
 

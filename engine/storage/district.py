@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 ALL = 0  # work across districts (never a district's id: ids start at 1)
@@ -79,6 +79,29 @@ def row_default() -> int:
     if value == ALL:
         raise DistrictMissing("在全市范围内写入区县数据时必须指明区县")
     return value
+
+
+_SETTING = text("SELECT set_config('zjtx.district', :district, true)")
+
+
+@contextmanager
+def writing_for(session: Session, district_id: int) -> Iterator[int]:
+    """Within the session's transaction, work as ``district_id`` for the block: what it reads and writes is that
+    district's (the ORM filter, and on PostgreSQL the policy's setting, changed for this transaction only), then the
+    transaction goes on as the district it was. Only for what one district's change must tell another in the same
+    transaction — the city's answer to the district that asked it (engine/policy/dispatch/city_link.py) — so that
+    the notice cannot be lost or sent without the change. On an error the transaction is rolled back, and the
+    setting with it."""
+    before = current()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    session.flush()  # what was written so far is the district's before
+    if postgresql:
+        session.execute(_SETTING, {"district": str(district_id)})
+    with scope(district_id):
+        yield district_id
+        session.flush()
+    if postgresql:
+        session.execute(_SETTING, {"district": str(before)})
 
 
 def install_filter(mixin: type):

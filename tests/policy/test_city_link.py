@@ -73,6 +73,35 @@ def test_the_city_declines_it_back_with_its_reason(zjtx, linked):
     assert status["done"] and status["answer"] == "属区级事权，请黔江区自行协调办理"
 
 
+
+def test_the_citys_answer_reaches_the_district_that_asked_at_once(zjtx, linked):
+    """In the transaction that ends the city's item: the district's item's history gets the answer, and its 交办员
+    and whoever asked (here the office) get a notice linking to their own item — in their district, not the city's."""
+    from sqlalchemy import select
+
+    from engine.storage.models import InboxMessage, OutboxMessage, User
+
+    city, item = linked
+    zjtx.city_links.escalate(_actor(zjtx, district.FIRST_DISTRICT, "office"), item.id, REASON)
+    with district.scope(city):
+        triage = _city_task(zjtx, city, "triage")
+        zjtx.workflows.complete(triage["id"], {"triage_decision": "reject",
+                                               "triage_reason": "属区级事权，请黔江区自行协调办理"}, "cq_dispatcher")
+    history = {h["action"]: h for h in item.show()["history"]}
+    assert history["city_answered"]["data"]["answer"] == "属区级事权，请黔江区自行协调办理"
+    with zjtx.db.read() as session:
+        told = {name: (link, body) for name, link, body in session.execute(
+            select(User.username, InboxMessage.link, InboxMessage.body).join(User, User.id == InboxMessage.user_id)
+            .where(InboxMessage.title.contains("市级协调已有结果")))}
+        assert set(told) == {"dispatcher", "office"}
+        assert all(link.endswith(f"/items/{item.id}") for link, _ in told.values())
+        assert all("属区级事权" in body and "黔江区“专精特新”" in body for _, body in told.values())
+        queued = session.scalars(select(OutboxMessage.channel).where(OutboxMessage.subject.contains("市级协调"))).all()
+        assert set(queued) <= {"email", "webhook", "wecom", "sms"}
+    with district.scope(city), zjtx.db.read() as session:  # nothing of it in the city's own inbox
+        assert session.scalar(select(InboxMessage.id).where(InboxMessage.title.contains("市级协调已有结果"))) is None
+
+
 def test_escalating_is_checked_and_kept_in_its_district(zjtx, linked):
     city, item = linked
     with pytest.raises(ValidationFailed) as short:

@@ -7,8 +7,11 @@ declines it back to the district with its reason — the city's own procedure. T
 was; its page shows the city item's state and, once there, the city's answer. The city view counts each district's
 escalations still open.
 
-Three short transactions, each in its own district's scope (no transaction writes two districts): the district's
-item read, the city's item registered (idempotent by its reference), the district's item's history written.
+Asking is three short transactions, each in its own district's scope: the district's item read, the city's item
+registered (idempotent by its reference), the district's item's history written. The city's answer is one: when
+the city's item ends, the transaction that ends it also writes, as the asking district (``district.writing_for``),
+the answer on the district's item's history and the notice to its 交办员 and to whoever asked — so the district
+hears at once, with a link to its item, and never hears of an answer that was not given.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from engine.identity import authz
@@ -24,10 +27,20 @@ from engine.identity.authz import Actor
 from engine.identity.districts import CITY_KIND
 from engine.policy.dispatch.intake import PROCESS, AlreadyRegistered
 from engine.storage import district
-from engine.storage.models import AuditRecord, District, ItemLink, ProcessDefinition, ProcessInstance, ProcessVersion
+from engine.storage.models import (
+    AuditRecord,
+    District,
+    ItemLink,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    User,
+    UserRole,
+)
 
 SOURCE = "区县提请"
 ESCALATED = "escalated_to_city"
+ANSWERED = "city_answered"
 ROLES = frozenset({"dispatcher", "leading_group_office"})
 REASON = (5, 500)
 
@@ -133,3 +146,40 @@ class CityLinks:
                 .where(ItemLink.external_source == SOURCE, ProcessInstance.status == "running"))
             return Counter((ref or "").split("-", 1)[0] for ref in refs)
 
+
+
+def answered(notifier, base_url: str, tz):
+    """The completion handler of problem_dispatch: a city item asked for by a district (source 区县提请) tells that
+    district its answer, in the completing transaction."""
+    from engine.runtime.notices import matter_of
+    from notifications.outbox import Notice
+
+    def handler(session, instance: ProcessInstance, data: dict, now: datetime) -> None:
+        reference = session.scalar(select(ItemLink.external_ref).where(ItemLink.instance_id == instance.id,
+                                                                       ItemLink.external_source == SOURCE))
+        code, _, key = (reference or "").partition("-")
+        asking = session.scalar(select(District.id).where(District.code == code)) if key else None
+        if asking is None or asking == district.current():
+            return
+        answer = str(data.get("item_answer") or data.get("triage_reason") or "")[:2000]
+        city_key, status = instance.business_key, instance.item_status or "已办结"
+        with district.writing_for(session, asking):
+            item = session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == key))
+            if item is None:
+                return
+            asker = session.scalar(select(AuditRecord.actor).where(AuditRecord.instance_id == item.id,
+                                                                   AuditRecord.action == ESCALATED).limit(1))
+            users = session.scalars(select(User).join(UserRole).where(
+                User.active.is_(True), or_(UserRole.role == "dispatcher", User.username == asker))
+                .distinct().order_by(User.id)).all()
+            context = {"matter": matter_of(item), "business_key": item.business_key, "city_key": city_key,
+                       "city_status": status, "answer": answer,
+                       "closed_on": now.astimezone(tz).strftime("%Y-%m-%d %H:%M")}
+            told = notifier.notify(session, Notice(
+                key=f"{ANSWERED}:{instance.id}", template=ANSWERED, context=context,
+                link=f"{base_url}/items/{item.id}",
+                data={"event": ANSWERED, "business_key": item.business_key, "city_key": city_key,
+                      "city_status": status}), list(users), None, now)
+            session.add(AuditRecord(instance_id=item.id, action=ANSWERED, actor="system", at=now,
+                                    data={"city_key": city_key, "status": status, "answer": answer, "told": told}))
+    return handler

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from engine.policy.dispatch import merging
+from engine.policy.dispatch import city_link, merging
 from engine.runtime.extensions import Procedure
 from engine.runtime.notices import matter_of
 from engine.runtime.operations import Operation, OperationContext
@@ -117,8 +117,16 @@ def _clock_watchers(session, instance, data: dict) -> list[User]:
 
 
 def _completion_handlers(services) -> dict:
-    """A master item's end closes the items merged into it (engine.policy.dispatch.merging)."""
-    return {"problem_dispatch": merging.close_merged(ZoneInfo(services.settings.timezone))}
+    """A master item's end closes the items merged into it (engine.policy.dispatch.merging); a city item a district
+    asked for tells that district the answer (engine.policy.dispatch.city_link)."""
+    tz = ZoneInfo(services.settings.timezone)
+    close = merging.close_merged(tz)
+    answer = city_link.answered(services.notifier, services.settings.base_url, tz)
+
+    def handler(session, instance, data, now) -> None:
+        close(session, instance, data, now)
+        answer(session, instance, data, now)
+    return {"problem_dispatch": handler}
 
 
 def _cancel_handlers(services) -> dict:
