@@ -319,3 +319,34 @@ def test_a_disabled_account_ends_its_sessions_and_signs_nobody_in_until_enabled(
     contact.set_enabled("officer", who.enterprise_id, True)
     assert contact.sign_in_with_password(MAIL, "qiye-pass-2026", IP)[0].contact_id == who.contact_id
     assert audited(zjtx, "qiye_disabled", "qiye_enabled") == ["qiye_disabled", "qiye_enabled"]
+
+
+def test_a_countys_contact_signs_in_to_the_county_without_naming_it(zjtx):
+    """One portal for the city: the invitation, the code and the session are found in the contact's district —
+    on PostgreSQL through its row-level security too (the request starts in no district of its own)."""
+    from engine.identity.authz import actor_for
+    from engine.storage import district
+    from tests.helpers import RECORD, YEARS, uscc
+
+    county = zjtx.create_district("500243", "彭水县", demo_prefix="ps_")
+    queue_email(zjtx)
+    portal = EnterpriseAccounts.of(zjtx)
+    with district.scope(county):
+        with zjtx.db.read() as session:
+            dispatcher = actor_for(session, "ps_dispatcher")
+        enterprise_id = zjtx.enterprises.save(dispatcher, {**RECORD, "name": "彭水某食品有限公司",
+                                                           "uscc": uscc("91500243MA5U8PXX1"), "industry": "批发业",
+                                                           "tier": "无", "tier_since": None,
+                                                           "service_officer": "ps_officer"}, years=YEARS)
+        portal.invite("ps_officer", enterprise_id, {"contact_name": "刘经理", "email": MAIL})
+        token = newest_to(zjtx, MAIL, INVITE_LINK)
+    assert portal.invitation(token)["contact_name"] == "刘经理"
+    portal.accept(token)
+    portal.request_code(MAIL, IP)
+    with district.scope(county):
+        code = newest_to(zjtx, MAIL, LOGIN_CODE)
+    who, _ = portal.sign_in_with_code(MAIL, code, IP)
+    assert (who.district_id, who.enterprise_name) == (county, "彭水某食品有限公司")
+    assert portal.session(who.contact_id, _) is not None
+    with pytest.raises(ValidationFailed, match="不是本系统的区县"):
+        portal.request_code(MAIL, IP, "500000")  # the city itself has no enterprises to sign in to

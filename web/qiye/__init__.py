@@ -116,7 +116,13 @@ def next_path(target: str | None) -> str:
 def _portal_globals():
     if not request.path.startswith("/qiye"):
         return {}
-    return {"enterprise": g.get("enterprise"), "qiye_nav": NAV}
+    who = g.get("enterprise")
+    if who is not None:  # the signed-in enterprise's district
+        place = districts.name_of(who.district_id)
+    else:  # before sign-in: the one district, or the whole city's portal
+        place = "重庆市" if len(accounts().districts()) > 1 else districts.name_of()
+    return {"enterprise": who, "qiye_nav": NAV, "portal_place": place, "portal_short": districts.place_of(
+        who.district_id if who is not None else None) if place != "重庆市" else "重庆"}
 
 
 @bp.errorhandler(429)

@@ -8,6 +8,7 @@ from engine.policy.portal import PortalRefused, TooFrequent
 from web.qiye import accounts, bp, current_enterprise, enterprise_required, next_path, public_page, sign_in, sign_out
 
 PENDING = "qiye_identifier"  # what the contact typed, between asking for a code and typing it
+PLACE = "qiye_district"  # the 所在区县 they chose (a city-wide deployment), kept for the code's page
 
 
 def _ip() -> str:
@@ -19,23 +20,34 @@ def _why(exc: PortalRefused | ValidationFailed) -> str:
     return exc.message if isinstance(exc, PortalRefused) else next(iter(exc.errors.values()))
 
 
+def _login_page(identifier: str, errors: dict, status: int = 200, place: str | None = None):
+    return render_template("qiye/login.html", identifier=identifier, errors=errors, places=accounts().districts(),
+                           place=place if place is not None else session.get(PLACE, "")), status
+
+
+def _place() -> str:
+    """The 所在区县 the form names (empty: found by the mobile or email)."""
+    return (request.form.get("district") or "").strip()[:6]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Open to anyone, a signed-in staff member too: signing in here starts a new (enterprise) session."""
     identifier = (request.values.get("identifier") or session.get(PENDING) or "").strip()[:255]
     if request.method == "POST":
+        place = _place()
         try:
-            message = accounts().request_code(identifier, _ip())
+            message = accounts().request_code(identifier, _ip(), place or None)
         except ValidationFailed as exc:
-            return render_template("qiye/login.html", identifier=identifier, errors=exc.errors), 400
+            return _login_page(identifier, exc.errors, 400, place)
         except TooFrequent as exc:
-            return render_template("qiye/login.html", identifier=identifier, errors={"identifier": exc.message}), 429
+            return _login_page(identifier, {"identifier": exc.message}, 429, place)
         except PortalRefused as exc:
-            return render_template("qiye/login.html", identifier=identifier, errors={"identifier": exc.message}), 400
-        session[PENDING] = identifier
+            return _login_page(identifier, {"identifier": exc.message}, 400, place)
+        session[PENDING], session[PLACE] = identifier, place
         flash(message, "info")
         return redirect(url_for("qiye.code", next=request.args.get("next")))
-    return render_template("qiye/login.html", identifier=identifier, errors={})
+    return _login_page(identifier, {})
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -45,7 +57,8 @@ def code():
         return redirect(url_for("qiye.login"))
     if request.method == "POST":
         try:
-            who, stamp = accounts().sign_in_with_code(identifier, request.form.get("code", ""), _ip())
+            who, stamp = accounts().sign_in_with_code(identifier, request.form.get("code", ""), _ip(),
+                                                      session.get(PLACE) or None)
         except (PortalRefused, ValidationFailed) as exc:
             return render_template("qiye/code.html", identifier=identifier, errors={"code": _why(exc)}), 400
         sign_in(who, stamp)
@@ -57,10 +70,14 @@ def code():
 @bp.post("/login/password")
 def password_login():
     identifier = (request.form.get("identifier") or "").strip()[:255]
+    place = _place()
     try:
-        who, stamp = accounts().sign_in_with_password(identifier, request.form.get("password", ""), _ip())
-    except (PortalRefused, ValidationFailed) as exc:
-        return render_template("qiye/login.html", identifier=identifier, errors={"password": _why(exc)}), 401
+        who, stamp = accounts().sign_in_with_password(identifier, request.form.get("password", ""), _ip(),
+                                                      place or None)
+    except ValidationFailed as exc:
+        return _login_page(identifier, {"password": _why(exc), **exc.errors}, 401, place)
+    except PortalRefused as exc:
+        return _login_page(identifier, {"password": _why(exc)}, 401, place)
     sign_in(who, stamp)
     return redirect(next_path(request.args.get("next")))
 

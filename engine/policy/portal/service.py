@@ -8,7 +8,7 @@ from datetime import datetime
 
 from engine.config import Settings
 from engine.identity.authz import Actor, actor_for
-from engine.policy.portal import invitations, registration, signin
+from engine.policy.portal import invitations, registration, signin, where
 from engine.policy.portal.session import EnterpriseSession, PortalRefused
 from engine.storage import district
 from notifications.outbox import Notifier
@@ -65,34 +65,49 @@ class EnterpriseAccounts:
     # -- the enterprise: registration, invitation, sign-in, password, sign-out --------------------------
     def register(self, raw: dict, ip: str) -> dict:
         """Self-registration (``uscc``, ``enterprise_name``, ``contact_name``, ``mobile``/``email``): pending
-        until the service officer confirms; the officer is told."""
-        with self.db.write() as session:
+        until the service officer confirms; the officer is told. In the enterprise's district (by its USCC)."""
+        with district.scope(self._where(where.of_enterprise, str(raw.get("uscc") or ""))), \
+                self.db.write() as session:
             return registration.register(session, self._out(), raw, ip)
 
     def invitation(self, token: str) -> dict | None:
-        with self.db.read() as session:
+        with district.scope(self._where(where.of_invitation, self._out().secret, token)), \
+                self.db.read() as session:
             return invitations.invitation(session, self._out().secret, token, self.clock())
 
     def accept(self, token: str) -> dict:
         """Accept an invitation: ``{"identifier": the mobile or email to sign in with, "account_id"}``."""
-        with self.db.write() as session:
+        with district.scope(self._where(where.of_invitation, self._out().secret, token)), \
+                self.db.write() as session:
             return invitations.accept(session, self._out(), token)
 
-    def request_code(self, identifier: str, ip: str) -> str:
+    def districts(self) -> list[tuple[str, str]]:
+        """(code, name) of the districts a contact may sign in to, for the login page's 所在区县 (several only)."""
+        with district.across(), self.db.read() as session:
+            return where.choices(session)
+
+    def _where(self, find, *args) -> int:
+        """The district an unsigned request is for (engine/policy/portal/where.py), read across districts."""
+        with district.across(), self.db.read() as session:
+            return find(session, *args)
+
+    def request_code(self, identifier: str, ip: str, district_code: str | None = None) -> str:
         """Send a sign-in code; the answer (a Chinese sentence) does not say whether the contact exists."""
-        with self.db.write() as session:
+        with district.scope(self._where(where.of_contact, identifier, district_code)), self.db.write() as session:
             return signin.request_code(session, self._out(), identifier, ip)
 
-    def sign_in_with_code(self, identifier: str, code: str, ip: str) -> tuple[EnterpriseSession, str]:
+    def sign_in_with_code(self, identifier: str, code: str, ip: str,
+                          district_code: str | None = None) -> tuple[EnterpriseSession, str]:
         """The session and its stamp (kept in the cookie); PortalRefused otherwise, the try counted."""
-        with self.db.write() as session:
+        with district.scope(self._where(where.of_contact, identifier, district_code)), self.db.write() as session:
             signed, error = signin.check_code(session, self._out(), identifier, code, ip)
         if signed is None:
             raise PortalRefused(error or signin.WRONG_CODE)
         return signed
 
-    def sign_in_with_password(self, identifier: str, password: str, ip: str) -> tuple[EnterpriseSession, str]:
-        with self.db.write() as session:
+    def sign_in_with_password(self, identifier: str, password: str, ip: str,
+                              district_code: str | None = None) -> tuple[EnterpriseSession, str]:
+        with district.scope(self._where(where.of_contact, identifier, district_code)), self.db.write() as session:
             signed, error = signin.check_password(session, self._out(), identifier, password, ip)
         if signed is None:
             raise PortalRefused(error or "手机号/邮箱或密码错误")
