@@ -23,6 +23,7 @@ from engine.runtime.serialization import load_state
 from engine.runtime.summaries import HistoryEntry, InstanceView, TaskSummary, instance_summary, task_rows
 from engine.storage.db import Database
 from engine.storage.models import AuditRecord, Department, HumanTask, ProcessDefinition, ProcessInstance, User
+from engine.storage.sql import position_in
 
 # Tab badges count up to this many (then show "99+"), so an inbox page costs the same with 100 or
 # 100,000 open tasks; the list itself is paged with one extra row to know whether a next page exists.
@@ -80,9 +81,9 @@ def actionable(actor: authz.Actor, task=HumanTask):
     clauses = []
     if local:
         clauses.append(and_(task.department_id == actor.department_id,
-                            or_(*[task.roles.like(f"%{r}%") for r in local])))
+                            or_(*[position_in(task.roles, r) > 0 for r in local])))
     if central:
-        clauses.append(or_(*[task.roles.like(f"%{r}%") for r in central]))
+        clauses.append(or_(*[position_in(task.roles, r) > 0 for r in central]))
     return or_(*clauses) if clauses else task.id < 0
 
 

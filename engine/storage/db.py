@@ -31,10 +31,14 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 PING_AFTER_IDLE_SECONDS = 2.0
 _CHECKED_IN = "zjtx_checked_in"
 _BEGIN = "zjtx_begin"
-# PostgreSQL: the role the application works as, so that row-level security applies (migration 0028; a superuser,
-# as the login user of the test server is, would bypass it), and the district the session's setting holds.
-APP_ROLE = "zjtx_app"
-_DISTRICT = "zjtx_district"
+# PostgreSQL: the roles the application works as, so that row-level security applies (a superuser, as the login
+# user of the test server is, would bypass it): a district's work as zjtx_app, whose policy admits the rows of the
+# district the session's setting holds (migration 0031), work across districts as zjtx_city (before 0031: zjtx_app
+# with the setting 0). What the connection was last set to is kept in its record.
+APP_ROLE, CITY_ROLE = "zjtx_app", "zjtx_city"
+_DISTRICT, _ROLES = "zjtx_district", "zjtx_roles"
+_GRANTED = ("SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s) "
+            "AND coalesce(has_table_privilege(rolname, to_regclass('process_instance'), 'SELECT'), false)")
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -73,30 +77,33 @@ def _server_engine(url, **pool) -> Engine:
     engine = create_engine(url, **pool)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        # Work as the role row-level security applies to, once migration 0028 granted it this database's tables
-        # (before, init-db runs as the login user anyway).
+    def _on_connect(dbapi_connection, record):
+        # Work as the application's roles once the migrations granted them this database's tables (before,
+        # init-db runs as the login user anyway).
         with _outside_transaction(dbapi_connection) as cursor:
-            cursor.execute("SELECT coalesce(has_table_privilege(rolname, to_regclass('process_instance'), "
-                           "'SELECT'), false) FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
-            granted = cursor.fetchone()
-            if granted and granted[0]:
-                cursor.execute(f"SET ROLE {APP_ROLE}")
-            else:
-                log.warning("数据库角色 %s 尚未建立，行级安全未生效（请运行 zjtx init-db）", APP_ROLE)
+            cursor.execute(_GRANTED, (APP_ROLE, CITY_ROLE))
+            record.info[_ROLES] = {row[0] for row in cursor.fetchall()}
+        if APP_ROLE not in record.info[_ROLES]:
+            log.warning("数据库角色 %s 尚未建立，行级安全未生效（请运行 zjtx init-db）", APP_ROLE)
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection, record, _proxy):
-        # The session's zjtx.district is the district of the unit of work (engine/storage/district.py). Set only
-        # when it differs from what the connection holds, so steady work of one district pays no round trip for
-        # it; set outside any transaction, so no rollback undoes it. Setting it doubles as the liveness check.
+        # The session's role and zjtx.district follow the district of the unit of work (engine/storage/district.py).
+        # Set only when they differ from what the connection holds, so steady work of one district pays no round
+        # trip for them; set outside any transaction, so no rollback undoes them. Setting doubles as the liveness
+        # check.
         wanted = str(district.current())
         last = record.info.get(_CHECKED_IN)
         try:
             if record.info.get(_DISTRICT) != wanted:
                 record.info.pop(_DISTRICT, None)
+                role = _role_for(wanted, record.info.get(_ROLES, set()))
                 with _outside_transaction(dbapi_connection) as cursor:
-                    cursor.execute("SELECT set_config('zjtx.district', %s, false)", (wanted,))
+                    if role is None:
+                        cursor.execute("SELECT set_config('zjtx.district', %s, false)", (wanted,))
+                    else:
+                        cursor.execute("SELECT set_config('role', %s, false), set_config('zjtx.district', %s, false)",
+                                       (role, wanted))
                 record.info[_DISTRICT] = wanted
             elif last is None or time.monotonic() - last >= PING_AFTER_IDLE_SECONDS:
                 engine.dialect.do_ping(dbapi_connection)
@@ -108,6 +115,13 @@ def _server_engine(url, **pool) -> Engine:
         record.info[_CHECKED_IN] = time.monotonic()
 
     return engine
+
+
+def _role_for(wanted: str, granted: set[str]) -> str | None:
+    """The role for the district ``wanted`` (``"0"``: across districts), of the roles granted."""
+    if wanted == str(district.ALL) and CITY_ROLE in granted:
+        return CITY_ROLE
+    return APP_ROLE if APP_ROLE in granted else None
 
 
 def _share_disconnects(*engines: Engine) -> None:

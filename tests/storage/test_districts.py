@@ -149,13 +149,36 @@ def test_every_district_table_is_under_row_level_security(zjtx):
         pytest.skip("SQLite 没有行级安全：嵌入式默认部署只有一个区县")
     scoped = {m.class_.__tablename__ for m in Base.registry.mappers if issubclass(m.class_, DistrictScoped)}
     with zjtx.db.as_owner() as conn:
-        guarded = {name for name, enabled, forced, policy in conn.execute(text(
-            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, p.polname FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
-            "LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = 'district_isolation' "
-            "WHERE c.relkind = 'r'")) if enabled and forced and policy}
+        policies: dict[str, set] = {}
+        for name, enabled, forced, policy, roles in conn.execute(text(
+                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, p.polname, "
+                "array(SELECT rolname FROM pg_roles WHERE oid = ANY (p.polroles) ORDER BY rolname) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+                "JOIN pg_policy p ON p.polrelid = c.oid WHERE c.relkind = 'r'")):
+            if enabled and forced:
+                policies.setdefault(name, set()).add((policy, tuple(roles)))
     assert "district_calendar_day" in scoped and len(scoped) > 40
-    assert scoped - guarded == set()
+    expected = {("district_isolation", ("zjtx_app",)), ("city_wide", ("zjtx_city",))}
+    assert {table for table in scoped if policies.get(table) != expected} == set()
+
+
+def test_the_application_role_sees_no_district_without_one_and_the_city_role_sees_all(zjtx, two):
+    """A district's connection with no district, or with the old city-wide value 0, sees nothing: only the city
+    role (which engine/storage/db.py takes for the city-wide scope) reads across districts."""
+    if zjtx.db.dialect != "postgresql":
+        pytest.skip("SQLite 没有行级安全")
+    with zjtx.db.as_owner() as conn:  # (a connection of its own, closed after)
+        conn.exec_driver_sql("SET ROLE zjtx_app")
+        for setting in ("", "0", "-1"):
+            conn.exec_driver_sql(f"SELECT set_config('zjtx.district', '{setting}', false)")
+            assert conn.exec_driver_sql("SELECT count(*) FROM process_instance").scalar() == 0
+        conn.exec_driver_sql("SET ROLE zjtx_city")
+        assert conn.exec_driver_sql("SELECT count(*) FROM process_instance").scalar() == 2
+    with district.across(), zjtx.db.read() as session:
+        assert session.scalar(text("SELECT current_user")) == "zjtx_city"
+        assert session.scalar(text("SELECT count(DISTINCT district_id) FROM process_instance")) == 2
+    with zjtx.db.read() as session:
+        assert session.scalar(text("SELECT current_user")) == "zjtx_app"
 
 
 def test_a_shared_measures_units_are_each_districts_own(zjtx):
