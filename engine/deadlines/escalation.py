@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,11 @@ class EscalationService:
     def due_probe(now: datetime):
         """A query with a row when some escalation is due (the scheduler asks them all at once)."""
         return select(HumanTask.id).where(HumanTask.next_escalation_at <= now)
+
+    @staticmethod
+    def next_due():
+        """The moment the next escalation falls due (the scheduler wakes then): its index's first entry."""
+        return select(func.min(HumanTask.next_escalation_at))
 
     def fire_due(self, limit: int = 20) -> int:
         """Fire the levels that have fallen due for up to ``limit`` tasks; returns firings made."""

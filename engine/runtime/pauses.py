@@ -20,7 +20,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.deadlines import pauses as rules
@@ -147,6 +147,11 @@ class PauseService:
     def due_probe(now: datetime):
         """A query with a row when some open pause has reached its limit (the scheduler asks at each tick)."""
         return select(TaskPause.id).where(TaskPause.check_at <= now)
+
+    @staticmethod
+    def next_due():
+        """The moment the next open pause reaches its limit (the scheduler wakes then)."""
+        return select(func.min(TaskPause.check_at))
 
     def flag_due(self, limit: int = 20) -> int:
         """Pauses that reached their limit while still open: flagged, the deadline moved by the limit, the

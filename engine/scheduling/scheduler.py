@@ -20,6 +20,7 @@ import signal
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -35,6 +36,8 @@ log = logging.getLogger("zjtx.scheduler")
 WORK = ("pauses", "escalations", "timers", "schedules")
 DELIVERY = ("deliveries",)
 DISTRICTS_SECONDS = 30.0  # a new district's work is found within this long
+# A planned wake comes this long after the due moment, so that the moment has passed by the database's clock too.
+WAKE_MARGIN_SECONDS = 0.002
 
 
 class Scheduler:
@@ -45,17 +48,21 @@ class Scheduler:
         self._locks = {WORK: threading.Lock(), DELIVERY: threading.Lock()}
         self._apscheduler = None
         self._districts: tuple[list[tuple[int, str]], float] | None = None
+        self.soonest: datetime | None = None  # the earliest moment some work falls due, as the last tick saw it
 
     def _jobs(self) -> dict:
+        """name → (probe(now): a query with a row when some is due, run(): one batch of it, next_due: a query of the
+        moment the next of it falls due, for the kinds that have one)."""
         e, batch = self.engine, self.batch
         return {
-            "escalations": (e.escalations.due_probe, lambda: e.escalations.fire_due(batch)),
-            "pauses": (e.pauses.due_probe, lambda: e.pauses.flag_due(batch)),
-            "timers": (e.timers.probe, lambda: e.timers.fire_due(batch)),
-            "schedules": (e.schedules.due_probe, lambda: e.schedules.run_due(batch)),
-            "deliveries": (e.deliverer.due_probe, lambda: e.deliverer.deliver_due(batch)),
+            "escalations": (e.escalations.due_probe, lambda: e.escalations.fire_due(batch), e.escalations.next_due),
+            "pauses": (e.pauses.due_probe, lambda: e.pauses.flag_due(batch), e.pauses.next_due),
+            "timers": (e.timers.probe, lambda: e.timers.fire_due(batch), e.timers.next_due),
+            "schedules": (e.schedules.due_probe, lambda: e.schedules.run_due(batch), e.schedules.next_due),
+            "deliveries": (e.deliverer.due_probe, lambda: e.deliverer.deliver_due(batch), None),
             # the procedures' own periodic work (engine.runtime.extensions.Job), with the other work
-            **{j.name: (lambda now, j=j: j.probe(e, now), lambda j=j: j.run(e, batch)) for j in self._procedure_jobs()},
+            **{j.name: (lambda now, j=j: j.probe(e, now), lambda j=j: j.run(e, batch), None)
+               for j in self._procedure_jobs()},
         }
 
     def _procedure_jobs(self) -> list:
@@ -73,14 +80,20 @@ class Scheduler:
         return held[0]
 
     def _due(self, kinds: tuple[str, ...], jobs: dict) -> dict[str, deque]:
-        """For each kind of work due now, the districts where some is: one statement of indexed EXISTS (as with one
-        district), then for each kind that is due the districts of its due rows (read from the same due-moment
-        index: as many rows as are due, not as many as are waiting)."""
+        """For each kind of work due now, the districts where some is: one statement (as with one district) of each
+        kind's next due moment (the first entry of its due-moment index), or of an indexed EXISTS for a kind without
+        one; then for each kind that is due the districts of its due rows (read from the same index: as many rows as
+        are due, not as many as are waiting). Keeps the earliest moment still to come in ``self.soonest``."""
         now = self.engine.workflows.clock()
         probes = {kind: jobs[kind][0](now) for kind in kinds}
         known = self.districts()
         with district.across(), self.engine.db.read() as session:
-            flags = session.execute(select(*[p.exists() for p in probes.values()])).one()
+            values = session.execute(select(*[
+                jobs[kind][2]().scalar_subquery() if jobs[kind][2] is not None else probes[kind].exists()
+                for kind in kinds])).one()
+            flags = [value is True or (value is not None and value is not False and value <= now) for value in values]
+            if any(jobs[kind][2] is not None for kind in kinds):  # (the deliveries' tick leaves it as the work's)
+                self.soonest = min((v for v in values if isinstance(v, datetime) and v > now), default=None)
             due: dict[str, deque] = {}
             for kind, flag in zip(kinds, flags, strict=True):
                 if not flag:
@@ -109,6 +122,14 @@ class Scheduler:
             if done >= self.batch:
                 turns.append((district_id, code))
 
+    def _next_due(self, kinds: tuple[str, ...], jobs: dict) -> datetime | None:
+        """The earliest moment some work of ``kinds`` falls due, asked again after a tick did some."""
+        queries = [jobs[kind][2]().scalar_subquery() for kind in kinds if jobs[kind][2] is not None]
+        if not queries:
+            return None
+        with district.across(), self.engine.db.read() as session:
+            return min((v for v in session.execute(select(*queries)).one() if v is not None), default=None)
+
     def tick(self, kinds: tuple[str, ...] = WORK + DELIVERY) -> dict:
         """Do everything of ``kinds`` that is due now, within a time budget. Returns counts by kind."""
         if kinds == WORK + DELIVERY:  # both groups, one after the other (tests, run_until_idle)
@@ -134,13 +155,39 @@ class Scheduler:
                 self._run(name, jobs[name][1], turns, deadline, counts)
             if any(counts.values()):
                 log.info("tick did work: %s", counts, extra={"duration_ms": round((time.monotonic() - started) * 1000)})
+                if any(jobs[kind][2] is not None for kind in kinds):
+                    try:  # what is due next, now that this has been done
+                        self.soonest = self._next_due(kinds, jobs)
+                    except Exception:
+                        log.exception("scheduler could not ask what is due next")
+                        self.soonest = None
             return counts
         finally:
             TICK_SECONDS.observe(time.monotonic() - started)
             lock.release()
 
     def tick_work(self) -> dict:
-        return self.tick(WORK)
+        """A tick of the work (not the deliveries), then a wake planned for the next due moment if it comes before
+        the next tick: work due between ticks is done when it falls due, not up to a tick later."""
+        self.soonest = None
+        counts = self.tick(WORK)
+        if counts:  # (empty: another tick was running, which plans the wake itself)
+            self._plan_wake(self.soonest)
+        return counts
+
+    def _plan_wake(self, moment: datetime | None) -> None:
+        scheduler = self._apscheduler
+        if scheduler is None or moment is None:
+            return
+        delay = (moment - self.engine.workflows.clock()).total_seconds()
+        if delay >= self.engine.settings.tick_seconds:
+            return  # the next tick comes first
+        run_at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.0) + WAKE_MARGIN_SECONDS)
+        try:
+            scheduler.add_job(self.tick_work, "date", run_date=run_at, id="zjtx-wake", replace_existing=True,
+                              misfire_grace_time=None)
+        except Exception:  # the scheduler is shutting down: the work waits for the next start's tick
+            log.debug("could not plan the scheduler's wake", exc_info=True)
 
     def tick_deliveries(self) -> dict:
         return self.tick(DELIVERY)
@@ -158,7 +205,8 @@ class Scheduler:
 
     def _add_job(self, scheduler) -> None:
         every = self.engine.settings.tick_seconds
-        scheduler.add_job(self.tick_work, "interval", seconds=every, id="zjtx-tick",
+        # The first tick at once: what fell due while no scheduler ran is done, and the wake for the next is planned.
+        scheduler.add_job(self.tick_work, "interval", seconds=every, id="zjtx-tick", next_run_time=datetime.now(UTC),
                           max_instances=1, coalesce=True, misfire_grace_time=None)
         scheduler.add_job(self.tick_deliveries, "interval", seconds=every, id="zjtx-deliver",
                           max_instances=1, coalesce=True, misfire_grace_time=None)
@@ -176,7 +224,7 @@ class Scheduler:
         progress finish: without this, Python's default action ends the process at once, and e-mail
         it had claimed stays 'sending' until its lease runs out (and the message being sent may go
         out twice)."""
-        scheduler = BlockingScheduler()
+        scheduler = self._apscheduler = BlockingScheduler()
         self._add_job(scheduler)
 
         def stop(_signum, _frame):
@@ -189,6 +237,7 @@ class Scheduler:
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
+            self._apscheduler = None
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 

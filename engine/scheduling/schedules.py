@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.deadlines.workcalendar import WorkCalendar
@@ -141,6 +141,11 @@ class ScheduleService:
     def due_probe(now: datetime):
         """A query with a row when some scheduled start is due."""
         return select(ProcessSchedule.id).where(ProcessSchedule.enabled.is_(True), ProcessSchedule.next_run_at <= now)
+
+    @staticmethod
+    def next_due():
+        """The moment the next scheduled start comes (the scheduler wakes then)."""
+        return select(func.min(ProcessSchedule.next_run_at)).where(ProcessSchedule.enabled.is_(True))
 
     def run_due(self, limit: int = 10) -> int:
         """Start the processes whose schedules have come; returns how many started."""

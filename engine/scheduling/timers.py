@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict
@@ -26,6 +26,11 @@ class TimerService:
     def probe(now: datetime):
         """A query with a row when some BPMN timer is due."""
         return select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= now)
+
+    @staticmethod
+    def next_due():
+        """The moment the next BPMN timer falls due (the scheduler wakes then)."""
+        return select(func.min(ProcessInstance.next_timer_at))
 
     def fire_due(self, limit: int = 20) -> int:
         """Run up to ``limit`` due instances; one failing instance backs off and, after its attempts,

@@ -77,12 +77,12 @@ def test_districts_take_turns_one_batch_each(zjtx, monkeypatch):
 
         def recorded():
             table = jobs()
-            probe, job = table["escalations"]
+            probe, job, next_due = table["escalations"]
 
             def escalations():
                 turns.append(district.current())
                 return job()
-            return {**table, "escalations": (probe, escalations)}
+            return {**table, "escalations": (probe, escalations, next_due)}
 
         monkeypatch.setattr(scheduler, "_jobs", recorded)
         scheduler.tick(WORK)
