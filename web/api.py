@@ -70,7 +70,7 @@ def tasks():
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def task(task_id: int):
-    d = services().queries.task_detail(g.actor, task_id)
+    d = services().queries.task_brief(g.actor, task_id)
     t = d["task"]
     return jsonify({"id": t.id, "instance_id": t.instance_id, "name": t.name, "task": t.bpmn_id,
                     "department": d["department"], "status": t.status, "status_label": d["status_label"],

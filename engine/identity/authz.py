@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from engine.errors import PermissionDenied, TaskNotFound
@@ -49,6 +50,19 @@ def actor_for(session: Session, username: str | Actor | None) -> Actor:
     user = get_user(session, username)
     return Actor(username=user.username, user_id=user.id, department_id=user.department_id,
                  roles=frozenset(user.role_names))
+
+
+def on_item(department_id: int | None, instance_id, task=HumanTask):
+    """The department has (or had) a step in the item: the clause by which a department's users may see an item
+    (``instance_id`` a value or, correlated, a column; ``task`` an alias of the tasks when the query reads tasks
+    itself). Found by the item's tasks (a handful), never by the unit's (thousands): ``+ 0`` keeps SQLite's
+    planner, which has no statistics to tell the two apart, off the unit's index."""
+    return exists().where(task.instance_id == instance_id, task.department_id + 0 == department_id)
+
+
+def may_see_item(session: Session, actor: Actor, instance_id: int) -> bool:
+    """The item pages' rule: the central roles, or a department with a step in it."""
+    return actor.sees_all or bool(session.scalar(select(on_item(actor.department_id, instance_id))))
 
 
 def task_roles(task: HumanTask) -> set[str]:

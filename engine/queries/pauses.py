@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.deadlines import pauses as rules
@@ -123,8 +123,5 @@ class PauseViews:
 
     @staticmethod
     def _may_see(session: Session, actor: authz.Actor, instance_id: int) -> bool:
-        if actor.sees_all:
-            return True
-        return bool(session.scalar(select(func.count(HumanTask.id)).where(
-            HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)))
+        return authz.may_see_item(session, actor, instance_id)
 

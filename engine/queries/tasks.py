@@ -259,11 +259,8 @@ class TaskLists:
         with self.db.read() as session:
             who = authz.actor_for(session, actor)
             instance = find_instance(session, ref)
-            if not who.sees_all:
-                mine = session.scalar(select(func.count(HumanTask.id)).where(
-                    HumanTask.instance_id == instance.id, HumanTask.department_id == who.department_id))
-                if not mine:
-                    raise InstanceNotFound(ref)
+            if not authz.may_see_item(session, who, instance.id):
+                raise InstanceNotFound(ref)
             workflow = load_state(instance.state_json, instance.serializer_version,
                                   self.workflows.parsed_spec(instance.version), self.workflows.script_engine)
             users = dict(session.execute(select(User.username, User.display_name)).all())

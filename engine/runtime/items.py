@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from engine.errors import InstanceNotFound, NotFound, ValidationFailed
+from engine.identity import authz
 from engine.identity.authz import Actor
 from engine.storage.models import Attachment, AuditRecord, Comment, HumanTask, ProcessInstance
 
@@ -41,8 +40,7 @@ class ItemService:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
             raise InstanceNotFound(instance_id)
-        if not actor.sees_all and not session.scalar(select(func.count(HumanTask.id)).where(
-                HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)):
+        if not authz.may_see_item(session, actor, instance_id):
             raise InstanceNotFound(instance_id)
         return instance
 

@@ -15,6 +15,7 @@ a slow mail server never holds back an escalation, a timer or a scheduled start.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -22,6 +23,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
@@ -49,6 +51,7 @@ class Scheduler:
         self._apscheduler = None
         self._districts: tuple[list[tuple[int, str]], float] | None = None
         self.soonest: datetime | None = None  # the earliest moment some work falls due, as the last tick saw it
+        self._wakes, self._wake_id = 0, None  # the wakes planned for such moments (a job each)
 
     def _jobs(self) -> dict:
         """name → (probe(now): a query with a row when some is due, run(): one batch of it, next_due: a query of the
@@ -183,9 +186,16 @@ class Scheduler:
         if delay >= self.engine.settings.tick_seconds:
             return  # the next tick comes first
         run_at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.0) + WAKE_MARGIN_SECONDS)
+        # A job of its own each time: the wake running now still counts as a running instance of its job until it
+        # returns, and APScheduler would skip a next run of the same job that came before. The one planned before
+        # (if it has not run) is dropped: one wake, at the earliest moment known.
+        self._wakes += 1
+        previous, self._wake_id = self._wake_id, f"zjtx-wake-{self._wakes}"
+        if previous is not None:
+            with contextlib.suppress(JobLookupError):  # it has just run
+                scheduler.remove_job(previous)
         try:
-            scheduler.add_job(self.tick_work, "date", run_date=run_at, id="zjtx-wake", replace_existing=True,
-                              misfire_grace_time=None)
+            scheduler.add_job(self.tick_work, "date", run_date=run_at, id=self._wake_id, misfire_grace_time=None)
         except Exception:  # the scheduler is shutting down: the work waits for the next start's tick
             log.debug("could not plan the scheduler's wake", exc_info=True)
 

@@ -11,11 +11,12 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from engine.identity import authz
 from engine.identity.authz import Actor
 from engine.policy.dispatch import merging
 from engine.policy.pool import uscc
@@ -24,7 +25,6 @@ from engine.storage.models import (
     AuditRecord,
     Enterprise,
     EnterpriseChange,
-    HumanTask,
     ItemLink,
     ItemMeasure,
     Measure,
@@ -314,5 +314,4 @@ class IntakeService:
         """The item pages' rule (engine.queries.views): district roles, or a department with a step in it."""
         if actor.sees_all:
             return session.get(ProcessInstance, instance_id) is not None
-        return bool(session.scalar(select(func.count(HumanTask.id)).where(
-            HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)))
+        return authz.may_see_item(session, actor, instance_id)

@@ -3,7 +3,7 @@ the item page's panel (the listings with their slip, letter number, 批示, dead
 reports), the 督办函 as a Word document. Everyone who may see the item sees its listings and letters."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
@@ -14,7 +14,6 @@ from engine.policy.supervision.listing import DECISIONS, OPEN, PROCESS, STATUS_L
 from engine.storage.models import (
     AuditRecord,
     Department,
-    HumanTask,
     ListedSupervision,
     ProcessInstance,
     SupervisionReport,
@@ -34,10 +33,7 @@ class ListingNotFound(NotFound):
 
 def _may_see(session: Session, actor: authz.Actor, instance_id: int) -> bool:
     """The item page's rule (engine.queries.views): the central roles, or a department that has a task in it."""
-    if actor.sees_all:
-        return True
-    return bool(session.scalar(select(func.count(HumanTask.id)).where(
-        HumanTask.instance_id == instance_id, HumanTask.department_id == actor.department_id)))
+    return authz.may_see_item(session, actor, instance_id)
 
 
 class ListedSupervisionService:
