@@ -52,7 +52,7 @@ def actor_for(session: Session, username: str | Actor | None) -> Actor:
                  roles=frozenset(user.role_names))
 
 
-def on_item(department_id: int | None, instance_id, task=HumanTask):
+def on_item(department_id, instance_id, task=HumanTask):
     """The department has (or had) a step in the item: the clause by which a department's users may see an item
     (``instance_id`` a value or, correlated, a column; ``task`` an alias of the tasks when the query reads tasks
     itself). Found by the item's tasks (a handful), never by the unit's (thousands): ``+ 0`` keeps SQLite's

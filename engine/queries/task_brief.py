@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, true
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.orm import Session, aliased
 
 from engine.errors import TaskNotFound
@@ -17,20 +17,34 @@ from engine.queries.pauses import audit_fields
 from engine.runtime.projection import OPEN_STATUSES, STATUS_LABELS
 from engine.storage.models import AuditRecord, Department, HumanTask, ProcessInstance, ProcessVersion, User
 
-# Made once: an alias built per call costs more than the statements themselves (a proxy for every column).
+# Built once, with the values bound at each call: building a statement's expressions costs more than running it.
 _MINE, _STEP = aliased(HumanTask, name="mine"), aliased(HumanTask, name="step")
+
+
+def _task_query(seen):
+    return (select(HumanTask, Department.name, ProcessVersion.forms, seen)
+            .join(Department, Department.id == HumanTask.department_id)
+            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+            .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
+            .where(HumanTask.id == bindparam("task_id")))
+
+
+_TASK = _task_query(authz.on_item(bindparam("department_id"), HumanTask.instance_id, _MINE))
+_TASK_SEEN_BY_ALL = _task_query(true())  # the central roles see every item of their district
+_HISTORY = (select(AuditRecord, User.display_name, Department.name, _STEP.form)
+            .outerjoin(User, User.username == AuditRecord.actor)
+            .outerjoin(Department, Department.id == User.department_id)
+            .outerjoin(_STEP, _STEP.id == AuditRecord.task_id)
+            .where(AuditRecord.instance_id == bindparam("instance_id")).order_by(AuditRecord.id))
 
 
 def brief(session: Session, actor: authz.Actor, task_id: int, tz: ZoneInfo, labels, readable) -> dict:
     """The task, its department, whether ``actor`` may act on it, and its item's history (TaskNotFound for what
     the actor may not see). ``labels``: audit action → label; ``readable(schema, data)``: a step's fields."""
-    seen = authz.on_item(actor.department_id, HumanTask.instance_id, _MINE)
-    row = session.execute(
-        select(HumanTask, Department.name, ProcessVersion.forms, seen if not actor.sees_all else true())
-        .join(Department, Department.id == HumanTask.department_id)
-        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .join(ProcessVersion, ProcessVersion.id == ProcessInstance.version_id)
-        .where(HumanTask.id == task_id)).first()
+    if actor.sees_all:
+        row = session.execute(_TASK_SEEN_BY_ALL, {"task_id": task_id}).first()
+    else:
+        row = session.execute(_TASK, {"task_id": task_id, "department_id": actor.department_id}).first()
     if row is None or not row[3]:
         raise TaskNotFound(task_id)
     task, department, forms, _ = row
@@ -43,15 +57,8 @@ def brief(session: Session, actor: authz.Actor, task_id: int, tz: ZoneInfo, labe
 
 
 def _history(session: Session, instance_id: int, forms: dict, tz: ZoneInfo, labels, readable) -> list[dict]:
-    step = _STEP
-    rows = session.execute(
-        select(AuditRecord, User.display_name, Department.name, step.form)
-        .outerjoin(User, User.username == AuditRecord.actor)
-        .outerjoin(Department, Department.id == User.department_id)
-        .outerjoin(step, step.id == AuditRecord.task_id)
-        .where(AuditRecord.instance_id == instance_id).order_by(AuditRecord.id)).all()
     out = []
-    for a, name, department, form in rows:
+    for a, name, department, form in session.execute(_HISTORY, {"instance_id": instance_id}):
         out.append({"at": a.at.astimezone(tz), "actor": _person(a.actor, name, department),
                     "action": labels.get(a.action, a.action), "code": a.action, "task": a.task_name,
                     "data": a.data or {},
