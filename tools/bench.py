@@ -241,6 +241,21 @@ class Bench:
         return _timed(lambda: self.services.queries.inbox(actor, InboxFilter(tab="to_sign", category="用地", page=2)),
                       repeat)
 
+    def lists(self, repeat: int) -> dict:
+        """P3: every task list a unit's liaison has (the inbox's tabs, a page further on, a filter) and the
+        department list of the API and ``zjtx tasks`` (the first 50, oldest first)."""
+        from engine.identity.authz import actor_for
+        from engine.queries.views import InboxFilter
+
+        with self.services.db.read() as session:
+            actor = actor_for(session, "science_tech_bureau_liaison")
+        queries = self.services.queries
+        calls = {f"inbox:{tab}": (lambda tab=tab: queries.inbox(actor, InboxFilter(tab=tab)))
+                 for tab in ("all", "to_sign", "in_progress", "due_soon", "overdue", "completed")}
+        calls["inbox:to_sign 用地 第2页"] = lambda: queries.inbox(actor, InboxFilter(tab="to_sign", category="用地", page=2))
+        calls["department"] = lambda: queries.tasks(actor=actor.username, department="区科技局", limit=50)
+        return {name: _timed(call, repeat) for name, call in calls.items()}
+
     def bytes_per_instance(self, count: int = 200) -> float:
         """P5: how much the database grows (tables, indexes, TOAST) per dispatch instance mid-way."""
         before = self._database_bytes()
@@ -408,7 +423,7 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
     for size in sizes:
         progress(f"生成 {size} 个实例 …")
         bench.populate(size, departments)
-        results["sizes"][size] = {"tick": bench.tick(repeat), "inbox": bench.inbox(repeat)}
+        results["sizes"][size] = {"tick": bench.tick(repeat), "inbox": bench.inbox(repeat), "lists": bench.lists(repeat)}
         if cpu is None and p7_seconds > 0:
             progress(f"P7 调度器 CPU（{size} 个等待中的实例，{p7_seconds:g} 秒）…")
             cpu = bench.scheduler_cpu(p7_seconds, warmup=lead_seconds)
@@ -427,6 +442,8 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
     progress(f"P6 吞吐量（2 个进程，{p6_seconds:g} 秒）…")
     starts = bench.throughput(p6_seconds)
     first, last = results["sizes"][sizes[0]], results["sizes"][sizes[-1]]
+    ratios = {name: last["lists"][name]["median_ms"] / max(first["lists"][name]["median_ms"], 1e-6)
+              for name in last["lists"]}
     rows = [
         ("P1", "提交一个任务（JSON API，含投影、审计） / 纯 SpiffWorkflow（库自带序列化）", submit["api"]["median_ms"] /
          max(submit["raw"]["median_ms"], 1e-6), "≤ 2.0×", lambda v: v <= 2.0,
@@ -439,9 +456,9 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
         ("P2", f"调度器一次检查：{sizes[-1]} / {sizes[0]} 个等待中的实例",
          last["tick"]["median_ms"] / max(first["tick"]["median_ms"], 1e-6), "≤ 1.5×", lambda v: v <= 1.5,
          f"{last['tick']['median_ms']} ms / {first['tick']['median_ms']} ms"),
-        ("P3", f"部门待办页（筛选+分页）：{sizes[-1]} / {sizes[0]} 个在办任务",
-         last["inbox"]["median_ms"] / max(first["inbox"]["median_ms"], 1e-6), "≤ 1.5×", lambda v: v <= 1.5,
-         f"{last['inbox']['median_ms']} ms / {first['inbox']['median_ms']} ms"),
+        ("P3", f"每个任务列表（待办各页签、筛选、部门列表）：{sizes[-1]} / {sizes[0]} 个在办任务，取最大",
+         max(ratios.values()), "≤ 1.2×", lambda v: v <= 1.2,
+         "；".join(f"{name} {ratio:.2f}×（{last['lists'][name]['median_ms']} ms）" for name, ratio in ratios.items())),
         ("P4", f"升级提醒延迟 p99（{lateness['expected']} 个任务在 {p4_window:g} 秒内到期）", lateness["p99_s"],
          "≤ 0.25 s", lambda v: v <= 0.25, f"中位 {lateness['median_s']} s，最大 {lateness['max_s']} s，"
                              f"触发 {lateness['fired']}/{lateness['expected']}"),

@@ -152,26 +152,19 @@ class TaskLists:
             tabs = self._tab_conditions(actor, calendar, today, now)
             filters = self._inbox_filters(f)
 
+            by_instance = bool(f.enterprise or f.category)  # filters on the item, else counted from the tasks alone
+
             def bounded(conditions):  # a tab's count, stopped after COUNT_CAP + 1 rows
-                rows = (select(HumanTask.id).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                        .where(*base, *conditions, *filters).limit(COUNT_CAP + 1).subquery())
+                rows = select(HumanTask.id)
+                if by_instance:
+                    rows = rows.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                rows = rows.where(*base, *conditions, *filters).limit(COUNT_CAP + 1).subquery()
                 return select(func.count()).select_from(rows).scalar_subquery()
 
             row = session.execute(select(*[bounded(c) for c in tabs.values()])).one()
             counts = {tab: int(value) for tab, value in zip(tabs, row, strict=True)}
             tab = f.tab if f.tab in TABS else DEFAULT_TAB
-            # The orders follow an index (department, status, due_at | completed_at, id) to the page.
-            order = {"completed": (HumanTask.completed_at.desc(), HumanTask.id.desc()),
-                     "closed": (ProcessInstance.completed_at.desc(), HumanTask.id.desc())}.get(
-                tab, (HumanTask.due_at.asc().nulls_last(), HumanTask.id))
-            rows = session.execute(
-                select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, ProcessInstance.subject,
-                       ProcessInstance.category, Department.name)
-                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                .join(Department, HumanTask.department_id == Department.id)
-                .where(*base, *tabs[tab], *filters)
-                .order_by(*order)
-                .limit(f.per_page + 1).offset((max(f.page, 1) - 1) * f.per_page)).all()
+            rows = self._inbox_page(session, tab, [*base, *filters], self._tab_parts(tab, tabs), f)
             has_next = len(rows) > f.per_page
             paused = open_pauses(session, [row[0].id for row in rows[:f.per_page]])
             items = [_paused(self._inbox_item(row, calendar, today, now, tab), paused.get(row[0].id))
@@ -180,6 +173,35 @@ class TaskLists:
             return {"tab": tab, "counts": counts, "count_labels": labels, "count_cap": COUNT_CAP, "items": items,
                     "page": max(f.page, 1), "per_page": f.per_page, "total": counts[tab],
                     "total_label": labels[tab], "has_next": has_next}
+
+    @staticmethod
+    def _tab_parts(tab: str, tabs: dict[str, list]) -> list[list]:
+        """The tab's rows as parts that each follow an index in the page's order: a tab of open tasks and of steps
+        awaiting a decision reads the two apart (an OR of them would sort every open task of the unit)."""
+        if tab == "all":
+            return [[projection.is_open()], [_awaiting_decision()]]
+        if tab == "in_progress":
+            return [[HumanTask.status == IN_PROGRESS], [_awaiting_decision()]]
+        return [tabs[tab]]
+
+    @staticmethod
+    def _inbox_page(session: Session, tab: str, common: list, parts: list[list], f: InboxFilter) -> list:
+        """The page's rows (and one more, to tell whether a next page exists), each part read in index order as
+        far as the page reaches, the parts merged."""
+        # The orders follow an index (department, [status,] due_at | completed_at, id) to the page.
+        order = {"completed": (HumanTask.completed_at.desc(), HumanTask.id.desc()),
+                 "closed": (ProcessInstance.completed_at.desc(), HumanTask.id.desc())}.get(
+            tab, (HumanTask.due_at.asc().nulls_last(), HumanTask.id))
+        skip = (max(f.page, 1) - 1) * f.per_page
+        query = (select(HumanTask, ProcessInstance.business_key, ProcessInstance.title, ProcessInstance.subject,
+                        ProcessInstance.category, Department.name)
+                 .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                 .join(Department, HumanTask.department_id == Department.id).order_by(*order))
+        if len(parts) == 1:
+            return list(session.execute(query.where(*common, *parts[0]).limit(f.per_page + 1).offset(skip)))
+        rows = [r for part in parts for r in session.execute(query.where(*common, *part).limit(skip + f.per_page + 1))]
+        rows.sort(key=lambda r: (r[0].due_at is None, r[0].due_at or datetime.min, r[0].id))  # as ``order``
+        return rows[skip:skip + f.per_page + 1]
 
     def _tab_conditions(self, actor: authz.Actor, calendar, today: date, now: datetime) -> dict[str, list]:
         soon = calendar.end_of_day(calendar.add_working_days(today, DUE_SOON_WORKING_DAYS), self.tz)
@@ -192,9 +214,9 @@ class TaskLists:
             "to_sign": [HumanTask.status == TO_SIGN],
             "in_progress": [or_(HumanTask.status == IN_PROGRESS, waiting)],
             # A task whose clock is paused (挂起) is neither due soon nor overdue while it is.
-            "due_soon": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at >= now, HumanTask.due_at <= soon,
+            "due_soon": [projection.is_open(), HumanTask.due_at >= now, HumanTask.due_at <= soon,
                          ~clock_stopped(HumanTask.id)],
-            "overdue": [HumanTask.status.in_(OPEN_STATUSES), HumanTask.due_at < now, ~clock_stopped(HumanTask.id)],
+            "overdue": [projection.is_open(), HumanTask.due_at < now, ~clock_stopped(HumanTask.id)],
             "completed": done,
             "closed": [_closed_items(actor)],
         }
@@ -243,7 +265,7 @@ class TaskLists:
             directory = DepartmentDirectory.of(session)
             conditions: list = []
             if status == "open":
-                conditions.append(HumanTask.status.in_(projection.OPEN_STATUSES))
+                conditions.append(projection.is_open())  # the unit's open tasks in index order
             elif status != "all":
                 if status not in projection.STATUS_LABELS:
                     raise EngineError(f"未知的任务状态「{status}」，可选：open、all、"

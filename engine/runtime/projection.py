@@ -23,6 +23,14 @@ from engine.storage.models import AuditRecord, HumanTask, ProcessInstance, User
 
 TO_SIGN, IN_PROGRESS, COMPLETED, CANCELLED = "to_sign", "in_progress", "completed", "cancelled"
 OPEN_STATUSES = (TO_SIGN, IN_PROGRESS)
+
+
+def is_open(task=HumanTask):
+    """``task`` is open (to sign or in progress), the statuses written literally into the statement: so SQLite (and
+    PostgreSQL's generic plans) see that the partial indexes of open tasks (``OPEN_INDEX_WHERE``) hold what a list
+    asks for, and read a unit's list in their order instead of sorting every open task of the unit."""
+    return task.status.in_(bindparam("open_statuses", list(OPEN_STATUSES), expanding=True, literal_execute=True,
+                                     unique=True))
 STATUS_LABELS = {TO_SIGN: "待签收", IN_PROGRESS: "办理中", COMPLETED: "已完成", CANCELLED: "已取消"}
 
 

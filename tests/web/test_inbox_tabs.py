@@ -112,3 +112,30 @@ def test_an_empty_tab_says_what_will_come_and_where(zjtx):
     dispatched(zjtx)
     empty = page(zjtx, liaison(LEAD), "/?tab=in_progress")
     assert "没有办理中的任务" in empty and "查看全部待办（1）" in empty
+
+
+@pytest.mark.parametrize("tab", ["all", "in_progress"])
+def test_a_tab_of_open_and_waiting_steps_pages_through_both_in_deadline_order(zjtx, tab):
+    """全部待办 and 办理中 read their open steps and the steps awaiting a decision apart, each in index order, and
+    merge them: page by page they hold every row once, in the order of the whole list."""
+    items = []
+    for days in (7, 3, 9, 5):
+        item = Item(zjtx)
+        item.accept()
+        item.dispatch(LEAD, days=days)
+        item.sign(LEAD)
+        items.append(item)
+    items[0].do("handle", EXTENSION, liaison(LEAD), LEAD)  # waits for the office's decision
+    with zjtx.db.read() as session:
+        actor = actor_for(session, liaison(LEAD))
+    whole = zjtx.queries.inbox(actor, InboxFilter(tab=tab, per_page=50))["items"]
+    assert len(whole) >= 4 and sum(r["waiting"] for r in whole) == 1
+    assert [r["id"] for r in whole] == [r["id"] for r in sorted(whole, key=lambda r: (r["due_at"], r["id"]))]
+    paged, number = [], 1
+    while True:
+        shown = zjtx.queries.inbox(actor, InboxFilter(tab=tab, per_page=3, page=number))
+        paged += shown["items"]
+        if not shown["has_next"]:
+            break
+        number += 1
+    assert number == -(-len(whole) // 3) and [r["id"] for r in paged] == [r["id"] for r in whole]
