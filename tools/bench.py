@@ -100,6 +100,8 @@ class Bench:
             if self.services.db.dialect == "postgresql":  # ids were given explicitly: move the sequence on
                 session.execute(text("SELECT setval(pg_get_serial_sequence('process_instance', 'id'), "
                                      "(SELECT max(id) FROM process_instance))"))
+        if vacuum and self.services.db.dialect == "sqlite":
+            self.services.db.analyze()  # what the scheduler's hourly job does (engine.scheduling.scheduler)
         if vacuum and self.services.db.dialect == "postgresql":
             # What autovacuum does after a bulk load, before measuring the steady state: planner statistics,
             # and the visibility map and hint bits set, so the first reads do not rewrite fresh pages.

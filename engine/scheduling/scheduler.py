@@ -38,6 +38,7 @@ log = logging.getLogger("zjtx.scheduler")
 WORK = ("pauses", "escalations", "timers", "schedules")
 DELIVERY = ("deliveries",)
 DISTRICTS_SECONDS = 30.0  # a new district's work is found within this long
+ANALYZE_SECONDS = 3600.0  # SQLite: the planner's statistics gathered again this often
 # A planned wake comes this long after the due moment, so that the moment has passed by the database's clock too.
 WAKE_MARGIN_SECONDS = 0.002
 
@@ -220,6 +221,19 @@ class Scheduler:
                           max_instances=1, coalesce=True, misfire_grace_time=None)
         scheduler.add_job(self.tick_deliveries, "interval", seconds=every, id="zjtx-deliver",
                           max_instances=1, coalesce=True, misfire_grace_time=None)
+        if self.engine.db.dialect == "sqlite":  # SQLite has no autovacuum to keep the planner's statistics
+            scheduler.add_job(self.analyze, "interval", seconds=ANALYZE_SECONDS, id="zjtx-analyze",
+                              next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)
+
+    def analyze(self) -> None:
+        """SQLite's planner statistics brought up to date (engine.storage.db.Database.analyze): at start, then
+        hourly, as the lists grow."""
+        try:
+            started = time.monotonic()
+            self.engine.db.analyze()
+            log.info("planner statistics gathered", extra={"duration_ms": round((time.monotonic() - started) * 1000)})
+        except Exception:  # the database is busy or away: the next hour's run does it
+            log.exception("could not gather the planner's statistics")
 
     def start_background(self) -> None:
         """Run ticks in a background thread (inside the web process)."""
