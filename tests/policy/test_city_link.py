@@ -62,16 +62,20 @@ def test_the_city_accepts_dispatches_and_answers_and_the_district_sees_it(zjtx, 
     assert item.task("sign", LEAD)  # the district's item goes on as it was
 
 
-def test_the_city_declines_it_back_with_its_reason(zjtx, linked):
-    city, item = linked
+def _asked_and_declined(zjtx, city: int, item) -> None:
+    """黔江区's office asks the city, whose 交办员 declines it back with a reason."""
     zjtx.city_links.escalate(_actor(zjtx, district.FIRST_DISTRICT, "office"), item.id, REASON)
     with district.scope(city):
         triage = _city_task(zjtx, city, "triage")
         zjtx.workflows.complete(triage["id"], {"triage_decision": "reject",
                                                "triage_reason": "属区级事权，请黔江区自行协调办理"}, "cq_dispatcher")
+
+
+def test_the_city_declines_it_back_with_its_reason(zjtx, linked):
+    city, item = linked
+    _asked_and_declined(zjtx, city, item)
     status = zjtx.city_links.status(item.id)
     assert status["done"] and status["answer"] == "属区级事权，请黔江区自行协调办理"
-
 
 
 def test_the_citys_answer_reaches_the_district_that_asked_at_once(zjtx, linked):
@@ -82,11 +86,7 @@ def test_the_citys_answer_reaches_the_district_that_asked_at_once(zjtx, linked):
     from engine.storage.models import InboxMessage, OutboxMessage, User
 
     city, item = linked
-    zjtx.city_links.escalate(_actor(zjtx, district.FIRST_DISTRICT, "office"), item.id, REASON)
-    with district.scope(city):
-        triage = _city_task(zjtx, city, "triage")
-        zjtx.workflows.complete(triage["id"], {"triage_decision": "reject",
-                                               "triage_reason": "属区级事权，请黔江区自行协调办理"}, "cq_dispatcher")
+    _asked_and_declined(zjtx, city, item)
     history = {h["action"]: h for h in item.show()["history"]}
     assert history["city_answered"]["data"]["answer"] == "属区级事权，请黔江区自行协调办理"
     with zjtx.db.read() as session:
