@@ -243,6 +243,26 @@ class Bench:
         return _timed(lambda: self.services.queries.inbox(actor, InboxFilter(tab="to_sign", category="用地", page=2)),
                       repeat)
 
+    def inbox_page(self, repeat: int) -> dict:
+        """P3a: the inbox page as a liaison's browser gets it (signed in, through the Flask app, HTML rendered)."""
+        import re
+
+        from engine.identity.org import DEMO_PASSWORD
+        from web import create_app
+
+        client = create_app(services=self.services).test_client()
+        login = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login)
+        response = client.post("/login", data={"username": "science_tech_bureau_liaison", "password": DEMO_PASSWORD,
+                                               "csrf_token": token.group(1) if token else ""})
+        assert response.status_code == 302, response.status_code
+
+        def page() -> None:
+            shown = client.get("/")
+            assert shown.status_code == 200, shown.status_code
+        page()
+        return _timed(page, repeat)
+
     def lists(self, repeat: int) -> dict:
         """P3: every task list a unit's liaison has (the inbox's tabs, a page further on, a filter) and the
         department list of the API and ``zjtx tasks`` (the first 50, oldest first)."""
@@ -425,7 +445,8 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
     for size in sizes:
         progress(f"生成 {size} 个实例 …")
         bench.populate(size, departments)
-        results["sizes"][size] = {"tick": bench.tick(repeat), "inbox": bench.inbox(repeat), "lists": bench.lists(repeat)}
+        results["sizes"][size] = {"tick": bench.tick(repeat), "inbox": bench.inbox(repeat), "lists": bench.lists(repeat),
+                                  "inbox_page": bench.inbox_page(repeat)}
         if cpu is None and p7_seconds > 0:
             progress(f"P7 调度器 CPU（{size} 个等待中的实例，{p7_seconds:g} 秒）…")
             cpu = bench.scheduler_cpu(p7_seconds, warmup=lead_seconds)
@@ -446,9 +467,11 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
     first, last = results["sizes"][sizes[0]], results["sizes"][sizes[-1]]
     ratios = {name: last["lists"][name]["median_ms"] / max(first["lists"][name]["median_ms"], 1e-6)
               for name in last["lists"]}
+    p1_target = 1.0 if services.db.dialect == "sqlite" else 1.5  # issue 21: the library's own round trip, or 1.5×
+    page_1k = first["inbox_page"]["median_ms"]
     rows = [
         ("P1", "提交一个任务（JSON API，含投影、审计） / 纯 SpiffWorkflow（库自带序列化）", submit["api"]["median_ms"] /
-         max(submit["raw"]["median_ms"], 1e-6), "≤ 2.0×", lambda v: v <= 2.0,
+         max(submit["raw"]["median_ms"], 1e-6), f"≤ {p1_target:g}×", lambda v: v <= p1_target,
          f"{submit['api']['median_ms']} ms / {submit['raw']['median_ms']} ms"
          f"（对比分离存储、每次解析规格：{submit['raw_split']['median_ms']} ms）"),
         ("P1g", "查看一个任务（GET /api/v1/tasks/<id>） / 提交一个任务", submit["get"]["median_ms"] /
@@ -461,6 +484,9 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
         ("P3", f"每个任务列表（待办各页签、筛选、部门列表）：{sizes[-1]} / {sizes[0]} 个在办任务，取最大",
          max(ratios.values()), "≤ 1.2×", lambda v: v <= 1.2,
          "；".join(f"{name} {ratio:.2f}×（{last['lists'][name]['median_ms']} ms）" for name, ratio in ratios.items())),
+        ("P3a", f"待办页（HTTP，已登录，含页面渲染，{sizes[0]} 个在办任务） / 纯 SpiffWorkflow 一次往返",
+         page_1k / max(submit["raw"]["median_ms"], 1e-6), "≤ 1.0×", lambda v: v <= 1.0,
+         f"{page_1k} ms / {submit['raw']['median_ms']} ms"),
         ("P4", f"升级提醒延迟 p99（{lateness['expected']} 个任务在 {p4_window:g} 秒内到期）", lateness["p99_s"],
          "≤ 0.25 s", lambda v: v <= 0.25, f"中位 {lateness['median_s']} s，最大 {lateness['max_s']} s，"
                              f"触发 {lateness['fired']}/{lateness['expected']}"),

@@ -61,7 +61,7 @@ def test_the_benchmark_runs(zjtx, tmp_path):
 
     results = run(zjtx, [20, 40], 3, tmp_path / "bench.json", p4_tasks=20, p4_window=2, p6_seconds=1, p7_seconds=2,
                   lead_seconds=1)
-    assert [row["id"] for row in results["table"]] == ["P1", "P1g", "P2", "P3", "P4", "P5", "P6", "P7", "P8"]
+    assert [row["id"] for row in results["table"]] == ["P1", "P1g", "P2", "P3", "P3a", "P4", "P5", "P6", "P7", "P8"]
     assert results["lateness"]["fired"] == 20 and results["throughput"]["instances"] > 0
     assert results["scheduler_cpu"]["alive"] and results["bytes_per_instance_kb"] > 0
     # P8: the worker round trip is measured against the same code run in the engine's own process.
