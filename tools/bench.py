@@ -26,6 +26,12 @@ def _stats(samples: list[float]) -> dict:
             "runs": len(ordered)}
 
 
+def _rss_kb() -> int:
+    """This process's resident memory now (Linux: /proc/self/status), in kB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
 def _timed(fn, repeat: int) -> dict:
     samples = []
     for _ in range(repeat):
@@ -243,8 +249,8 @@ class Bench:
         return _timed(lambda: self.services.queries.inbox(actor, InboxFilter(tab="to_sign", category="用地", page=2)),
                       repeat)
 
-    def inbox_page(self, repeat: int) -> dict:
-        """P3a: the inbox page as a liaison's browser gets it (signed in, through the Flask app, HTML rendered)."""
+    def _signed_in(self, username: str = "science_tech_bureau_liaison"):
+        """A test client of the app signed in through the login form, as a browser is."""
         import re
 
         from engine.identity.org import DEMO_PASSWORD
@@ -253,9 +259,44 @@ class Bench:
         client = create_app(services=self.services).test_client()
         login = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', login)
-        response = client.post("/login", data={"username": "science_tech_bureau_liaison", "password": DEMO_PASSWORD,
+        response = client.post("/login", data={"username": username, "password": DEMO_PASSWORD,
                                                "csrf_token": token.group(1) if token else ""})
         assert response.status_code == 302, response.status_code
+        return client
+
+    def memory(self, requests: int, early: int = 1000) -> dict:
+        """P8: the resident memory of the process serving (the app in this process) after ``early`` and after
+        ``requests`` mixed requests: the inbox page, a task by the API, an item's page, the API's task list, and
+        every 50th a task completed by the API — caches that grow with use show as the second over the first."""
+        from engine.identity.accounts import issue_token
+        from engine.identity.org import get_user
+
+        client = self._signed_in()
+        with self.services.db.write() as session:
+            token = issue_token(session, get_user(session, "science_tech_bureau_liaison").id, "bench-p8")
+        api = {"Authorization": f"Bearer {token}"}
+        fresh = [self._dispatched() for _ in range(requests // 50 + 1)]
+        shown = fresh.pop()
+        task_id, item_id = shown["open_tasks"][0]["id"], shown["id"]
+        calls = (lambda: client.get("/"), lambda: client.get(f"/api/v1/tasks/{task_id}", headers=api),
+                 lambda: client.get(f"/items/{item_id}"), lambda: client.get("/api/v1/tasks", headers=api))
+        marks = {}
+        for number in range(1, requests + 1):
+            if number % 50 == 0 and fresh:
+                done = fresh.pop()["open_tasks"][0]["id"]
+                response = client.post(f"/api/v1/tasks/{done}/complete", json={"sign_decision": "sign"}, headers=api)
+            else:
+                response = calls[number % len(calls)]()
+            assert response.status_code == 200, (number, response.status_code)
+            if number in (min(early, requests), requests):
+                marks[number] = _rss_kb()
+        first, last = marks[min(early, requests)], marks[requests]
+        return {"requests": requests, "early": min(early, requests), "early_kb": first, "last_kb": last,
+                "ratio": round(last / max(first, 1), 3)}
+
+    def inbox_page(self, repeat: int) -> dict:
+        """P3a: the inbox page as a liaison's browser gets it (signed in, through the Flask app, HTML rendered)."""
+        client = self._signed_in()
 
         def page() -> None:
             shown = client.get("/")
@@ -426,7 +467,7 @@ def _start_loop(url: str, seconds: float) -> tuple[int, float]:
 
 
 def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1000, p4_window: float = 60.0,
-        p6_seconds: float = 10.0, p7_seconds: float = 300.0, progress=lambda message: None,
+        p6_seconds: float = 10.0, p7_seconds: float = 300.0, p8_requests: int = 20_000, progress=lambda message: None,
         lead_seconds: float = 5.0, districts: int = 1, district_total: int = 1_000_000) -> dict:
     """Every figure; ``lead_seconds`` is the settling time before P4's window and P7's measurement."""
     bench = Bench(services)
@@ -437,7 +478,7 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
     results = {"sizes": {}, "database": services.db.dialect}
     progress("P1 提交任务 …")
     submit = bench.submit(repeat)
-    progress("P8 脚本隔离开销 …")
+    progress("P9 脚本隔离开销 …")
     isolation = bench.isolation(repeat)
     progress("P5 存储 …")
     kb = bench.bytes_per_instance()
@@ -460,6 +501,10 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
         progress(f"在 {districts} 个区县共生成 {district_total} 个实例 …")
         bench_districts.populate(bench, made, district_total, progress)
         multi = bench_districts.measure(bench, repeat)
+    memory = None
+    if p8_requests > 0:
+        progress(f"P8 {p8_requests} 个请求后的内存 …")
+        memory = bench.memory(p8_requests)
     progress(f"P4 升级准时性（{p4_tasks} 个任务在 {p4_window:g} 秒内到期）…")
     lateness = bench.escalation_lateness(p4_tasks, p4_window, lead=lead_seconds)
     progress(f"P6 吞吐量（2 个进程，{p6_seconds:g} 秒）…")
@@ -502,10 +547,14 @@ def run(services, sizes: list[int], repeat: int, output: Path, p4_tasks: int = 1
         base_size = 10_000 if 10_000 in results["sizes"] else sizes[-1]
         rows += bench_districts.rows(results["sizes"][base_size], base_size, submit, multi, districts, district_total)
         results["districts"] = {"count": districts, "total": district_total, **multi}
-    rows.append(("P8", "脚本隔离开销：一次在工作进程中求值 − 本进程内求值（每步求值次数 × 开销）",
+    if memory is not None:
+        rows.append(("P8", f"服务进程内存：{memory['requests']} 个混合请求后 / {memory['early']} 个后", memory["ratio"],
+                     "≤ 1.2×", lambda v: v <= 1.2, f"{memory['last_kb'] / 1024:.1f} MB / {memory['early_kb'] / 1024:.1f} MB"))
+    rows.append(("P9", "脚本隔离开销：一次在工作进程中求值 − 本进程内求值（每步求值次数 × 开销）",
                  isolation["cost_ms"], "≤ 0.5 ms", lambda v: v <= 0.5,
                  f"{isolation['worker']['median_ms']} ms − {isolation['in_process']['median_ms']} ms；"
                  f"交办每步 {isolation['evaluations_per_step']} 次，约 {isolation['cost_per_step_ms']} ms/步"))
+    results["memory"] = memory
     results["table"] = [{"id": r[0], "figure": r[1], "value": round(r[2], 3), "target": r[3], "holds": r[4](r[2]),
                          "detail": r[5]} for r in rows]
     results.update({"submit": submit, "isolation": isolation, "lateness": lateness, "throughput": starts, "scheduler_cpu": cpu,

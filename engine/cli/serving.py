@@ -74,6 +74,8 @@ def scheduler_command(ctx, until_idle):
 @click.option("--p4-window", default=60.0, show_default=True, help="P4：到期窗口（秒）")
 @click.option("--p6-seconds", default=10.0, show_default=True, help="P6：吞吐量测量时长（秒）")
 @click.option("--p7-seconds", default=300.0, show_default=True, help="P7：调度器 CPU 测量时长（秒，0 为不测）")
+@click.option("--p8-requests", default=20_000, show_default=True, type=click.IntRange(0, 1_000_000),
+              help="P8：测内存前的混合请求数（0 为不测）")
 @click.option("--fresh", is_flag=True,
               help="先清空基准库（SQLite 删除文件；PostgreSQL 重建 zjtx_bench 模式），再建表、初始化、部署")
 @click.option("--districts", default=1, show_default=True, type=click.IntRange(1, 38),
@@ -81,7 +83,8 @@ def scheduler_command(ctx, until_idle):
 @click.option("--district-total", default=1_000_000, show_default=True, type=click.IntRange(1, 10_000_000),
               help="多区县时各区县合计的等待中实例数")
 @click.pass_context
-def bench(ctx, sizes, repeat, output, p4_tasks, p4_window, p6_seconds, p7_seconds, fresh, districts, district_total):
+def bench(ctx, sizes, repeat, output, p4_tasks, p4_window, p6_seconds, p7_seconds, p8_requests, fresh, districts,
+          district_total):
     """性能基准 P1–P7（提交任务、调度器、待办页、升级准时性、存储、吞吐量、调度器 CPU）；在空库上运行，结果写入 JSON。"""
     from dataclasses import replace
 
@@ -98,8 +101,8 @@ def bench(ctx, sizes, repeat, output, p4_tasks, p4_window, p6_seconds, p7_second
     services = _services(ctx)
     numbers = sorted(int(x) for x in sizes.split(",") if x.strip())
     results = run(services, numbers, repeat, output, p4_tasks=p4_tasks, p4_window=p4_window, p6_seconds=p6_seconds,
-                  p7_seconds=p7_seconds, progress=lambda m: click.echo(m, err=True), districts=districts,
-                  district_total=district_total)
+                  p7_seconds=p7_seconds, p8_requests=p8_requests, progress=lambda m: click.echo(m, err=True),
+                  districts=districts, district_total=district_total)
     click.echo(f"数据库：{results['database']}；规模：{numbers}；每项重复 {repeat} 次（取中位数）")
     for row in results["table"]:
         mark = "达标" if row["holds"] else "未达标"

@@ -60,11 +60,13 @@ def test_the_benchmark_runs(zjtx, tmp_path):
     from tools.bench import run
 
     results = run(zjtx, [20, 40], 3, tmp_path / "bench.json", p4_tasks=20, p4_window=2, p6_seconds=1, p7_seconds=2,
-                  lead_seconds=1)
-    assert [row["id"] for row in results["table"]] == ["P1", "P1g", "P2", "P3", "P3a", "P4", "P5", "P6", "P7", "P8"]
+                  p8_requests=120, lead_seconds=1)
+    assert [row["id"] for row in results["table"]] == \
+        ["P1", "P1g", "P2", "P3", "P3a", "P4", "P5", "P6", "P7", "P8", "P9"]
+    assert results["memory"]["requests"] == 120 and results["memory"]["last_kb"] > 0
     assert results["lateness"]["fired"] == 20 and results["throughput"]["instances"] > 0
     assert results["scheduler_cpu"]["alive"] and results["bytes_per_instance_kb"] > 0
-    # P8: the worker round trip is measured against the same code run in the engine's own process.
+    # P9: the worker round trip is measured against the same code run in the engine's own process.
     isolation = results["isolation"]
     assert isolation["worker"]["median_ms"] > isolation["in_process"]["median_ms"] > 0
     assert isolation["evaluations_per_step"] > 0
