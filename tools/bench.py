@@ -205,7 +205,7 @@ class Bench:
         return len(seen)
 
     def isolation(self, repeat: int) -> dict:
-        """P8: what running diagram code in a worker process costs. One script task's code evaluated in
+        """P9: what running diagram code in a worker process costs. One script task's code evaluated in
         a worker (with its limits) against the same compiled code run in the engine's own process, and
         how many evaluations a completion sends to a worker (the bounded expressions do not go)."""
         from engine.runtime.sandbox import GUARDS, SAFE_BUILTINS, compile_exec
