@@ -2,7 +2,6 @@
 names exist (engine/identity/throttle.py, web/security.py)."""
 from __future__ import annotations
 
-import statistics
 import time
 import uuid
 from datetime import timedelta
@@ -114,7 +113,9 @@ def test_unknown_and_known_names_cost_the_same(app, monkeypatch):
     known = [timed("dispatcher") for _ in range(3)]
     unknown = [timed(f"nobody{n}") for n in range(3)]
     assert checks == ["user"] * 3 + ["dummy"] * 3
-    assert statistics.median(unknown) > 0.5 * statistics.median(known)
+    # The fastest of each: a loaded machine only ever adds time (the suite runs on both cores beside Chromium, and
+    # a median of three once came out at less than half); without the dummy hash an unknown name costs 1/100.
+    assert min(unknown) > 0.5 * min(known)
 
 
 def test_a_flood_from_one_address_is_cut_off_and_others_go_on(app):
