@@ -10,17 +10,15 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from engine import localtime
 from engine.deadlines.calendar_store import StoredDay, clear_day, import_arrangement, list_days, load_calendar, set_day
 from engine.deadlines.workcalendar import Arrangement, ArrangementError, parse_arrangement
 from engine.errors import PermissionDenied
+from engine.identity import districts
 from engine.identity.authz import Actor
-from engine.identity.districts import CITY_KIND
 from engine.identity.service import require_admin
 from engine.storage import district
-from engine.storage.models import AuditRecord, District
+from engine.storage.models import AuditRecord
 
 
 class CalendarService:
@@ -77,8 +75,7 @@ class CalendarService:
             return True
         if not actor.is_admin:
             return False
-        with district.across(), self.db.read() as session:
-            city = session.scalar(select(District.id).where(District.kind == CITY_KIND))
+        city = districts.city_id(self.db)
         return city is None or (actor.district_id or district.current()) == city
 
     def import_notice(self, actor: Actor, content: bytes, filename: str | None) -> Arrangement:

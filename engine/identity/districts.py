@@ -65,6 +65,12 @@ def bind(db) -> None:
     _NAMES.clear()  # another database (a test's), whose districts are its own
 
 
+def city_id(db) -> int | None:
+    """The city's own district (重庆市本级, kind 市), if the deployment has it: read across districts."""
+    with district.across(), db.read() as session:
+        return session.scalar(select(District.id).where(District.kind == CITY_KIND, District.active.is_(True)))
+
+
 def name_of(district_id: int | None = None) -> str:
     """The name of ``district_id`` (the current district by default), e.g. 彭水县; documents and notices name it."""
     district_id = district_id or district.current()

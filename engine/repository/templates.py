@@ -18,14 +18,14 @@ from lxml import etree
 from sqlalchemy import select
 
 from engine.errors import NotFound, ValidationFailed
+from engine.identity import districts
 from engine.identity.authz import Actor
 from engine.repository.registry import DeployResult, Registry
 from engine.repository.service import require_designer
 from engine.repository.xmlsafe import UnsafeXml, parse_xml
 from engine.storage import district
-from engine.storage.models import District, ProcessDefinition, ProcessVersion
+from engine.storage.models import ProcessDefinition, ProcessVersion
 
-CITY_KIND = "市"
 BPMN_MODEL = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 KINDS = {"process": "流程", "userTask": "用户任务", "serviceTask": "服务任务", "scriptTask": "脚本任务",
          "businessRuleTask": "业务规则任务", "manualTask": "人工任务", "callActivity": "调用活动", "subProcess": "子流程",
@@ -46,8 +46,7 @@ class Templates:
         self.clock = clock
 
     def city(self) -> int | None:
-        with district.across(), self.db.read() as session:
-            return session.scalar(select(District.id).where(District.kind == CITY_KIND, District.active.is_(True)))
+        return districts.city_id(self.db)
 
     def keys(self) -> dict[str, str]:
         """The city's templates: process key → name (none without a city)."""
